@@ -1,0 +1,56 @@
+"""The engine's vocabulary and the Protocols its pluggable parts implement.
+
+The engine is pure logic: it depends on nothing but this module, its own subpackages and
+``memoryos_server.errors``. Storage, encryption and HTTP live elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+CATEGORIES: tuple[str, ...] = ("preference", "fact", "goal", "procedure", "relationship", "expertise")
+Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "user" | "assistant" | "system"
+    content: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedMemory:
+    """One candidate memory, already phrased as a short third-person statement."""
+
+    content: str
+    category: str  # one of CATEGORIES
+    importance: int  # 1..10
+    confidence: float  # 0..1
+    valid_at: datetime | None = None  # when the text dates itself ("my exam is on March 10")
+    source_index: int = 0  # index of the message it came from
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Turns chat messages into candidate memories. Small talk yields an empty list."""
+
+    name: str
+
+    def extract(self, messages: Sequence[ChatMessage], *, now: datetime) -> list[ExtractedMemory]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to L2-normalised float32 vectors of shape (len(texts), dim)."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...

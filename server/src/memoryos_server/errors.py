@@ -1,0 +1,189 @@
+"""The domain error tree.
+
+Services raise these; they know nothing of HTTP. The status code and the public error
+code of each live in one table in ``api/errors.py``; the web pages render their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MemoryOSError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    error = "request_failed"
+
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        super().__init__(message or self.error.replace("_", " "))
+        self.details = details
+
+
+# --- authentication and authorization -------------------------------------------------
+
+
+class AuthenticationFailed(MemoryOSError):
+    error = "invalid_credentials"
+
+
+class PermissionDenied(MemoryOSError):
+    error = "permission_denied"
+
+
+class CrossAgentAuthFailed(MemoryOSError):
+    """Missing, unknown or mismatched agent key or UUI. Says nothing more, on purpose."""
+
+    error = "cross_agent_auth_failed"
+
+
+class WriteNotPermitted(MemoryOSError):
+    error = "write_not_permitted"
+
+
+class PassportSessionRequired(MemoryOSError):
+    error = "passport_session_required"
+
+
+class WrongOneTimeCode(MemoryOSError):
+    error = "invalid_one_time_code"
+
+
+class RateLimited(MemoryOSError):
+    error = "rate_limited"
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(message or "too many requests")
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+
+
+# --- bad input --------------------------------------------------------------------------
+
+
+class BadRequest(MemoryOSError):
+    error = "bad_request"
+
+    def __init__(self, error: str | None = None, message: str | None = None, *, details: Any = None) -> None:
+        if error:
+            self.error = error
+        super().__init__(message, details=details)
+
+
+class EndUserRequired(BadRequest):
+    error = "end_user_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "end_user_required",
+            "name the end-user in X-End-User-ID or external_user_id",
+        )
+
+
+class ValidationFailed(MemoryOSError):
+    error = "validation_error"
+
+
+class PayloadTooLarge(MemoryOSError):
+    error = "payload_too_large"
+
+
+class AlreadyExists(MemoryOSError):
+    error = "already_exists"
+
+
+# --- not found --------------------------------------------------------------------------
+
+
+class NotFound(MemoryOSError):
+    error = "not_found"
+
+
+class AgentNotFound(NotFound):
+    error = "agent_not_found"
+
+
+class GrantNotFound(NotFound):
+    error = "grant_not_found"
+
+
+class MemoryNotFound(NotFound):
+    error = "memory_not_found"
+
+
+class JobNotFound(NotFound):
+    error = "job_not_found"
+
+
+class UserNotFound(NotFound):
+    error = "user_not_found"
+
+
+class ClarificationNotFound(NotFound):
+    error = "clarification_not_found"
+
+
+class ConnectionNotFound(NotFound):
+    error = "connection_not_found"
+
+
+class KeyNotFound(NotFound):
+    error = "api_key_not_found"
+
+
+class ClientNotFound(NotFound):
+    error = "oauth_client_not_found"
+
+
+class MemberNotFound(NotFound):
+    error = "member_not_found"
+
+
+class ReviewNotFound(NotFound):
+    error = "review_not_found"
+
+
+class DirectoryEntryNotFound(NotFound):
+    error = "directory_entry_not_found"
+
+
+# --- state conflicts --------------------------------------------------------------------
+
+
+class ClarificationClosed(MemoryOSError):
+    error = "clarification_already_answered"
+
+
+class LastOwner(MemoryOSError):
+    error = "last_owner"
+
+
+class LinkForAnotherAgent(MemoryOSError):
+    error = "link_for_another_agent"
+
+
+class LinkExpired(MemoryOSError):
+    error = "link_used_or_expired"
+
+
+class ConsentCodeInvalid(MemoryOSError):
+    error = "invalid_consent_code"
+
+
+class RedirectUriNotRegistered(MemoryOSError):
+    error = "redirect_uri_not_registered"
+
+
+class SignupDisabled(MemoryOSError):
+    error = "signup_disabled"
+
+
+# --- the server itself ------------------------------------------------------------------
+
+
+class ServiceUnavailable(MemoryOSError):
+    error = "service_unavailable"
+
+
+class EncryptionKeyDestroyed(MemoryOSError):
+    """The owner's data key is gone: their ciphertext can never be read again."""
+
+    error = "encryption_key_destroyed"
