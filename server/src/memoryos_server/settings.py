@@ -1,0 +1,120 @@
+"""The one settings object. Every knob is an environment variable ``MEMORYOS_<NAME>``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMORYOS_", extra="ignore")
+
+    # --- where things live ----------------------------------------------------------------
+    data_dir: Path = Path(".memoryos")
+    database_url: str | None = None  # default: SQLite in data_dir
+    master_key: SecretStr | None = None  # base64 of 32 bytes; default: a key file in data_dir
+    redis_url: str | None = None
+
+    # --- the HTTP server ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None  # the API's own base URL as users reach it
+    consent_base_url: str | None = None  # the consent app's base URL; default: public_url
+    max_body_bytes: int = 1_000_000
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # --- identity ------------------------------------------------------------------------------
+    signup_enabled: bool = True
+    jwt_ttl_seconds: int = 3600
+    oauth_token_ttl_seconds: int = 3600
+    passport_session_ttl_seconds: int = 7 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    # --- one-time codes and rate limits ----------------------------------------------------
+    otp_ttl_seconds: int = 600
+    otp_max_attempts: int = 5
+    otp_lock_seconds: int = 1800
+    otp_send_per_email_per_hour: int = 5
+    otp_send_per_ip_per_hour: int = 30
+    consent_code_ttl_seconds: int = 600
+    link_token_ttl_seconds: int = 900
+
+    # --- email ----------------------------------------------------------------------------------
+    email_backend: Literal["console", "smtp", "outbox"] = "console"
+    email_from: str = "MemoryOS <no-reply@memoryos.local>"
+    email_outbox_dir: Path | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+
+    # --- engine --------------------------------------------------------------------------------
+    embedder: Literal["local", "openai", "hashing"] = "local"
+    embedding_dim: int = 384
+    embedding_base_url: str | None = None
+    embedding_model: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_threads: int = 2
+    model_cache_dir: Path | None = None  # default: data_dir / "models"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 30.0
+    worker_enabled: bool = True  # run the job worker inside the server process
+    worker_poll_seconds: float = 0.5
+    job_max_attempts: int = 3
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    # --- logging ----------------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    # --- derived -------------------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'memoryos.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_consent_base_url(self) -> str:
+        return (self.consent_base_url or self.resolved_public_url).rstrip("/")
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or (self.data_dir / "models")
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.email_outbox_dir or (self.data_dir / "outbox")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

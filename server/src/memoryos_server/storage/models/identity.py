@@ -1,0 +1,79 @@
+"""Tenants, users (one table, three identity patterns), memberships, API keys, OAuth clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from memoryos_server.storage.models.base import Base, Timestamped
+from memoryos_server.storage.types import BigIntPK, UTCDateTime
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Timestamped, Base):
+    """A dashboard human, a tenant's end-user, or a tenant's workspace owner (``kind``)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # dashboard | end_user | workspace
+    # "{tenant public id}:{end user id}" for end-users; unique across the server.
+    external_id: Mapped[str | None] = mapped_column(String(400), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    # Lower-cased email of a dashboard login; unique among logins only.
+    login_email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="user")  # user | admin | developer
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Membership(Timestamped, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # owner | admin | developer | analyst | member | viewer
+
+
+class ApiKey(Timestamped, Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OAuthClient(Timestamped, Base):
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)  # the client_id, cli_…
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_users_tenant_kind", User.tenant_id, User.kind)

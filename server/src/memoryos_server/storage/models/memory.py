@@ -1,0 +1,201 @@
+"""Memories, their version history, keyword postings and conflicts.
+
+Tenant memories (end-users and workspaces) and universal (Memory Passport) memories have the
+same shape but live in separate tables: no query over one family can reach the other.
+Text and metadata are stored only as ciphertext under the owner's data key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from memoryos_server.storage.models.base import Base, Timestamped
+from memoryos_server.storage.types import BigIntPK, Embedding, UTCDateTime
+
+EMBEDDING_DIM = 384
+
+
+class _MemoryColumns(Timestamped):
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16))
+    content_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    metadata_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    importance: Mapped[float] = mapped_column(Float)
+    original_importance: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active | archived | deleted
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    valid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_accessed: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    access_count: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Keyed per-owner hash of the normalised text: finds exact restatements without plaintext.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    term_count: Mapped[int] = mapped_column(Integer, default=0)
+    embedding: Mapped[np.ndarray | None] = mapped_column(Embedding(EMBEDDING_DIM))
+
+
+class TenantMemory(_MemoryColumns, Base):
+    __tablename__ = "memories"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(12))  # tenant | workspace
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UniversalMemory(_MemoryColumns, Base):
+    __tablename__ = "universal_memories"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("universal_users.id", ondelete="CASCADE"))
+    # The tenant that owns the writing agent, kept for the user's activity view.
+    source_tenant_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+Index("ix_memories_owner_status_category", TenantMemory.owner_id, TenantMemory.status, TenantMemory.category)
+Index("ix_memories_owner_created", TenantMemory.owner_id, TenantMemory.created_at)
+Index("ix_memories_owner_hash", TenantMemory.owner_id, TenantMemory.content_hash)
+Index(
+    "ix_universal_memories_owner_status_category",
+    UniversalMemory.owner_id,
+    UniversalMemory.status,
+    UniversalMemory.category,
+)
+Index("ix_universal_memories_owner_created", UniversalMemory.owner_id, UniversalMemory.created_at)
+Index("ix_universal_memories_owner_hash", UniversalMemory.owner_id, UniversalMemory.content_hash)
+
+
+class _VersionColumns:
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(16))  # ADD UPDATE CONFLICT CORRECT ARCHIVE RESOLVE FLAG DELETE …
+    content_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    category: Mapped[str] = mapped_column(String(16))
+    importance: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TenantMemoryVersion(_VersionColumns, Base):
+    __tablename__ = "memory_versions"
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), index=True)
+
+
+class UniversalMemoryVersion(_VersionColumns, Base):
+    __tablename__ = "universal_memory_versions"
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("universal_memories.id", ondelete="CASCADE"), index=True)
+
+
+class _TermColumns:
+    """One keyword posting: (owner, keyed term hash) → memory, with its term frequency."""
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tf: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class TenantMemoryTerm(_TermColumns, Base):
+    __tablename__ = "memory_terms"
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
+
+
+class UniversalMemoryTerm(_TermColumns, Base):
+    __tablename__ = "universal_memory_terms"
+
+    memory_id: Mapped[str] = mapped_column(
+        ForeignKey("universal_memories.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+Index("ix_memory_terms_owner_term", TenantMemoryTerm.owner_id, TenantMemoryTerm.term)
+Index("ix_memory_terms_memory", TenantMemoryTerm.memory_id)
+Index("ix_universal_memory_terms_owner_term", UniversalMemoryTerm.owner_id, UniversalMemoryTerm.term)
+Index("ix_universal_memory_terms_memory", UniversalMemoryTerm.memory_id)
+
+
+class _ConflictColumns(Timestamped):
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    memory_a_id: Mapped[str] = mapped_column(String(36))  # the older memory
+    memory_b_id: Mapped[str] = mapped_column(String(36))  # the newer, contradicting one
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
+    answer: Mapped[str | None] = mapped_column(String(8))  # A | B | both | neither
+    free_text_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TenantConflict(_ConflictColumns, Base):
+    """An end-user clarification (kind=clarification) or a workspace review (kind=review, id rev_…)."""
+
+    __tablename__ = "clarifications"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class UniversalQuestion(_ConflictColumns, Base):
+    """A Pending Question for a passport user."""
+
+    __tablename__ = "universal_questions"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("universal_users.id", ondelete="CASCADE"), index=True)
+
+
+class Job(Timestamped, Base):
+    """An add request whose extraction runs in a worker (or ran inline and is kept for status)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    family: Mapped[str] = mapped_column(String(12))  # tenant | universal
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # queued | running | completed | failed | dead
+    payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    extractor: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    memories_created: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    created_memory_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_jobs_status_available", Job.status, Job.available_at)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request with an Idempotency-Key, replayed for 24 hours."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(120))  # who asked: tenant+end-user, or agent+passport user
+    key_hash: Mapped[str] = mapped_column(String(64))
+    response_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+Index("uq_idempotency_scope_key", IdempotencyRecord.scope, IdempotencyRecord.key_hash, unique=True)
