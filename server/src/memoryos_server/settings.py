@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     port: int = 8080
     public_url: str | None = None  # the API's own base URL as users reach it
     consent_base_url: str | None = None  # the consent app's base URL; default: public_url
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = 5_000_000  # 64 messages × 16,000 characters fit, with room for UTF-8
     cors_origins: list[str] = Field(default_factory=list)
 
     # --- identity ------------------------------------------------------------------------------

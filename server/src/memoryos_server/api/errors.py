@@ -1,0 +1,100 @@
+"""The one table from domain errors to HTTP statuses and public error codes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from memoryos_server import errors as e
+from memoryos_server.api.envelope import error_response
+
+log = logging.getLogger("memoryos.api")
+
+# Most specific class first is not needed: lookup walks each error's MRO.
+ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
+    e.AuthenticationFailed: (401, "AUTH_001"),
+    e.PermissionDenied: (403, "AUTH_003"),
+    e.SignupDisabled: (403, "AUTH_003"),
+    e.CrossAgentAuthFailed: (403, "UAT_001"),
+    e.WriteNotPermitted: (403, "UAT_002"),
+    e.PassportSessionRequired: (401, "UUI_401"),
+    e.WrongOneTimeCode: (401, "UUI_OTP_401"),
+    e.RateLimited: (429, "RATE_429"),
+    e.BadRequest: (400, "REQ_400"),
+    e.ConsentCodeInvalid: (400, "REQ_400"),
+    e.RedirectUriNotRegistered: (400, "REQ_400"),
+    e.ValidationFailed: (422, "REQ_422"),
+    e.PayloadTooLarge: (413, "REQ_413"),
+    e.AlreadyExists: (409, "REQ_409"),
+    e.LastOwner: (409, "REQ_409"),
+    e.NotFound: (404, "REQ_404"),
+    e.AgentNotFound: (404, "AGN_404"),
+    e.GrantNotFound: (404, "GNT_404"),
+    e.MemoryNotFound: (404, "MEM_404"),
+    e.JobNotFound: (404, "JOB_404"),
+    e.UserNotFound: (404, "USR_404"),
+    e.MemberNotFound: (404, "USR_404"),
+    e.ClarificationNotFound: (404, "CLR_404"),
+    e.ReviewNotFound: (404, "CLR_404"),
+    e.ConnectionNotFound: (404, "ORG_CONN_404"),
+    e.DirectoryEntryNotFound: (404, "ORG_404"),
+    e.KeyNotFound: (404, "KEY_404"),
+    e.ClientNotFound: (404, "CLI_404"),
+    e.ClarificationClosed: (409, "CLR_409"),
+    e.LinkForAnotherAgent: (403, "PLINK_403"),
+    e.LinkExpired: (410, "PLINK_410"),
+    e.EncryptionKeyDestroyed: (404, "USR_404"),
+    e.ServiceUnavailable: (503, "SRV_503"),
+}
+
+
+def status_and_code(error: e.MemoryOSError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return 500, "SRV_500"
+
+
+def domain_error_response(error: e.MemoryOSError) -> JSONResponse:
+    status, code = status_and_code(error)
+    headers = None
+    if isinstance(error, e.RateLimited):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+    return error_response(status, error.error, code, details=error.details, message=str(error), headers=headers)
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Never echo the submitted values back: they may hold secrets or huge payloads.
+    return [
+        {"loc": [str(part) for part in item.get("loc", ())], "msg": item.get("msg", ""), "type": item.get("type", "")}
+        for item in errors
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(e.MemoryOSError)
+    async def _domain(_request: Request, error: e.MemoryOSError) -> JSONResponse:
+        return domain_error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        details = _validation_details(list(error.errors()))
+        if any(item["type"] == "json_invalid" for item in details):
+            return error_response(400, "malformed_json", "REQ_400", details=details, message="the body is not valid JSON")
+        return error_response(422, "validation_error", "REQ_422", details=details, message="the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        names = {404: ("not_found", "REQ_404"), 405: ("method_not_allowed", "REQ_405"), 413: ("payload_too_large", "REQ_413")}
+        error_name, code = names.get(error.status_code, ("request_failed", f"REQ_{error.status_code}"))
+        return error_response(error.status_code, error_name, code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(error).__name__, exc_info=error)
+        return error_response(500, "internal_error", "SRV_500", message="something went wrong on our side")

@@ -1,0 +1,133 @@
+"""Pure ASGI middleware: request ids, body size limit, metrics, response headers."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from memoryos_server.api.context import new_request_id, reset_request_id, set_request_id
+from memoryos_server.api.envelope import error_body
+
+REQUESTS = Counter("memoryos_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "memoryos_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+_TENANT_HEADERS = [(b"x-memoryos-quota-mode", b"FULL"), (b"x-memoryos-processing", b"normal")]
+
+
+class _BodyTooLarge(HTTPException):
+    """An HTTPException so FastAPI's body parsing re-raises it instead of calling it malformed."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (echoed as X-Request-ID), measures it, adds the API's headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        token = set_request_id(request_id)
+        started = time.perf_counter()
+        status_holder: dict[str, int] = {"status": 500}
+        is_api = scope["path"].startswith("/v1/")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                if is_api:
+                    headers.extend(_TENANT_HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(scope["method"], template, str(status_holder["status"])).inc()
+            LATENCY.labels(scope["method"], template).observe(elapsed)
+            reset_request_id(token)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413 REQ_413 before the app reads them whole."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _send_413(send, self.max_bytes)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _send_413(send, self.max_bytes)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body: dict[str, Any] = error_body(
+        "payload_too_large", "REQ_413", details={"max_bytes": limit}, message="the request body is too large"
+    )
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

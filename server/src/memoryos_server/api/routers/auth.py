@@ -1,0 +1,117 @@
+"""Dashboard accounts and the OAuth client-credentials token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Form, Header
+from fastapi.responses import JSONResponse
+
+from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
+from memoryos_server.api.envelope import error_response, flat, ok
+from memoryos_server.api.schemas.identity import LoginIn, PasswordChangeIn, SignupIn
+from memoryos_server.errors import AuthenticationFailed, BadRequest
+from memoryos_server.storage.repositories.identity import TenantRepository, UserRepository
+
+router = APIRouter(prefix="/v1", tags=["identity"])
+
+
+@router.post("/auth/signup", status_code=201, summary="Create an organisation and its owner (public)")
+def signup(body: SignupIn, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        user, tenant = services.identity.signup(
+            session, email=body.email, password=body.password, organization_name=body.organization_name
+        )
+        token = services.identity.issue_user_token(user, tenant)
+    return ok(
+        {
+            "user": {"id": user.public_id, "email": user.email},
+            "tenant": {"id": tenant.public_id, "name": tenant.name},
+            "access_token": token.access_token,
+            "token_type": token.token_type,
+            "expires_in": token.expires_in,
+        }
+    )
+
+
+@router.post("/auth/login", summary="Exchange email and password for a JWT (public)")
+def login(body: LoginIn, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        token = services.identity.login(session, email=body.email, password=body.password, tenant_id=body.tenant_id)
+    return ok({"access_token": token.access_token, "token_type": token.token_type, "expires_in": token.expires_in})
+
+
+@router.get("/auth/me", summary="The signed-in caller")
+def me(principal: TenantPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": principal.kind,
+        "tenant_id": principal.tenant_public_id,
+        "role": principal.role,
+        "credential_id": principal.credential_id,
+    }
+    with runtime.db.session(write=False) as session:
+        if principal.user_id is not None:
+            user = UserRepository(session).by_id(principal.user_id)
+            if user is not None:
+                data.update(user_id=user.public_id, email=user.email, platform_role=user.role)
+        if principal.tenant_id is not None:
+            tenant = TenantRepository(session).by_id(principal.tenant_id)
+            data["tenant_name"] = tenant.name if tenant else None
+    return ok(data)
+
+
+@router.post("/auth/password", summary="Change the signed-in account's password")
+def change_password(
+    body: PasswordChangeIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
+    if principal.kind != "user":
+        raise AuthenticationFailed("sign in with a password to change it")
+    with runtime.db.session() as session:
+        services.identity.change_password(session, principal, current=body.current_password, new=body.new_password)
+    return ok({"changed": True})
+
+
+@router.post("/oauth/token", summary="OAuth 2.0 client-credentials grant, RFC 6749 §4.4 (public)")
+def oauth_token(
+    runtime: RuntimeDep,
+    services: ServicesDep,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> JSONResponse:
+    if grant_type != "client_credentials":
+        return error_response(400, "unsupported_grant_type", "REQ_400", message="only client_credentials is supported")
+    client_id, client_secret = _client_credentials(client_id, client_secret, authorization)
+    with runtime.db.session() as session:
+        try:
+            token = services.identity.client_credentials_token(
+                session, client_id=client_id, client_secret=client_secret
+            )
+        except AuthenticationFailed:
+            return error_response(
+                401, "invalid_client", "AUTH_001", headers={"WWW-Authenticate": 'Basic realm="memoryos"'}
+            )
+    # RFC 6749 §5.1 fields at the top level, plus our request_id and timestamp.
+    return JSONResponse(
+        flat(access_token=token.access_token, token_type="bearer", expires_in=token.expires_in),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _client_credentials(client_id: str | None, client_secret: str | None, authorization: str | None) -> tuple[str, str]:
+    """RFC 6749 §2.3.1: HTTP Basic, or the two form fields."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise BadRequest("invalid_request", "malformed Basic credentials") from exc
+        user, _, password = decoded.partition(":")
+        return unquote(user), unquote(password)
+    if not client_id or not client_secret:
+        raise BadRequest("invalid_request", "client_id and client_secret are required")
+    return client_id, client_secret

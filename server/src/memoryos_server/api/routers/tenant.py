@@ -1,0 +1,103 @@
+"""Tenant administration: API keys, OAuth clients, members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
+from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.schemas.identity import (
+    MemberIn,
+    MemberPatch,
+    NamedIn,
+    api_key_read,
+    member_read,
+    oauth_client_read,
+)
+
+router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
+
+
+@router.post("/api-keys", status_code=201, summary="Create an API key (the raw key is shown once)")
+def create_api_key(body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        key, raw = services.identity.create_api_key(session, principal, name=body.name)
+        data = {**api_key_read(key), "raw_api_key": raw}
+    return ok(data)
+
+
+@router.get("/api-keys", summary="List API keys (never the keys themselves)")
+def list_api_keys(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        items = [api_key_read(key) for key in services.identity.list_api_keys(session, principal)]
+    return page(items, next_cursor=None, limit=len(items), total=len(items))
+
+
+@router.delete("/api-keys/{key_id}", summary="Revoke an API key; it fails at once")
+def revoke_api_key(key_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        key = services.identity.revoke_api_key(session, principal, key_id)
+        data = api_key_read(key)
+    return ok(data)
+
+
+@router.post("/oauth-clients", status_code=201, summary="Create an OAuth client (the secret is shown once)")
+def create_oauth_client(
+    body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        client, secret = services.identity.create_oauth_client(session, principal, name=body.name)
+        data = {**oauth_client_read(client), "client_secret": secret}
+    return ok(data)
+
+
+@router.get("/oauth-clients", summary="List OAuth clients")
+def list_oauth_clients(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        items = [oauth_client_read(c) for c in services.identity.list_oauth_clients(session, principal)]
+    return page(items, next_cursor=None, limit=len(items), total=len(items))
+
+
+@router.delete("/oauth-clients/{client_id}", summary="Revoke an OAuth client; its tokens fail at once")
+def revoke_oauth_client(
+    client_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        data = oauth_client_read(services.identity.revoke_oauth_client(session, principal, client_id))
+    return ok(data)
+
+
+@router.get("/members", summary="Members of the organisation and their roles")
+def list_members(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        items = [member_read(m, u) for m, u in services.members.list(session, principal)]
+    return page(items, next_cursor=None, limit=len(items), total=len(items))
+
+
+@router.post("/members", status_code=201, summary="Add a member (creates the account when new)")
+def add_member(body: MemberIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        membership, user = services.members.add(
+            session, principal, email=body.email, role=body.role, password=body.password
+        )
+        data = member_read(membership, user)
+    return ok(data)
+
+
+@router.patch("/members/{user_id}", summary="Change a member's role")
+def update_member(
+    user_id: str, body: MemberPatch, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        membership, user = services.members.update(session, principal, user_id, role=body.role)
+        data = member_read(membership, user)
+    return ok(data)
+
+
+@router.delete("/members/{user_id}", summary="Remove a member from the organisation")
+def remove_member(user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        services.members.remove(session, principal, user_id)
+    return ok({"removed": True, "user_id": user_id})

@@ -1,0 +1,66 @@
+"""A tenant's end-users."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
+from memoryos_server.api.envelope import ok, page
+from memoryos_server.errors import BadRequest
+from memoryos_server.services.users import EndUserSummary
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+
+def _read(summary: EndUserSummary) -> dict[str, Any]:
+    data = asdict(summary)
+    data["created_at"] = summary.created_at.isoformat()
+    data["last_seen_at"] = summary.last_seen_at.isoformat() if summary.last_seen_at else None
+    return data
+
+
+@router.get("", summary="The tenant's end-users, with memory counts")
+def list_users(
+    principal: TenantPrincipal,
+    runtime: RuntimeDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    after = _cursor(cursor)
+    with runtime.db.session(write=False) as session:
+        items, next_id, total = services.users.list(session, principal, cursor=after, limit=limit)
+    return page([_read(i) for i in items], next_cursor=str(next_id) if next_id else None, limit=limit, total=total)
+
+
+@router.get("/{external_user_id}", summary="One end-user by the tenant's own id")
+def get_user(external_user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        summary = services.users.get(session, principal, external_user_id)
+    return ok(_read(summary))
+
+
+@router.get("/{external_user_id}/export", summary="Every memory of the end-user, with its versions")
+def export_user(
+    external_user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        data = services.users.export(session, principal, external_user_id)
+    return ok(data)
+
+
+@router.delete("/{external_user_id}", summary="Destroy the end-user's key, then their rows")
+def delete_user(external_user_id: str, principal: TenantPrincipal, services: ServicesDep) -> dict[str, Any]:
+    public_id = services.users.delete(principal, external_user_id)
+    return ok({"deleted": True, "user_id": public_id, "external_user_id": external_user_id})
+
+
+def _cursor(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
+    return int(raw)

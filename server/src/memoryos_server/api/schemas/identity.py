@@ -1,0 +1,80 @@
+"""Schemas of the identity and tenant administration routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import EmailStr, Field
+
+from memoryos_server.api.schemas.common import Strict
+from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, User
+
+Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
+
+
+class SignupIn(Strict):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+    organization_name: str = Field(min_length=1, max_length=200)
+
+
+class LoginIn(Strict):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+    tenant_id: str | None = Field(default=None, max_length=40, description="Organisation to sign in to (ten_…).")
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class NamedIn(Strict):
+    name: str = Field(default="default", min_length=1, max_length=200)
+
+
+class MemberIn(Strict):
+    email: EmailStr
+    role: Role
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class MemberPatch(Strict):
+    role: Role
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def api_key_read(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.public_id,
+        "name": key.name,
+        "key_prefix": key.key_prefix,
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "revoked_at": iso(key.revoked_at),
+        "is_active": key.revoked_at is None,
+    }
+
+
+def oauth_client_read(client: OAuthClient) -> dict[str, Any]:
+    return {
+        "client_id": client.public_id,
+        "name": client.name,
+        "created_at": iso(client.created_at),
+        "last_used_at": iso(client.last_used_at),
+        "revoked_at": iso(client.revoked_at),
+        "is_active": client.revoked_at is None,
+    }
+
+
+def member_read(membership: Membership, user: User) -> dict[str, Any]:
+    return {
+        "user_id": user.public_id,
+        "email": user.email,
+        "role": membership.role,
+        "joined_at": iso(membership.created_at),
+    }

@@ -1,0 +1,61 @@
+"""create_app(): routers, pages, error handlers, middleware and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from memoryos_server.api.errors import install_error_handlers
+from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from memoryos_server.api.routers import auth, health, tenant, users
+from memoryos_server.services.container import Services, build_services
+from memoryos_server.services.runtime import Runtime, build_runtime
+from memoryos_server.settings import Settings, get_settings
+from memoryos_server.storage.migrate import upgrade
+
+log = logging.getLogger("memoryos")
+
+# Components started with the app (the job worker, …) register here: (start, stop) pairs.
+LifecycleHook = Callable[[Services], Callable[[], None]]
+LIFECYCLE_HOOKS: list[LifecycleHook] = []
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, migrate: bool = True
+) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = runtime or build_runtime(settings)
+    services = build_services(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            upgrade(runtime.db)
+        stops = [hook(services) for hook in LIFECYCLE_HOOKS]
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                stop()
+
+    app = FastAPI(
+        title="MemoryOS",
+        version="0.1.0",
+        summary="A self-hostable memory layer for AI agents, with Memory Passport.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.services = services
+
+    install_error_handlers(app)
+    for module in (health, auth, tenant, users):
+        app.include_router(module.router)
+
+    # Outermost last: the request context wraps everything, so even a 413 carries a request id.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

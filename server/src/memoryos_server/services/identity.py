@@ -1,0 +1,327 @@
+"""Sign-up, login, tenant credentials, authentication and end-user resolution (SPEC §4)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import datetime
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy.orm import Session
+
+from memoryos_server.crypto import public_id, random_token
+from memoryos_server.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    BadRequest,
+    ClientNotFound,
+    EndUserRequired,
+    KeyNotFound,
+    SignupDisabled,
+    UserNotFound,
+)
+from memoryos_server.services.permissions import SERVICE_ROLE, Permission
+from memoryos_server.services.principal import Principal
+from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, Tenant, User
+from memoryos_server.storage.repositories.identity import (
+    ApiKeyRepository,
+    MembershipRepository,
+    OAuthClientRepository,
+    TenantRepository,
+    UserRepository,
+)
+from memoryos_server.storage.types import utcnow
+
+_JWT_ALGORITHM = "HS256"
+_END_USER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+WORKSPACE_SUFFIX = "#workspace"  # cannot collide with an end-user: composite ids use ':'
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class IdentityService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self._key_use_cache: dict[str, datetime] = {}  # safe to lose: only limits writes
+
+    # --- dashboard accounts ------------------------------------------------------------------
+
+    def signup(self, session: Session, *, email: str, password: str, organization_name: str) -> tuple[User, Tenant]:
+        if not self.rt.settings.signup_enabled:
+            raise SignupDisabled("sign-up is disabled on this server")
+        users = UserRepository(session)
+        login_email = normalise_email(email)
+        if users.by_login_email(login_email) is not None:
+            raise AlreadyExists("an account with this email exists")
+        tenant = self._create_tenant(session, organization_name)
+        user = self.create_dashboard_user(session, email=email, password=password, tenant=tenant)
+        MembershipRepository(session).add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
+        return user, tenant
+
+    def create_dashboard_user(
+        self, session: Session, *, email: str, password: str, tenant: Tenant | None, platform_role: str = "user"
+    ) -> User:
+        user = User(
+            public_id=public_id("usr_"),
+            tenant_id=tenant.id if tenant else None,
+            kind="dashboard",
+            email=email.strip(),
+            login_email=normalise_email(email),
+            password_hash=self.rt.passwords.hash(password),
+            role=platform_role,
+        )
+        self.rt.vault.new_key_for(user)
+        return UserRepository(session).add(user)
+
+    def _create_tenant(self, session: Session, name: str) -> Tenant:
+        tenant = Tenant(public_id=public_id("ten_"), name=name.strip())
+        return TenantRepository(session).add(tenant)
+
+    def login(self, session: Session, *, email: str, password: str, tenant_id: str | None = None) -> IssuedToken:
+        user = UserRepository(session).by_login_email(normalise_email(email))
+        if not self.rt.passwords.verify(user.password_hash if user else None, password) or user is None:
+            raise AuthenticationFailed("wrong email or password")
+        memberships = MembershipRepository(session)
+        tenant: Tenant | None = None
+        if tenant_id:
+            tenant = TenantRepository(session).by_public_id(tenant_id)
+            if tenant is None or memberships.get(tenant.id, user.id) is None:
+                raise AuthenticationFailed("wrong email or password")
+        else:
+            first = memberships.first_for_user(user.id)
+            tenant = TenantRepository(session).by_id(first.tenant_id) if first else None
+        user.last_seen_at = utcnow()
+        return self.issue_user_token(user, tenant)
+
+    def issue_user_token(self, user: User, tenant: Tenant | None) -> IssuedToken:
+        ttl = self.rt.settings.jwt_ttl_seconds
+        claims = {"sub": user.public_id, "tid": tenant.public_id if tenant else None, "typ": "user"}
+        return IssuedToken(self._sign(claims, ttl), ttl)
+
+    def change_password(self, session: Session, principal: Principal, *, current: str, new: str) -> None:
+        user = UserRepository(session).by_id(principal.user_id or -1)
+        if user is None or not self.rt.passwords.verify(user.password_hash, current):
+            raise AuthenticationFailed("wrong password")
+        user.password_hash = self.rt.passwords.hash(new)
+
+    # --- tenant API keys ------------------------------------------------------------------------
+
+    def create_api_key(self, session: Session, principal: Principal, *, name: str) -> tuple[ApiKey, str]:
+        tenant_id = principal.require(Permission.KEYS_MANAGE)
+        raw = random_token("mem_")
+        key = ApiKey(
+            public_id=public_id("key_"),
+            tenant_id=tenant_id,
+            name=name,
+            key_hash=self.rt.hasher.hash(raw, purpose="api_key"),
+            key_prefix=raw[:12],
+            created_by_user_id=principal.user_id,
+        )
+        return ApiKeyRepository(session).add(key), raw
+
+    def list_api_keys(self, session: Session, principal: Principal) -> list[ApiKey]:
+        return list(ApiKeyRepository(session).for_tenant(principal.require(Permission.KEYS_MANAGE)))
+
+    def revoke_api_key(self, session: Session, principal: Principal, key_public_id: str) -> ApiKey:
+        key = ApiKeyRepository(session).by_public_id(principal.require(Permission.KEYS_MANAGE), key_public_id)
+        if key is None:
+            raise KeyNotFound("no such API key")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+        return key
+
+    # --- OAuth clients (client-credentials grant) --------------------------------------------------
+
+    def create_oauth_client(self, session: Session, principal: Principal, *, name: str) -> tuple[OAuthClient, str]:
+        tenant_id = principal.require(Permission.KEYS_MANAGE)
+        secret = random_token("cs_")
+        client = OAuthClient(
+            public_id=public_id("cli_"),
+            tenant_id=tenant_id,
+            name=name,
+            secret_hash=self.rt.hasher.hash(secret, purpose="oauth_client"),
+            created_by_user_id=principal.user_id,
+        )
+        return OAuthClientRepository(session).add(client), secret
+
+    def list_oauth_clients(self, session: Session, principal: Principal) -> list[OAuthClient]:
+        return list(OAuthClientRepository(session).for_tenant(principal.require(Permission.KEYS_MANAGE)))
+
+    def revoke_oauth_client(self, session: Session, principal: Principal, client_public_id: str) -> OAuthClient:
+        client = OAuthClientRepository(session).in_tenant(principal.require(Permission.KEYS_MANAGE), client_public_id)
+        if client is None:
+            raise ClientNotFound("no such OAuth client")
+        if client.revoked_at is None:
+            client.revoked_at = utcnow()
+        return client
+
+    def client_credentials_token(self, session: Session, *, client_id: str, client_secret: str) -> IssuedToken:
+        client = OAuthClientRepository(session).by_public_id(client_id)
+        valid = client is not None and client.revoked_at is None
+        # Hash even for unknown clients so timing does not reveal which client ids exist.
+        secret_ok = self.rt.hasher.matches(
+            client_secret, client.secret_hash if client else "0" * 64, purpose="oauth_client"
+        )
+        if not (valid and secret_ok) or client is None:
+            raise AuthenticationFailed("invalid client credentials")
+        tenant = TenantRepository(session).by_id(client.tenant_id)
+        assert tenant is not None
+        client.last_used_at = utcnow()
+        ttl = self.rt.settings.oauth_token_ttl_seconds
+        return IssuedToken(self._sign({"sub": client.public_id, "tid": tenant.public_id, "typ": "client"}, ttl), ttl)
+
+    # --- authentication -----------------------------------------------------------------------------
+
+    def authenticate_request(self, *, authorization: str | None, x_api_key: str | None) -> Principal:
+        """Authenticate in a read-only transaction; note key use in a separate, rare write."""
+        with self.rt.db.session(write=False) as session:
+            principal = self.authenticate(session, authorization=authorization, x_api_key=x_api_key)
+        if principal.kind == "api_key":
+            self._note_key_use(principal.credential_id)
+        return principal
+
+    def _note_key_use(self, key_public_id: str) -> None:
+        now = utcnow()
+        last = self._key_use_cache.get(key_public_id)
+        # At most one write a minute per key per worker: a write per request would serialise SQLite.
+        if last is not None and (now - last).total_seconds() < 60:
+            return
+        self._key_use_cache[key_public_id] = now
+        with self.rt.db.session() as session:
+            ApiKeyRepository(session).touch(key_public_id, now)
+
+    def authenticate(self, session: Session, *, authorization: str | None, x_api_key: str | None) -> Principal:
+        scheme, _, credential = (authorization or "").partition(" ")
+        scheme, credential = scheme.lower(), credential.strip()
+        if scheme == "apikey" and credential:
+            return self._from_api_key(session, credential)
+        if scheme == "bearer" and credential:
+            return self._from_bearer(session, credential)
+        if x_api_key and not authorization:
+            return self._from_api_key(session, x_api_key.strip())
+        raise AuthenticationFailed("missing or invalid credentials")
+
+    def _from_api_key(self, session: Session, raw: str) -> Principal:
+        if not raw.startswith("mem_"):
+            raise AuthenticationFailed("missing or invalid credentials")
+        key = ApiKeyRepository(session).by_hash(self.rt.hasher.hash(raw, purpose="api_key"))
+        if key is None or key.revoked_at is not None:
+            raise AuthenticationFailed("missing or invalid credentials")
+        tenant = TenantRepository(session).by_id(key.tenant_id)
+        assert tenant is not None
+        return Principal("api_key", tenant.id, tenant.public_id, SERVICE_ROLE, key.public_id)
+
+    def _from_bearer(self, session: Session, token: str) -> Principal:
+        claims = self._verify(token)
+        tenants = TenantRepository(session)
+        tenant = tenants.by_public_id(claims["tid"]) if claims.get("tid") else None
+        if claims.get("tid") and tenant is None:
+            raise AuthenticationFailed("missing or invalid credentials")
+        if claims["typ"] == "client":
+            client = OAuthClientRepository(session).by_public_id(claims["sub"])
+            if client is None or client.revoked_at is not None or tenant is None or client.tenant_id != tenant.id:
+                raise AuthenticationFailed("missing or invalid credentials")
+            return Principal("oauth_client", tenant.id, tenant.public_id, SERVICE_ROLE, client.public_id)
+        if claims["typ"] != "user":
+            raise AuthenticationFailed("missing or invalid credentials")
+        user = UserRepository(session).by_public_id(claims["sub"])
+        if user is None or user.kind != "dashboard":
+            raise AuthenticationFailed("missing or invalid credentials")
+        if tenant is None:
+            return Principal("user", None, None, "none", user.public_id, user.id, user.role)
+        membership = MembershipRepository(session).get(tenant.id, user.id)
+        if membership is None:  # removed from the organisation since the token was issued
+            raise AuthenticationFailed("missing or invalid credentials")
+        return Principal("user", tenant.id, tenant.public_id, membership.role, user.public_id, user.id, user.role)
+
+    def _sign(self, claims: dict[str, Any], ttl: int) -> str:
+        now = int(time.time())
+        payload = {**claims, "iat": now, "exp": now + ttl, "jti": uuid.uuid4().hex, "iss": "memoryos"}
+        return jwt.encode(payload, self.rt.jwt_key, algorithm=_JWT_ALGORITHM)
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(
+                token,
+                self.rt.jwt_key,
+                algorithms=[_JWT_ALGORITHM],
+                issuer="memoryos",
+                options={"require": ["exp", "iat", "sub", "typ"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed("missing or invalid credentials") from exc
+        return claims
+
+    # --- end-users ----------------------------------------------------------------------------------
+
+    def resolve_end_user(
+        self, session: Session, principal: Principal, *, header_value: str | None, body_value: str | None
+    ) -> User:
+        """The end-user a memory route acts for (seed 002's resolution rule)."""
+        if principal.kind == "user":
+            # A JWT caller is their own end-user; X-End-User-ID is ignored (and never logged).
+            user = UserRepository(session).by_id(principal.user_id or -1)
+            if user is None:
+                raise AuthenticationFailed("missing or invalid credentials")
+            return user
+        end_user_id = header_value if header_value else body_value
+        if end_user_id is None or not end_user_id.strip():
+            raise EndUserRequired()
+        return self.end_user(session, principal, end_user_id.strip(), create=True)
+
+    def end_user(self, session: Session, principal: Principal, end_user_id: str, *, create: bool) -> User:
+        if not _END_USER_ID.match(end_user_id):
+            raise BadRequest("invalid_end_user_id", "an end-user id is 1–255 printable characters")
+        assert principal.tenant_id is not None and principal.tenant_public_id is not None
+        users = UserRepository(session)
+        external_id = f"{principal.tenant_public_id}:{end_user_id}"
+        existing = users.by_external_id(external_id)
+        if existing is not None:
+            return existing
+        if not create:
+            raise UserNotFound("no such end-user")
+        candidate = User(
+            public_id=public_id("usr_"),
+            tenant_id=principal.tenant_id,
+            kind="end_user",
+            external_id=external_id,
+            role="user",
+        )
+        self.rt.vault.new_key_for(candidate)
+        return users.insert_if_absent(candidate)
+
+    def workspace_owner(self, session: Session, tenant_id: int, tenant_public_id: str) -> User:
+        """The row that owns (and holds the data key of) a tenant's workspace memories."""
+        candidate = User(
+            public_id=public_id("usr_"),
+            tenant_id=tenant_id,
+            kind="workspace",
+            external_id=f"{tenant_public_id}{WORKSPACE_SUFFIX}",
+            role="user",
+        )
+        existing = UserRepository(session).by_external_id(candidate.external_id or "")
+        if existing is not None:
+            return existing
+        self.rt.vault.new_key_for(candidate)
+        return UserRepository(session).insert_if_absent(candidate)
+
+
+def external_user_id_of(user: User) -> str | None:
+    """The tenant's own id for an end-user (the part after ``{tenant}:``)."""
+    if user.external_id and ":" in user.external_id:
+        return user.external_id.split(":", 1)[1]
+    return None
+

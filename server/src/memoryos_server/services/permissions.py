@@ -1,0 +1,79 @@
+"""Who may do what inside a tenant: one table, tested as a matrix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from memoryos_server.errors import PermissionDenied
+
+
+class Permission(StrEnum):
+    MEMORY_READ = "memory.read"  # the caller's own end-user memory routes
+    MEMORY_WRITE = "memory.write"
+    WORKSPACE_READ = "workspace.read"
+    WORKSPACE_WRITE = "workspace.write"
+    MEMBERS_READ = "members.read"
+    MEMBERS_MANAGE = "members.manage"
+    KEYS_MANAGE = "keys.manage"  # API keys and OAuth clients
+    AGENTS_MANAGE = "agents.manage"
+    CONNECTORS_MANAGE = "connectors.manage"  # link tokens, directory entry
+    USAGE_READ = "usage.read"
+    REVIEWS_READ = "reviews.read"
+    REVIEWS_ANSWER = "reviews.answer"
+    USERS_READ = "users.read"  # the tenant's end-users: list and get
+    USERS_EXPORT = "users.export"
+    USERS_DELETE = "users.delete"
+
+
+MEMBERSHIP_ROLES: tuple[str, ...] = ("owner", "admin", "developer", "analyst", "member", "viewer")
+# Tenant backends (API keys, OAuth clients) act as this pseudo-role.
+SERVICE_ROLE = "service"
+
+P = Permission
+_EVERYONE = {P.MEMORY_READ, P.WORKSPACE_READ, P.MEMBERS_READ}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "owner": frozenset(Permission),
+    "admin": frozenset(Permission),
+    "developer": frozenset(
+        _EVERYONE
+        | {
+            P.MEMORY_WRITE,
+            P.WORKSPACE_WRITE,
+            P.KEYS_MANAGE,
+            P.AGENTS_MANAGE,
+            P.CONNECTORS_MANAGE,
+            P.USAGE_READ,
+            P.REVIEWS_READ,
+            P.REVIEWS_ANSWER,
+            P.USERS_READ,
+            P.USERS_EXPORT,
+        }
+    ),
+    "analyst": frozenset(_EVERYONE | {P.MEMORY_WRITE, P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}),
+    "member": frozenset(_EVERYONE | {P.MEMORY_WRITE, P.WORKSPACE_WRITE}),
+    "viewer": frozenset(_EVERYONE),
+    SERVICE_ROLE: frozenset(
+        {
+            P.MEMORY_READ,
+            P.MEMORY_WRITE,
+            P.WORKSPACE_READ,
+            P.AGENTS_MANAGE,
+            P.CONNECTORS_MANAGE,
+            P.REVIEWS_READ,
+            P.REVIEWS_ANSWER,
+            P.USERS_READ,
+            P.USERS_EXPORT,
+            P.USERS_DELETE,
+        }
+    ),
+}
+
+
+def allowed(role: str, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def require(role: str, permission: Permission) -> None:
+    if not allowed(role, permission):
+        raise PermissionDenied(f"the {role} role may not {permission.value}")

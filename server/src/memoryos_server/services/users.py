@@ -1,0 +1,129 @@
+"""A tenant's end-users: list, get, export, delete (crypto-shredding first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from memoryos_server.services.identity import IdentityService, external_user_id_of
+from memoryos_server.services.permissions import Permission
+from memoryos_server.services.principal import Principal
+from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.models import User
+from memoryos_server.storage.repositories.identity import UserRepository
+from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
+
+
+@dataclass(frozen=True)
+class EndUserSummary:
+    public_id: str
+    external_user_id: str
+    memory_count: int
+    active_memory_count: int
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+class EndUserService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.identity = IdentityService(runtime)
+
+    def list(
+        self, session: Session, principal: Principal, *, cursor: int | None, limit: int
+    ) -> tuple[list[EndUserSummary], int | None, int]:
+        tenant_id = principal.require(Permission.USERS_READ)
+        users = UserRepository(session)
+        rows = list(users.end_users(tenant_id, after_id=cursor, limit=limit + 1))
+        next_cursor = rows[limit - 1].id if len(rows) > limit else None
+        rows = rows[:limit]
+        counts = users.memory_counts([row.id for row in rows])
+        return [self._summary(row, counts.get(row.id, (0, 0))) for row in rows], next_cursor, users.count_end_users(tenant_id)
+
+    def get(self, session: Session, principal: Principal, external_user_id: str) -> EndUserSummary:
+        principal.require(Permission.USERS_READ)
+        user = self.identity.end_user(session, principal, external_user_id, create=False)
+        counts = UserRepository(session).memory_counts([user.id])
+        return self._summary(user, counts.get(user.id, (0, 0)))
+
+    def export(self, session: Session, principal: Principal, external_user_id: str) -> dict[str, Any]:
+        """Every memory of the end-user with its full version history, decrypted."""
+        principal.require(Permission.USERS_EXPORT)
+        user = self.identity.end_user(session, principal, external_user_id, create=False)
+        return {
+            "tenant_id": principal.tenant_public_id,
+            "proxy_user_id": user.public_id,
+            "external_user_id": external_user_id,
+            "exported_at": datetime.now().astimezone().isoformat(),
+            "memories": export_memories(self.rt, session, user),
+        }
+
+    def delete(self, principal: Principal, external_user_id: str) -> str:
+        """Destroy the user's data key and commit that first; then delete their rows.
+
+        If the second step never happens (a crash), what remains is ciphertext nobody can read.
+        """
+        with self.rt.db.session() as session:
+            principal.require(Permission.USERS_DELETE)
+            user = self.identity.end_user(session, principal, external_user_id, create=False)
+            self.rt.vault.destroy_key(user)
+            user_id, public_id = user.id, user.public_id
+        with self.rt.db.session() as session:
+            MemoryRepository(session, TENANT).purge_owner(user_id, job_family="tenant")
+            row = UserRepository(session).by_id(user_id)
+            if row is not None:
+                UserRepository(session).delete(row)
+        return public_id
+
+    @staticmethod
+    def _summary(user: User, counts: tuple[int, int]) -> EndUserSummary:
+        active, total = counts
+        return EndUserSummary(
+            public_id=user.public_id,
+            external_user_id=external_user_id_of(user) or "",
+            memory_count=total,
+            active_memory_count=active,
+            created_at=user.created_at,
+            last_seen_at=user.last_seen_at,
+        )
+
+
+def export_memories(runtime: Runtime, session: Session, owner: User) -> list[dict[str, Any]]:
+    repo = MemoryRepository(session, TENANT)
+    memories = repo.all_for_owner(owner.id)
+    versions = repo.versions_for([m.id for m in memories])
+    key = runtime.vault.key(owner)
+    exported = []
+    for memory in memories:
+        exported.append(
+            {
+                "id": memory.id,
+                "content": key.decrypt_text(memory.content_ct, aad=memory.id.encode()),
+                "category": memory.category,
+                "importance_score": memory.importance,
+                "confidence": memory.confidence,
+                "is_archived": memory.status == "archived",
+                "status": memory.status,
+                "disputed": memory.disputed,
+                "created_at": memory.created_at.isoformat(),
+                "updated_at": memory.updated_at.isoformat(),
+                "metadata": key.decrypt_json(memory.metadata_ct, aad=memory.id.encode()) or {},
+                "versions": [
+                    {
+                        "version": v.version,
+                        "event": v.event,
+                        "content": key.decrypt_text(v.content_ct, aad=memory.id.encode()),
+                        "category": v.category,
+                        "importance_score": v.importance,
+                        "status": v.status,
+                        "actor": v.actor,
+                        "created_at": v.created_at.isoformat(),
+                    }
+                    for v in versions.get(memory.id, [])
+                ],
+            }
+        )
+    return exported

@@ -1,0 +1,132 @@
+"""Tenants, users, memberships, API keys and OAuth clients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, Tenant, TenantMemory, User
+from memoryos_server.storage.repositories.base import Repository
+
+
+class TenantRepository(Repository):
+    def by_id(self, tenant_id: int) -> Tenant | None:
+        return self.session.get(Tenant, tenant_id)
+
+    def by_public_id(self, public_id: str) -> Tenant | None:
+        return self.one_or_none(select(Tenant).where(Tenant.public_id == public_id))
+
+
+class UserRepository(Repository):
+    def by_id(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def by_public_id(self, public_id: str) -> User | None:
+        return self.one_or_none(select(User).where(User.public_id == public_id))
+
+    def by_login_email(self, email: str) -> User | None:
+        return self.one_or_none(select(User).where(User.login_email == email))
+
+    def by_external_id(self, external_id: str) -> User | None:
+        return self.one_or_none(select(User).where(User.external_id == external_id))
+
+    def insert_if_absent(self, user: User) -> User:
+        """Insert ``user`` unless a row with its ``external_id`` exists; return the row that won.
+
+        Two first requests for one end-user may race: the loser's insert fails on the unique
+        ``external_id`` inside a savepoint and it reads the winner's row instead.
+        """
+        assert user.external_id is not None
+        existing = self.by_external_id(user.external_id)
+        if existing is not None:
+            return existing
+        try:
+            with self.session.begin_nested():
+                self.session.add(user)
+            return user
+        except IntegrityError:
+            winner = self.by_external_id(user.external_id)
+            if winner is None:  # not a uniqueness race: a real error
+                raise
+            return winner
+
+    def end_users(self, tenant_id: int, *, after_id: int | None, limit: int) -> Sequence[User]:
+        statement = (
+            select(User).where(User.tenant_id == tenant_id, User.kind == "end_user").order_by(User.id).limit(limit)
+        )
+        if after_id is not None:
+            statement = statement.where(User.id > after_id)
+        return self.all(statement)
+
+    def count_end_users(self, tenant_id: int) -> int:
+        return self.count(select(User.id).where(User.tenant_id == tenant_id, User.kind == "end_user"))
+
+    def memory_counts(self, user_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(active, total) memory counts per user."""
+        if not user_ids:
+            return {}
+        rows = self.session.execute(
+            select(
+                TenantMemory.owner_id,
+                func.sum(case((TenantMemory.status == "active", 1), else_=0)),
+                func.count(),
+            )
+            .where(TenantMemory.owner_id.in_(user_ids), TenantMemory.status != "deleted")
+            .group_by(TenantMemory.owner_id)
+        ).all()
+        return {owner: (int(active or 0), int(total)) for owner, active, total in rows}
+
+    def touch(self, user: User, when: datetime) -> None:
+        user.last_seen_at = when
+
+
+class MembershipRepository(Repository):
+    def get(self, tenant_id: int, user_id: int) -> Membership | None:
+        return self.one_or_none(
+            select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+        )
+
+    def first_for_user(self, user_id: int) -> Membership | None:
+        return self.one_or_none(select(Membership).where(Membership.user_id == user_id).order_by(Membership.id))
+
+    def for_tenant(self, tenant_id: int) -> Sequence[tuple[Membership, User]]:
+        rows = self.session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == tenant_id)
+            .order_by(Membership.id)
+        ).all()
+        return [(membership, user) for membership, user in rows]
+
+    def count_role(self, tenant_id: int, role: str) -> int:
+        return self.count(select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.role == role))
+
+
+class ApiKeyRepository(Repository):
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        return self.one_or_none(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+    def for_tenant(self, tenant_id: int) -> Sequence[ApiKey]:
+        return self.all(select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id))
+
+    def by_public_id(self, tenant_id: int, public_id: str) -> ApiKey | None:
+        return self.one_or_none(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.public_id == public_id))
+
+    def touch(self, public_id: str, when: datetime) -> None:
+        self.session.execute(update(ApiKey).where(ApiKey.public_id == public_id).values(last_used_at=when))
+
+
+class OAuthClientRepository(Repository):
+    def by_public_id(self, public_id: str) -> OAuthClient | None:
+        return self.one_or_none(select(OAuthClient).where(OAuthClient.public_id == public_id))
+
+    def for_tenant(self, tenant_id: int) -> Sequence[OAuthClient]:
+        return self.all(select(OAuthClient).where(OAuthClient.tenant_id == tenant_id).order_by(OAuthClient.id))
+
+    def in_tenant(self, tenant_id: int, public_id: str) -> OAuthClient | None:
+        return self.one_or_none(
+            select(OAuthClient).where(OAuthClient.tenant_id == tenant_id, OAuthClient.public_id == public_id)
+        )
