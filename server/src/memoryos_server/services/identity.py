@@ -111,6 +111,23 @@ class IdentityService:
         claims = {"sub": user.public_id, "tid": tenant.public_id if tenant else None, "typ": "user"}
         return IssuedToken(self._sign(claims, ttl), ttl)
 
+    def describe(self, session: Session, principal: Principal) -> dict[str, Any]:
+        """What /v1/auth/me shows about the caller."""
+        data: dict[str, Any] = {
+            "kind": principal.kind,
+            "tenant_id": principal.tenant_public_id,
+            "role": principal.role,
+            "credential_id": principal.credential_id,
+        }
+        if principal.user_id is not None:
+            user = UserRepository(session).by_id(principal.user_id)
+            if user is not None:
+                data.update(user_id=user.public_id, email=user.email, platform_role=user.role)
+        if principal.tenant_id is not None:
+            tenant = TenantRepository(session).by_id(principal.tenant_id)
+            data["tenant_name"] = tenant.name if tenant else None
+        return data
+
     def change_password(self, session: Session, principal: Principal, *, current: str, new: str) -> None:
         user = UserRepository(session).by_id(principal.user_id or -1)
         if user is None or not self.rt.passwords.verify(user.password_hash, current):

@@ -14,7 +14,6 @@ from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import error_response, flat, ok
 from memoryos_server.api.schemas.identity import LoginIn, PasswordChangeIn, SignupIn
 from memoryos_server.errors import AuthenticationFailed, BadRequest
-from memoryos_server.storage.repositories.identity import TenantRepository, UserRepository
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 
@@ -45,21 +44,9 @@ def login(body: LoginIn, runtime: RuntimeDep, services: ServicesDep) -> dict[str
 
 
 @router.get("/auth/me", summary="The signed-in caller")
-def me(principal: TenantPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "kind": principal.kind,
-        "tenant_id": principal.tenant_public_id,
-        "role": principal.role,
-        "credential_id": principal.credential_id,
-    }
+def me(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
-        if principal.user_id is not None:
-            user = UserRepository(session).by_id(principal.user_id)
-            if user is not None:
-                data.update(user_id=user.public_id, email=user.email, platform_role=user.role)
-        if principal.tenant_id is not None:
-            tenant = TenantRepository(session).by_id(principal.tenant_id)
-            data["tenant_name"] = tenant.name if tenant else None
+        data = services.identity.describe(session, principal)
     return ok(data)
 
 

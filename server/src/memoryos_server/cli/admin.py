@@ -1,0 +1,46 @@
+"""memoryos admin …: operator tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memoryos_server.cli.options import settings_with
+
+admin_app = typer.Typer(help="Operator tasks.", no_args_is_help=True)
+
+
+def runtime_for_cli():  # type: ignore[no-untyped-def]
+    """A runtime on the configured database, migrated, for one command."""
+    from memoryos_server.services.runtime import build_runtime
+    from memoryos_server.storage.migrate import upgrade
+
+    runtime = build_runtime(settings_with())
+    upgrade(runtime.db)
+    return runtime
+
+
+@admin_app.command("create-operator")
+def create_operator(
+    email: Annotated[str, typer.Option(help="The operator's email (their login)")],
+    password: Annotated[str, typer.Option(help="Initial password", prompt=True, hide_input=True)],
+) -> None:
+    """Create a platform operator account (can verify agents at /admin and /v1/admin/*)."""
+    from memoryos_server.errors import AlreadyExists
+    from memoryos_server.services.identity import IdentityService
+
+    if len(password) < 8:
+        raise typer.BadParameter("the password needs at least 8 characters")
+    runtime = runtime_for_cli()
+    try:
+        with runtime.db.session() as session:
+            user = IdentityService(runtime).create_dashboard_user(
+                session, email=email, password=password, tenant=None, platform_role="admin"
+            )
+            public_id = user.public_id
+    except AlreadyExists as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    finally:
+        runtime.close()
+    typer.echo(f"Operator {email} created ({public_id}). Sign in with POST /v1/auth/login.")

@@ -1,0 +1,108 @@
+"""The `memoryos` command as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.app import free_port
+
+MEMORYOS = str(Path(sys.executable).parent / "memoryos")
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYOS_")}
+    env.update({"MEMORYOS_DATA_DIR": str(data_dir), "MEMORYOS_EMBEDDER": "hashing", **extra})
+    return env
+
+
+def _serve(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [MEMORYOS, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    return output
+
+
+def test_serve_with_no_configuration_just_works(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _serve(data_dir, port, _env(data_dir))
+    try:
+        _wait_healthy(url, first)
+        signup = httpx.post(
+            f"{url}/v1/auth/signup",
+            json={"email": "first@example.com", "password": "a long password", "organization_name": "Acme"},
+        )
+        assert signup.status_code == 201
+    finally:
+        output = _stop(first)
+    assert "starting for the first time" in output
+    assert f"{url}/login" in output and "/v1/auth/signup" in output
+    key_file = data_dir / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert (data_dir / "memoryos.db").exists()
+
+    second = _serve(data_dir, port, _env(data_dir))
+    try:
+        _wait_healthy(url, second)
+        login = httpx.post(f"{url}/v1/auth/login", json={"email": "first@example.com", "password": "a long password"})
+        assert login.status_code == 200  # data survived the restart
+    finally:
+        output = _stop(second)
+    assert "starting for the first time" not in output
+
+
+def test_migrate_and_create_operator(tmp_path: Path, test_database, client) -> None:  # type: ignore[no-untyped-def]
+    env = _env(tmp_path, MEMORYOS_DATABASE_URL=test_database.url)
+    migrated = subprocess.run([MEMORYOS, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert migrated.returncode == 0 and "revision 0001" in migrated.stdout
+    email = f"ops-{os.getpid()}-{time.monotonic_ns()}@example.com"
+    created = subprocess.run(
+        [MEMORYOS, "admin", "create-operator", "--email", email, "--password", "operator password"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    login = client.post("/v1/auth/login", json={"email": email, "password": "operator password"})
+    assert login.status_code == 200
+    me = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {login.json()['data']['access_token']}"})
+    assert me.json()["data"]["platform_role"] == "admin" and me.json()["data"]["tenant_id"] is None
+    short = subprocess.run(
+        [MEMORYOS, "admin", "create-operator", "--email", "x@example.com", "--password", "short"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert short.returncode != 0
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_help_lists_the_commands(flag: str) -> None:
+    result = subprocess.run([MEMORYOS, flag], capture_output=True, text=True, timeout=30)
+    for command in ("serve", "migrate", "admin"):
+        assert command in result.stdout
