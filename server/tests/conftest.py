@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.app",
     "tests.fixtures.factories",
+    "tests.fixtures.published_sdk",
 ]
 
 
