@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from memoryos_server.api.errors import install_error_handlers
 from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from memoryos_server.api.routers import auth, health, tenant, users
+from memoryos_server.api.routers import admin, agents, auth, connectors, health, passport, tenant, universal, users
 from memoryos_server.services.container import Services, build_services
 from memoryos_server.services.runtime import Runtime, build_runtime
 from memoryos_server.settings import Settings, get_settings
@@ -52,7 +52,7 @@ def create_app(
     app.state.services = services
 
     install_error_handlers(app)
-    for module in (health, auth, tenant, users):
+    for module in (health, auth, tenant, users, agents, connectors, admin, passport, universal):
         app.include_router(module.router)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.

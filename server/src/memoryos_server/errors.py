@@ -156,6 +156,12 @@ class LastOwner(MemoryOSError):
     error = "last_owner"
 
 
+class GrantNotActive(MemoryOSError):
+    """The grant was revoked: it can be replaced by a new one, not edited or re-coded."""
+
+    error = "grant_not_active"
+
+
 class LinkForAnotherAgent(MemoryOSError):
     error = "link_for_another_agent"
 

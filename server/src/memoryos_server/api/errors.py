@@ -46,6 +46,7 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.KeyNotFound: (404, "KEY_404"),
     e.ClientNotFound: (404, "CLI_404"),
     e.ClarificationClosed: (409, "CLR_409"),
+    e.GrantNotActive: (409, "GNT_409"),
     e.LinkForAnotherAgent: (403, "PLINK_403"),
     e.LinkExpired: (410, "PLINK_410"),
     e.EncryptionKeyDestroyed: (404, "USR_404"),

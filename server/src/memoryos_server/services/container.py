@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memoryos_server.services.agents import AgentService
+from memoryos_server.services.audit import AuditService
+from memoryos_server.services.connections import ConnectionService
+from memoryos_server.services.email import EmailService
+from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
+from memoryos_server.services.passport import PassportService
+from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.tenants import MemberService
+from memoryos_server.services.universal import UniversalAccessService
 from memoryos_server.services.users import EndUserService
 
 
@@ -16,12 +24,31 @@ class Services:
     identity: IdentityService
     members: MemberService
     users: EndUserService
+    email: EmailService
+    limiter: RateLimiter
+    agents: AgentService
+    passport: PassportService
+    grants: GrantService
+    connections: ConnectionService
+    universal: UniversalAccessService
+    audit: AuditService
 
 
 def build_services(runtime: Runtime) -> Services:
+    email = EmailService(runtime.settings)
+    limiter = RateLimiter.for_runtime(runtime)
+    grants = GrantService(runtime, email=email)
     return Services(
         runtime=runtime,
         identity=IdentityService(runtime),
         members=MemberService(runtime),
         users=EndUserService(runtime),
+        email=email,
+        limiter=limiter,
+        agents=AgentService(runtime),
+        passport=PassportService(runtime, email=email, limiter=limiter),
+        grants=grants,
+        connections=ConnectionService(runtime),
+        universal=UniversalAccessService(runtime, grants=grants),
+        audit=AuditService(),
     )

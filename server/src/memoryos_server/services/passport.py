@@ -1,0 +1,248 @@
+"""Passport users: sign-in by email and one-time code, sessions, the account itself.
+
+Sending and checking codes run their own transactions (no session argument): a wrong code
+must be counted even though the call fails, and a code must be stored before the email
+leaves. Everything else takes the caller's session, like the other services.
+
+Nothing here reveals whether a passport exists: every address gets a code, and the first
+successful sign-in creates the passport.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from memoryos_server.crypto import numeric_code, public_id, random_token
+from memoryos_server.errors import PassportSessionRequired, RateLimited, ServiceUnavailable, WrongOneTimeCode
+from memoryos_server.services.email import EmailService
+from memoryos_server.services.ratelimit import RateLimiter
+from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.models import OtpChallenge, PassportSession, UniversalUser
+from memoryos_server.storage.repositories.memories import UNIVERSAL, MemoryRepository
+from memoryos_server.storage.repositories.passport import (
+    OtpChallengeRepository,
+    PassportPurgeRepository,
+    PassportSessionRepository,
+    UniversalUserRepository,
+)
+from memoryos_server.storage.types import utcnow
+
+log = logging.getLogger("memoryos.passport")
+
+SESSION_PREFIX = "mps_"
+SESSION_COOKIE = "memoryos_uui_session"
+SESSION_HEADER = "X-MemoryOS-Session"
+_CODE = re.compile(r"^\d{6}$")
+_HOUR = 3600
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """The answer to "send me a code". ``reason`` says why nothing was sent, never who exists."""
+
+    sent: bool
+    reason: str | None = None  # rate_limited | locked | delivery_failed
+    retry_after_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: UniversalUser
+    session_token: str  # shown once: the cookie value or X-MemoryOS-Session header
+    expires_at: datetime
+    created: bool  # the passport was created by this sign-in
+
+
+@dataclass(frozen=True)
+class PassportCaller:
+    """A request's signed-in passport user (the route loads the row in its own session)."""
+
+    user_id: int
+    session_token: str
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class PassportService:
+    def __init__(self, runtime: Runtime, *, email: EmailService | None = None, limiter: RateLimiter | None = None) -> None:
+        self.rt = runtime
+        self.email = email or EmailService(runtime.settings)
+        self.limiter = limiter or RateLimiter.for_runtime(runtime)
+
+    # --- one-time codes ---------------------------------------------------------------------
+
+    def send_code(self, *, email: str, ip: str | None) -> CodeSent:
+        """Email a fresh 6-digit code (replacing any earlier one) unless limits say no."""
+        settings = self.rt.settings
+        address = normalise_email(email)
+        email_hash = self._email_hash(address)
+        try:
+            if ip:
+                self.limiter.hit(f"otp-send:ip:{self._ip_hash(ip)}", limit=settings.otp_send_per_ip_per_hour, window_seconds=_HOUR)
+            self.limiter.hit(f"otp-send:email:{email_hash[:40]}", limit=settings.otp_send_per_email_per_hour, window_seconds=_HOUR)
+        except RateLimited as limited:
+            return CodeSent(False, "rate_limited", limited.retry_after_seconds)
+        code = numeric_code(6)
+        now = utcnow()
+        with self.rt.db.session() as session:
+            challenge = OtpChallengeRepository(session).get_or_create(email_hash, now)
+            if _locked(challenge, now):
+                assert challenge.locked_until is not None
+                return CodeSent(False, "locked", _seconds_until(challenge.locked_until, now))
+            challenge.code_hash = self._code_hash(code, email_hash)
+            challenge.expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
+            challenge.updated_at = now
+        try:
+            self.email.send_one_time_code(to=address, code=code, ttl_seconds=settings.otp_ttl_seconds)
+        except ServiceUnavailable:
+            return CodeSent(False, "delivery_failed")
+        return CodeSent(True)
+
+    def verify_code(self, *, email: str, code: str, ip: str | None) -> SignedIn:
+        """Check a code; on success create the passport (first time) and a session.
+
+        Wrong, expired or reused → ``WrongOneTimeCode``; the fifth failure in a row locks the
+        address for ``otp_lock_seconds``, during which every attempt is ``RateLimited``.
+        """
+        settings = self.rt.settings
+        address = normalise_email(email)
+        email_hash = self._email_hash(address)
+        if ip:
+            # Each code sent from an address may be tried max_attempts times, and no more.
+            per_ip = settings.otp_send_per_ip_per_hour * settings.otp_max_attempts
+            self.limiter.hit(f"otp-verify:ip:{self._ip_hash(ip)}", limit=per_ip, window_seconds=_HOUR)
+        now = utcnow()
+        failed = False
+        with self.rt.db.session() as session:
+            challenge = OtpChallengeRepository(session).get_or_create(email_hash, now)
+            if _locked(challenge, now):
+                assert challenge.locked_until is not None
+                raise RateLimited(_seconds_until(challenge.locked_until, now), "too many wrong codes; try again later")
+            if self._code_matches(challenge, code, email_hash, now):
+                challenge.code_hash = None
+                challenge.expires_at = None
+                challenge.failed_attempts = 0
+                challenge.locked_until = None
+                challenge.updated_at = now
+                signed_in = self._sign_in(session, address, now)
+            else:
+                failed = True
+                challenge.failed_attempts += 1
+                challenge.updated_at = now
+                if challenge.failed_attempts >= settings.otp_max_attempts:
+                    challenge.locked_until = now + timedelta(seconds=settings.otp_lock_seconds)
+                    challenge.failed_attempts = 0
+                    challenge.code_hash = None
+                    challenge.expires_at = None
+        # Raised only now, after the failure has been committed.
+        if failed:
+            raise WrongOneTimeCode("the code is wrong or has expired")
+        return signed_in
+
+    def _code_matches(self, challenge: OtpChallenge, code: str, email_hash: str, now: datetime) -> bool:
+        if not challenge.code_hash or challenge.expires_at is None or challenge.expires_at <= now:
+            return False
+        if not _CODE.match(code.strip()):
+            return False
+        return self.rt.hasher.matches(code.strip(), challenge.code_hash, purpose=f"otp:{email_hash}")
+
+    def _sign_in(self, session: Session, address: str, now: datetime) -> SignedIn:
+        candidate = UniversalUser(public_id=public_id("uup_"), email=address)
+        self.rt.vault.new_key_for(candidate)
+        user, created = UniversalUserRepository(session).insert_if_absent(candidate)
+        user.last_login_at = now
+        token = random_token(SESSION_PREFIX)
+        expires_at = now + timedelta(seconds=self.rt.settings.passport_session_ttl_seconds)
+        PassportSessionRepository(session).add(
+            PassportSession(
+                session_hash=self._session_hash(token),
+                universal_user_id=user.id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        return SignedIn(user, token, expires_at, created)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def authenticate(self, session: Session, token: str | None) -> UniversalUser:
+        """The passport user behind a session token; ``PassportSessionRequired`` otherwise."""
+        if not token or not token.startswith(SESSION_PREFIX) or len(token) > 200:
+            raise PassportSessionRequired("sign in to your Memory Passport")
+        row = PassportSessionRepository(session).by_hash(self._session_hash(token))
+        now = utcnow()
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise PassportSessionRequired("sign in to your Memory Passport")
+        user = UniversalUserRepository(session).by_id(row.universal_user_id)
+        if user is None or user.wrapped_key is None:  # deleted, or being deleted
+            raise PassportSessionRequired("sign in to your Memory Passport")
+        return user
+
+    def authenticate_request(self, token: str | None) -> PassportCaller:
+        with self.rt.db.session(write=False) as session:
+            user = self.authenticate(session, token)
+            return PassportCaller(user.id, token or "")
+
+    def sign_out(self, session: Session, token: str | None) -> bool:
+        if not token or not token.startswith(SESSION_PREFIX):
+            return False
+        row = PassportSessionRepository(session).by_hash(self._session_hash(token))
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
+
+    def user(self, session: Session, user_id: int) -> UniversalUser:
+        user = UniversalUserRepository(session).by_id(user_id)
+        if user is None or user.wrapped_key is None:
+            raise PassportSessionRequired("sign in to your Memory Passport")
+        return user
+
+    # --- deleting the passport -------------------------------------------------------------------
+
+    def delete_passport(self, user_id: int) -> str:
+        """Destroy the passport's data key and commit that first; then delete every row.
+
+        If the second step never happens (a crash), what remains is ciphertext nobody can read,
+        and the passport already refuses sessions and agents (its key is gone).
+        """
+        with self.rt.db.session() as session:
+            user = self.user(session, user_id)
+            self.rt.vault.destroy_key(user)
+            public = user.public_id
+        with self.rt.db.session() as session:
+            MemoryRepository(session, UNIVERSAL).purge_owner(user_id, job_family="universal")
+            PassportPurgeRepository(session).purge(user_id)
+            row = UniversalUserRepository(session).by_id(user_id)
+            if row is not None:
+                UniversalUserRepository(session).delete(row)
+        return public
+
+    # --- hashing ---------------------------------------------------------------------------------
+
+    def _email_hash(self, address: str) -> str:
+        return self.rt.hasher.hash(address, purpose="otp_email")
+
+    def _ip_hash(self, ip: str) -> str:
+        return self.rt.hasher.hash(ip, purpose="client_ip")[:40]
+
+    def _code_hash(self, code: str, email_hash: str) -> str:
+        return self.rt.hasher.hash(code, purpose=f"otp:{email_hash}")
+
+    def _session_hash(self, token: str) -> str:
+        return self.rt.hasher.hash(token, purpose="passport_session")
+
+
+def _locked(challenge: OtpChallenge, now: datetime) -> bool:
+    return challenge.locked_until is not None and challenge.locked_until > now
+
+
+def _seconds_until(when: datetime, now: datetime) -> int:
+    return max(1, int((when - now).total_seconds()) + 1)

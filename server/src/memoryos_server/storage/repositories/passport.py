@@ -1,0 +1,266 @@
+"""Memory Passport rows: universal users, sessions, one-time codes, grants, UUIs, links, connections.
+
+Every lookup that a passport user or an agent triggers is filtered by that caller here, so a
+service cannot forget the owner check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from memoryos_server.storage.models import (
+    ConsentCode,
+    DirectoryEntry,
+    GlobalAgent,
+    Grant,
+    LinkToken,
+    OAuthState,
+    OrgConnection,
+    OtpChallenge,
+    PairwiseIdentity,
+    PassportSession,
+    Tenant,
+    UniversalUser,
+)
+from memoryos_server.storage.repositories.base import Repository
+
+
+class UniversalUserRepository(Repository):
+    def by_id(self, user_id: int) -> UniversalUser | None:
+        return self.session.get(UniversalUser, user_id)
+
+    def by_email(self, email: str) -> UniversalUser | None:
+        return self.one_or_none(select(UniversalUser).where(UniversalUser.email == email))
+
+    def insert_if_absent(self, user: UniversalUser) -> tuple[UniversalUser, bool]:
+        """Insert unless the email exists; two first sign-ins racing make one row. (row, created)."""
+        existing = self.by_email(user.email)
+        if existing is not None:
+            return existing, False
+        try:
+            with self.session.begin_nested():
+                self.session.add(user)
+            return user, True
+        except IntegrityError:
+            winner = self.by_email(user.email)
+            if winner is None:
+                raise
+            return winner, False
+
+
+class PassportSessionRepository(Repository):
+    def by_hash(self, session_hash: str) -> PassportSession | None:
+        return self.one_or_none(select(PassportSession).where(PassportSession.session_hash == session_hash))
+
+
+class OtpChallengeRepository(Repository):
+    def for_update(self, email_hash: str) -> OtpChallenge | None:
+        """The challenge row, locked on PostgreSQL so concurrent guesses count one by one.
+
+        SQLite needs no row lock: a write transaction there holds the database lock already.
+        """
+        return self.one_or_none(select(OtpChallenge).where(OtpChallenge.email_hash == email_hash).with_for_update())
+
+    def get_or_create(self, email_hash: str, now: datetime) -> OtpChallenge:
+        existing = self.for_update(email_hash)
+        if existing is not None:
+            return existing
+        row = OtpChallenge(email_hash=email_hash, failed_attempts=0, updated_at=now)
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+            return row
+        except IntegrityError:
+            winner = self.for_update(email_hash)
+            if winner is None:
+                raise
+            return winner
+
+
+class GrantRepository(Repository):
+    def for_user(self, user_id: int) -> Sequence[tuple[Grant, GlobalAgent]]:
+        rows = self.session.execute(
+            select(Grant, GlobalAgent)
+            .join(GlobalAgent, GlobalAgent.id == Grant.agent_id)
+            .where(Grant.universal_user_id == user_id, GlobalAgent.deleted_at.is_(None))
+            .order_by(Grant.created_at, Grant.id)
+        ).all()
+        return [(grant, agent) for grant, agent in rows]
+
+    def of_user(self, user_id: int, grant_id: str) -> Grant | None:
+        return self.one_or_none(select(Grant).where(Grant.id == grant_id, Grant.universal_user_id == user_id))
+
+    def for_pair(self, user_id: int, agent_id: str) -> Grant | None:
+        return self.one_or_none(
+            select(Grant).where(Grant.universal_user_id == user_id, Grant.agent_id == agent_id)
+        )
+
+    def insert_or_get(self, grant: Grant) -> tuple[Grant, bool]:
+        """Insert the pair's grant, or return the row a concurrent request inserted first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(grant)
+            return grant, True
+        except IntegrityError:
+            winner = self.for_pair(grant.universal_user_id, grant.agent_id)
+            if winner is None:
+                raise
+            return winner, False
+
+    def revoke_all_for_agent(self, agent_id: str, now: datetime) -> list[int]:
+        """Revoke every active grant of an agent; return the users whose grant ended."""
+        users = list(
+            self.session.execute(
+                select(Grant.universal_user_id).where(Grant.agent_id == agent_id, Grant.status == "active")
+            ).scalars()
+        )
+        self.session.execute(
+            update(Grant)
+            .where(Grant.agent_id == agent_id, Grant.status == "active")
+            .values(status="revoked", revoked_at=now, updated_at=now)
+        )
+        return users
+
+
+class PairwiseIdentityRepository(Repository):
+    def by_token_hash(self, token_hash: str) -> PairwiseIdentity | None:
+        return self.one_or_none(select(PairwiseIdentity).where(PairwiseIdentity.token_hash == token_hash))
+
+    def ensure(self, identity: PairwiseIdentity) -> PairwiseIdentity:
+        existing = self.one_or_none(
+            select(PairwiseIdentity).where(
+                PairwiseIdentity.universal_user_id == identity.universal_user_id,
+                PairwiseIdentity.agent_id == identity.agent_id,
+            )
+        )
+        if existing is not None:
+            return existing
+        try:
+            with self.session.begin_nested():
+                self.session.add(identity)
+            return identity
+        except IntegrityError:
+            winner = self.by_token_hash(identity.token_hash)
+            if winner is None:
+                raise
+            return winner
+
+    def delete_for_agent(self, agent_id: str) -> None:
+        self.session.execute(delete(PairwiseIdentity).where(PairwiseIdentity.agent_id == agent_id))
+
+
+class ConsentCodeRepository(Repository):
+    def by_hash(self, code_hash: str) -> ConsentCode | None:
+        return self.one_or_none(select(ConsentCode).where(ConsentCode.code_hash == code_hash))
+
+    def consume(self, code_id: int, now: datetime) -> bool:
+        """Mark the code used; False when another request used it first (single use under races)."""
+        result = self.session.execute(
+            update(ConsentCode).where(ConsentCode.id == code_id, ConsentCode.used_at.is_(None)).values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def retire_pair(self, user_id: int, agent_id: str, now: datetime) -> None:
+        """A fresh code replaces any unused one for the same (user, agent)."""
+        self.session.execute(
+            update(ConsentCode)
+            .where(
+                ConsentCode.universal_user_id == user_id,
+                ConsentCode.agent_id == agent_id,
+                ConsentCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    def delete_for_agent(self, agent_id: str) -> None:
+        self.session.execute(delete(ConsentCode).where(ConsentCode.agent_id == agent_id))
+
+
+class LinkTokenRepository(Repository):
+    def by_hash(self, token_hash: str) -> LinkToken | None:
+        return self.one_or_none(select(LinkToken).where(LinkToken.token_hash == token_hash))
+
+    def consume(self, token_id: int, now: datetime) -> bool:
+        result = self.session.execute(
+            update(LinkToken).where(LinkToken.id == token_id, LinkToken.used_at.is_(None)).values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def delete_for_agent(self, agent_id: str) -> None:
+        self.session.execute(delete(LinkToken).where(LinkToken.agent_id == agent_id))
+
+
+class OrgConnectionRepository(Repository):
+    def for_user(self, user_id: int) -> Sequence[tuple[OrgConnection, Tenant]]:
+        rows = self.session.execute(
+            select(OrgConnection, Tenant)
+            .join(Tenant, Tenant.id == OrgConnection.tenant_id)
+            .where(OrgConnection.universal_user_id == user_id)
+            .order_by(OrgConnection.created_at, OrgConnection.id)
+        ).all()
+        return [(connection, tenant) for connection, tenant in rows]
+
+    def of_user(self, user_id: int, connection_id: str) -> OrgConnection | None:
+        return self.one_or_none(
+            select(OrgConnection).where(OrgConnection.id == connection_id, OrgConnection.universal_user_id == user_id)
+        )
+
+    def find(self, user_id: int, tenant_id: int, account_hash: str) -> OrgConnection | None:
+        return self.one_or_none(
+            select(OrgConnection).where(
+                OrgConnection.universal_user_id == user_id,
+                OrgConnection.tenant_id == tenant_id,
+                OrgConnection.account_hash == account_hash,
+            )
+        )
+
+    def insert_or_get(self, connection: OrgConnection) -> OrgConnection:
+        existing = self.find(connection.universal_user_id, connection.tenant_id, connection.account_hash)
+        if existing is not None:
+            return existing
+        try:
+            with self.session.begin_nested():
+                self.session.add(connection)
+            return connection
+        except IntegrityError:
+            winner = self.find(connection.universal_user_id, connection.tenant_id, connection.account_hash)
+            if winner is None:
+                raise
+            return winner
+
+    def directory_names(self, tenant_ids: Sequence[int]) -> dict[int, tuple[str | None, str]]:
+        """(directory id, public name) of each of these tenants that registered a directory entry."""
+        if not tenant_ids:
+            return {}
+        rows = self.session.execute(
+            select(DirectoryEntry.tenant_id, DirectoryEntry.id, DirectoryEntry.display_name).where(
+                DirectoryEntry.tenant_id.in_(list(tenant_ids))
+            )
+        ).all()
+        return {tenant_id: (entry_id, name) for tenant_id, entry_id, name in rows}
+
+    def users_for_account(self, tenant_id: int, account_hash: str) -> list[int]:
+        """Passport users who connected one tenant account, the most recent connection first."""
+        return list(
+            self.session.execute(
+                select(OrgConnection.universal_user_id)
+                .where(OrgConnection.tenant_id == tenant_id, OrgConnection.account_hash == account_hash)
+                .order_by(OrgConnection.created_at.desc(), OrgConnection.id.desc())
+            ).scalars()
+        )
+
+
+class PassportPurgeRepository(Repository):
+    """Deletes a passport user's Memory Passport rows (memories are purged by their own repository)."""
+
+    def purge(self, user_id: int) -> None:
+        session_hashes = select(PassportSession.session_hash).where(PassportSession.universal_user_id == user_id)
+        self.session.execute(delete(OAuthState).where(OAuthState.session_hash.in_(session_hashes)))
+        tables: tuple[Any, ...] = (ConsentCode, PairwiseIdentity, Grant, OrgConnection, PassportSession)
+        for model in tables:
+            self.session.execute(delete(model).where(model.universal_user_id == user_id))
