@@ -44,3 +44,26 @@ def create_operator(
     finally:
         runtime.close()
     typer.echo(f"Operator {email} created ({public_id}). Sign in with POST /v1/auth/login.")
+
+
+@admin_app.command("verify-agent")
+def verify_agent(
+    agent_id: Annotated[str, typer.Argument(help="The agent's public id (a UUID)")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the agent instead of verifying it")] = False,
+    note: Annotated[str | None, typer.Option(help="A note for the agent's owner")] = None,
+) -> None:
+    """Verify (or --reject) a pending Memory Passport agent, as an operator would at /admin."""
+    from memoryos_server.errors import AgentNotFound
+    from memoryos_server.services.agents import AgentService
+
+    decision = "rejected" if reject else "verified"
+    runtime = runtime_for_cli()
+    try:
+        with runtime.db.session() as session:
+            agent = AgentService(runtime).set_verification(session, agent_id, decision, note, actor="cli")
+            name = agent.name
+    except AgentNotFound as exc:
+        raise typer.BadParameter(f"no agent with id {agent_id}") from exc
+    finally:
+        runtime.close()
+    typer.echo(f"Agent {name} ({agent_id}) is now {decision}.")
