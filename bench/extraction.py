@@ -1,0 +1,201 @@
+"""Extraction benchmark: category accuracy, recall, rejection and throughput, as markdown.
+
+    .venv/bin/python bench/extraction.py [--runs 7] [--show-errors tuning]
+    .venv/bin/python bench/extraction.py --llm-base-url http://127.0.0.1:8000/v1 --llm-model qwen2.5
+
+The labelled set (bench/data/extraction_sentences.jsonl) holds one user sentence per line with
+the category a careful reader would file it under, or null when it should yield nothing. It is
+split in two halves by a stable hash of the text: rules may be tuned while looking at the
+"tuning" half only; the "held-out" half shows how the rules do on sentences nobody tuned for.
+
+Batch 1 (the first 422 lines) was written before the rules, but the rules were then written
+with all of it in mind, so even its held-out half flatters them. Batch 2 (``"batch": 2``) was
+written after the rules, and measured once before any change: category accuracy 68.2%, recall
+97.0%, rejection 87.7%, end-to-end 73.2%. Since then only its tuning half has been looked at;
+its held-out half is the fairest figure here for sentences the rules have never seen.
+
+Metrics, per half and overall:
+- category accuracy: among sentences that should yield a memory and did, the share whose first
+  memory has the labelled category;
+- extraction recall: among sentences that should yield a memory, the share that yielded one;
+- rejection rate: among sentences that should yield nothing, the share that yielded nothing;
+- end-to-end accuracy: the share of all sentences handled exactly right (nothing when nothing,
+  else a first memory of the right category).
+Throughput is single-threaded, one message per call, median over several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from memoryos_server.engine.extraction import FallbackExtractor, LLMExtractor, RuleBasedExtractor
+from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
+
+DATA = Path(__file__).resolve().parent / "data" / "extraction_sentences.jsonl"
+NONE = "none"
+# A fixed "now" keeps relative dates, and so the run, reproducible.
+NOW = datetime(2025, 2, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    expected: str  # a category or NONE
+    half: str  # "tuning" or "held-out"
+    batch: int  # 1: written before the rules; 2: written after them, to check for overfitting
+
+
+@dataclass(frozen=True)
+class Scores:
+    count: int
+    accuracy: float
+    recall: float
+    rejection: float
+    end_to_end: float
+
+
+def half_of(text: str) -> str:
+    return "tuning" if hashlib.sha256(text.encode("utf-8")).digest()[0] % 2 == 0 else "held-out"
+
+
+def load(path: Path = DATA) -> list[Example]:
+    examples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            examples.append(Example(row["text"], row["category"] or NONE, half_of(row["text"]), row.get("batch", 1)))
+    return examples
+
+
+def predict(extractor: Extractor, examples: Sequence[Example]) -> list[str]:
+    predictions = []
+    for example in examples:
+        memories = extractor.extract([ChatMessage(role="user", content=example.text)], now=NOW)
+        predictions.append(memories[0].category if memories else NONE)
+    return predictions
+
+
+def score(pairs: Sequence[tuple[Example, str]]) -> Scores:
+    positives = [(e, p) for e, p in pairs if e.expected != NONE]
+    negatives = [(e, p) for e, p in pairs if e.expected == NONE]
+    extracted = [(e, p) for e, p in positives if p != NONE]
+
+    def share(part: int, whole: int) -> float:
+        return part / whole if whole else float("nan")
+
+    return Scores(
+        count=len(pairs),
+        accuracy=share(sum(e.expected == p for e, p in extracted), len(extracted)),
+        recall=share(len(extracted), len(positives)),
+        rejection=share(sum(p == NONE for _, p in negatives), len(negatives)),
+        end_to_end=share(sum(e.expected == p for e, p in pairs), len(pairs)),
+    )
+
+
+def throughput(extractor: Extractor, texts: Sequence[str], runs: int) -> float:
+    messages = [[ChatMessage(role="user", content=text)] for text in texts]
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for batch in messages:
+            extractor.extract(batch, now=NOW)
+        rates.append(len(messages) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def confusion_table(pairs: Sequence[tuple[Example, str]]) -> str:
+    labels = [*CATEGORIES, NONE]
+    counts = Counter((e.expected, p) for e, p in pairs)
+    lines = [
+        "| expected \\ got | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for expected in labels:
+        cells = [str(counts[(expected, got)] or "·") for got in labels]
+        lines.append(f"| **{expected}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.1f}%"
+
+
+def report(name: str, examples: Sequence[Example], predictions: Sequence[str], rate: float | None) -> str:
+    pairs = list(zip(examples, predictions, strict=True))
+    halves = {
+        "tuning": [(e, p) for e, p in pairs if e.half == "tuning"],
+        "held-out": [(e, p) for e, p in pairs if e.half == "held-out"],
+        "all": pairs,
+        "batch 2 only": [(e, p) for e, p in pairs if e.batch == 2],
+        "batch 2, held-out half": [(e, p) for e, p in pairs if e.batch == 2 and e.half == "held-out"],
+    }
+    spread = Counter(e.expected for e in examples)
+    out = [
+        f"### Extraction — `{name}`",
+        "",
+        f"Labelled sentences: {len(examples)} ({spread[NONE]} should yield nothing; "
+        + ", ".join(f"{c} {spread[c]}" for c in CATEGORIES)
+        + ").",
+        "",
+        "| half | sentences | category accuracy | extraction recall | rejection of worthless | end-to-end |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, part in halves.items():
+        s = score(part)
+        out.append(
+            f"| {label} | {s.count} | {pct(s.accuracy)} | {pct(s.recall)} | {pct(s.rejection)} | {pct(s.end_to_end)} |"
+        )
+    out += [
+        "",
+        "Batch 1 was written before the rules but in view while writing them, so both of its halves flatter "
+        "them; batch 2 was written afterwards, and its held-out half has never been tuned against.",
+        "",
+        "Confusion (all sentences; rows: label, columns: first memory's category):",
+        "",
+        confusion_table(pairs),
+    ]
+    if rate is not None:
+        out += ["", f"Throughput: **{rate:,.0f} messages/s** (single thread, one message per call, median of runs)."]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7, help="throughput runs (median reported)")
+    parser.add_argument("--show-errors", choices=["tuning", "held-out", "all"], help="list misfiled sentences")
+    parser.add_argument("--llm-base-url", help="also benchmark an OpenAI-compatible endpoint")
+    parser.add_argument("--llm-model", default="gpt-4o-mini")
+    parser.add_argument("--llm-api-key")
+    args = parser.parse_args(argv)
+
+    examples = load()
+    rules = RuleBasedExtractor()
+    predictions = predict(rules, examples)
+    rate = throughput(rules, [e.text for e in examples], args.runs)
+    sections = [report(rules.name, examples, predictions, rate)]
+
+    if args.llm_base_url:
+        llm = FallbackExtractor(LLMExtractor(args.llm_base_url, args.llm_model, api_key=args.llm_api_key), rules)
+        sections.append(report(f"{llm.name} ({args.llm_model})", examples, predict(llm, examples), None))
+
+    print("\n\n".join(sections))
+    if args.show_errors:
+        print("\nMisfiled:\n")
+        for example, got in zip(examples, predictions, strict=True):
+            if got != example.expected and args.show_errors in (example.half, "all"):
+                print(f"- [{example.half}] expected {example.expected}, got {got}: {example.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

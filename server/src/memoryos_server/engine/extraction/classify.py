@@ -1,0 +1,164 @@
+"""Choosing one of the six categories for a sentence worth remembering.
+
+The categories, as this extractor reads them:
+
+- ``relationship`` — the people (and pets) in the user's life and facts about them, when the
+  sentence is about them ("My sister Anna lives in Berlin", "I'm married with three kids").
+- ``goal`` — what the user is working towards or plans ("I'm training for a marathon").
+- ``preference`` — likes, dislikes, tastes, how they want things done, and chosen diets
+  ("I'm vegetarian" is a preference: a standing choice an assistant should respect when it
+  suggests food; an allergy or intolerance is a health ``fact``).
+- ``procedure`` — how and when the user habitually does things: routines, workflows, steps
+  ("When I deploy, I always run the migrations first").
+- ``expertise`` — skills, experience, qualifications and their absence ("I'm new to pandas").
+  A job title alone is a ``fact``; a title with seniority, years or a qualification is expertise.
+- ``fact`` — everything else about the user: where they live and work, health, dates, things
+  they own. It is also the fallback when no cue fires, with lower confidence.
+
+The checks run in the order above: a sentence about the user's sister that mentions a goal is
+still about the sister; "I'd like to read more" is a goal although it contains "like".
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lexicon import RELATION_NOUNS
+
+# How sure the rule was: 2 = a specific cue, 1 = a weak cue, 0 = nothing fired (fallback fact).
+Strength = int
+
+_MODIFIER = r"(?:[\w'-]+\s+){0,2}?"
+_RELATION_SUBJECT = re.compile(
+    rf"^(?:me\s+and\s+)?(?:my|our)\s+{_MODIFIER}(?:{RELATION_NOUNS})(?:'s|s')?(?![\w-])(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project))"
+)
+_RELATION_STATUS = re.compile(
+    r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"
+    r"(?:married|engaged|divorced|single|widowed|separated|dating|in\s+a\s+relationship)\b"
+)
+_RELATION_HAVE = re.compile(
+    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:\w+\s+)?(?:{RELATION_NOUNS})"
+    r"(?=\s*(?:$|[,.;:(\u2014-]|named\b|called\b|who\b|and\b|which\b|that\b|aged?\b|\d))"
+)
+_RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}(?:{RELATION_NOUNS})\b")
+
+_GOAL = re.compile(
+    r"\b(?:want|wanna|hope|plan|aim|intend|need|decided|determined|dream|resolved)\s+to\b"
+    r"|\b(?:would|'d)\s+(?:really\s+)?(?:like|love)\s+to\b"
+    r"|\b(?:am|'m|are|'re|been)\s+(?:\w+\s+)?(?:hoping|planning|aiming|trying|intending|learning|"
+    r"working\s+(?:towards?|on\s+(?:getting|becoming|improving|my))|saving(?:\s+up)?|"
+    r"training\s+for|preparing\s+for|studying\s+for|applying\s+(?:to|for)|looking\s+to)\b"
+    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:goal|goals|dream|plan|plans|aim|resolution|target|ambition|objective)s?"
+    r"\s+(?:is|are|was|for|this|next|right\s+now)\b|\btarget\s+of\b"
+    r"|\b(?:am|'m)\s+(?:\w+\s+)?looking\s+for\s+(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|"
+    r"apartment|place\s+to\s+live|partner|internship|cofounder|co-founder)\b"
+    r"|^(?:trying|hoping|planning|aiming|learning|working\s+towards?|training\s+for|preparing\s+for|"
+    r"saving\s+(?:up\s+)?for|studying\s+for)\b"
+    r"|\b(?:someday|some\s+day|one\s+day)\b"
+)
+_PREFERENCE = re.compile(
+    r"\b(?:i|we)\s+(?:(?:really|also|just|truly|genuinely|absolutely|totally|kinda|much|still|"
+    r"definitely|personally|generally|do|don't|do\s+not|didn't|never|always|usually|mostly)\s+)*"
+    r"(?:like|love|enjoy|hate|dislike|detest|adore|prefer|loathe|despise)\b"
+    r"|\b(?:prefer|prefers|preferred|preference|preferences|favou?rite|favou?rites|rather)\b"
+    r"|\b(?:can't|cannot|can\s+not|could\s+never)\s+(?:stand|bear)\b"
+    r"|\b(?:picky|fussy|particular)\s+about\b|\b(?:can't|cannot)\s+(?:live|function|survive|do)\s+without\b"
+    r"|\bfan\s+of\b|\b(?:am|'m)\s+(?:not\s+)?(?:really\s+)?into\b|\bmy\s+(?:thing|jam|cup\s+of\s+tea)\b"
+    r"|\b(?:am|'m)\s+(?:more\s+of\s+)?(?:a|an)\s+(?:\w+\s+)?person\b"
+    r"|\b(?:vegetarian|vegan|pescatarian|pescetarian|keto|paleo|halal|kosher|teetotal|plant-based)\b"
+    r"|\b(?:don't|do\s+not|never)\s+(?:eat|drink)\b"
+    r"|\b(?:always|never)\s+want\b|\bwould\s+like\s+you\s+to\b|\b'd\s+like\s+you\s+to\b"
+    r"|\bfind\s+(?:\w+\s+){1,3}(?:annoying|distracting|helpful|useful|boring|confusing|easier|harder|relaxing|stressful|overwhelming)\b"
+    r"|^(?:love|like|hate|prefer|enjoy|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan)\b"
+    r"|^(?:you\s+can\s+|please\s+)?call\s+me\b"
+)
+_WEAK_PREFERENCE = re.compile(r"\b(?:i|we)\s+(?:\w+\s+)?want\s+(?!to\b)")
+
+_WEEKDAY_PLURAL = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days"
+_PROCEDURE_STRUCTURE = re.compile(
+    r"^(?:when|whenever|before|after|once|each\s+time|every\s+time|if)\b.*?(?:,\s*|\s)(?:i|we)\s+(?!am\b|'m\b|was\b|were\b|\w+ed\b)"
+    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:process|workflow|routine|ritual|method|system|approach|checklist)\b"
+    r"|^to\s+\w+,\s*(?:i|we)\b"
+)
+_HABITUAL_ADVERB = re.compile(
+    r"\b(?:i|we)\s+(?:always|usually|normally|typically|never|generally|routinely|habitually|"
+    r"tend\s+to|make\s+sure\s+to|try\s+to\s+always)\s+(?!want|like|love|prefer|hate|enjoy|feel|get\s+\w+ed|am\b|'m\b|was\b|have\s+been)"
+)
+_SCHEDULE = re.compile(
+    r"\b(?:every|each)\s+(?:\w+\s+)?(?:morning|day|night|evening|afternoon|week|weekend|month|year|"
+    r"time|monday|tuesday|wednesday|thursday|friday|saturday|sunday|meeting|sprint|release|commit|"
+    r"pull\s+request|pr|run|workout|session|quarter|deploy|deployment)\b"
+    rf"|\bon\s+(?:weekends|weekdays|{_WEEKDAY_PLURAL}|(?:mon|tues|wednes|thurs|fri|satur|sun)day\s+(?:mornings|evenings|nights|afternoons))\b"
+    r"|\bon\s+the\s+(?:first|last|\d{1,2}(?:st|nd|rd|th))\s+(?:day\s+)?of\s+(?:the|each|every)\s+month\b"
+    r"|\b(?:once|twice|\w+\s+times)\s+(?:a|per|every)\s+(?:day|week|month|year)\b"
+    r"|\b(?:before|after)\s+(?:bed|breakfast|lunch|dinner|work|running|every|each|\w+ing\b)"
+    r"|\bat\s+\d{1,2}(?::\d{2})?\s*(?:am|pm)\b"
+    r"|\bfor\s+(?:all|every|each)\s+(?:of\s+)?(?:my|our)\b"
+    r"|\bthe\s+(?:night|day|evening|morning)\s+before\b"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
+    r"|,\s*then\b|\bfirst\b.*\bthen\b"
+)
+# A schedule cue only makes a procedure when the user (or their team) does something.
+_ACTING_SUBJECT = re.compile(
+    r"\b(?:i|we)\s+(?:\w+ly\s+|also\s+|just\s+|still\s+)?"
+    r"(?!am\b|'m\b|are\b|'re\b|was\b|were\b|have\b|'ve\b|had\b|'d\b|would\b|will\b|'ll\b|can\b|"
+    r"could\b|need\b|want\b|like\b|love\b|prefer\b|hate\b|enjoy\b|\w+ed\b|broke\b|got\b|went\b)[a-z]"
+)
+
+_EXPERTISE = re.compile(
+    r"\b(?:years?|decades?|months?)\s+of\s+(?:\w+\s+)?experience\b|\bexperience\s+(?:in|with)\b|\bexperienced\b"
+    r"|\bexperts?\b|\bexpertise\b|\bproficient\b|\bfluent\b|\bnative\s+(?:\w+\s+)?speaker\b|\bconversational\s+in\b"
+    r"|\b(?:beginner|novice|newbie|amateur|intermediate|advanced|self-taught|autodidact)\b|\bnew\s+to\b"
+    r"|\b(?:certified|licensed|qualified|chartered|accredited)\b|\ba\s+registered\b"
+    r"|\b(?:phd|ph\.d|doctorate|master's|masters|bachelor's|bachelors|degree|diploma|mba|bsc|msc)\b"
+    r"|\bi\s+studied\b|\b(?:black|brown)\s+belt\b|\bspeciali[sz](?:e|es|ed|ing)\s+in\b"
+    r"|\b(?:good|great|bad|terrible|decent|solid|strong|weak|comfortable|familiar|skilled|competent|"
+    r"rusty|hopeless|awful|excellent|fluent|confident)\s+(?:at|with|in)\b"
+    r"|\bknow\s+(?:\w+\s+){0,3}?(?:well|inside\s+out|the\s+basics|a\s+lot\s+about|a\s+bit\s+about|nothing\s+about|little\s+about|my\s+way\s+around)\b"
+    r"|\b(?:don't|do\s+not)\s+know\s+(?:much|anything|a\s+lot|the\s+first\s+thing)\b"
+    r"|\bno\s+(?:\w+\s+)?(?:background|experience|training|knowledge)\b"
+    r"|\bnever\s+(?:really\s+)?(?:used|cooked|written|coded|programmed|done|built|worked\s+with|played|studied|learned|learnt)\b"
+    r"|\b(?:been|'ve\s+been)\s+(?:a|an)\s+[\w\s-]{2,40}?\s+for\s+(?:\d+|a|an|about|over|almost|nearly|\w+)\s+(?:\w+\s+)?(?:years?|decades?)\b"
+    r"|\b(?:doing|working|coding|programming|teaching|playing|using|writing|practi[cs]ing|building|designing|"
+    r"developing|used|played|taught|worked|practi[cs]ed|coded|programmed|designed|developed|managed|led)\b"
+    r".*\b(?:for|over)\s+(?:\d+|a|an|about|over|almost|nearly|several|many|\w+)\s+(?:\w+\s+)?(?:years?|decades?|a\s+decade)\b"
+    r"|\b(?:played|coded|programmed|painted|danced|sung|sang|drawn|cooked)\s+(?:\w+\s+)?since\b"
+    r"|\b(?:i've|i\s+have|'ve)\s+(?:run|done|completed|finished|climbed|built|written|published|shipped|taught|led|managed)\s+"
+    r"(?:\d+|a\s+few|several|many|two|three|four|five|six|seven|eight|nine|ten|dozens|hundreds)\b"
+    r"|\b(?:am|'m)\s+(?:a|an)\s+(?:senior|junior|lead|principal|staff|chief|head|experienced|professional|"
+    r"trained|seasoned|veteran|qualified|certified|licensed|self-taught)\b"
+    r"|\b(?:first|native|mother|second)\s+(?:language|tongue)\b"
+    r"|\bmy\s+\w+(?:\s+skills?)?\s+(?:is|are)\s+(?:\w+\s+)?(?:rusty|limited|basic|decent|solid|fluent|excellent|poor|weak|strong)\b"
+    r"|\b(?:charter|certification|certificate)\b"
+    r"|\bunderstand\s+(?:the\s+)?(?:basics?|some|a\s+bit|a\s+little|a\s+lot)\b"
+    r"|\bspeak\s+(?:basic|some|a\s+little|fluent|conversational|decent|good|broken|okay|ok)\b"
+    r"|\bcan(?:'t|not)?\s+(?:read|speak|write|play|code|program|cook|swim|drive|sight-read|ski|sew|knit)\b"
+)
+_FACT_CUES = re.compile(
+    r"\b(?:live|lives|living|moved|born|grew\s+up|based\s+in|work\s+(?:at|for|as|in)|works\s+(?:at|for|as|in)|"
+    r"allergic|allergy|intolerant|diagnosed|years\s+old|birthday|appointment|name\s+is|called|drive|own|rent|"
+    r"studying|student|salary|budget|deadline|exam|flight|interview|diabetes|pregnant|commute|"
+    r"office|company|team|laptop|phone|car|apartment|house|job)\b"
+    r"|\b(?:am|'m)\s+(?:a|an)\s+[\w\s-]{2,40}?\s+(?:at|for|in|with)\s"
+)
+
+
+def categorise(lower: str) -> tuple[str, Strength]:
+    """The category of a cleaned, lower-cased sentence, and how sure the rule is."""
+    if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
+        return "relationship", 2
+    if _RELATION_IS_MY.search(lower):
+        return "relationship", 1
+    if _GOAL.search(lower):
+        return "goal", 2
+    if _PREFERENCE.search(lower):
+        return "preference", 2
+    if _PROCEDURE_STRUCTURE.search(lower) or _HABITUAL_ADVERB.search(lower):
+        return "procedure", 2
+    if _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower):
+        return "procedure", 1
+    if _EXPERTISE.search(lower):
+        return "expertise", 2
+    if _WEAK_PREFERENCE.search(lower):
+        return "preference", 1
+    return "fact", 1 if _FACT_CUES.search(lower) else 0

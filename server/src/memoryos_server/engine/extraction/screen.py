@@ -1,0 +1,207 @@
+"""Deciding whether a sentence is worth remembering at all.
+
+Most of what people type to an assistant is not a memory: greetings, questions, instructions
+about the reply being written, remarks about the conversation itself. This module says which
+of those a sentence is, so the extractor can drop it, and spots the one kind of instruction
+worth keeping: a standing one ("always use metric units"), which becomes a preference.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from .dates import mentions_date
+from .lexicon import FIRST_PERSON, UNINFORMATIVE
+
+
+class Verdict(enum.Enum):
+    KEEP = "keep"
+    STANDING = "standing"  # an instruction for every future reply: a preference
+    SMALL_TALK = "small_talk"
+    QUESTION = "question"
+    INSTRUCTION = "instruction"  # a one-off request about the current reply or task
+    ABOUT_CONVERSATION = "about_conversation"
+    NOT_ABOUT_USER = "not_about_user"
+    CONTENT_FREE = "content_free"
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    verdict: Verdict
+    text: str  # may be shorter than the input: "I'm planning X, what should I pack?" keeps "I'm planning X"
+    impersonal: bool = False  # kept although it never names the user ("The deadline is next Friday")
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
+
+_SMALL_TALK_VOCAB = frozenset(
+    """hi hello hey heya hiya yo there good morning afternoon evening night day thanks thank you
+    thx ty cheers so much a lot ok okay k kk cool nice great awesome perfect sure yes yeah yep
+    yup no nope nah lol lmao haha hahaha hehe hmm hm wow oops bye goodbye see ya cya later
+    tomorrow soon brb gtg np worries sounds got it makes sense fair enough never mind nvm
+    exactly indeed interesting same here me too of course please pls welcome alright right
+    agreed true totally amazing again all done bro dude man mate sir test testing asdf ugh""".split()
+)
+
+# Besides the shared list: negations, words about the conversation itself ("another question",
+# "a different approach") and passing states ("I'm so stressed right now").
+_NOT_INFORMATIVE = UNINFORMATIVE | frozenset(
+    """don't doesn't didn't can't won't isn't aren't wasn't weren't haven't hasn't wouldn't
+    couldn't shouldn't appreciate find found glad hope also right rather thinking question
+    questions request favor favour another quick broken fixed approach option options idea
+    ideas version different alternative instead stressed anxious nervous upset overwhelmed
+    sick cold hot""".split()
+)
+_EVALUATIVE = frozenset(
+    """annoying distracting boring confusing amazing terrible awful horrible hard easy difficult
+    simple weird strange cute lovely perfect helpful useful clear unclear long short""".split()
+)
+_BARE_PRONOUN = re.compile(r"\b(?:it|them|that|this|those|these)\b")
+
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|how|how's|hows|why|where|where's|who|who's|which|whose|is|are|am|"
+    r"was|were|do|does|did|can|could|would|will|shall|should|may|has|have|any|anyone|anybody|"
+    r"i\s+(?:was|am|'m)\s+wondering|i\s+wonder|wondering)(?=\s|$)"
+)
+# ", what should I pack?" - the question tail of a sentence that opens with a statement.
+_QUESTION_TAIL = re.compile(
+    r",\s+(?:and\s+|so\s+|but\s+)?(?:what|how|why|where|who|which|can|could|would|will|should|do|"
+    r"does|did|is|are|any|anything|thoughts|ideas|suggestions|tips)\b[^,]*\?$"
+)
+_REQUEST_FOR_HELP = re.compile(
+    r"^i(?:\s+(?:really\s+|just\s+|kinda\s+)?(?:need|want|would\s+like)|'d\s+like)\s+"
+    r"(?:you\s+to|your\s+help|help|some\s+help|assistance|(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:recipe|idea|ideas|"
+    r"suggestion|suggestions|name|names|gift|title|word|example|examples|list|template|summary|quote|joke|"
+    r"poem|story|caption|slogan|tagline)\b)"
+    # "I'm looking for a good pizza place" asks for suggestions; a job or a home is a goal.
+    r"|^i(?:'m|\s+am)\s+(?:\w+\s+)?looking\s+for\s+(?!(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|"
+    r"apartment|place\s+to\s+live|partner|internship|cofounder|co-founder)\b)"
+)
+# "Here's my code: …", "This is the error: …" - what follows the colon is pasted, not said.
+_PASTED = re.compile(r"^(?:here(?:'s|\s+is|\s+are)|below\s+is|this\s+is|these\s+are)\b[^:]{0,60}:")
+_STANDING_OPENER = re.compile(r"^(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|by\s+default)\s*,?\s+")
+_YOU_SUBJECT = re.compile(r"^(?:you|you're|you've|you'll|you'd|your|yours|u|ur)\b")
+_CALL_ME = re.compile(r"^(?:you\s+can\s+|please\s+)?call\s+me\s+\w")
+_POLITE_REQUEST = re.compile(r"^(?:can|could|would|will)\s+you\s+(?:please\s+)?")
+# "I'm going to the gym later": a passing plan, gone by tomorrow.
+_PASSING = re.compile(
+    r"^i(?:'m|\s+am)\s+(?:just\s+)?(?:going|heading|off|about|gonna)\b.*\b(?:later|soon|now|tonight|"
+    r"in\s+a\s+(?:bit|minute|sec|second|few\s+minutes))$"
+)
+
+_IMPERATIVES = frozenset(
+    """make translate try rewrite re-write give summarize summarise continue put fix use explain
+    regenerate add write remove delete convert expand draft generate list check proofread show
+    simplify stop start go undo redo tell help find suggest recommend create compare describe
+    shorten lengthen format change edit repeat rephrase paraphrase calculate compute plan outline
+    brainstorm send search look read review analyze analyse debug refactor optimize optimise
+    improve correct clarify elaborate define name pick choose sort count draw sketch design
+    build implement code fill turn keep be let respond answer reply ask include skip cut replace
+    split merge combine rank rate grade score evaluate estimate predict imagine pretend act
+    sing remind book order schedule set open close say get do bring take share provide produce
+    print return output reformat highlight bold capitalize quote cite avoid stick focus talk
+    speak double triple entertain surprise amuse cheer""".split()
+)
+_NEGATED_IMPERATIVE = re.compile(r"^(?:don't|do\s+not|dont|never|always|no|less|more|fewer|shorter|longer|simpler)\b")
+_STANDING = re.compile(
+    r"\b(?:always|never|from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|by\s+default|every\s+time|"
+    r"each\s+time|whenever|all\s+the\s+time|in\s+general|anymore|any\s+more|ever\s+again|"
+    r"(?:don't|do\s+not)\s+ever)\b|^(?:be|keep\s+it|stay)\b.*\bwith\s+me\b"
+    r"|\b(?:your|all|the|any)\s+(?:answers|replies|responses|explanations|messages|emails|summaries|"
+    r"examples|code\s+examples|suggestions|outputs|recommendations|drafts)\b"
+)
+_THIS_REPLY = re.compile(r"\b(?:this|that|these|those|the\s+above|above|here)\b")
+_DEICTIC = re.compile(
+    r"\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
+    r"original|earlier))\s+(?:one|ones|option|options|version|versions|answer|answers|reply|"
+    r"response|draft|example|suggestion|idea|code|function|paragraph|sentence|line|approach|"
+    r"solution|list|table|output|result|link|email|message|part|bit|step|point)\b"
+    r"|\bwhat\s+i\s+(?:asked|meant|said|wanted|needed|was\s+looking\s+for|had\s+in\s+mind|expected)\b|\bi\s+meant\b"
+)
+# Statements that drop their subject: "Love running in the rain", "Trying to get my 5k under 30".
+_SUBJECTLESS = re.compile(
+    r"^(?:love|loves|like|likes|hate|hates|prefer|prefers|enjoy|enjoys|trying|hoping|planning|"
+    r"aiming|working\s+(?:on|towards?)|training\s+for|preparing\s+for|studying\s+for|learning|"
+    r"saving\s+(?:up\s+)?for|been\s+\w+ing|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan|"
+    r"allergic|vegetarian|vegan|fluent)\b"
+)
+_DATED_STATEMENT = re.compile(
+    r"\b(?:is|are|was|starts?|ends?|begins?|opens?|closes?|due|leaves?|arrives?|renews?|expires?|"
+    r"happens?|takes\s+place)\b"
+)
+
+
+def words(lower: str) -> list[str]:
+    return _WORD.findall(lower)
+
+
+def screen(text: str) -> Screened:
+    """The verdict on one cleaned sentence (see ``Verdict``)."""
+    lower = text.lower()
+    tokens = words(lower)
+    if not tokens or all(token in _SMALL_TALK_VOCAB for token in tokens):
+        return Screened(Verdict.SMALL_TALK, text)
+    if _CALL_ME.match(lower):
+        return Screened(Verdict.KEEP, text)
+    request = _question_or_request(text, lower, tokens)
+    if request is not None:
+        return request
+    if FIRST_PERSON.isdisjoint(tokens) and not _SUBJECTLESS.match(lower):
+        if mentions_date(lower) and _DATED_STATEMENT.search(lower):
+            return Screened(Verdict.KEEP, text, impersonal=True)
+        return Screened(Verdict.NOT_ABOUT_USER, text)
+    return _content(text, lower, tokens)
+
+
+def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened | None:
+    if lower.endswith("?"):
+        polite = _POLITE_REQUEST.match(lower)
+        if polite and _STANDING.search(lower):
+            # "Could you be more concise in general?" asks for something lasting.
+            request = text[polite.end() :].rstrip("? ")
+            return Screened(Verdict.STANDING if words(request.lower()) else Verdict.QUESTION, request or text)
+        tail = _QUESTION_TAIL.search(lower)
+        if tail and tail.start() > 0:
+            kept = screen(text[: tail.start()])
+            if kept.verdict is Verdict.KEEP and not kept.impersonal:
+                return kept
+        return Screened(Verdict.QUESTION, text)
+    if _QUESTION_START.match(lower):
+        return Screened(Verdict.QUESTION, text)
+    if _PASTED.match(lower):
+        return Screened(Verdict.INSTRUCTION, text)
+    standing = bool(_STANDING.search(lower))
+    if opener := _STANDING_OPENER.match(lower):
+        rest = lower[opener.end() :]
+        if words(rest)[:1] and (words(rest)[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(rest)):
+            # "From now on, answer in Spanish" -> "answer in Spanish from now on"
+            moved = text[: opener.end()].strip(" ,").lower()
+            return Screened(Verdict.STANDING, f"{text[opener.end() :]} {moved}")
+    if _REQUEST_FOR_HELP.match(lower) and not standing:
+        return Screened(Verdict.INSTRUCTION, text)
+    if _YOU_SUBJECT.match(lower):
+        return Screened(Verdict.STANDING if standing else Verdict.ABOUT_CONVERSATION, text)
+    if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower):
+        if standing and not _THIS_REPLY.search(lower):
+            return Screened(Verdict.STANDING, text)
+        return Screened(Verdict.INSTRUCTION, text)
+    return None
+
+
+def _content(text: str, lower: str, tokens: list[str]) -> Screened:
+    if _DEICTIC.search(lower):
+        return Screened(Verdict.ABOUT_CONVERSATION, text)
+    if _PASSING.match(lower):
+        return Screened(Verdict.CONTENT_FREE, text)
+    informative = [token for token in tokens if token not in _NOT_INFORMATIVE]
+    if not informative:
+        return Screened(Verdict.CONTENT_FREE, text)
+    head, comma, tail = lower.partition(", ")
+    tail_words = words(tail)
+    if comma and tail_words and tail_words[0] in _IMPERATIVES and all(t in _NOT_INFORMATIVE for t in words(head)):
+        return Screened(Verdict.INSTRUCTION, text)  # "I'm bored, entertain me"
+    if all(token in _EVALUATIVE for token in informative) and _BARE_PRONOUN.search(lower):
+        return Screened(Verdict.CONTENT_FREE, text)  # "I find them annoying"
+    return Screened(Verdict.KEEP, text)

@@ -1,0 +1,110 @@
+"""Splitting a message into sentences and peeling off the words that carry no memory.
+
+"Please remember that I prefer X" and "By the way, I prefer X" both come out as "I prefer X",
+with a note that the user asked for it to be remembered (which raises importance and confidence).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'", "\u00a0": " "})
+_CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
+_BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
+_BULLET = re.compile(r"^(?:[-*\u2022\u00b7>]+|\d{1,2}[.)])\s+")
+_ABBREVIATION_END = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|dr|mr|mrs|ms|st|vs|approx|jr|sr|no|inc|ltd|co|a\.m|p\.m|u\.s|u\.k)|\b[A-Z])\.$",
+    re.I,
+)
+_LOWER_I = re.compile(r"(?<![\w'.])i(?=['\s,;:!?]|$)")
+_LOWER_IM = re.compile(r"\b[Ii]m\b")
+
+_REMEMBER = re.compile(
+    r"^(?:please\s+)?"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?"
+    r"|i\s+(?:want|need|would\s+like|'d\s+like)\s+you\s+to\s+"
+    r"|(?:i\s+)?(?:just\s+)?(?:wanted|want)\s+to\s+let\s+you\s+know\s+)?"
+    r"(?:remember|note|keep\s+in\s+mind|make\s+a\s+note(?:\s+of)?|take\s+note|note\s+down|save|store|"
+    r"memori[sz]e|don't\s+forget|do\s+not\s+forget|know|let\s+you\s+know)"
+    r"(?:\s+(?:this|that|of\s+this))?"
+    r"\s*(?:that\s+|[:,\-\u2013\u2014]\s*|(?=(?:i|my|we|our|me)\b))",
+    re.I,
+)
+_LEADING = re.compile(
+    r"^(?:by\s+the\s+way|btw|fyi|for\s+context|for\s+the\s+record|for\s+future\s+reference|"
+    r"for\s+reference|just\s+so\s+you\s+know|so\s+you\s+know|as\s+you\s+know|as\s+i\s+said|"
+    r"like\s+i\s+said|to\s+be\s+honest|tbh|honestly|actually|basically|also|oh\s+and|and\s+also|"
+    r"and|but|so|well|ok(?:ay)?\s+so|ok(?:ay)?|alright|anyway|anyways|um+|uh+|oh|hey|hi|hello|"
+    r"yeah|yes|quick\s+note|side\s+note|one\s+more\s+thing|update|fun\s+fact|in\s+case\s+it\s+matters|"
+    r"please|pls|now)\b(?:\s*[,:;!.]+\s*|\s+[-\u2013\u2014]+\s+|\s+)"
+    r"|^(?:nice|cool|great|perfect|awesome|thanks|thank\s+you|sure|right|got\s+it|sounds\s+good|wow|ah|oh|"
+    r"sorry|hmm+|haha+|lol)\s*[,!.]+\s*",
+    re.I,
+)
+_HEDGE_PREFIX = re.compile(
+    r"^(?:i\s+think|i\s+guess|i\s+believe|i\s+suppose|i\s+feel\s+like|maybe|probably|perhaps|"
+    r"i'm\s+pretty\s+sure|pretty\s+sure)\s*,?\s+(?:that\s+)?(?=(?:i|my|we|our)\b)",
+    re.I,
+)
+_HEDGE_ANYWHERE = re.compile(
+    r"\b(?:maybe|probably|perhaps|possibly|might|kinda|sort\s+of|kind\s+of|i\s+think|i\s+guess|not\s+sure)\b",
+    re.I,
+)
+_TRAILING = re.compile(
+    r"(?:[\s,]+(?:lol|lmao|haha+|hehe+|thanks|thank\s+you|thx|please|pls|btw|though|tho|fyi|:\)|:\(|:d|;\)|xd)"
+    r"|\s*[!.\u2026]+|\s+)+$",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    text: str
+    explicit: bool  # the user asked for it to be remembered
+    hedged: bool
+
+
+def normalise(text: str) -> str:
+    text = _CODE_FENCE.sub(" ", text.translate(_TRANSLATE))
+    return _EMOJI.sub(" ", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of one message, bullets removed, abbreviations ("e.g.") not taken as ends."""
+    pieces: list[str] = []
+    for raw in _BREAK.split(normalise(text)):
+        piece = _BULLET.sub("", raw.strip())
+        if not piece:
+            continue
+        if pieces and _ABBREVIATION_END.search(pieces[-1]):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def clean(sentence: str) -> Sentence:
+    """Strip openers ("Actually,", "Please remember that"), trailing filler and hedges."""
+    text = _LOWER_IM.sub("I'm", _LOWER_I.sub("I", " ".join(sentence.split())))
+    explicit = hedged = False
+    for _ in range(4):
+        stripped = _REMEMBER.sub("", text, count=1)
+        if stripped != text:
+            explicit = True
+            text = stripped
+            continue
+        stripped = _LEADING.sub("", text, count=1)
+        if stripped == text:
+            stripped = _HEDGE_PREFIX.sub("", text, count=1)
+            if stripped == text:
+                break
+            hedged = True
+        text = stripped
+    if explicit:
+        # "Can you remember that I'm allergic to shellfish?" is a statement, not a question.
+        text = text.rstrip("? ")
+    text = _TRAILING.sub("", text)
+    hedged = hedged or bool(_HEDGE_ANYWHERE.search(text))
+    return Sentence(text=text, explicit=explicit, hedged=hedged)
