@@ -10,8 +10,22 @@ from fastapi import FastAPI
 
 from memoryos_server.api.errors import install_error_handlers
 from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from memoryos_server.api.routers import admin, agents, auth, connectors, health, passport, tenant, universal, users
+from memoryos_server.api.routers import (
+    admin,
+    agents,
+    auth,
+    connectors,
+    health,
+    memories,
+    passport,
+    reviews,
+    tenant,
+    universal,
+    users,
+    workspace,
+)
 from memoryos_server.services.container import Services, build_services
+from memoryos_server.services.memory.worker import start_background as start_memory_worker
 from memoryos_server.services.runtime import Runtime, build_runtime
 from memoryos_server.settings import Settings, get_settings
 from memoryos_server.storage.migrate import upgrade
@@ -20,7 +34,7 @@ log = logging.getLogger("memoryos")
 
 # Components started with the app (the job worker, …) register here: (start, stop) pairs.
 LifecycleHook = Callable[[Services], Callable[[], None]]
-LIFECYCLE_HOOKS: list[LifecycleHook] = []
+LIFECYCLE_HOOKS: list[LifecycleHook] = [start_memory_worker]
 
 
 def create_app(
@@ -52,7 +66,8 @@ def create_app(
     app.state.services = services
 
     install_error_handlers(app)
-    for module in (health, auth, tenant, users, agents, connectors, admin, passport, universal):
+    routers = (health, auth, tenant, users, memories, workspace, reviews, agents, connectors, admin, passport, universal)
+    for module in routers:
         app.include_router(module.router)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.

@@ -32,12 +32,13 @@ class DecryptionFailed(MemoryOSError):
 class DataKey:
     """An owner's unwrapped data key: encrypts text and derives keyed term hashes."""
 
-    __slots__ = ("_aead", "_term_key")
+    __slots__ = ("_aead", "_content_key", "_term_key")
 
     def __init__(self, raw: bytes) -> None:
         self._aead = AESGCM(raw)
         # A separate subkey for the keyword index, so term hashes reveal nothing about the data key.
         self._term_key = hmac.new(raw, b"memoryos:keyword-terms", hashlib.sha256).digest()
+        self._content_key = hmac.new(raw, b"memoryos:content-digest", hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str | bytes, *, aad: bytes = b"") -> bytes:
         data = plaintext.encode() if isinstance(plaintext, str) else plaintext
@@ -68,6 +69,10 @@ class DataKey:
         """A keyed 63-bit hash of a keyword term: equal terms match, the word itself is never stored."""
         digest = hmac.new(self._term_key, term.encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big") >> 1  # fits a signed BIGINT on every backend
+
+    def content_digest(self, normalised_text: str) -> str:
+        """A keyed per-owner digest of memory text: finds exact restatements, reveals nothing."""
+        return hmac.new(self._content_key, normalised_text.encode(), hashlib.sha256).hexdigest()
 
 
 class KeyWrapper:

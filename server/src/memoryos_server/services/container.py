@@ -10,6 +10,7 @@ from memoryos_server.services.connections import ConnectionService
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
+from memoryos_server.services.memory import MemoryService, TenantMemoryService
 from memoryos_server.services.passport import PassportService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
@@ -32,15 +33,19 @@ class Services:
     connections: ConnectionService
     universal: UniversalAccessService
     audit: AuditService
+    memory: MemoryService
+    tenant_memory: TenantMemoryService
 
 
 def build_services(runtime: Runtime) -> Services:
     email = EmailService(runtime.settings)
     limiter = RateLimiter.for_runtime(runtime)
     grants = GrantService(runtime, email=email)
+    identity = IdentityService(runtime)
+    memory = MemoryService(runtime)
     return Services(
         runtime=runtime,
-        identity=IdentityService(runtime),
+        identity=identity,
         members=MemberService(runtime),
         users=EndUserService(runtime),
         email=email,
@@ -51,4 +56,6 @@ def build_services(runtime: Runtime) -> Services:
         connections=ConnectionService(runtime),
         universal=UniversalAccessService(runtime, grants=grants),
         audit=AuditService(),
+        memory=memory,
+        tenant_memory=TenantMemoryService(memory, identity),
     )

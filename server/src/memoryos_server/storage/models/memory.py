@@ -43,6 +43,9 @@ class _MemoryColumns(Timestamped):
     content_hash: Mapped[str] = mapped_column(String(64))
     term_count: Mapped[int] = mapped_column(Integer, default=0)
     embedding: Mapped[np.ndarray | None] = mapped_column(Embedding(EMBEDDING_DIM))
+    # The owner's index generation at this row's last indexed change (see _IndexStatsColumns):
+    # an in-process index catches up by reading only the rows whose index_seq it has not seen.
+    index_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class TenantMemory(_MemoryColumns, Base):
@@ -65,6 +68,7 @@ class UniversalMemory(_MemoryColumns, Base):
 Index("ix_memories_owner_status_category", TenantMemory.owner_id, TenantMemory.status, TenantMemory.category)
 Index("ix_memories_owner_created", TenantMemory.owner_id, TenantMemory.created_at)
 Index("ix_memories_owner_hash", TenantMemory.owner_id, TenantMemory.content_hash)
+Index("ix_memories_owner_index_seq", TenantMemory.owner_id, TenantMemory.index_seq)
 Index(
     "ix_universal_memories_owner_status_category",
     UniversalMemory.owner_id,
@@ -73,6 +77,7 @@ Index(
 )
 Index("ix_universal_memories_owner_created", UniversalMemory.owner_id, UniversalMemory.created_at)
 Index("ix_universal_memories_owner_hash", UniversalMemory.owner_id, UniversalMemory.content_hash)
+Index("ix_universal_memories_owner_index_seq", UniversalMemory.owner_id, UniversalMemory.index_seq)
 
 
 class _VersionColumns:
@@ -121,10 +126,50 @@ class UniversalMemoryTerm(_TermColumns, Base):
     )
 
 
-Index("ix_memory_terms_owner_term", TenantMemoryTerm.owner_id, TenantMemoryTerm.term)
+# Covering (memory_id and tf included): a keyword query reads its postings from the index alone.
+Index(
+    "ix_memory_terms_owner_term",
+    TenantMemoryTerm.owner_id,
+    TenantMemoryTerm.term,
+    TenantMemoryTerm.memory_id,
+    TenantMemoryTerm.tf,
+)
 Index("ix_memory_terms_memory", TenantMemoryTerm.memory_id)
-Index("ix_universal_memory_terms_owner_term", UniversalMemoryTerm.owner_id, UniversalMemoryTerm.term)
+Index(
+    "ix_universal_memory_terms_owner_term",
+    UniversalMemoryTerm.owner_id,
+    UniversalMemoryTerm.term,
+    UniversalMemoryTerm.memory_id,
+    UniversalMemoryTerm.tf,
+)
 Index("ix_universal_memory_terms_memory", UniversalMemoryTerm.memory_id)
+
+
+class _IndexStatsColumns:
+    """Per-owner index state: BM25 statistics and a change counter.
+
+    ``generation`` goes up by one in every transaction that changes the owner's indexed rows
+    (which then carry it in ``index_seq``); ``purges`` goes up when rows are removed for good.
+    Caches in worker memory compare both with what they hold, so any worker sees every other
+    worker's writes. Updating this row also serialises one owner's writers on PostgreSQL.
+    """
+
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    purges: Mapped[int] = mapped_column(Integer, default=0)
+    doc_count: Mapped[int] = mapped_column(Integer, default=0)  # memories with keyword postings
+    total_terms: Mapped[int] = mapped_column(BigInteger, default=0)  # their summed term counts
+
+
+class TenantMemoryIndexStats(_IndexStatsColumns, Base):
+    __tablename__ = "memory_index_stats"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class UniversalMemoryIndexStats(_IndexStatsColumns, Base):
+    __tablename__ = "universal_memory_index_stats"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("universal_users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class _ConflictColumns(Timestamped):

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from memoryos_server.storage.models import (
     IdempotencyRecord,
     Job,
     TenantConflict,
     TenantMemory,
+    TenantMemoryIndexStats,
     TenantMemoryTerm,
     TenantMemoryVersion,
     UniversalMemory,
+    UniversalMemoryIndexStats,
     UniversalMemoryTerm,
     UniversalMemoryVersion,
     UniversalQuestion,
@@ -32,10 +35,20 @@ class MemoryFamily:
     version: type[Any]
     term: type[Any]
     conflict: type[Any]
+    stats: type[Any]
 
 
-TENANT = MemoryFamily("tenant", TenantMemory, TenantMemoryVersion, TenantMemoryTerm, TenantConflict)
-UNIVERSAL = MemoryFamily("universal", UniversalMemory, UniversalMemoryVersion, UniversalMemoryTerm, UniversalQuestion)
+TENANT = MemoryFamily(
+    "tenant", TenantMemory, TenantMemoryVersion, TenantMemoryTerm, TenantConflict, TenantMemoryIndexStats
+)
+UNIVERSAL = MemoryFamily(
+    "universal",
+    UniversalMemory,
+    UniversalMemoryVersion,
+    UniversalMemoryTerm,
+    UniversalQuestion,
+    UniversalMemoryIndexStats,
+)
 
 
 class MemoryRepository(Repository):
@@ -68,5 +81,190 @@ class MemoryRepository(Repository):
         self.session.execute(delete(family.term).where(family.term.owner_id == owner_id))
         self.session.execute(delete(family.conflict).where(family.conflict.owner_id == owner_id))
         self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id))
+        self.session.execute(delete(family.stats).where(family.stats.owner_id == owner_id))
         self.session.execute(delete(Job).where(Job.family == job_family, Job.owner_id == owner_id))
         self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.scope.like(f"{job_family}:{owner_id}:%")))
+
+    # --- one owner's memories -------------------------------------------------------------------
+
+    def get(self, owner_id: int, memory_id: str, *, include_deleted: bool = False, for_update: bool = False) -> Any:
+        model = self.family.memory
+        statement = select(model).where(model.owner_id == owner_id, model.id == memory_id)
+        if not include_deleted:
+            statement = statement.where(model.status != "deleted")
+        if for_update:
+            statement = statement.with_for_update()
+        return self.one_or_none(statement)
+
+    def in_tenant(self, tenant_id: int, memory_id: str, *, scope: str) -> Any:
+        """A tenant-family memory by id within one tenant (for callers that name no owner)."""
+        model = self.family.memory
+        return self.one_or_none(
+            select(model).where(
+                model.tenant_id == tenant_id, model.scope == scope, model.id == memory_id, model.status != "deleted"
+            )
+        )
+
+    def by_ids(self, owner_id: int, memory_ids: Sequence[str], *, include_deleted: bool = False) -> dict[str, Any]:
+        if not memory_ids:
+            return {}
+        model = self.family.memory
+        statement = select(model).where(model.owner_id == owner_id, model.id.in_(list(set(memory_ids))))
+        if not include_deleted:
+            statement = statement.where(model.status != "deleted")
+        return {row.id: row for row in self.all(statement)}
+
+    def active_by_hashes(self, owner_id: int, hashes: Sequence[str]) -> dict[str, Any]:
+        """The active memory holding each content hash (the oldest, if several do)."""
+        if not hashes:
+            return {}
+        model = self.family.memory
+        rows = self.all(
+            select(model)
+            .where(model.owner_id == owner_id, model.status == "active", model.content_hash.in_(list(set(hashes))))
+            .order_by(model.created_at, model.id)
+        )
+        found: dict[str, Any] = {}
+        for row in rows:
+            found.setdefault(row.content_hash, row)
+        return found
+
+    def page(
+        self,
+        owner_id: int,
+        *,
+        categories: Sequence[str] | None,
+        statuses: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> Sequence[Any]:
+        """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+        model = self.family.memory
+        statement = select(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
+        if categories:
+            statement = statement.where(model.category.in_(list(categories)))
+        if after is not None:
+            created, memory_id = after
+            statement = statement.where(
+                or_(model.created_at < created, and_(model.created_at == created, model.id < memory_id))
+            )
+        return self.all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
+
+    def count_for_owner(self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str]) -> int:
+        model = self.family.memory
+        statement = select(func.count()).select_from(model).where(
+            model.owner_id == owner_id, model.status.in_(list(statuses))
+        )
+        if categories:
+            statement = statement.where(model.category.in_(list(categories)))
+        return int(self.session.execute(statement).scalar_one())
+
+    def delete_rows(self, owner_id: int, memory_ids: Sequence[str]) -> None:
+        """Remove memories for good (their versions and postings go with them)."""
+        if not memory_ids:
+            return
+        family = self.family
+        ids = list(memory_ids)
+        self.session.execute(delete(family.term).where(family.term.owner_id == owner_id, family.term.memory_id.in_(ids)))
+        self.session.execute(delete(family.version).where(family.version.memory_id.in_(ids)))
+        self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id, family.memory.id.in_(ids)))
+
+    def record_access(self, counts: Mapping[str, tuple[int, datetime]]) -> None:
+        """Add read counts and the last read time, without touching ``updated_at``."""
+        if not counts:
+            return
+        model = self.family.memory
+        statement = (
+            update(model)
+            .where(model.id == bindparam("memory_id"))
+            .values(
+                access_count=model.access_count + bindparam("reads"),
+                last_accessed=bindparam("when"),
+                updated_at=model.updated_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self.session.connection().execute(
+            statement,
+            [{"memory_id": memory_id, "reads": reads, "when": when} for memory_id, (reads, when) in counts.items()],
+        )
+
+    # --- version history ---------------------------------------------------------------------------
+
+    def history(self, memory_id: str) -> Sequence[Any]:
+        version = self.family.version
+        return self.all(select(version).where(version.memory_id == memory_id).order_by(version.version, version.id))
+
+    def versions_at(self, memory_ids: Sequence[str], moment: datetime) -> dict[str, Any]:
+        """For each memory, its latest version recorded at or before ``moment``."""
+        if not memory_ids:
+            return {}
+        version = self.family.version
+        rows = self.all(
+            select(version)
+            .where(version.memory_id.in_(list(memory_ids)), version.created_at <= moment)
+            .order_by(version.memory_id, version.version, version.id)
+        )
+        latest: dict[str, Any] = {}
+        for row in rows:
+            latest[row.memory_id] = row
+        return latest
+
+    # --- conflicts (clarifications, reviews, pending questions) --------------------------------------
+
+    def conflict(self, owner_id: int, conflict_id: str, *, for_update: bool = False, **where: Any) -> Any:
+        model = self.family.conflict
+        statement = select(model).where(model.owner_id == owner_id, model.id == conflict_id)
+        for name, value in where.items():
+            statement = statement.where(getattr(model, name) == value)
+        if for_update:
+            statement = statement.with_for_update()
+        return self.one_or_none(statement)
+
+    def open_conflicts(self, owner_id: int, *, now: datetime | None = None, limit: int = 50, **where: Any) -> Sequence[Any]:
+        """Open conflicts, oldest first; with ``now``, only those not yet expired."""
+        model = self.family.conflict
+        statement = select(model).where(model.owner_id == owner_id, model.status == "open")
+        for name, value in where.items():
+            statement = statement.where(getattr(model, name) == value)
+        if now is not None:
+            statement = statement.where(or_(model.expires_at.is_(None), model.expires_at > now))
+        return self.all(statement.order_by(model.created_at, model.id).limit(limit))
+
+    def conflicts_page(
+        self, owner_id: int, *, status: str | None, after: tuple[datetime, str] | None, limit: int, **where: Any
+    ) -> Sequence[Any]:
+        model = self.family.conflict
+        statement = select(model).where(model.owner_id == owner_id)
+        if status is not None:
+            statement = statement.where(model.status == status)
+        for name, value in where.items():
+            statement = statement.where(getattr(model, name) == value)
+        if after is not None:
+            created, conflict_id = after
+            statement = statement.where(
+                or_(model.created_at < created, and_(model.created_at == created, model.id < conflict_id))
+            )
+        return self.all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
+
+    def count_conflicts(self, owner_id: int, *, status: str | None, **where: Any) -> int:
+        model = self.family.conflict
+        statement = select(func.count()).select_from(model).where(model.owner_id == owner_id)
+        if status is not None:
+            statement = statement.where(model.status == status)
+        for name, value in where.items():
+            statement = statement.where(getattr(model, name) == value)
+        return int(self.session.execute(statement).scalar_one())
+
+    def open_conflicts_touching(self, owner_id: int, memory_ids: Sequence[str]) -> Sequence[Any]:
+        if not memory_ids:
+            return []
+        model = self.family.conflict
+        ids = list(memory_ids)
+        return self.all(
+            select(model).where(
+                model.owner_id == owner_id,
+                model.status == "open",
+                or_(model.memory_a_id.in_(ids), model.memory_b_id.in_(ids)),
+            )
+        )

@@ -224,6 +224,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('term_count', sa.Integer(), nullable=False),
     sa.Column('embedding', Embedding(384), nullable=True),
+    sa.Column('index_seq', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['universal_users.id'], name=op.f('fk_universal_memories_owner_id_universal_users'), ondelete='CASCADE'),
@@ -232,6 +233,7 @@ def upgrade() -> None:
     with op.batch_alter_table('universal_memories', schema=None) as batch_op:
         batch_op.create_index('ix_universal_memories_owner_created', ['owner_id', 'created_at'], unique=False)
         batch_op.create_index('ix_universal_memories_owner_hash', ['owner_id', 'content_hash'], unique=False)
+        batch_op.create_index('ix_universal_memories_owner_index_seq', ['owner_id', 'index_seq'], unique=False)
         batch_op.create_index('ix_universal_memories_owner_status_category', ['owner_id', 'status', 'category'], unique=False)
 
     op.create_table('universal_questions',
@@ -418,6 +420,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('term_count', sa.Integer(), nullable=False),
     sa.Column('embedding', Embedding(384), nullable=True),
+    sa.Column('index_seq', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_memories_owner_id_users'), ondelete='CASCADE'),
@@ -427,6 +430,7 @@ def upgrade() -> None:
     with op.batch_alter_table('memories', schema=None) as batch_op:
         batch_op.create_index('ix_memories_owner_created', ['owner_id', 'created_at'], unique=False)
         batch_op.create_index('ix_memories_owner_hash', ['owner_id', 'content_hash'], unique=False)
+        batch_op.create_index('ix_memories_owner_index_seq', ['owner_id', 'index_seq'], unique=False)
         batch_op.create_index('ix_memories_owner_status_category', ['owner_id', 'status', 'category'], unique=False)
         batch_op.create_index(batch_op.f('ix_memories_tenant_id'), ['tenant_id'], unique=False)
 
@@ -488,7 +492,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('universal_memory_terms', schema=None) as batch_op:
         batch_op.create_index('ix_universal_memory_terms_memory', ['memory_id'], unique=False)
-        batch_op.create_index('ix_universal_memory_terms_owner_term', ['owner_id', 'term'], unique=False)
+        batch_op.create_index('ix_universal_memory_terms_owner_term', ['owner_id', 'term', 'memory_id', 'tf'], unique=False)
 
     op.create_table('universal_memory_versions',
     sa.Column('memory_id', sa.String(length=36), nullable=False),
@@ -517,7 +521,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('memory_terms', schema=None) as batch_op:
         batch_op.create_index('ix_memory_terms_memory', ['memory_id'], unique=False)
-        batch_op.create_index('ix_memory_terms_owner_term', ['owner_id', 'term'], unique=False)
+        batch_op.create_index('ix_memory_terms_owner_term', ['owner_id', 'term', 'memory_id', 'tf'], unique=False)
 
     op.create_table('memory_versions',
     sa.Column('memory_id', sa.String(length=36), nullable=False),
@@ -536,6 +540,25 @@ def upgrade() -> None:
     with op.batch_alter_table('memory_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_memory_versions_memory_id'), ['memory_id'], unique=False)
 
+    # Per-owner index state (generation counter, BM25 statistics) of each memory family.
+    op.create_table('memory_index_stats',
+    sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('generation', sa.BigInteger(), nullable=False),
+    sa.Column('purges', sa.Integer(), nullable=False),
+    sa.Column('doc_count', sa.Integer(), nullable=False),
+    sa.Column('total_terms', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_memory_index_stats_owner_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('owner_id', name=op.f('pk_memory_index_stats'))
+    )
+    op.create_table('universal_memory_index_stats',
+    sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('generation', sa.BigInteger(), nullable=False),
+    sa.Column('purges', sa.Integer(), nullable=False),
+    sa.Column('doc_count', sa.Integer(), nullable=False),
+    sa.Column('total_terms', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['owner_id'], ['universal_users.id'], name=op.f('fk_universal_memory_index_stats_owner_id_universal_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('owner_id', name=op.f('pk_universal_memory_index_stats'))
+    )
     _create_vector_indexes()
 
 
@@ -550,6 +573,8 @@ def _create_vector_indexes() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('universal_memory_index_stats')
+    op.drop_table('memory_index_stats')
     with op.batch_alter_table('memory_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memory_versions_memory_id'))
 
@@ -581,6 +606,7 @@ def downgrade() -> None:
     with op.batch_alter_table('memories', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memories_tenant_id'))
         batch_op.drop_index('ix_memories_owner_status_category')
+        batch_op.drop_index('ix_memories_owner_index_seq')
         batch_op.drop_index('ix_memories_owner_hash')
         batch_op.drop_index('ix_memories_owner_created')
 
@@ -624,6 +650,7 @@ def downgrade() -> None:
     op.drop_table('universal_questions')
     with op.batch_alter_table('universal_memories', schema=None) as batch_op:
         batch_op.drop_index('ix_universal_memories_owner_status_category')
+        batch_op.drop_index('ix_universal_memories_owner_index_seq')
         batch_op.drop_index('ix_universal_memories_owner_hash')
         batch_op.drop_index('ix_universal_memories_owner_created')
 

@@ -1,0 +1,57 @@
+"""Memory text in and out of ciphertext, and the keyed hashes that index it.
+
+Contract (also relied on by ``services.users.export_memories``): ``content_ct``,
+``metadata_ct``, ``source_ct`` and every version's ``content_ct`` are encrypted with the
+owner's data key and ``aad = memory.id``. ``content_hash`` and keyword terms are keyed per
+owner, so equal texts of two owners share nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from memoryos_server.crypto import DataKey
+from memoryos_server.engine.retrieval.text import keyword_terms, term_frequencies
+
+_SPACES = re.compile(r"\s+")
+_TRAILING = re.compile(r"[\s.!?;,]+$")
+
+
+def normalise(text: str) -> str:
+    """The form exact restatements share: NFKC, case-folded, single spaces, no final stop."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _TRAILING.sub("", _SPACES.sub(" ", folded).strip())
+
+
+class MemoryCodec:
+    """One owner's key, applied to memory rows."""
+
+    def __init__(self, key: DataKey) -> None:
+        self.key = key
+
+    def seal(self, memory_id: str, text: str) -> bytes:
+        return self.key.encrypt(text, aad=memory_id.encode())
+
+    def open(self, memory_id: str, blob: bytes) -> str:
+        return self.key.decrypt_text(blob, aad=memory_id.encode())
+
+    def seal_json(self, memory_id: str, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        return self.key.encrypt_json(value, aad=memory_id.encode())
+
+    def open_json(self, memory_id: str, blob: bytes | None) -> Any:
+        return self.key.decrypt_json(blob, aad=memory_id.encode())
+
+    def content_hash(self, text: str) -> str:
+        return self.key.content_digest(normalise(text))
+
+    def terms(self, text: str) -> tuple[dict[int, int], int]:
+        """Keyed term hashes with their frequencies, and the document length in terms."""
+        words = keyword_terms(text)
+        return {self.key.term_hash(t): n for t, n in term_frequencies(words).items()}, len(words)
+
+    def query_terms(self, text: str) -> list[int]:
+        return list(dict.fromkeys(self.key.term_hash(t) for t in keyword_terms(text)))

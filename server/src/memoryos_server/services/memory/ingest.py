@@ -1,0 +1,276 @@
+"""Adding memories: extraction → one batch of embeddings → a decision per candidate → writes.
+
+For each candidate, its nearest active memories of the same owner and category (the dense
+index, one query per category present in the batch, all before this transaction writes
+anything) plus the memories this same add wrote before it are compared with it by
+``engine.conflicts.detect``. The first neighbour, by similarity, that is not an ADD decides:
+
+- NOOP: a restatement; nothing is written and the existing memory is reported.
+- UPDATE: the existing memory takes the new text (a version is appended).
+- CONFLICT: the new memory is stored, both are marked disputed, and a clarification (tenant
+  end-user), review (workspace) or pending question (passport user) is opened.
+- ADD: stored alongside.
+
+An exact restatement (same keyed content hash) is a NOOP without asking the index.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from memoryos_server.engine.conflicts import Decision, detect
+from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
+from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.services.memory.codec import MemoryCodec
+from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.memory.types import AddEvent
+from memoryos_server.services.memory.writer import MemoryWriter
+from memoryos_server.storage.index import SearchIndex
+from memoryos_server.storage.repositories.memories import MemoryRepository
+
+NEIGHBOURS = 5
+CLARIFICATION_TTL = timedelta(days=30)
+VERBATIM_IMPORTANCE = 5
+MAX_MEMORY_CHARS = 16_000
+
+
+@dataclass(frozen=True)
+class AddContext:
+    """Who is adding, and the provenance each new memory keeps."""
+
+    actor: str
+    agent_id: str | None = None
+    api_key_id: int | None = None
+    conversation_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+
+
+@dataclass
+class Candidate:
+    content: str
+    category: str
+    importance: float
+    confidence: float
+    valid_at: datetime | None
+    vector: np.ndarray
+
+
+@dataclass
+class _Pending:
+    row: Any
+    content: str
+    hash: str
+
+
+@dataclass
+class ApplyResult:
+    events: list[AddEvent] = field(default_factory=list)
+    conflict_ids: list[str] = field(default_factory=list)
+
+
+def verbatim(messages: Sequence[ChatMessage], category: str) -> list[ExtractedMemory]:
+    """``infer: false``: every message as it was written, one memory each."""
+    return [
+        ExtractedMemory(
+            content=message.content.strip(),
+            category=category,
+            importance=VERBATIM_IMPORTANCE,
+            confidence=1.0,
+            source_index=index,
+        )
+        for index, message in enumerate(messages)
+        if message.content.strip()
+    ]
+
+
+def select_candidates(
+    extracted: Sequence[ExtractedMemory], allowed_categories: Sequence[str] | None
+) -> tuple[list[ExtractedMemory], int]:
+    """Drop what no store may hold (unknown category, empty) and what the caller may not write."""
+    allowed = set(allowed_categories) if allowed_categories is not None else None
+    kept: list[ExtractedMemory] = []
+    skipped = 0
+    for memory in extracted:
+        content = memory.content.strip()
+        if not content or memory.category not in CATEGORIES:
+            continue
+        if allowed is not None and memory.category not in allowed:
+            skipped += 1
+            continue
+        kept.append(memory)
+    return kept, skipped
+
+
+def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], dim: int) -> list[Candidate]:
+    if not memories:
+        return []
+    texts = [m.content.strip()[:MAX_MEMORY_CHARS] for m in memories]
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape != (len(texts), dim):
+        raise ServiceUnavailable(f"the embedder returned vectors of shape {vectors.shape}; storage holds {dim} dimensions")
+    return [
+        Candidate(
+            content=text,
+            category=m.category,
+            importance=float(min(max(m.importance, 1), 10)),
+            confidence=float(min(max(m.confidence, 0.0), 1.0)),
+            valid_at=m.valid_at,
+            vector=vectors[i],
+        )
+        for i, (m, text) in enumerate(zip(memories, texts, strict=True))
+    ]
+
+
+class Ingestor:
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+
+    def apply(
+        self,
+        session: Session,
+        owner: MemoryOwner,
+        codec: MemoryCodec,
+        candidates: Sequence[Candidate],
+        *,
+        context: AddContext,
+        now: datetime,
+    ) -> ApplyResult:
+        result = ApplyResult()
+        if not candidates:
+            return result
+        writer = MemoryWriter(session, owner, codec, now=now)  # locks the owner's writers out
+        repo = MemoryRepository(session, owner.family)
+        hashes = [codec.content_hash(c.content) for c in candidates]
+        exact = repo.active_by_hashes(owner.id, hashes)
+        neighbours = self._neighbours(session, owner, candidates)
+        rows = repo.by_ids(owner.id, [mid for hits in neighbours for mid in hits])
+        texts: dict[str, str] = {}
+
+        def text_of(row: Any) -> str:
+            if row.id not in texts:
+                texts[row.id] = codec.open(row.id, row.content_ct)
+            return texts[row.id]
+
+        pending: list[_Pending] = []
+        for index, candidate in enumerate(candidates):
+            same = exact.get(hashes[index]) or next((p.row for p in pending if p.hash == hashes[index]), None)
+            if same is not None and same.status == "active":
+                result.events.append(AddEvent(same.id, "NOOP", text_of(same), same.category))
+                continue
+            options = self._options(candidate, [rows[m] for m in neighbours[index] if m in rows], pending)
+            decision, target = Decision.ADD, None
+            for row, similarity in options:
+                verdict = detect(candidate.content, text_of(row), similarity)
+                if verdict is not Decision.ADD:
+                    decision, target = verdict, row
+                    break
+            if decision is Decision.NOOP and target is not None:
+                result.events.append(AddEvent(target.id, "NOOP", text_of(target), target.category))
+            elif decision is Decision.UPDATE and target is not None:
+                writer.rewrite(
+                    target,
+                    content=candidate.content,
+                    vector=candidate.vector,
+                    event="UPDATE",
+                    actor=context.actor,
+                    importance=max(float(target.importance), candidate.importance),
+                    confidence=max(float(target.confidence), candidate.confidence),
+                )
+                if candidate.valid_at is not None:
+                    target.valid_at = candidate.valid_at
+                texts[target.id] = candidate.content
+                for item in pending:
+                    if item.row is target:
+                        item.content, item.hash = candidate.content, hashes[index]
+                result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
+            elif decision is Decision.CONFLICT and target is not None:
+                row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
+                writer.change(target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True)
+                result.conflict_ids.append(open_conflict(session, owner, target, row, now=now))
+                texts[row.id] = candidate.content
+                pending.append(_Pending(row, candidate.content, hashes[index]))
+                result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category))
+            else:
+                row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+                texts[row.id] = candidate.content
+                pending.append(_Pending(row, candidate.content, hashes[index]))
+                result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
+        writer.finish()
+        return result
+
+    def _neighbours(self, session: Session, owner: MemoryOwner, candidates: Sequence[Candidate]) -> list[list[str]]:
+        """Nearest active memories of the same category, per candidate (one query per category)."""
+        found: list[list[str]] = [[] for _ in candidates]
+        by_category: dict[str, list[int]] = {}
+        for index, candidate in enumerate(candidates):
+            by_category.setdefault(candidate.category, []).append(index)
+        for category, indexes in by_category.items():
+            vectors = np.stack([candidates[i].vector for i in indexes])
+            hits = self.index.dense(session, owner.family, owner.search_filter(categories=[category]), vectors, NEIGHBOURS)
+            for position, index in enumerate(indexes):
+                found[index] = [memory_id for memory_id, _ in hits[position]]
+        return found
+
+    @staticmethod
+    def _options(candidate: Candidate, existing: list[Any], pending: list[_Pending]) -> list[tuple[Any, float]]:
+        """Existing neighbours and this add's earlier memories, by similarity of their current vectors."""
+        seen: set[str] = set()
+        options: list[tuple[Any, float]] = []
+        for row in [*existing, *(p.row for p in pending)]:
+            if row.id in seen or row.status != "active" or row.category != candidate.category:
+                continue
+            seen.add(row.id)
+            vector = np.asarray(row.embedding, dtype=np.float32)
+            similarity = float(np.clip(vector @ candidate.vector, -1.0, 1.0))
+            options.append((row, similarity))
+        options.sort(key=lambda item: -item[1])
+        return options
+
+    @staticmethod
+    def _insert(writer: MemoryWriter, candidate: Candidate, context: AddContext, *, disputed: bool, event: str) -> Any:
+        return writer.insert(
+            content=candidate.content,
+            category=candidate.category,
+            importance=candidate.importance,
+            confidence=candidate.confidence,
+            vector=candidate.vector,
+            event=event,
+            actor=context.actor,
+            metadata=context.metadata,
+            source=context.source,
+            agent_id=context.agent_id,
+            conversation_id=context.conversation_id,
+            valid_at=candidate.valid_at,
+            api_key_id=context.api_key_id,
+            disputed=disputed,
+        )
+
+
+def open_conflict(session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime) -> str:
+    """Open the question about two contradicting memories: A is the older, B the newer."""
+    kind = owner.conflict_kind
+    conflict_id = f"rev_{secrets.token_hex(12)}" if kind == "review" else str(uuid.uuid4())
+    fields: dict[str, Any] = dict(
+        id=conflict_id,
+        owner_id=owner.id,
+        memory_a_id=older.id,
+        memory_b_id=newer.id,
+        status="open",
+        created_at=now,
+        updated_at=now,
+        # An agent asks an end-user in chat: a stale question stops being surfaced after a while.
+        expires_at=now + CLARIFICATION_TTL if kind == "clarification" else None,
+    )
+    if owner.is_tenant_family:
+        fields.update(tenant_id=owner.tenant_id, kind=kind)
+    session.add(owner.family.conflict(**fields))
+    return conflict_id

@@ -1,0 +1,149 @@
+"""Hybrid retrieval: dense and keyword top-k, fused by rank, then importance and recency.
+
+Both retrievers apply the whole filter (owner, scope, status or ``as_of``, categories, time
+window) inside their own query. Fusion and the light signals are ``engine.retrieval``'s.
+With ``as_of``, each memory is shown with its text at that moment (its latest version then).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from memoryos_server.engine.retrieval.text import (
+    ContextMemory,
+    RankingConfig,
+    RankSignals,
+    estimate_tokens,
+    fuse,
+    rank_final,
+    render_context,
+)
+from memoryos_server.engine.types import Embedder
+from memoryos_server.services.memory.codec import MemoryCodec
+from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.memory.types import RetrievedMemory
+from memoryos_server.storage.index import SearchFilter, SearchIndex
+from memoryos_server.storage.repositories.memories import MemoryRepository
+
+SNIPPET_CHARS = 240
+# Each retriever returns this many times the wanted count (at least MIN_POOL) before fusion.
+POOL_FACTOR = 4
+MIN_POOL = 40
+RANKING = RankingConfig()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    memories: list[RetrievedMemory]
+    context: list[ContextMemory]
+
+
+class Retriever:
+    def __init__(self, index: SearchIndex, embedder_of: Any) -> None:
+        self.index = index
+        self._embedder_of = embedder_of  # called lazily: the model loads on first use
+
+    @property
+    def embedder(self) -> Embedder:
+        embedder: Embedder = self._embedder_of()
+        return embedder
+
+    def search(
+        self,
+        session: Session,
+        owner: MemoryOwner,
+        codec: MemoryCodec,
+        *,
+        query: str,
+        limit: int,
+        categories: Sequence[str] | None,
+        time_filter_days: int | None,
+        as_of: datetime | None,
+        now: datetime,
+    ) -> Ranked:
+        where = owner.search_filter(
+            categories=list(categories) if categories else None,
+            created_since=now - timedelta(days=time_filter_days) if time_filter_days else None,
+            as_of=as_of,
+        )
+        pool = max(MIN_POOL, POOL_FACTOR * limit)
+        vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+        dense = self.index.dense(session, owner.family, where, vector[None, :], pool)[0]
+        keyword = self.index.keyword(session, owner.family, where, codec.query_terms(query), pool)
+        fused = fuse(dense, keyword, k=RANKING.rrf_k, weights=RANKING.weights)
+        if not fused:
+            return Ranked([], [])
+        repo = MemoryRepository(session, owner.family)
+        rows = repo.by_ids(owner.id, [memory_id for memory_id, _ in fused])
+        rows = {memory_id: row for memory_id, row in rows.items() if _admitted(row, where)}
+        signals = {
+            memory_id: RankSignals(importance=round(row.importance), updated_at=row.valid_at or row.updated_at)
+            for memory_id, row in rows.items()
+        }
+        ranked = [(mid, score) for mid, score in rank_final(fused, signals, now=now, config=RANKING) if mid in rows]
+        top = ranked[:limit]
+        then = repo.versions_at([mid for mid, _ in top], as_of) if as_of is not None else {}
+        memories: list[RetrievedMemory] = []
+        context: list[ContextMemory] = []
+        for memory_id, score in top:
+            row = rows[memory_id]
+            version = then.get(memory_id)
+            content = codec.open(memory_id, version.content_ct if version is not None else row.content_ct)
+            category = version.category if version is not None else row.category
+            relevance = round(min(max(score, 0.0), 1.0), 4)
+            memories.append(
+                RetrievedMemory(
+                    id=memory_id,
+                    content=content,
+                    category=category,
+                    importance=float(row.importance),
+                    original_importance=float(row.original_importance),
+                    relevance=relevance,
+                    snippet=_snippet(content),
+                    disputed=bool(row.disputed),
+                    unconfirmed=bool(row.unconfirmed),
+                    access_count=int(row.access_count or 0) + 1,
+                    last_accessed=now,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                    agent_id=row.agent_id,
+                )
+            )
+            context.append(ContextMemory(memory_id, content, category, score, disputed=bool(row.disputed)))
+        return Ranked(memories, context)
+
+
+def render(context: list[ContextMemory], *, format: str, max_tokens: int, consent_note: bool) -> tuple[str, int]:
+    text = render_context(context, format=format, max_tokens=max_tokens, consent_note=consent_note)  # type: ignore[arg-type]
+    return text, estimate_tokens(text)
+
+
+def new_retrieval_id() -> str:
+    return f"ret_{secrets.token_hex(12)}"
+
+
+def _admitted(row: Any, where: SearchFilter) -> bool:
+    """The filter once more on the fetched rows: an in-memory index may be a moment ahead."""
+    if where.categories and row.category not in where.categories:
+        return False
+    if where.created_since is not None and row.created_at < where.created_since:
+        return False
+    as_of = where.as_of
+    if as_of is None:
+        return bool(row.status == "active")
+    if row.status == "deleted" or row.created_at > as_of:
+        return False
+    return bool(row.status == "active" or (row.archived_at is not None and row.archived_at > as_of))
+
+
+def _snippet(content: str) -> str:
+    if len(content) <= SNIPPET_CHARS:
+        return content
+    return content[: SNIPPET_CHARS - 1].rstrip() + "…"

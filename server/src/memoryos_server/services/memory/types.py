@@ -1,0 +1,170 @@
+"""What the memory service hands back: plain dataclasses, decrypted, ready to serialise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Event = Literal["ADD", "UPDATE", "NOOP", "CONFLICT"]
+Answer = Literal["A", "B", "both", "neither"]
+ANSWERS: tuple[str, ...] = ("A", "B", "both", "neither")
+
+
+@dataclass(frozen=True)
+class AddEvent:
+    id: str
+    event: Event
+    memory: str
+    category: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "event": self.event, "memory": self.memory, "category": self.category}
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    job_id: str
+    status: Literal["completed", "queued"]
+    nothing_to_extract: bool
+    results: list[AddEvent]
+    skipped: int = 0
+    extractor: str | None = None
+    # Open conflicts this add created (clarification, review or question ids).
+    conflict_ids: list[str] = field(default_factory=list)
+
+    @property
+    def created_memory_ids(self) -> list[str]:
+        return [r.id for r in self.results if r.event in ("ADD", "CONFLICT")]
+
+    @property
+    def touched_memory_ids(self) -> list[str]:
+        return [r.id for r in self.results if r.event != "NOOP"]
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    id: str
+    content: str
+    category: str
+    importance: float
+    original_importance: float
+    confidence: float
+    status: str
+    disputed: bool
+    flagged: bool
+    unconfirmed: bool
+    metadata: dict[str, Any]
+    source: dict[str, Any] | None
+    agent_id: str | None
+    conversation_id: str | None
+    version: int
+    access_count: int
+    created_at: datetime
+    updated_at: datetime
+    last_accessed: datetime | None
+    valid_at: datetime | None
+    archived_at: datetime | None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.status == "archived"
+
+
+@dataclass(frozen=True)
+class VersionView:
+    version: int
+    event: str
+    content: str
+    category: str
+    importance: float
+    status: str
+    actor: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RetrievedMemory:
+    id: str
+    content: str
+    category: str
+    importance: float
+    original_importance: float
+    relevance: float
+    snippet: str
+    disputed: bool
+    unconfirmed: bool
+    access_count: int
+    last_accessed: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    agent_id: str | None
+
+
+@dataclass(frozen=True)
+class ClarificationOption:
+    answer: Answer
+    label: str
+    memory_id: str | None
+
+
+@dataclass(frozen=True)
+class ClarificationView:
+    """An open conflict as its owner (or the agent asking them) sees it."""
+
+    id: str
+    conflict_id: str
+    kind: str
+    question: str
+    options: list[ClarificationOption]
+    memory_a: MemoryView | None
+    memory_b: MemoryView | None
+    status: str
+    answer: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RetrieveOutcome:
+    retrieval_id: str
+    memories: list[RetrievedMemory]
+    system_prompt_addition: str
+    context_token_count: int
+    clarification: ClarificationView | None
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    resolved: bool
+    clarification_id: str
+    conflict_id: str
+    resolution: Answer
+    kept_memory_ids: list[str]
+    archived_memory_ids: list[str]
+
+
+@dataclass(frozen=True)
+class JobView:
+    job_id: str
+    family: str
+    status: str
+    extractor: str | None
+    attempts: int
+    memories_created: int
+    created_memory_ids: list[str]
+    skipped: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    results: list[AddEvent] | None  # decrypted, once the job has run
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+    limit: int
+    total: int

@@ -1,0 +1,197 @@
+"""The background thread started with the app: runs queued extraction jobs, flushes read counts.
+
+Jobs are claimed one at a time (``JobRepository.claim``: ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, an atomic UPDATE on SQLite), so any number of workers in any number of processes
+share one queue. The LLM is called outside any transaction; the memories it found are then
+written like an inline add. When the LLM endpoint fails, ``FallbackExtractor`` uses the
+rule-based extractor and the job records which one ran. A job that fails anyway is retried
+with exponential backoff, up to ``job_max_attempts``, then ends ``dead``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from memoryos_server.engine.types import Extractor
+from memoryos_server.errors import MemoryOSError
+from memoryos_server.services.memory import jobs
+from memoryos_server.services.memory.ingest import embed_candidates, select_candidates, verbatim
+from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.memory.service import MemoryService
+from memoryos_server.storage.models import EMBEDDING_DIM, Job, UniversalUser, User
+from memoryos_server.storage.repositories.jobs import IdempotencyRepository, JobRepository
+from memoryos_server.storage.types import utcnow
+
+log = logging.getLogger("memoryos.worker")
+
+ACCESS_FLUSH_SECONDS = 2.0
+IDEMPOTENCY_PURGE_SECONDS = 600.0
+
+
+class JobRunner:
+    """Runs queued jobs of every family."""
+
+    def __init__(self, service: MemoryService) -> None:
+        self.service = service
+        self.rt = service.rt
+        self._extractor: Extractor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def extractor(self) -> Extractor:
+        if self._extractor is None:
+            with self._lock:
+                if self._extractor is None:
+                    from memoryos_server.engine.extraction import build_extractor
+
+                    s = self.rt.settings
+                    self._extractor = build_extractor(
+                        llm_base_url=s.llm_base_url,
+                        # Many OpenAI-compatible servers serve one model and ignore the name.
+                        llm_model=s.llm_model or ("default" if s.llm_base_url else None),
+                        llm_api_key=s.llm_api_key.get_secret_value() if s.llm_api_key else None,
+                        llm_timeout_seconds=s.llm_timeout_seconds,
+                    )
+        return self._extractor
+
+    def run_once(self) -> bool:
+        """Run one due job, if any; True when one ran (whatever its outcome)."""
+        now = utcnow()
+        with self.rt.db.session(write=False) as session:
+            if not JobRepository(session).has_work(now=now):
+                return False
+        with self.rt.db.session() as session:
+            job = JobRepository(session).claim(now=now, lease=jobs.LEASE)
+            if job is None:
+                return False
+            job_id, attempts = job.id, job.attempts
+            owner = _owner_of(session, job)
+            if owner is None:
+                jobs.fail(job, error="owner_deleted", max_attempts=0, now=now)
+                return True
+            payload = jobs.open_payload(self.service.codec(owner), job) if job.payload_ct else None
+            if payload is None:
+                jobs.fail(job, error="payload_missing", max_attempts=0, now=now)
+                return True
+        try:
+            self._run(job_id, attempts, owner, payload)
+        except Exception as exc:  # noqa: BLE001 — one job's failure must not stop the worker
+            reason = exc.error if isinstance(exc, MemoryOSError) else type(exc).__name__
+            log.warning("job %s attempt %s failed: %s", job_id, attempts, reason, exc_info=not isinstance(exc, MemoryOSError))
+            with self.rt.db.session() as session:
+                failed = session.get(Job, job_id)
+                if failed is not None and failed.status == "running" and failed.attempts == attempts:
+                    jobs.fail(failed, error=reason, max_attempts=self.rt.settings.job_max_attempts, now=utcnow())
+        return True
+
+    def _run(self, job_id: str, attempts: int, owner: MemoryOwner, payload: dict[str, Any]) -> None:
+        now = utcnow()
+        messages = jobs.payload_messages(payload)
+        fell_back, reason = False, None
+        if payload.get("infer", True):
+            extractor = self.extractor
+            with_outcome = getattr(extractor, "extract_with_outcome", None)  # FallbackExtractor
+            if with_outcome is not None:
+                outcome = with_outcome(messages, now=now)
+                extracted, name, fell_back, reason = outcome.memories, outcome.extractor, outcome.fell_back, outcome.fallback_reason
+            else:
+                extracted, name = extractor.extract(messages, now=now), extractor.name
+        else:
+            extracted, name = verbatim(messages, payload.get("category") or "fact"), "verbatim"
+        kept, skipped = select_candidates(extracted, payload.get("allowed_categories"))
+        candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
+        with self.rt.db.session() as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None or job.status != "running" or job.attempts != attempts:
+                return  # the lease ran out and another worker took it over
+            codec = self.service.codec(owner)
+            applied = self.service.ingestor.apply(
+                session, owner, codec, candidates, context=jobs.payload_context(payload), now=utcnow()
+            )
+            jobs.complete(
+                job,
+                codec,
+                events=applied.events,
+                skipped=skipped,
+                extractor=name,
+                fell_back=fell_back,
+                fallback_reason=reason,
+                now=utcnow(),
+            )
+
+
+def _owner_of(session: Any, job: Job) -> MemoryOwner | None:
+    repo = JobRepository(session)
+    if job.family == "universal":
+        universal = repo.owner_row(UniversalUser, job.owner_id)
+        return MemoryOwner.universal(universal) if universal is not None and universal.wrapped_key else None
+    user = repo.owner_row(User, job.owner_id)
+    if user is None or not user.wrapped_key:
+        return None
+    if user.kind == "workspace":
+        return MemoryOwner.workspace(user)
+    return MemoryOwner.end_user(user, tenant_id=job.tenant_id)
+
+
+class BackgroundWorker:
+    """One daemon thread: jobs (when enabled), read-count flushes, expired idempotency records."""
+
+    def __init__(self, service: MemoryService, *, run_jobs: bool, poll_seconds: float) -> None:
+        self.service = service
+        self.runner = JobRunner(service)
+        self.run_jobs = run_jobs
+        self.poll_seconds = max(poll_seconds, 0.01)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="memoryos-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+        self._guard(self.service.flush_access)
+
+    def _loop(self) -> None:
+        last_flush = last_purge = time.monotonic()
+        while not self._stop.is_set():
+            busy = False
+            if self.run_jobs:
+                busy = bool(self._guard(self.runner.run_once))
+            now = time.monotonic()
+            if self.service.access.pending and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
+                self._guard(self.service.flush_access)
+                last_flush = now
+            if now - last_purge >= IDEMPOTENCY_PURGE_SECONDS:
+                self._guard(self._purge_idempotency)
+                last_purge = now
+            if not busy:
+                self._stop.wait(self.poll_seconds)
+
+    def _purge_idempotency(self) -> None:
+        with self.service.rt.db.session() as session:
+            IdempotencyRepository(session).purge_expired(now=utcnow())
+
+    @staticmethod
+    def _guard(step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except Exception:  # noqa: BLE001 — the worker outlives any one failure (a database restart, …)
+            log.exception("background step %s failed", getattr(step, "__name__", step))
+            return None
+
+
+def start_background(services: Any) -> Callable[[], None]:
+    """``app.LIFECYCLE_HOOKS`` entry: start the worker with the app, stop it with the app."""
+    settings = services.runtime.settings
+    worker = BackgroundWorker(
+        services.memory, run_jobs=settings.worker_enabled, poll_seconds=settings.worker_poll_seconds
+    )
+    worker.start()
+    return worker.stop

@@ -1,0 +1,48 @@
+"""The search index every backend provides: dense (cosine) and keyword (BM25) top-k."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
+
+if TYPE_CHECKING:
+    from memoryos_server.storage.repositories.memories import MemoryFamily
+
+# The six categories in a fixed order: per-row category codes in worker memory use it.
+CATEGORY_CODES: dict[str, int] = {
+    name: code for code, name in enumerate(("preference", "fact", "goal", "procedure", "relationship", "expertise"))
+}
+UNKNOWN_CATEGORY = 255
+
+Hit = tuple[str, float]  # (memory id, score): best first in every list
+
+
+class SearchIndex(Protocol):
+    def dense(
+        self, session: Session, family: MemoryFamily, where: SearchFilter, queries: np.ndarray, k: int
+    ) -> list[list[Hit]]:
+        """For each query vector (rows of ``queries``, unit length), the ``k`` nearest rows
+        that ``where`` admits, with their cosine similarity."""
+        ...
+
+    def keyword(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        *,
+        weights: BM25Weights = BM25Weights(),
+    ) -> list[Hit]:
+        """The ``k`` best rows by BM25 over keyed term hashes (distinct, as the query gave them)."""
+        ...
+
+
+def cosine_from_distance(distance: float) -> float:
+    return 1.0 - float(distance)

@@ -1,0 +1,107 @@
+"""Per-owner index state: the change counter caches trust, and the BM25 corpus statistics.
+
+Portable SQL. Every transaction that changes an owner's indexed rows calls ``advance`` once
+and stamps the rows it touched with the generation it returns (``index_seq``); the row lock
+taken by ``lock`` also serialises one owner's writers on PostgreSQL (SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from memoryos_server.storage.repositories.memories import MemoryFamily
+
+# Set on a session once it has written index rows: caches must not learn from such a session,
+# since what it sees may still be rolled back.
+DIRTY_MARK = "memoryos.index_dirty"
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerIndexStats:
+    generation: int
+    purges: int
+    doc_count: int
+    total_terms: int
+
+    @property
+    def avg_doc_length(self) -> float:
+        return self.total_terms / self.doc_count if self.doc_count > 0 else 0.0
+
+
+EMPTY = OwnerIndexStats(0, 0, 0, 0)
+
+
+def read(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
+    stats = family.stats
+    row = session.execute(
+        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms).where(stats.owner_id == owner_id)
+    ).first()
+    if row is None:
+        return EMPTY
+    return OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def lock(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
+    """Create the owner's state row if needed and lock it until the transaction ends."""
+    stats = family.stats
+    statement = (
+        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms)
+        .where(stats.owner_id == owner_id)
+        .with_for_update()
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(stats(owner_id=owner_id, generation=0, purges=0, doc_count=0, total_terms=0))
+        except IntegrityError:
+            pass  # another writer created it first; the locking read below waits for it
+        row = session.execute(statement).first()
+        assert row is not None
+    return OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def advance(session: Session, family: MemoryFamily, owner_id: int) -> int:
+    """Move the owner's generation on by one and return it (call once per transaction, after
+    ``lock``; stamp every row changed in the transaction with it)."""
+    stats = family.stats
+    generation = session.execute(
+        update(stats)
+        .where(stats.owner_id == owner_id)
+        .values(generation=stats.generation + 1)
+        .returning(stats.generation)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    session.info[DIRTY_MARK] = True
+    return int(generation)
+
+
+def adjust(
+    session: Session, family: MemoryFamily, owner_id: int, *, doc_delta: int, term_delta: int, purged: bool
+) -> None:
+    """Apply BM25 statistics deltas; ``purged`` tells caches that rows were removed for good."""
+    stats = family.stats
+    values: dict[str, object] = {
+        "doc_count": stats.doc_count + doc_delta,
+        "total_terms": stats.total_terms + term_delta,
+    }
+    if purged:
+        values["purges"] = stats.purges + 1
+    session.execute(
+        update(stats).where(stats.owner_id == owner_id).values(**values).execution_options(synchronize_session=False)
+    )
+    session.info[DIRTY_MARK] = True
+
+
+def mark_dirty(session: Session) -> None:
+    session.info[DIRTY_MARK] = True
+
+
+def is_dirty(session: Session) -> bool:
+    return bool(session.info.get(DIRTY_MARK))
