@@ -64,3 +64,39 @@ def migrate(data_dir: DataDirOpt = None) -> None:
     upgrade(database)
     typer.echo(f"Database at revision {current_revision(database)} ({database.dialect}).")
     database.dispose()
+
+
+@app.command()
+def mcp(
+    agent_api_key: Annotated[
+        str, typer.Option("--agent-api-key", envvar="MEMORYOS_AGENT_API_KEY", help="The agent's agent_sk_… key")
+    ],
+    uui_token: Annotated[
+        str | None,
+        typer.Option("--uui-token", envvar="MEMORYOS_UUI_TOKEN", help="The passport user's uui_… token for this agent"),
+    ] = None,
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", envvar="MEMORYOS_API_URL", help="MemoryOS API base URL [local server]")
+    ] = None,
+    consent_base_url: Annotated[
+        str | None,
+        typer.Option("--consent-base-url", envvar="MEMORYOS_CONSENT_BASE_URL", help="Consent app base URL [the API URL]"),
+    ] = None,
+    agent_id: Annotated[
+        str | None, typer.Option("--agent-id", envvar="MEMORYOS_AGENT_ID", help="The agent's public id, for consent URLs")
+    ] = None,
+) -> None:
+    """Serve one agent's universal memory as Model Context Protocol tools over stdio."""
+    from memoryos_server.mcp.client import AgentConfig
+    from memoryos_server.mcp.server import run_stdio
+
+    base = api_url or settings_with().resolved_public_url
+    run_stdio(
+        AgentConfig(
+            api_url=base,
+            agent_api_key=agent_api_key,
+            uui_token=uui_token,
+            consent_base_url=consent_base_url,
+            agent_id=agent_id,
+        )
+    )
