@@ -1,0 +1,216 @@
+"""The search indexes (``storage/index``) on SQLite and PostgreSQL.
+
+- Filters apply inside the query, also on the approximate paths (sign-bit prefilter on
+  SQLite, HNSW with iterative scan on PostgreSQL).
+- A worker's in-memory index sees every other worker's writes (the per-owner generation).
+- The keyword index, and the whole database, hold no plaintext of a memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select, text
+
+from memoryos_server.services.container import Services
+from memoryos_server.services.memory import MemoryOwner, MemoryService
+from memoryos_server.storage.index import SearchFilter, build_search_index, state
+from memoryos_server.storage.index.scoring import affordable_terms
+from memoryos_server.storage.models import EMBEDDING_DIM, TenantMemoryTerm
+from memoryos_server.storage.repositories.memories import TENANT
+from memoryos_server.storage.types import utcnow
+from tests.fixtures import databases
+from tests.fixtures.memory import ACTOR, add, contents, make_end_user, make_passport_user, retrieve
+
+SECRET_WORDS = ("zanzibar", "quokka", "marmalade")
+
+
+@pytest.fixture
+def services(client: TestClient) -> Services:
+    return client.app.state.services  # type: ignore[attr-defined,no-any-return]
+
+
+def _second_worker(services: Services) -> MemoryService:
+    """Another worker process, as far as caches go: its own index over the same database."""
+    return MemoryService(services.runtime)
+
+
+def _ids(services: Services, memory: MemoryService, owner: MemoryOwner, query: str, **options: object) -> list[str]:
+    with services.runtime.db.session(write=False) as session:
+        outcome = memory.retrieve(session, owner=owner, query=query, **options)  # type: ignore[arg-type]
+    return [m.id for m in outcome.memories]
+
+
+def test_a_second_worker_sees_adds_edits_archives_and_deletes(services: Services) -> None:
+    owner = make_end_user(services)
+    other = _second_worker(services)
+    first = add(services, owner, "I love hiking").results[0].id
+    assert _ids(services, other, owner, "hiking") == [first]  # loads the owner
+
+    second = add(services, owner, "I am allergic to peanuts").results[0].id
+    assert _ids(services, other, owner, "peanuts allergy")[0] == second  # a newer generation: delta
+
+    with services.runtime.db.session() as session:
+        services.memory.update(session, owner=owner, memory_id=second, actor=ACTOR, category="preference")
+    assert _ids(services, other, owner, "peanuts", categories=["fact"]) == []
+    assert second in _ids(services, other, owner, "peanuts", categories=["preference"])
+
+    with services.runtime.db.session() as session:
+        services.memory.delete(session, owner=owner, memory_id=second, actor=ACTOR)
+    assert second not in _ids(services, other, owner, "peanuts")
+
+    with services.runtime.db.session() as session:
+        services.memory.delete(session, owner=owner, memory_id=first, actor=ACTOR, hard=True)
+    assert _ids(services, other, owner, "hiking") == []  # a purge: reloaded
+
+
+def test_a_rolled_back_write_never_reaches_a_cache(services: Services) -> None:
+    owner = make_end_user(services)
+    kept = add(services, owner, "I love hiking").results[0].id
+    with pytest.raises(RuntimeError):
+        with services.runtime.db.session() as session:
+            from memoryos_server.engine.types import ChatMessage
+
+            services.memory.add(session, owner=owner, messages=[ChatMessage("user", "I love sailing")], actor=ACTOR)
+            # The same session searches after writing: it must not teach the shared cache.
+            services.memory.retrieve(session, owner=owner, query="sailing")
+            raise RuntimeError("roll back")
+    assert _ids(services, services.memory, owner, "sailing hiking") == [kept]
+    chess = add(services, owner, "I enjoy chess").results[0].id  # takes the rolled-back generation
+    assert set(_ids(services, services.memory, owner, "sailing hiking chess")) == {kept, chess}
+    assert "Loves sailing" not in contents(retrieve(services, owner, "sailing"))
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((12, EMBEDDING_DIM)).astype(np.float32)
+    vectors = centers[rng.integers(0, 12, n)] + 0.6 * rng.standard_normal((n, EMBEDDING_DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _store_vectors(services: Services, owner: MemoryOwner, vectors: np.ndarray, categories: list[str]) -> list[str]:
+    from memoryos_server.services.memory.writer import MemoryWriter
+
+    ids = []
+    with services.runtime.db.session() as session:
+        writer = MemoryWriter(session, owner, services.memory.codec(owner), now=utcnow())
+        for i, (vector, category) in enumerate(zip(vectors, categories, strict=True)):
+            row = writer.insert(content=f"synthetic {i}", category=category, importance=5, confidence=1, vector=vector, event="ADD", actor=ACTOR)
+            ids.append(row.id)
+        writer.finish()
+    return ids
+
+
+def test_approximate_paths_keep_filters_and_find_the_nearest(services: Services, test_database: databases.TestDatabase) -> None:
+    owner = make_end_user(services)
+    n = 600
+    vectors = _vectors(n, seed=7)
+    categories = ["fact" if i % 5 == 0 else "preference" for i in range(n)]
+    ids = _store_vectors(services, owner, vectors, categories)
+    # Thresholds low enough that 600 rows take the approximate path of each backend.
+    if test_database.backend == "sqlite":
+        from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
+
+        index = SQLiteSearchIndex(dim=EMBEDDING_DIM, exact_rows=16, coarse_candidates=64)
+    else:
+        from memoryos_server.storage.index.postgres import PostgresSearchIndex
+
+        index = PostgresSearchIndex(dim=EMBEDDING_DIM, exact_rows=0)
+    queries = _vectors(20, seed=8)
+    where = owner.search_filter(categories=["fact"])
+    with services.runtime.db.session(write=False) as session:
+        results = index.dense(session, TENANT, where, queries, 10)
+    fact_rows = [i for i, c in enumerate(categories) if c == "fact"]
+    recall = []
+    for query, hits in zip(queries, results, strict=True):
+        assert len(hits) == 10  # the filter is applied while searching, not after
+        assert all(categories[ids.index(memory_id)] == "fact" for memory_id, _ in hits)
+        assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+        exact = sorted(fact_rows, key=lambda r: -float(vectors[r] @ query))[:10]
+        recall.append(len({ids[r] for r in exact} & {m for m, _ in hits}) / 10)
+    assert np.mean(recall) >= 0.9
+
+
+def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> None:
+    owner = make_end_user(services)
+    add(
+        services,
+        owner,
+        "My cat Zanzibar sleeps all day",
+        "Coffee every morning before work",
+        "Works from home on Fridays",
+        infer=False,
+    )
+    index = services.memory.index
+    codec = services.memory.codec(owner)
+    with services.runtime.db.session(write=False) as session:
+        hits = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5)
+        stats = state.read(session, TENANT, owner.id)
+    assert len(hits) == 1 and hits[0][1] > 0
+    assert stats.doc_count == 3 and stats.total_terms > 0
+
+
+def test_affordable_terms_skip_what_everyone_has() -> None:
+    assert affordable_terms({1: 3, 2: 900, 3: 40}, doc_count=1000) == [1, 3]  # 900 > half
+    assert affordable_terms({2: 900}, doc_count=1000) == [2]  # alone, even a common term counts
+    assert affordable_terms({1: 30_000}, doc_count=100_000) == []  # past the postings budget
+
+
+def test_the_keyword_index_and_the_database_hold_no_plaintext(
+    services: Services, test_database: databases.TestDatabase
+) -> None:
+    owner, passport = make_end_user(services), make_passport_user(services)
+    sentence = "My pet quokka eats marmalade in Zanzibar"
+    for who in (owner, passport):
+        add(services, who, sentence, infer=False, metadata={"note": "quokka marmalade"})
+        assert retrieve(services, who, "quokka").memories  # searchable all the same
+    with services.runtime.db.session(write=False) as session:
+        terms = session.execute(select(TenantMemoryTerm.term, TenantMemoryTerm.tf).where(TenantMemoryTerm.owner_id == owner.id)).all()
+        assert terms and all(isinstance(term, int) and isinstance(tf, int) for term, tf in terms)
+        # Keyed per owner: the hash of a word is neither a plain digest nor another owner's.
+        plain = int.from_bytes(hashlib.sha256(b"quokka").digest()[:8], "big") >> 1
+        assert plain not in {t for t, _ in terms}
+        codec_a, codec_b = services.memory.codec(owner), services.memory.codec(passport)
+        assert codec_a.query_terms("quokka") != codec_b.query_terms("quokka")
+        dump = _every_value(session)
+    for word in SECRET_WORDS:
+        for value in dump:
+            assert word.encode() not in value.lower(), f"{word!r} stored in clear"
+    if test_database.backend == "sqlite":
+        path = Path(services.runtime.db.engine.url.database or "")
+        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        for word in SECRET_WORDS:
+            assert word.encode() not in raw.lower()
+
+
+def _every_value(session) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """Every stored value of every table, as bytes (text, blobs, JSON, vectors alike)."""
+    values: list[bytes] = []
+    connection = session.connection()
+    for table in inspect(connection).get_table_names():
+        if table == "alembic_version":
+            continue
+        for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+            for value in row:
+                if isinstance(value, (bytes, bytearray, memoryview)):
+                    values.append(bytes(value))
+                elif value is not None:
+                    values.append(str(value).encode())
+    return values
+
+
+def test_search_filter_categories_are_normalised() -> None:
+    where = SearchFilter.for_owner(1, "usr_x", categories=["goal", "fact", "goal"])
+    assert where.categories == ("fact", "goal")
+    assert SearchFilter.for_owner(1, "usr_x", categories=[]).categories is None
+
+
+def test_each_backend_builds_its_index() -> None:
+    assert type(build_search_index("sqlite", dim=8)).__name__ == "SQLiteSearchIndex"
+    assert type(build_search_index("postgresql", dim=8)).__name__ == "PostgresSearchIndex"
+    with pytest.raises(ValueError):
+        build_search_index("oracle", dim=8)
