@@ -1,0 +1,65 @@
+"""The PUBLISHED SDK (``memoryo-sdk`` 0.1.1, unchanged, in its own virtual environment)
+against our live server: every tenant memory call it makes works and parses."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures.app import LiveServer
+from tests.fixtures.factories import TenantHandle
+
+SCRIPT = Path(__file__).with_name("published_contract_script.py")
+
+
+def test_the_published_sdk_drives_the_tenant_memory_api(
+    live_server: LiveServer,
+    tenant: TenantHandle,
+    published_sdk_runner: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    user = f"sdk-user-{secrets.token_hex(4)}"
+    completed = published_sdk_runner(SCRIPT, live_server.url, tenant.api_key, user, timeout=180)
+    out: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert out["add"]["status"] == "completed" and out["add"]["job_id"].startswith("job_")
+    assert out["add"]["quota_mode"] == "FULL" and out["add"]["nothing_to_extract"] is False
+    assert out["add_repeat_job_id"] == out["add"]["job_id"]  # the idempotent repeat replayed
+    assert out["job"]["status"] == out["waited"]["status"] == "completed"
+    assert out["job"]["memories_created"] == 1 and len(out["job"]["created_memory_ids"]) == 1
+
+    got = out["get"]
+    assert got["has_context"] and got["quota_mode"] == "FULL"
+    assert not got["is_degraded"] and not got["is_passthrough"] and got["retrieval_id"]
+    [item] = got["items"]
+    assert item["category"] == "preference" and "Python examples" in item["content"]
+    assert item["id"] == out["job"]["created_memory_ids"][0]
+
+    clarification = out["clarification"]
+    assert clarification and [o["answer"] for o in clarification["options"]] == ["A", "B", "both", "neither"]
+    assert out["clarification_question"] == clarification["question"]
+    assert out["answer"] == {
+        "resolved": True,
+        "clarification_id": clarification["id"],
+        "conflict_id": clarification["conflict_id"],
+        "resolution": "B",
+    }
+
+    listed = out["list"]
+    assert listed["total"] == 3 and len(listed["ids"]) == len(set(listed["ids"])) == 3
+    archived = [m for m in listed["items"] if m["is_archived"]]
+    assert [m["content"] for m in archived] == ["Exam is on March 10"]
+    assert {m["category"] for m in listed["items"]} == {"preference", "fact"}
+
+    exported = out["export"]
+    assert exported["tenant_id"] == tenant.tenant_id and len(exported["memories"]) == 3
+    assert all(m["versions"] for m in exported["memories"])
+
+    assert out["delete"] is True
+    assert out["delete_again"] == {"status_code": 404, "code": "MEM_404"}
+    assert len(out["list_after_delete"]) == 2
+    assert out["async_get"]["quota_mode"] == "FULL"
+    assert out["async_get"]["items"] == ["Exam is on March 15"]
