@@ -18,6 +18,7 @@ from memoryos_server.api.routers import (
     health,
     memories,
     passport,
+    passport_memories,
     reviews,
     tenant,
     universal,
@@ -66,7 +67,10 @@ def create_app(
     app.state.services = services
 
     install_error_handlers(app)
-    routers = (health, auth, tenant, users, memories, workspace, reviews, agents, connectors, admin, passport, universal)
+    routers = (
+        health, auth, tenant, users, memories, workspace, reviews,
+        agents, connectors, admin, passport, passport_memories, universal,
+    )
     for module in routers:
         app.include_router(module.router)
 

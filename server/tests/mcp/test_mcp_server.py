@@ -61,3 +61,42 @@ def test_a_wrong_key_is_a_tool_error_not_a_crash(live_server: LiveServer, client
     params = _params(live_server, MEMORYOS_AGENT_API_KEY="agent_sk_wrong", MEMORYOS_UUI_TOKEN=uui)
     _, results = anyio.run(_session_calls, params, [("create_consent_url", {})])
     assert results[0].is_error and "UAT_001" in results[0].content[0].text
+
+
+def test_add_memory_then_get_context(live_server: LiveServer, client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]
+    agent, person, uui = connected(["preference"], "read_write")
+    params = _params(live_server, MEMORYOS_AGENT_API_KEY=agent.key, MEMORYOS_UUI_TOKEN=uui)
+    message = {"role": "user", "content": "Please remember that I prefer short, structured explanations and Python examples."}
+    _, results = anyio.run(
+        _session_calls,
+        params,
+        [
+            ("add_memory", {"messages": [message, {"role": "user", "content": "I live in Paris."}]}),
+            ("get_context", {"query": "How should I tailor the response?"}),
+        ],
+    )
+    added, context = _structured(results[0]), _structured(results[1])
+    assert added["status"] == "completed" and added["skipped"] == 1
+    assert [m["category"] for m in added["stored"]] == ["preference"]
+    assert context["permission_status"] is None and context["categories_available"] == ["preference"]
+    assert "Python examples" in context["system_prompt_addition"]
+    assert [m["category"] for m in context["memories"]] == ["preference"]
+    # The person sees the MCP agent's reads and writes in their activity.
+    actions = {e["action"] for e in client.get("/v1/uui/me/activity", headers=person.headers()).json()["data"]}
+    assert {"memories.write", "memories.read"} <= actions
+
+
+def test_a_revoked_grant_reads_as_a_permission_status(live_server: LiveServer, client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]
+    agent, person, uui = connected(["goal"])
+    grant_id = client.get("/v1/uui/me/grants", headers=person.headers()).json()["data"][0]["id"]
+    client.delete(f"/v1/uui/me/grants/{grant_id}", headers=person.headers())
+    params = _params(live_server, MEMORYOS_AGENT_API_KEY=agent.key, MEMORYOS_UUI_TOKEN=uui, MEMORYOS_AGENT_ID=agent.id)
+    _, results = anyio.run(
+        _session_calls,
+        params,
+        [("get_context", {"query": "goals"}), ("add_memory", {"messages": [{"content": "My goal is to learn Go."}]})],
+    )
+    context = _structured(results[0])
+    assert context["memories"] == [] and context["system_prompt_addition"] == ""
+    assert context["permission_status"] == "grant_revoked"
+    assert results[1].is_error and "UAT_002" in results[1].content[0].text

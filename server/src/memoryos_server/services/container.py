@@ -12,10 +12,12 @@ from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.memory import MemoryService, TenantMemoryService
 from memoryos_server.services.passport import PassportService
+from memoryos_server.services.passport_memory import PassportMemoryService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
+from memoryos_server.services.universal_memory import UniversalMemoryAccess
 from memoryos_server.services.users import EndUserService
 
 
@@ -35,6 +37,8 @@ class Services:
     audit: AuditService
     memory: MemoryService
     tenant_memory: TenantMemoryService
+    universal_memory: UniversalMemoryAccess
+    passport_memory: PassportMemoryService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -43,6 +47,9 @@ def build_services(runtime: Runtime) -> Services:
     grants = GrantService(runtime, email=email)
     identity = IdentityService(runtime)
     memory = MemoryService(runtime)
+    passport = PassportService(runtime, email=email, limiter=limiter)
+    connections = ConnectionService(runtime)
+    universal = UniversalAccessService(runtime, grants=grants)
     return Services(
         runtime=runtime,
         identity=identity,
@@ -51,11 +58,13 @@ def build_services(runtime: Runtime) -> Services:
         email=email,
         limiter=limiter,
         agents=AgentService(runtime),
-        passport=PassportService(runtime, email=email, limiter=limiter),
+        passport=passport,
         grants=grants,
-        connections=ConnectionService(runtime),
-        universal=UniversalAccessService(runtime, grants=grants),
+        connections=connections,
+        universal=universal,
         audit=AuditService(),
         memory=memory,
         tenant_memory=TenantMemoryService(memory, identity),
+        universal_memory=UniversalMemoryAccess(memory, universal),
+        passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
     )

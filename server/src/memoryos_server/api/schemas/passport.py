@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, field_validator
 
 from memoryos_server.api.schemas.common import Lenient, Strict
+from memoryos_server.api.schemas.memory import MAX_METADATA_BYTES, MessageIn, memory_read, review_read, version_read
 from memoryos_server.services.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
 from memoryos_server.services.connections import ConnectionView
 from memoryos_server.services.grants import GrantView
+from memoryos_server.services.memory import JobView
 from memoryos_server.storage.models import GlobalAgent, Grant, Tenant
 
 Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
@@ -194,9 +197,76 @@ def agent_grant_read(grant: Grant, status: str) -> dict[str, Any]:
     }
 
 
-class UniversalMessage(Lenient):
-    """A chat message as the published SDK sends it (extra fields ignored)."""
+class UniversalRetrieveIn(Lenient):
+    """What ``UniversalMemory.get`` sends, plus an optional narrower category list."""
 
-    role: Literal["user", "assistant", "system"]
-    content: str = Field(min_length=1, max_length=16_000)
-    occurred_at: datetime | None = None
+    query: str = Field(min_length=1, max_length=16_000)
+    limit: int = Field(default=10, ge=1, le=50)
+    categories: list[Category] | None = Field(default=None, max_length=6)
+    format: Literal["bullets", "json", "xml"] = "bullets"
+    context_max_tokens: int = Field(default=500, ge=50, le=4000)
+
+
+class UniversalAddIn(Lenient):
+    """What ``UniversalMemory.add`` sends: the idempotency key travels in the body."""
+
+    messages: list[MessageIn] = Field(min_length=1, max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+        return value
+
+
+def universal_job_read(view: JobView) -> dict[str, Any]:
+    """The bare job body of ``GET /v1/universal/memories/jobs/{id}`` (no envelope)."""
+    return {
+        "job_id": view.job_id,
+        "state": view.status,
+        "status": view.status,
+        "memories_created": view.memories_created,
+        "blocked_reason": None,
+        "error": view.error,
+        "result": {
+            "created_memory_ids": view.created_memory_ids,
+            "skipped": view.skipped,
+            "results": [event.as_dict() for event in view.results] if view.results is not None else None,
+            "completed_at": iso(view.completed_at),
+        },
+    }
+
+
+# --- the passport user's memories -------------------------------------------------------------------
+
+
+class CorrectionIn(Strict):
+    corrected_content: str = Field(min_length=1, max_length=16_000)
+
+
+class QuestionAnswerIn(Strict):
+    answer: Literal["A", "B", "both", "neither"]
+
+
+def export_read(export: dict[str, Any]) -> dict[str, Any]:
+    user = export["user"]
+    return {
+        "user": {
+            "user_uui_id": user.public_id,
+            "email": user.email,
+            "created_at": iso(user.created_at),
+            "last_login_at": iso(user.last_login_at),
+        },
+        "exported_at": iso(export["exported_at"]),
+        "memories": [
+            {**memory_read(item["memory"]), "versions": [version_read(v) for v in item["versions"]]}
+            for item in export["memories"]
+        ],
+        "pending_questions": [review_read(q) for q in export["questions"]],
+        "grants": [grant_read(view) for view in export["grants"]],
+        "connections": [connection_read(view) for view in export["connections"]],
+        "activity": [activity_read(item) for item in export["activity"]],
+    }
