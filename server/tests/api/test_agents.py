@@ -83,6 +83,12 @@ def test_jwt_callers_need_the_agents_permission(client: TestClient, tenant: Tena
         ("website_url", "javascript:alert(1)"),
         ("logo_url", "http://cdn.example.com/logo.png"),
         ("default_categories_requested", ["preference", "secrets"]),
+        ("name", "Nul\x00Agent"),
+        ("name", "Two\nLines"),
+        ("description", "nul \x00 inside"),
+        ("website_url", "https://exa\x00mple.com"),
+        ("redirect_uri", "https://example.com:99999/cb"),
+        ("redirect_uri", "https://user:pw@example.com/cb"),
     ],
 )
 def test_bad_fields_are_refused_and_create_nothing(client: TestClient, tenant: TenantHandle, field: str, value: object) -> None:

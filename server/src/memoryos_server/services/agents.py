@@ -6,6 +6,7 @@ hash. Rotating the key replaces the hash, so the old key fails on the very next 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,17 +65,43 @@ class AgentChanges:
         self.given = {name for name in self.__dataclass_fields__ if name != "given" and getattr(self, name) is not _UNSET}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_text(value: str | None, field_name: str, *, max_length: int, multiline: bool = False) -> str | None:
+    """Trimmed text without control characters (PostgreSQL refuses NUL; nobody needs the rest)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+    problem = None
+    if pattern.search(text):
+        problem = "must not contain control characters"
+    elif len(text) > max_length:
+        problem = f"is longer than {max_length} characters"
+    if problem:
+        raise ValidationFailed(
+            f"{field_name} {problem}", details=[{"loc": ["body", field_name], "msg": problem, "type": "string"}]
+        )
+    return text
+
+
 def check_url(value: str | None, field_name: str) -> str | None:
     """https anywhere, http only on this machine; "" and None mean "none"."""
-    if value is None or not value.strip():
+    value = check_text(value, field_name, max_length=2000)
+    if value is None:
         return None
-    value = value.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 — raises on a malformed port
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{field_name} is not a URL", details=[{"loc": ["body", field_name], "msg": "is not a URL", "type": "url"}]
+        ) from exc
     host = (parts.hostname or "").lower()
     problem = None
-    if len(value) > 2000:
-        problem = "is longer than 2000 characters"
-    elif parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in ("https", "http") or not host:
         problem = "must be an absolute https URL"
     elif parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
         problem = "must use https (http is allowed only for localhost and 127.0.0.1)"
@@ -123,7 +150,7 @@ class AgentService:
             id=str(uuid.uuid4()),
             owner_tenant_id=tenant_id,
             name=_name(name),
-            description=(description or "").strip() or None,
+            description=check_text(description, "description", max_length=2000, multiline=True),
             website_url=check_url(website_url, "website_url"),
             logo_url=check_url(logo_url, "logo_url"),
             redirect_uris=_redirect_uris(redirect_uris),
@@ -153,7 +180,7 @@ class AgentService:
         if "name" in changes.given:
             agent.name = _name(changes.name)
         if "description" in changes.given:
-            agent.description = (changes.description or "").strip() or None
+            agent.description = check_text(changes.description, "description", max_length=2000, multiline=True)
         if "website_url" in changes.given:
             agent.website_url = check_url(changes.website_url, "website_url")
         if "logo_url" in changes.given:
@@ -251,7 +278,7 @@ class AgentService:
             raise BadRequest("invalid_decision", "decision must be 'verified' or 'rejected'")
         agent = self.public_profile(session, agent_id)
         agent.verification_status = decision
-        agent.verification_note = (note or "").strip() or None
+        agent.verification_note = check_text(note, "note", max_length=2000, multiline=True)
         agent.verified_at = utcnow() if decision == "verified" else None
         self.audit.record(
             session,
@@ -288,8 +315,8 @@ def is_verified(agent: GlobalAgent) -> bool:
 
 
 def _name(value: str) -> str:
-    name = (value or "").strip()
-    if not name or len(name) > 200:
+    name = check_text(value, "name", max_length=200)
+    if not name:
         message = "name must be 1–200 characters"
         raise ValidationFailed(message, details=[{"loc": ["body", "name"], "msg": message, "type": "string"}])
     return name

@@ -27,11 +27,13 @@ from memoryos_server.errors import (
 )
 from memoryos_server.services.agents import canonical_agent_id
 from memoryos_server.services.audit import AuditService
+from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import LinkToken, OrgConnection, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
+from memoryos_server.storage.repositories.identity import TenantRepository
 from memoryos_server.storage.repositories.passport import LinkTokenRepository, OrgConnectionRepository
 from memoryos_server.storage.types import utcnow
 
@@ -43,6 +45,15 @@ _ACCOUNT_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 class IssuedLink:
     link_token: str
     expires_in_seconds: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkPreview:
+    """What a still-usable secure link would connect: shown to the user before they confirm."""
+
+    organisation_name: str
+    agent_id: str
     expires_at: datetime
 
 
@@ -95,6 +106,18 @@ class ConnectionService:
 
     # --- the passport user --------------------------------------------------------------------
 
+    def preview_link(self, session: Session, agent_id: str, link_token: str) -> LinkPreview:
+        """Check a secure link without using it, and name the organisation it connects to.
+
+        The same refusals as ``connect_with_link``, so a page can say what is wrong before the
+        user confirms anything.
+        """
+        row = self._usable_link(session, agent_id, link_token, utcnow())
+        tenant = TenantRepository(session).by_id(row.tenant_id)
+        directory = OrgConnectionRepository(session).directory_names([row.tenant_id])
+        name = directory[row.tenant_id][1] if row.tenant_id in directory else (tenant.name if tenant else "")
+        return LinkPreview(organisation_name=name, agent_id=row.agent_id, expires_at=row.expires_at)
+
     def connect_with_link(self, session: Session, user: UniversalUser, agent_id: str, link_token: str) -> OrgConnection:
         """Use a secure link: connect the user's passport to the account it was made for.
 
@@ -102,14 +125,9 @@ class ConnectionService:
         ``LinkForAnotherAgent`` (403, and the link stays usable for its own agent).
         Using a link for an account that is already connected returns that connection.
         """
-        links = LinkTokenRepository(session)
-        row = links.by_hash(self._token_hash(link_token)) if link_token.startswith(LINK_TOKEN_PREFIX) else None
-        if row is None:
-            raise LinkExpired("this link was already used or has expired")
-        if row.agent_id != canonical_agent_id(agent_id):
-            raise LinkForAnotherAgent("this link was made for another agent")
         now = utcnow()
-        if row.used_at is not None or row.expires_at <= now or not links.consume(row.id, now):
+        row = self._usable_link(session, agent_id, link_token, now)
+        if not LinkTokenRepository(session).consume(row.id, now):
             raise LinkExpired("this link was already used or has expired")
         connection = OrgConnectionRepository(session).insert_or_get(
             OrgConnection(
@@ -149,7 +167,7 @@ class ConnectionService:
 
     def delete(self, session: Session, user: UniversalUser, connection_id: str) -> None:
         repo = OrgConnectionRepository(session)
-        connection = repo.of_user(user.id, connection_id)
+        connection = repo.of_user(user.id, connection_id) if is_plain_id(connection_id) else None
         if connection is None:
             raise ConnectionNotFound("no such connection")
         repo.delete(connection)
@@ -161,6 +179,20 @@ class ConnectionService:
             universal_user_id=user.id,
             detail={"connection_id": connection_id},
         )
+
+    def _usable_link(self, session: Session, agent_id: str, link_token: str, now: datetime) -> LinkToken:
+        row = (
+            LinkTokenRepository(session).by_hash(self._token_hash(link_token))
+            if link_token.startswith(LINK_TOKEN_PREFIX)
+            else None
+        )
+        if row is None:
+            raise LinkExpired("this link was already used or has expired")
+        if row.agent_id != canonical_agent_id(agent_id):
+            raise LinkForAnotherAgent("this link was made for another agent")
+        if row.used_at is not None or row.expires_at <= now:
+            raise LinkExpired("this link was already used or has expired")
+        return row
 
     def _token_hash(self, raw: str) -> str:
         return self.rt.hasher.hash(raw, purpose="link_token")

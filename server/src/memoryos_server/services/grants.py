@@ -23,6 +23,7 @@ from memoryos_server.services.agents import AgentService, check_categories
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
 from memoryos_server.services.email import EmailService
+from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.pairwise import PairwiseIdentities
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import ConsentCode, GlobalAgent, Grant, UniversalUser
@@ -84,7 +85,7 @@ class GrantService:
         return [GrantView(grant, agent, grant_status(grant, now)) for grant, agent in GrantRepository(session).for_user(user.id)]
 
     def get(self, session: Session, user: UniversalUser, grant_id: str) -> GrantView:
-        grant = GrantRepository(session).of_user(user.id, grant_id)
+        grant = GrantRepository(session).of_user(user.id, grant_id) if is_plain_id(grant_id) else None
         agent = AgentRepository(session).live(grant.agent_id) if grant else None
         if grant is None or agent is None:
             raise GrantNotFound("no such grant")
@@ -109,7 +110,7 @@ class GrantService:
         A ``link_token`` (from the agent's tenant) also connects the user's account there; a bad
         link fails the whole call, so nothing is granted half-way.
         """
-        agent = self._grantable_agent(session, agent_id)
+        agent = self.grantable_agent(session, agent_id)
         allowed = _categories(categories)
         _check_access_type(access_type)
         expiry = _expiry(expires_at, duration_days)
@@ -214,9 +215,14 @@ class GrantService:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _grantable_agent(self, session: Session, agent_id: str) -> GlobalAgent:
+    def grantable_agent(self, session: Session, agent_id: str) -> GlobalAgent:
+        """The agent a user may approve: known, not deleted, active and not rejected by review.
+
+        A deactivated agent could not use a grant (its key is refused), so approving it is
+        refused too, before the user is asked anything.
+        """
         agent = self.agents.public_profile(session, agent_id)
-        if agent.verification_status == "rejected":
+        if agent.verification_status == "rejected" or not agent.is_active:
             raise AgentNotFound("no such agent")
         return agent
 

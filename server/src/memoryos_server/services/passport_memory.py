@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from memoryos_server.errors import BadRequest
+from memoryos_server.errors import BadRequest, ClarificationNotFound
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
 from memoryos_server.services.grants import GrantService
+from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.memory import AnswerOutcome, MemoryOwner, MemoryService, MemoryView, Page, VersionView
 from memoryos_server.services.memory.views import memory_view, version_view
 from memoryos_server.services.passport import PassportService
@@ -117,6 +118,8 @@ class PassportMemoryService:
         return self.memory.questions(session, owner=self.owner(user), status=status, cursor=cursor, limit=limit)
 
     def answer(self, session: Session, user: UniversalUser, question_id: str, *, answer: str) -> AnswerOutcome:
+        if not is_plain_id(question_id):
+            raise ClarificationNotFound("no such question")
         outcome = self.memory.answer(session, owner=self.owner(user), conflict_id=question_id, answer=answer, actor=_actor(user))
         self.audit.record(
             session,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.errors import JobNotFound, WriteNotPermitted
 from memoryos_server.services.audit import AuditService
+from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.memory import AddOutcome, JobView, MemoryOwner, MemoryService, RetrievedMemory
 from memoryos_server.services.memory.retrieve import new_retrieval_id
 from memoryos_server.services.universal import GrantState, UniversalAccessService
@@ -149,7 +150,7 @@ class UniversalMemoryAccess:
 
     def job(self, session: Session, agent: GlobalAgent, user: UniversalUser, job_id: str) -> JobView:
         """One of this agent's own add jobs for this user. Anyone else's is simply not found."""
-        row = JobRepository(session).get(job_id, family="universal", owner_id=user.id)
+        row = JobRepository(session).get(job_id, family="universal", owner_id=user.id) if is_plain_id(job_id) else None
         if row is None or row.agent_id != agent.id:
             raise JobNotFound("no such job")
         return self.memory.job(session, job_id=job_id, family="universal", owner=self.owner(agent, user))
