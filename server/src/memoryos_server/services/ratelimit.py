@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+MAX_WINDOW_SECONDS = 86_400
+
 
 class _Counters(Protocol):
     def increment(self, bucket: str, window_start: int, window_seconds: int, session: Session | None) -> int: ...
@@ -59,9 +61,10 @@ class DatabaseCounters:
 
     def increment(self, bucket: str, window_start: int, window_seconds: int, session: Session | None) -> int:
         def work(repo: RateLimitRepository) -> int:
-            # Now and then, forget windows nobody can still be weighed against.
+            # Now and then, forget windows no limit can still weigh: older than two of the
+            # longest windows allowed, whatever this bucket's own window is.
             if random.random() < 0.01:
-                repo.prune(window_start - 2 * window_seconds)
+                repo.prune(window_start - 2 * MAX_WINDOW_SECONDS)
             return repo.increment(bucket, window_start)
 
         return self._run(session, work)
@@ -171,6 +174,8 @@ class RateLimiter:
 
         Returns how many more events the bucket allows now.
         """
+        if not 1 <= window_seconds <= MAX_WINDOW_SECONDS:
+            raise ValueError(f"a rate-limit window is 1 s to {MAX_WINDOW_SECONDS} s")
         now = self._clock()
         window_start = int(now // window_seconds) * window_seconds
         elapsed = now - window_start
