@@ -14,7 +14,8 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
@@ -133,22 +134,15 @@ class RedisCounters:
             self._client.close()
 
     @staticmethod
-    def _errors() -> "_RedisErrors":
-        return _RedisErrors()
-
-
-class _RedisErrors:
-    """Turns a Redis outage into 503: failing open would switch the limits off."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+    @contextmanager
+    def _errors() -> Iterator[None]:
+        """A Redis outage is a 503: failing open would switch the limits off."""
         import redis
 
-        if exc is not None and isinstance(exc, redis.RedisError):
+        try:
+            yield
+        except redis.RedisError as exc:
             raise ServiceUnavailable("the rate-limit store does not answer") from exc
-        return False
 
 
 class RateLimiter:
