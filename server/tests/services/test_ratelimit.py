@@ -135,3 +135,13 @@ def test_a_redis_outage_is_a_503_not_an_open_door() -> None:
     limiter = RateLimiter(RedisCounters("redis://127.0.0.1:1/0"))
     with pytest.raises(ServiceUnavailable):
         limiter.hit(_bucket(), limit=5, window_seconds=60)
+
+
+def test_retry_after_never_exceeds_the_window(store) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(5_000_005.0)  # 5 s into a 100 s window: the estimate alone would say 115 s
+    limiter, bucket = store(clock), _bucket()
+    for _ in range(5):
+        limiter.hit(bucket, limit=5, window_seconds=100)
+    with pytest.raises(RateLimited) as refused:
+        limiter.hit(bucket, limit=5, window_seconds=100)
+    assert 1 <= refused.value.retry_after_seconds <= 100

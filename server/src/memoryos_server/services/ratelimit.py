@@ -182,7 +182,10 @@ class RateLimiter:
         self.counters.decrement(bucket, window_start, session)
         if not sliding:
             raise RateLimited(math.ceil(window_seconds - elapsed))
-        raise RateLimited(_retry_after(limit, current - 1, previous, elapsed, window_seconds))
+        # The estimate spreads the previous window's hits evenly and can ask for more than a whole
+        # window; an exact log of hits never needs more than one, so that is the cap (a retry at
+        # that moment may, rarely, be refused once more for a short while).
+        raise RateLimited(min(window_seconds, _retry_after(limit, current - 1, previous, elapsed, window_seconds)))
 
     def reset(self, bucket: str, *, session: Session | None = None) -> None:
         self.counters.reset(bucket, session)

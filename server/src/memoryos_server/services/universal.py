@@ -116,7 +116,7 @@ class UniversalAccessService:
     def load(self, session: Session, caller: AgentCaller) -> tuple[GlobalAgent, UniversalUser | None]:
         """The caller's rows in this session (the route's own transaction)."""
         agent = AgentRepository(session).live(caller.agent_id)
-        if agent is None or not agent.is_active:
+        if agent is None or not agent.is_active or agent.verification_status == "rejected":
             raise CrossAgentAuthFailed()
         if caller.user_id is None:
             return agent, None
