@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,16 +46,23 @@ def load_or_create_master_key(configured: str | None, data_dir: Path) -> LoadedM
     path = data_dir / MASTER_KEY_FILE
     if path.exists():
         return LoadedMasterKey(decode_master_key(path.read_text()), path, False)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     encoded = base64.b64encode(os.urandom(KEY_BYTES)).decode()
-    # O_EXCL: two processes starting together must not both write a key; the loser reads the winner's.
+    # Write a private temporary file, then link it into place: the link either creates the key
+    # file complete or fails because another process already did, so no reader sees it half-written.
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".master.key.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return LoadedMasterKey(decode_master_key(path.read_text()), path, False)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(encoded + "\n")
-    os.chmod(path, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(encoded + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return LoadedMasterKey(decode_master_key(path.read_text()), path, False)
+    finally:
+        os.unlink(temporary)
     return LoadedMasterKey(decode_master_key(encoded), path, True)
 
 
