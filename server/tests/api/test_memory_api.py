@@ -68,9 +68,13 @@ def _error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 def test_add_answers_top_level_fields_and_records_a_completed_job(client: TestClient, tenant: TenantHandle) -> None:
     body = _add(client, tenant, "alice", SEED)
-    assert {"request_id", "timestamp", "job_id", "status", "nothing_to_extract", "processing_status", "results"} <= set(body)
+    assert {"request_id", "timestamp", "job_id", "status", "nothing_to_extract", "processing_status", "results"} <= set(
+        body
+    )
     assert "data" not in body
-    assert body["status"] == "completed" and body["nothing_to_extract"] is False and body["processing_status"] == "normal"
+    assert (
+        body["status"] == "completed" and body["nothing_to_extract"] is False and body["processing_status"] == "normal"
+    )
     [result] = body["results"]
     assert set(result) == {"id", "event", "memory", "category"}
     assert result["event"] == "ADD" and result["category"] == "preference"
@@ -100,7 +104,13 @@ def test_retrieve_answers_the_published_shape(client: TestClient, tenant: Tenant
     _add(client, tenant, "alice", SEED)
     response = client.post(
         "/v1/memories/retrieve",
-        json={"query": "how to explain code", "external_user_id": "alice", "categories": [], "limit": 10, "agent_id": "a-1"},
+        json={
+            "query": "how to explain code",
+            "external_user_id": "alice",
+            "categories": [],
+            "limit": 10,
+            "agent_id": "a-1",
+        },
         headers=tenant.key_headers(),
     )
     assert response.status_code == 200, response.text
@@ -154,7 +164,9 @@ def test_the_end_user_comes_from_the_header_or_the_body_or_the_query(client: Tes
         headers=tenant.key_headers("someone-else"),
     )
     assert both.json()["data"] == []
-    missing = client.post("/v1/memories/add", json={"messages": [{"role": "user", "content": "x"}]}, headers=tenant.key_headers())
+    missing = client.post(
+        "/v1/memories/add", json={"messages": [{"role": "user", "content": "x"}]}, headers=tenant.key_headers()
+    )
     _error(missing, 400, "REQ_400")
     assert missing.json()["error"] == "end_user_required"
 
@@ -200,7 +212,10 @@ def test_get_patch_history_and_both_deletes(client: TestClient, tenant: TenantHa
     assert patched.json()["data"]["content"] == "Lives in Berlin-Kreuzberg"
     assert patched.json()["data"]["metadata"] == {"source": "crm"}
     history = client.get(f"/v1/memories/{memory_id}/history", headers=headers).json()["data"]
-    assert [(v["event"], v["content"]) for v in history] == [("ADD", "Lives in Berlin"), ("EDIT", "Lives in Berlin-Kreuzberg")]
+    assert [(v["event"], v["content"]) for v in history] == [
+        ("ADD", "Lives in Berlin"),
+        ("EDIT", "Lives in Berlin-Kreuzberg"),
+    ]
     soft = client.delete(f"/v1/memories/{memory_id}", params={"hard_delete": "false"}, headers=headers)
     assert soft.status_code == 200 and soft.json()["data"]["deleted"] is True
     _error(client.get(f"/v1/memories/{memory_id}", headers=headers), 404, "MEM_404")
@@ -232,7 +247,9 @@ def test_a_conflict_is_surfaced_answered_once_and_versioned(client: TestClient, 
     assert data == {**data, "resolved": True, "clarification_id": clarification["id"], "resolution": "B"}
     assert data["conflict_id"] == clarification["conflict_id"]
     again = client.post(
-        f"/v1/memories/clarifications/{clarification['id']}/answer", json={"answer": "A"}, headers=tenant.key_headers("alice")
+        f"/v1/memories/clarifications/{clarification['id']}/answer",
+        json={"answer": "A"},
+        headers=tenant.key_headers("alice"),
     )
     _error(again, 409, "CLR_409")
     unknown = client.post(
@@ -243,7 +260,10 @@ def test_a_conflict_is_surfaced_answered_once_and_versioned(client: TestClient, 
     _error(unknown, 404, "CLR_404")
     old = client.get(f"/v1/memories/{a['id']}", headers=tenant.key_headers("alice")).json()["data"]
     assert old["is_archived"] is True
-    events = [v["event"] for v in client.get(f"/v1/memories/{a['id']}/history", headers=tenant.key_headers("alice")).json()["data"]]
+    events = [
+        v["event"]
+        for v in client.get(f"/v1/memories/{a['id']}/history", headers=tenant.key_headers("alice")).json()["data"]
+    ]
     assert events == ["ADD", "DISPUTE", "ARCHIVE"]
     assert _retrieve(client, tenant, "alice", "When is the exam?")["clarification"] is None
 
@@ -272,7 +292,9 @@ def test_workspace_memory_and_tenant_reviews(client: TestClient, tenant: TenantH
         "The support line opens at 8am",
         "The support line opens at 9am",
     }
-    found = client.post("/v1/workspace/memories/retrieve", json={"query": "support line"}, headers=tenant.key_headers()).json()
+    found = client.post(
+        "/v1/workspace/memories/retrieve", json={"query": "support line"}, headers=tenant.key_headers()
+    ).json()
     assert len(found["data"]) == 2 and found["quota_mode"] == "FULL"
     answered = client.post(f"/v1/tenant/reviews/{review['id']}/answer", json={"answer": "both"}, headers=jwt)
     assert answered.status_code == 200 and answered.json()["data"]["resolution"] == "both"
@@ -282,17 +304,26 @@ def test_workspace_memory_and_tenant_reviews(client: TestClient, tenant: TenantH
     assert listed["pagination"]["total"] == 2
     memory_id = listed["data"][0]["id"]
     assert client.get(f"/v1/workspace/memories/{memory_id}", headers=jwt).status_code == 200
-    assert client.patch(f"/v1/workspace/memories/{memory_id}", json={"importance_score": 3}, headers=jwt).status_code == 200
+    assert (
+        client.patch(f"/v1/workspace/memories/{memory_id}", json={"importance_score": 3}, headers=jwt).status_code
+        == 200
+    )
     assert len(client.get(f"/v1/workspace/memories/{memory_id}/history", headers=jwt).json()["data"]) >= 2
     assert client.delete(f"/v1/workspace/memories/{memory_id}", headers=jwt).json()["data"]["deleted"] is True
     # Tenant backends read the workspace but do not write it; viewers neither.
     blocked = client.post(
-        "/v1/workspace/memories/add", json={"messages": [{"role": "user", "content": "x"}]}, headers=tenant.key_headers()
+        "/v1/workspace/memories/add",
+        json={"messages": [{"role": "user", "content": "x"}]},
+        headers=tenant.key_headers(),
     )
     _error(blocked, 403, "AUTH_003")
     viewer = tenant.add_member("viewer")
     _error(
-        client.post("/v1/workspace/memories/add", json={"messages": [{"role": "user", "content": "x"}]}, headers=viewer.headers()),
+        client.post(
+            "/v1/workspace/memories/add",
+            json={"messages": [{"role": "user", "content": "x"}]},
+            headers=viewer.headers(),
+        ),
         403,
         "AUTH_003",
     )
@@ -327,14 +358,19 @@ def test_every_memory_route_hides_other_tenants_and_end_users(client: TestClient
             response = client.request(method.upper(), path, json=body, headers=handle.key_headers(user))
             _error(response, 404, "MEM_404")
         answer = client.post(
-            f"/v1/memories/clarifications/{clarification_id}/answer", json={"answer": "A"}, headers=handle.key_headers(user or "alice")
+            f"/v1/memories/clarifications/{clarification_id}/answer",
+            json={"answer": "A"},
+            headers=handle.key_headers(user or "alice"),
         )
         _error(answer, 404, "CLR_404")
     _error(client.get(f"/v1/memories/jobs/{added['job_id']}", headers=stranger.key_headers()), 404, "JOB_404")
     assert _retrieve(client, stranger, "alice", "exam")["data"] == []
     assert _total(client, stranger, "alice") == 0 and _total(client, owner, "bob") == 0
     # Still there, unchanged, for its owner.
-    assert client.get(f"/v1/memories/{memory_id}", headers=owner.key_headers("alice")).json()["data"]["content"] == "Exam is on March 10"
+    assert (
+        client.get(f"/v1/memories/{memory_id}", headers=owner.key_headers("alice")).json()["data"]["content"]
+        == "Exam is on March 10"
+    )
     assert conflict["results"][0]["event"] == "CONFLICT"
 
     workspace_memory = client.post(
@@ -343,8 +379,20 @@ def test_every_memory_route_hides_other_tenants_and_end_users(client: TestClient
         headers=owner.jwt_headers(),
     ).json()["results"][0]["id"]
     for method in ("GET", "DELETE"):
-        _error(client.request(method, f"/v1/workspace/memories/{workspace_memory}", headers=stranger.jwt_headers()), 404, "MEM_404")
-    _error(client.post("/v1/tenant/reviews/rev_0123456789abcdef01234567/answer", json={"answer": "A"}, headers=stranger.jwt_headers()), 404, "CLR_404")
+        _error(
+            client.request(method, f"/v1/workspace/memories/{workspace_memory}", headers=stranger.jwt_headers()),
+            404,
+            "MEM_404",
+        )
+    _error(
+        client.post(
+            "/v1/tenant/reviews/rev_0123456789abcdef01234567/answer",
+            json={"answer": "A"},
+            headers=stranger.jwt_headers(),
+        ),
+        404,
+        "CLR_404",
+    )
 
 
 # --- bad input ------------------------------------------------------------------------------------------
@@ -369,10 +417,14 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(client: TestClient, tenant
     ]
     for body, status, code in cases:
         _error(client.post("/v1/memories/add", json=body, headers=headers), status, code)
-    malformed = client.post("/v1/memories/add", content=b'{"messages": [', headers={**headers, "Content-Type": "application/json"})
+    malformed = client.post(
+        "/v1/memories/add", content=b'{"messages": [', headers={**headers, "Content-Type": "application/json"}
+    )
     _error(malformed, 400, "REQ_400")
     huge = client.post(
-        "/v1/memories/add", content=b'{"messages": "' + b"x" * (10 * 1024 * 1024) + b'"}', headers={**headers, "Content-Type": "application/json"}
+        "/v1/memories/add",
+        content=b'{"messages": "' + b"x" * (10 * 1024 * 1024) + b'"}',
+        headers={**headers, "Content-Type": "application/json"},
     )
     _error(huge, 413, "REQ_413")
     retrieve_cases = [
@@ -396,8 +448,18 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(client: TestClient, tenant
     memory_id = client.get("/v1/memories", headers=headers).json()["data"][0]["id"]
     for patch in ({}, {"category": "hobby"}, {"importance_score": 11}, {"content": ""}, {"colour": "red"}):
         _error(client.patch(f"/v1/memories/{memory_id}", json=patch, headers=headers), 422, "REQ_422")
-    _error(client.post(f"/v1/memories/clarifications/{memory_id}/answer", json={"answer": "maybe"}, headers=headers), 422, "REQ_422")
-    _error(client.post("/v1/memories/add", json={"messages": [message]}, headers={**headers, "Idempotency-Key": "k" * 300}), 422, "REQ_422")
+    _error(
+        client.post(f"/v1/memories/clarifications/{memory_id}/answer", json={"answer": "maybe"}, headers=headers),
+        422,
+        "REQ_422",
+    )
+    _error(
+        client.post(
+            "/v1/memories/add", json={"messages": [message]}, headers={**headers, "Idempotency-Key": "k" * 300}
+        ),
+        422,
+        "REQ_422",
+    )
     assert _total(client, tenant, "alice") == before
     assert client.get(f"/v1/memories/{memory_id}", headers=headers).json()["data"]["content"] == "Lives in Berlin"
 
@@ -414,5 +476,7 @@ def test_a_repeated_idempotency_key_replays_the_first_answer(client: TestClient,
     assert first.content == second.content  # byte for byte, request id and all
     assert _total(client, tenant, "alice") == 1
     # Another end-user's key space is their own.
-    other = client.post("/v1/memories/add", json=body, headers={**tenant.key_headers("bob"), "Idempotency-Key": "order-123"})
+    other = client.post(
+        "/v1/memories/add", json=body, headers={**tenant.key_headers("bob"), "Idempotency-Key": "order-123"}
+    )
     assert other.content != first.content and _total(client, tenant, "bob") == 1

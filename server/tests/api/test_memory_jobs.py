@@ -26,7 +26,12 @@ from tests.fixtures.app import LiveServer, free_port, make_settings
 from tests.fixtures.factories import TenantHandle, create_tenant
 
 LLM_MEMORIES = [
-    {"content": "Is training for the Berlin marathon in October", "category": "goal", "importance": 8, "confidence": 0.9},
+    {
+        "content": "Is training for the Berlin marathon in October",
+        "category": "goal",
+        "importance": 8,
+        "confidence": 0.9,
+    },
     {"content": "Has a cat named Miso", "category": "relationship", "importance": 6, "confidence": 0.9},
 ]
 SECRET_MESSAGE = "I am training for the Berlin marathon in October and my cat Miso hates it"
@@ -46,7 +51,12 @@ class FakeLLM:
                 answer = {
                     "id": "chatcmpl-test",
                     "object": "chat.completion",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps({"memories": LLM_MEMORIES})}}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": json.dumps({"memories": LLM_MEMORIES})},
+                        }
+                    ],
                 }
                 payload = json.dumps(answer).encode()
                 self.send_response(200)
@@ -147,7 +157,10 @@ def test_a_queued_payload_is_encrypted(isolated_app: Callable[..., TestClient]) 
     client = isolated_app(llm_base_url="http://127.0.0.1:9/v1", worker_enabled=False)
     tenant = create_tenant(client)
     body = _queued_add(client, tenant, SECRET_MESSAGE)
-    assert client.get(f"/v1/memories/jobs/{body['job_id']}", headers=tenant.key_headers()).json()["data"]["status"] == "queued"
+    assert (
+        client.get(f"/v1/memories/jobs/{body['job_id']}", headers=tenant.key_headers()).json()["data"]["status"]
+        == "queued"
+    )
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     with runtime.db.session(write=False) as session:
         row = session.execute(select(Job).where(Job.id == body["job_id"])).scalar_one()
@@ -157,7 +170,9 @@ def test_a_queued_payload_is_encrypted(isolated_app: Callable[..., TestClient]) 
 def test_when_the_llm_is_down_the_rules_extract(isolated_app: Callable[..., TestClient]) -> None:
     client = isolated_app(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout_seconds=2)
     tenant = create_tenant(client)
-    body = _queued_add(client, tenant, "Please remember that I prefer short, structured explanations and Python examples")
+    body = _queued_add(
+        client, tenant, "Please remember that I prefer short, structured explanations and Python examples"
+    )
     job = _wait_for_job(client, tenant, body["job_id"])
     assert job["status"] == "completed" and job["extraction_metadata"]["extractor"] == "rules"
     [memory] = client.get("/v1/memories", headers=tenant.key_headers("alice")).json()["data"]
@@ -191,7 +206,9 @@ def test_a_failing_job_is_retried_then_dead(isolated_app: Callable[..., TestClie
     assert client.get("/v1/memories", headers=tenant.key_headers("alice")).json()["data"] == []
 
 
-def test_concurrent_repeats_of_one_idempotency_key_write_once(client: TestClient, live_server: LiveServer, tenant: TenantHandle) -> None:
+def test_concurrent_repeats_of_one_idempotency_key_write_once(
+    client: TestClient, live_server: LiveServer, tenant: TenantHandle
+) -> None:
     body = {"messages": [{"role": "user", "content": "I live in Lisbon"}]}
     headers = {**tenant.key_headers("carol"), "Idempotency-Key": "concurrent-1"}
     barrier = threading.Barrier(6)

@@ -10,7 +10,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from memoryos_server.errors import BadRequest, ClarificationClosed, ClarificationNotFound, MemoryNotFound, ReviewNotFound
+from memoryos_server.errors import (
+    BadRequest,
+    ClarificationClosed,
+    ClarificationNotFound,
+    MemoryNotFound,
+    ReviewNotFound,
+)
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryOwner
 from memoryos_server.storage.types import utcnow
@@ -112,9 +118,7 @@ def test_duplicates_inside_one_add_are_decided_too(services: Services, owner: Me
         ("I have two kids", "I have three kids"),  # a changed number
     ],
 )
-def test_each_kind_of_contradiction_opens_a_clarification(
-    services: Services, older: str, newer: str
-) -> None:
+def test_each_kind_of_contradiction_opens_a_clarification(services: Services, older: str, newer: str) -> None:
     owner = make_end_user(services)
     a = add(services, owner, older).results[0]
     b = add(services, owner, newer).results[0]
@@ -175,7 +179,9 @@ def test_answering_both_keeps_both_undisputed(services: Services, owner: MemoryO
     assert {m.id for m in found.memories} == {a, b} and "[disputed]" not in found.system_prompt_addition
 
 
-def test_answering_neither_keeps_both_unconfirmed_and_closes_the_question(services: Services, owner: MemoryOwner) -> None:
+def test_answering_neither_keeps_both_unconfirmed_and_closes_the_question(
+    services: Services, owner: MemoryOwner
+) -> None:
     conflict_id, a, b = _conflicted(services, owner)
     _answer(services, owner, conflict_id, "neither", free_text="I moved to Rome")
     for memory_id in (a, b):
@@ -227,7 +233,9 @@ def test_a_passport_conflict_is_a_pending_question(services: Services) -> None:
 
 
 def test_allowed_categories_drop_and_count_the_rest(services: Services, owner: MemoryOwner) -> None:
-    outcome = add(services, owner, SEED, "I live in Berlin", "I want to run a marathon next year", allowed_categories=["fact"])
+    outcome = add(
+        services, owner, SEED, "I live in Berlin", "I want to run a marathon next year", allowed_categories=["fact"]
+    )
     assert [e.category for e in outcome.results] == ["fact"] and outcome.skipped == 2
     everything_dropped = add(services, owner, SEED, allowed_categories=["goal"])
     assert everything_dropped.nothing_to_extract and everything_dropped.skipped == 1
@@ -270,7 +278,12 @@ def test_as_of_answers_from_the_memories_valid_then(services: Services, owner: M
 
 @pytest.mark.parametrize("format", ["bullets", "json", "xml"])
 def test_formats_and_the_token_budget(services: Services, owner: MemoryOwner, format: str) -> None:
-    add(services, owner, *[f"I visited city number {i} last summer and loved the food there" for i in range(30)], infer=False)
+    add(
+        services,
+        owner,
+        *[f"I visited city number {i} last summer and loved the food there" for i in range(30)],
+        infer=False,
+    )
     roomy = retrieve(services, owner, "city food summer", limit=30, format=format, context_max_tokens=4000)
     tight = retrieve(services, owner, "city food summer", limit=30, format=format, context_max_tokens=60)
     assert roomy.context_token_count > tight.context_token_count
@@ -309,8 +322,10 @@ def test_reads_are_counted_in_the_background(services: Services, owner: MemoryOw
     memory_id = add(services, owner, SEED).results[0].id
     retrieve(services, owner, "explanations")
     retrieve(services, owner, "explanations")
-    services.memory.flush_access()
-    view = _get(services, owner, memory_id)
+    services.memory.flush_access()  # the app's background thread may be flushing too
+    deadline = time.monotonic() + 5
+    while (view := _get(services, owner, memory_id)).access_count < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert view.access_count == 2 and view.last_accessed is not None
     assert view.updated_at == view.created_at  # a read is not an edit
 

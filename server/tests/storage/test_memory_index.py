@@ -99,13 +99,23 @@ def _store_vectors(services: Services, owner: MemoryOwner, vectors: np.ndarray, 
     with services.runtime.db.session() as session:
         writer = MemoryWriter(session, owner, services.memory.codec(owner), now=utcnow())
         for i, (vector, category) in enumerate(zip(vectors, categories, strict=True)):
-            row = writer.insert(content=f"synthetic {i}", category=category, importance=5, confidence=1, vector=vector, event="ADD", actor=ACTOR)
+            row = writer.insert(
+                content=f"synthetic {i}",
+                category=category,
+                importance=5,
+                confidence=1,
+                vector=vector,
+                event="ADD",
+                actor=ACTOR,
+            )
             ids.append(row.id)
         writer.finish()
     return ids
 
 
-def test_approximate_paths_keep_filters_and_find_the_nearest(services: Services, test_database: databases.TestDatabase) -> None:
+def test_approximate_paths_keep_filters_and_find_the_nearest(
+    services: Services, test_database: databases.TestDatabase
+) -> None:
     owner = make_end_user(services)
     n = 600
     vectors = _vectors(n, seed=7)
@@ -169,7 +179,9 @@ def test_the_keyword_index_and_the_database_hold_no_plaintext(
         add(services, who, sentence, infer=False, metadata={"note": "quokka marmalade"})
         assert retrieve(services, who, "quokka").memories  # searchable all the same
     with services.runtime.db.session(write=False) as session:
-        terms = session.execute(select(TenantMemoryTerm.term, TenantMemoryTerm.tf).where(TenantMemoryTerm.owner_id == owner.id)).all()
+        terms = session.execute(
+            select(TenantMemoryTerm.term, TenantMemoryTerm.tf).where(TenantMemoryTerm.owner_id == owner.id)
+        ).all()
         assert terms and all(isinstance(term, int) and isinstance(tf, int) for term, tf in terms)
         # Keyed per owner: the hash of a word is neither a plain digest nor another owner's.
         plain = int.from_bytes(hashlib.sha256(b"quokka").digest()[:8], "big") >> 1

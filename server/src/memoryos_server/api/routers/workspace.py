@@ -51,7 +51,9 @@ def add(
 
 
 @router.post("/retrieve", summary="Search the workspace memories")
-def retrieve(body: RetrieveIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+def retrieve(
+    body: RetrieveIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         outcome = services.tenant_memory.workspace_retrieve(
             session,
@@ -84,7 +86,9 @@ def list_memories(
 
 
 @router.get("/{memory_id}", summary="One workspace memory")
-def get_memory(memory_id: uuid.UUID, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+def get_memory(
+    memory_id: uuid.UUID, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         view = services.tenant_memory.workspace_get(session, principal, str(memory_id))
     return ok(memory_read(view))

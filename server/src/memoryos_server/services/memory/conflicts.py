@@ -56,7 +56,9 @@ def describe(codec: MemoryCodec, conflict: Any, memories: dict[str, Any]) -> Cla
     )
 
 
-def describe_many(session: Session, owner: MemoryOwner, codec: MemoryCodec, conflicts: list[Any]) -> list[ClarificationView]:
+def describe_many(
+    session: Session, owner: MemoryOwner, codec: MemoryCodec, conflicts: list[Any]
+) -> list[ClarificationView]:
     ids = [mid for c in conflicts for mid in (c.memory_a_id, c.memory_b_id)]
     memories = MemoryRepository(session, owner.family).by_ids(owner.id, ids)
     return [describe(codec, conflict, memories) for conflict in conflicts]
@@ -109,7 +111,9 @@ def answer(
             writer.change(row, event="ARCHIVE", actor=actor_note, content=content, status="archived", disputed=disputed)
             archived.append(row.id)
         elif resolution == "neither":
-            writer.change(row, event="UNCONFIRMED", actor=actor_note, content=content, disputed=disputed, unconfirmed=True)
+            writer.change(
+                row, event="UNCONFIRMED", actor=actor_note, content=content, disputed=disputed, unconfirmed=True
+            )
             kept.append(row.id)
         else:
             writer.change(row, event="RESOLVE", actor=actor_note, content=content, disputed=disputed, unconfirmed=False)
@@ -118,7 +122,9 @@ def answer(
     return AnswerOutcome(True, conflict.id, conflict.id, resolution, kept, archived)  # type: ignore[arg-type]
 
 
-def close_for_memories(session: Session, owner: MemoryOwner, memory_ids: list[str], *, actor: str, now: datetime) -> list[str]:
+def close_for_memories(
+    session: Session, owner: MemoryOwner, memory_ids: list[str], *, actor: str, now: datetime
+) -> list[str]:
     """Close the open conflicts that name memories being deleted or archived by hand."""
     repo = MemoryRepository(session, owner.family)
     closed = []

@@ -182,14 +182,17 @@ class MemoryService:
         family: str,
         tenant_id: int | None = None,
         owner: MemoryOwner | None = None,
+        agent_id: str | None = None,
     ) -> JobView:
-        """A job of this family, seen by its tenant (``tenant_id``) or by its owner (``owner``)."""
+        """A job of this family, seen by its tenant (``tenant_id``) or by its owner (``owner``),
+        and, with ``agent_id``, only if that agent's add made it. Results are decrypted only
+        for an owner."""
         if tenant_id is None and owner is None:
             raise JobNotFound("no such job")
         found = JobRepository(session).get(
             job_id, family=family, tenant_id=tenant_id, owner_id=owner.id if owner is not None else None
         )
-        if found is None:
+        if found is None or (agent_id is not None and found.agent_id != agent_id):
             raise JobNotFound("no such job")
         codec = self.codec(owner) if owner is not None else None
         return jobs.view(found, codec)
@@ -292,11 +295,21 @@ class MemoryService:
         if content is not None and content.strip() and content.strip() != current:
             text = content.strip()
             vector = self.rt.embedder.embed([text])[0]
-            writer.rewrite(row, content=text, vector=vector, event=event, actor=actor, category=category, importance=importance)
+            writer.rewrite(
+                row, content=text, vector=vector, event=event, actor=actor, category=category, importance=importance
+            )
             if metadata is not None:
                 row.metadata_ct = codec.seal_json(row.id, metadata) if metadata else None
         elif category is not None or importance is not None or metadata is not None:
-            writer.change(row, event=event, actor=actor, content=current, category=category, importance=importance, metadata=metadata)
+            writer.change(
+                row,
+                event=event,
+                actor=actor,
+                content=current,
+                category=category,
+                importance=importance,
+                metadata=metadata,
+            )
         writer.finish()
         return memory_view(codec, row)
 
@@ -337,7 +350,9 @@ class MemoryService:
 
     # --- conflicts ---------------------------------------------------------------------------------------
 
-    def current_clarification(self, session: Session, *, owner: MemoryOwner, now: datetime | None = None) -> ClarificationView | None:
+    def current_clarification(
+        self, session: Session, *, owner: MemoryOwner, now: datetime | None = None
+    ) -> ClarificationView | None:
         """The owner's oldest open, unexpired conflict, as a question."""
         open_ = MemoryRepository(session, owner.family).open_conflicts(
             owner.id, now=now or utcnow(), limit=1, **owner.conflict_where()
@@ -347,12 +362,20 @@ class MemoryService:
         return conflicts.describe_many(session, owner, self.codec(owner), list(open_))[0]
 
     def questions(
-        self, session: Session, *, owner: MemoryOwner, status: str | None = "open", cursor: str | None = None, limit: int = 50
+        self,
+        session: Session,
+        *,
+        owner: MemoryOwner,
+        status: str | None = "open",
+        cursor: str | None = None,
+        limit: int = 50,
     ) -> Page:
         """Clarifications, reviews or pending questions of this owner, newest first."""
         repo = MemoryRepository(session, owner.family)
         rows = list(
-            repo.conflicts_page(owner.id, status=status, after=_decode_cursor(cursor), limit=limit + 1, **owner.conflict_where())
+            repo.conflicts_page(
+                owner.id, status=status, after=_decode_cursor(cursor), limit=limit + 1, **owner.conflict_where()
+            )
         )
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         items = conflicts.describe_many(session, owner, self.codec(owner), rows[:limit])
@@ -378,7 +401,14 @@ class MemoryService:
         if answer not in ("A", "B", "both", "neither"):
             raise BadRequest("invalid_answer", "answer must be A, B, both or neither")
         return conflicts.answer(
-            session, owner, self.codec(owner), conflict_id, resolution=answer, free_text=free_text, actor=actor, now=utcnow()
+            session,
+            owner,
+            self.codec(owner),
+            conflict_id,
+            resolution=answer,
+            free_text=free_text,
+            actor=actor,
+            now=utcnow(),
         )
 
     # --- owners ------------------------------------------------------------------------------------------

@@ -50,7 +50,11 @@ class TenantMemoryService:
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
     def _reader_owner(
-        self, session: Session, principal: Principal, end_user: EndUserRef, permission: Permission = Permission.MEMORY_READ
+        self,
+        session: Session,
+        principal: Principal,
+        end_user: EndUserRef,
+        permission: Permission = Permission.MEMORY_READ,
     ) -> MemoryOwner | None:
         """The end-user if they exist (None if never seen); nothing is created."""
         tenant_id = principal.require(permission)
@@ -67,13 +71,17 @@ class TenantMemoryService:
             return None
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
-    def _existing_owner(self, session: Session, principal: Principal, end_user: EndUserRef, permission: Permission) -> MemoryOwner:
+    def _existing_owner(
+        self, session: Session, principal: Principal, end_user: EndUserRef, permission: Permission
+    ) -> MemoryOwner:
         owner = self._reader_owner(session, principal, end_user, permission)
         if owner is None:
             raise MemoryNotFound("no such memory")
         return owner
 
-    def _workspace(self, session: Session, principal: Principal, permission: Permission, *, create: bool) -> MemoryOwner | None:
+    def _workspace(
+        self, session: Session, principal: Principal, permission: Permission, *, create: bool
+    ) -> MemoryOwner | None:
         tenant_id = principal.require(permission)
         assert principal.tenant_public_id is not None
         if create:
@@ -195,7 +203,9 @@ class TenantMemoryService:
         owner = self._existing_owner(session, principal, end_user, Permission.MEMORY_READ)
         return self.memory.get(session, owner=owner, memory_id=memory_id)
 
-    def history(self, session: Session, principal: Principal, *, end_user: EndUserRef, memory_id: str) -> list[VersionView]:
+    def history(
+        self, session: Session, principal: Principal, *, end_user: EndUserRef, memory_id: str
+    ) -> list[VersionView]:
         owner = self._existing_owner(session, principal, end_user, Permission.MEMORY_READ)
         return self.memory.history(session, owner=owner, memory_id=memory_id)
 
@@ -230,7 +240,12 @@ class TenantMemoryService:
         if owner is None:
             raise ClarificationNotFound("no such clarification")
         return self.memory.answer(
-            session, owner=owner, conflict_id=clarification_id, answer=answer, actor=principal.actor, free_text=free_text
+            session,
+            owner=owner,
+            conflict_id=clarification_id,
+            answer=answer,
+            actor=principal.actor,
+            free_text=free_text,
         )
 
     # --- workspace memory -----------------------------------------------------------------------------
@@ -281,7 +296,13 @@ class TenantMemoryService:
         return self.memory.retrieve(session, owner=owner, **search)
 
     def workspace_list(
-        self, session: Session, principal: Principal, *, categories: Sequence[str] | None, cursor: str | None, limit: int
+        self,
+        session: Session,
+        principal: Principal,
+        *,
+        categories: Sequence[str] | None,
+        cursor: str | None,
+        limit: int,
     ) -> Page:
         owner = self._workspace(session, principal, Permission.WORKSPACE_READ, create=False)
         if owner is None:
@@ -331,4 +352,3 @@ class TenantMemoryService:
         return self.memory.answer(
             session, owner=owner, conflict_id=review_id, answer=answer, actor=principal.actor, free_text=free_text
         )
-

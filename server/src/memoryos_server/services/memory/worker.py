@@ -81,7 +81,9 @@ class JobRunner:
             self._run(job_id, attempts, owner, payload)
         except Exception as exc:  # noqa: BLE001 — one job's failure must not stop the worker
             reason = exc.error if isinstance(exc, MemoryOSError) else type(exc).__name__
-            log.warning("job %s attempt %s failed: %s", job_id, attempts, reason, exc_info=not isinstance(exc, MemoryOSError))
+            log.warning(
+                "job %s attempt %s failed: %s", job_id, attempts, reason, exc_info=not isinstance(exc, MemoryOSError)
+            )
             with self.rt.db.session() as session:
                 failed = session.get(Job, job_id)
                 if failed is not None and failed.status == "running" and failed.attempts == attempts:
@@ -97,7 +99,12 @@ class JobRunner:
             with_outcome = getattr(extractor, "extract_with_outcome", None)  # FallbackExtractor
             if with_outcome is not None:
                 outcome = with_outcome(messages, now=now)
-                extracted, name, fell_back, reason = outcome.memories, outcome.extractor, outcome.fell_back, outcome.fallback_reason
+                extracted, name, fell_back, reason = (
+                    outcome.memories,
+                    outcome.extractor,
+                    outcome.fell_back,
+                    outcome.fallback_reason,
+                )
             else:
                 extracted, name = extractor.extract(messages, now=now), extractor.name
         else:

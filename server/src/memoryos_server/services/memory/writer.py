@@ -106,7 +106,8 @@ class MemoryWriter:
         self._new_postings.append((memory_id, terms))
         self._doc_delta += 1
         self._term_delta += length
-        self._record(row, event, content, actor)
+        # The first version holds the same text under the same key and context: one ciphertext.
+        self._record(row, event, content, actor, sealed=fields["content_ct"])
         return row
 
     def rewrite(
@@ -207,13 +208,13 @@ class MemoryWriter:
         row.updated_at = self.now
         row.index_seq = self.seq
 
-    def _record(self, row: Any, event: str, content: str, actor: str | None) -> None:
+    def _record(self, row: Any, event: str, content: str, actor: str | None, *, sealed: bytes | None = None) -> None:
         self._versions.append(
             {
                 "memory_id": row.id,
                 "version": row.version or 1,
                 "event": event,
-                "content_ct": self.codec.seal(row.id, content),
+                "content_ct": sealed if sealed is not None else self.codec.seal(row.id, content),
                 "category": row.category,
                 "importance": float(row.importance),
                 "status": row.status,
@@ -230,7 +231,9 @@ class MemoryWriter:
             self.session.execute(insert(self.family.version), self._versions)
             self._versions = []
         if self._stale_postings:
-            postings.delete_postings(self.session, self.family, self.owner.id, list(dict.fromkeys(self._stale_postings)))
+            postings.delete_postings(
+                self.session, self.family, self.owner.id, list(dict.fromkeys(self._stale_postings))
+            )
             self._stale_postings = []
         if self._new_postings:
             postings.insert_postings(self.session, self.family, self.owner.id, self._new_postings)

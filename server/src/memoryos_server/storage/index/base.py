@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
+from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 
 if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
@@ -38,11 +38,17 @@ class SearchIndex(Protocol):
         terms: Sequence[int],
         k: int,
         *,
-        weights: BM25Weights = BM25Weights(),
+        weights: BM25Weights = DEFAULT_BM25,
     ) -> list[Hit]:
         """The ``k`` best rows by BM25 over keyed term hashes (distinct, as the query gave them)."""
         ...
 
 
-def cosine_from_distance(distance: float) -> float:
-    return 1.0 - float(distance)
+def by_key_of(column: Any, value: int) -> Any:
+    """``column = value``, written so that no index on ``column`` serves it.
+
+    For statements that also look rows up by primary key: SQLite keeps no statistics here
+    and, given ``owner_id = ?``, walks every row of the owner in an owner index (100k rows
+    for a big owner) instead of the few primary-key lookups. The filter itself still holds.
+    """
+    return (column + 0) == value

@@ -52,3 +52,6 @@ class BM25Weights:
 
     k1: float = 1.2
     b: float = 0.75
+
+
+DEFAULT_BM25 = BM25Weights()

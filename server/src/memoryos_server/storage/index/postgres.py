@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import Hit
-from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
+from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
 from memoryos_server.storage.types import Embedding
 
@@ -103,7 +103,7 @@ class PostgresSearchIndex:
         terms: Sequence[int],
         k: int,
         *,
-        weights: BM25Weights = BM25Weights(),
+        weights: BM25Weights = DEFAULT_BM25,
     ) -> list[Hit]:
         distinct = list(dict.fromkeys(terms))
         if not distinct or k <= 0:
@@ -128,8 +128,8 @@ class PostgresSearchIndex:
         avgdl = stats.avg_doc_length or 1.0
         tf = cast(term.tf, Float)
         length = cast(model.term_count, Float)
-        contribution = idf_case * tf * (weights.k1 + 1.0) / (
-            tf + weights.k1 * (1.0 - weights.b + weights.b * length / avgdl)
+        contribution = (
+            idf_case * tf * (weights.k1 + 1.0) / (tf + weights.k1 * (1.0 - weights.b + weights.b * length / avgdl))
         )
         score = func.sum(contribution).label("score")
         statement = (

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from memoryos_server.storage.index.base import by_key_of
 from memoryos_server.storage.index.state import mark_dirty
 
 if TYPE_CHECKING:
@@ -35,18 +36,4 @@ def delete_postings(session: Session, family: MemoryFamily, owner_id: int, memor
     if memory_ids:
         mark_dirty(session)
         term = family.term
-        session.execute(delete(term).where(term.owner_id == owner_id, term.memory_id.in_(list(memory_ids))))
-
-
-def indexed_ids(session: Session, family: MemoryFamily, owner_id: int, memory_ids: Sequence[str]) -> set[str]:
-    """Which of these memories have postings (a memory with no terms has none, and counts as unindexed)."""
-    if not memory_ids:
-        return set()
-    term = family.term
-    rows = session.execute(
-        select(term.memory_id)
-        .where(term.owner_id == owner_id, term.memory_id.in_(list(memory_ids)))
-        .group_by(term.memory_id)
-        .having(func.count() > 0)
-    ).scalars()
-    return set(rows)
+        session.execute(delete(term).where(by_key_of(term.owner_id, owner_id), term.memory_id.in_(list(memory_ids))))

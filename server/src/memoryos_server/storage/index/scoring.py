@@ -6,8 +6,9 @@ import math
 from collections.abc import Mapping
 
 # Keyword queries stop adding terms (rarest first) past this many postings: the terms left out
-# are common ones, whose idf is small. Terms in more than half of the documents add ~nothing.
-POSTINGS_BUDGET = 20_000
+# are the owner's common ones, whose idf is small, and reading them would cost the most.
+# Small owners never reach it. Terms in more than half of the documents add ~nothing.
+POSTINGS_BUDGET = 4_000
 COMMON_TERM_SHARE = 0.5
 
 

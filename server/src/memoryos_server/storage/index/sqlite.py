@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import LargeBinary, func, select, type_coerce
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit
-from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
+from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
 
 if TYPE_CHECKING:
@@ -229,13 +229,19 @@ class SQLiteSearchIndex:
 
     # --- the cache -----------------------------------------------------------------------------
 
-    def matrix(self, session: Session, family: MemoryFamily, where: SearchFilter) -> tuple[OwnerMatrix, state.OwnerIndexStats]:
+    def matrix(
+        self, session: Session, family: MemoryFamily, where: SearchFilter
+    ) -> tuple[OwnerMatrix, state.OwnerIndexStats]:
         """The owner's matrix as of this session's snapshot (or newer)."""
         stats = state.read(session, family, where.owner_id)
         if state.is_dirty(session):
             # Uncommitted index writes in this session: build a private matrix, share nothing.
             private = OwnerMatrix(self.dim)
-            private.apply(self._load(session, family, where.owner_id, after=None), generation=stats.generation, purges=stats.purges)
+            private.apply(
+                self._load(session, family, where.owner_id, after=None),
+                generation=stats.generation,
+                purges=stats.purges,
+            )
             return private, stats
         key = (family.name, where.owner_key)
         with self._lock:
@@ -291,7 +297,7 @@ class SQLiteSearchIndex:
             statement = statement.where(model.status != "deleted")
         else:
             statement = statement.where(model.index_seq > after)
-        result = session.execute(statement).all()
+        result = session.connection().execute(statement).all()
         n = len(result)
         ids = [row[0] for row in result]
         blobs = [row[1] for row in result]
@@ -304,13 +310,13 @@ class SQLiteSearchIndex:
         status = np.fromiter((_status_code(row[3]) for row in result), dtype=np.uint8, count=n)
         status[~ok] = _GONE
         created = np.fromiter((row[4].timestamp() for row in result), dtype=np.float64, count=n)
-        archived = np.fromiter(
-            (_archived_time(row[3], row[5], row[4]) for row in result), dtype=np.float64, count=n
-        )
+        archived = np.fromiter((_archived_time(row[3], row[5], row[4]) for row in result), dtype=np.float64, count=n)
         return _Rows(
             ids=ids,
             vectors=vectors,
-            category=np.fromiter((CATEGORY_CODES.get(row[2], UNKNOWN_CATEGORY) for row in result), dtype=np.uint8, count=n),
+            category=np.fromiter(
+                (CATEGORY_CODES.get(row[2], UNKNOWN_CATEGORY) for row in result), dtype=np.uint8, count=n
+            ),
             status=status,
             created=created,
             archived=archived,
@@ -332,11 +338,13 @@ class SQLiteSearchIndex:
         if rows.size == 0:
             return [[] for _ in range(len(queries))]
         if rows.size <= self.exact_rows:
-            sims = view.vectors[rows] @ queries.T  # (rows, queries)
+            sims = _dot(view.vectors[rows], queries)  # (rows, queries)
             return [_top(rows, sims[:, j], k, view.ids) for j in range(len(queries))]
         return [self._coarse_then_exact(view, entry, mask, query, k) for query in queries]
 
-    def _coarse_then_exact(self, view: _View, entry: OwnerMatrix, mask: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:
+    def _coarse_then_exact(
+        self, view: _View, entry: OwnerMatrix, mask: np.ndarray, query: np.ndarray, k: int
+    ) -> list[Hit]:
         size = view.size
         code = entry.sign_codes(query[None, :])[0]
         distance = _popcount(view.codes[0, :size] ^ code[0]).astype(np.uint16)
@@ -348,7 +356,7 @@ class SQLiteSearchIndex:
         counts = np.bincount(distance, minlength=entry.words * 64 + 1)[: entry.words * 64 + 1]
         radius = int(np.searchsorted(np.cumsum(counts), wanted))
         candidates = np.flatnonzero(distance <= radius)
-        sims = view.vectors[candidates] @ query
+        sims = _dot(view.vectors[candidates], query[None, :])[:, 0]
         return _top(candidates, sims, k, view.ids)
 
     def keyword(
@@ -359,7 +367,7 @@ class SQLiteSearchIndex:
         terms: Sequence[int],
         k: int,
         *,
-        weights: BM25Weights = BM25Weights(),
+        weights: BM25Weights = DEFAULT_BM25,
     ) -> list[Hit]:
         distinct = list(dict.fromkeys(terms))
         if not distinct or k <= 0:
@@ -370,18 +378,24 @@ class SQLiteSearchIndex:
             return []
         term = family.term
         doc_freqs = dict(
-            session.execute(
+            session.connection()
+            .execute(
                 select(term.term, func.count())
                 .where(term.owner_id == where.owner_id, term.term.in_(distinct))
                 .group_by(term.term)
-            ).all()
+            )
+            .all()
         )
         kept = affordable_terms(doc_freqs, stats.doc_count)
         if not kept:
             return []
-        postings = session.execute(
-            select(term.memory_id, term.term, term.tf).where(term.owner_id == where.owner_id, term.term.in_(kept))
-        ).all()
+        postings = (
+            session.connection()
+            .execute(
+                select(term.memory_id, term.term, term.tf).where(term.owner_id == where.owner_id, term.term.in_(kept))
+            )
+            .all()
+        )
         row_of = entry.row_of
         rows = np.fromiter((row_of.get(p[0], -1) for p in postings), dtype=np.int64, count=len(postings))
         known = (rows >= 0) & (rows < view.size)
@@ -394,7 +408,9 @@ class SQLiteSearchIndex:
         idfs = np.fromiter((idf_of[p[1]] for p in postings), dtype=np.float64, count=len(postings))[known]
         avgdl = stats.avg_doc_length or 1.0
         length = view.term_count[rows].astype(np.float64)
-        contribution = idfs * tf * (weights.k1 + 1.0) / (tf + weights.k1 * (1.0 - weights.b + weights.b * length / avgdl))
+        contribution = (
+            idfs * tf * (weights.k1 + 1.0) / (tf + weights.k1 * (1.0 - weights.b + weights.b * length / avgdl))
+        )
         mask = _admitted(view, where)
         admitted = mask[rows]
         if not admitted.any():
@@ -402,6 +418,12 @@ class SQLiteSearchIndex:
         scores = np.bincount(rows[admitted], weights=contribution[admitted], minlength=view.size)
         hit_rows = np.flatnonzero(scores > 0)
         return _top(hit_rows, scores[hit_rows], k, view.ids)
+
+
+def _dot(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``rows @ queries.T`` on this thread. A BLAS call would hand these small products to
+    its worker threads, whose wake-up alone can cost milliseconds on a busy machine."""
+    return np.einsum("ij,kj->ik", rows, queries, optimize=False)
 
 
 def _status_code(status: str) -> int:

@@ -104,9 +104,11 @@ class IdempotencyRepository(Repository):
         return True
 
     def purge_expired(self, *, now: datetime, limit: int = 1000) -> int:
-        expired: Sequence[int] = self.session.execute(
-            select(IdempotencyRecord.id).where(IdempotencyRecord.expires_at <= now).limit(limit)
-        ).scalars().all()
+        expired: Sequence[int] = (
+            self.session.execute(select(IdempotencyRecord.id).where(IdempotencyRecord.expires_at <= now).limit(limit))
+            .scalars()
+            .all()
+        )
         if expired:
             self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(list(expired))))
         return len(expired)

@@ -23,6 +23,7 @@ from memoryos_server.storage.models import (
     UniversalMemoryVersion,
     UniversalQuestion,
 )
+from memoryos_server.storage.index.base import by_key_of
 from memoryos_server.storage.repositories.base import Repository
 
 
@@ -83,13 +84,15 @@ class MemoryRepository(Repository):
         self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id))
         self.session.execute(delete(family.stats).where(family.stats.owner_id == owner_id))
         self.session.execute(delete(Job).where(Job.family == job_family, Job.owner_id == owner_id))
-        self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.scope.like(f"{job_family}:{owner_id}:%")))
+        self.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.scope.like(f"{job_family}:{owner_id}:%"))
+        )
 
     # --- one owner's memories -------------------------------------------------------------------
 
     def get(self, owner_id: int, memory_id: str, *, include_deleted: bool = False, for_update: bool = False) -> Any:
         model = self.family.memory
-        statement = select(model).where(model.owner_id == owner_id, model.id == memory_id)
+        statement = select(model).where(by_key_of(model.owner_id, owner_id), model.id == memory_id)
         if not include_deleted:
             statement = statement.where(model.status != "deleted")
         if for_update:
@@ -101,7 +104,10 @@ class MemoryRepository(Repository):
         model = self.family.memory
         return self.one_or_none(
             select(model).where(
-                model.tenant_id == tenant_id, model.scope == scope, model.id == memory_id, model.status != "deleted"
+                by_key_of(model.tenant_id, tenant_id),
+                model.scope == scope,
+                model.id == memory_id,
+                model.status != "deleted",
             )
         )
 
@@ -109,7 +115,7 @@ class MemoryRepository(Repository):
         if not memory_ids:
             return {}
         model = self.family.memory
-        statement = select(model).where(model.owner_id == owner_id, model.id.in_(list(set(memory_ids))))
+        statement = select(model).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
         if not include_deleted:
             statement = statement.where(model.status != "deleted")
         return {row.id: row for row in self.all(statement)}
@@ -152,8 +158,8 @@ class MemoryRepository(Repository):
 
     def count_for_owner(self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str]) -> int:
         model = self.family.memory
-        statement = select(func.count()).select_from(model).where(
-            model.owner_id == owner_id, model.status.in_(list(statuses))
+        statement = (
+            select(func.count()).select_from(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
         )
         if categories:
             statement = statement.where(model.category.in_(list(categories)))
@@ -165,9 +171,13 @@ class MemoryRepository(Repository):
             return
         family = self.family
         ids = list(memory_ids)
-        self.session.execute(delete(family.term).where(family.term.owner_id == owner_id, family.term.memory_id.in_(ids)))
+        self.session.execute(
+            delete(family.term).where(by_key_of(family.term.owner_id, owner_id), family.term.memory_id.in_(ids))
+        )
         self.session.execute(delete(family.version).where(family.version.memory_id.in_(ids)))
-        self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id, family.memory.id.in_(ids)))
+        self.session.execute(
+            delete(family.memory).where(by_key_of(family.memory.owner_id, owner_id), family.memory.id.in_(ids))
+        )
 
     def record_access(self, counts: Mapping[str, tuple[int, datetime]]) -> None:
         """Add read counts and the last read time, without touching ``updated_at``."""
@@ -221,7 +231,9 @@ class MemoryRepository(Repository):
             statement = statement.with_for_update()
         return self.one_or_none(statement)
 
-    def open_conflicts(self, owner_id: int, *, now: datetime | None = None, limit: int = 50, **where: Any) -> Sequence[Any]:
+    def open_conflicts(
+        self, owner_id: int, *, now: datetime | None = None, limit: int = 50, **where: Any
+    ) -> Sequence[Any]:
         """Open conflicts, oldest first; with ``now``, only those not yet expired."""
         model = self.family.conflict
         statement = select(model).where(model.owner_id == owner_id, model.status == "open")
