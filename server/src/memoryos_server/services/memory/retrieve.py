@@ -3,12 +3,16 @@
 Both retrievers apply the whole filter (owner, scope, status or ``as_of``, categories, time
 window) inside their own query. Fusion and the light signals are ``engine.retrieval``'s.
 With ``as_of``, each memory is shown with its text at that moment (its latest version then).
+
+``signals`` turns either retriever off (``("dense",)`` or ``("keyword",)``) so the benchmarks
+can compare each signal with the fused result in one run; every caller in the service uses
+the default, both.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +41,7 @@ SNIPPET_CHARS = 240
 POOL_FACTOR = 4
 MIN_POOL = 40
 RANKING = RankingConfig()
+SIGNALS = ("dense", "keyword")
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,24 @@ class Retriever:
         time_filter_days: int | None,
         as_of: datetime | None,
         now: datetime,
+        signals: Collection[str] = SIGNALS,
     ) -> Ranked:
+        unknown = set(signals) - set(SIGNALS)
+        if unknown or not signals:
+            raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
         where = owner.search_filter(
             categories=list(categories) if categories else None,
             created_since=now - timedelta(days=time_filter_days) if time_filter_days else None,
             as_of=as_of,
         )
         pool = max(MIN_POOL, POOL_FACTOR * limit)
-        vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
-        dense = self.index.dense(session, owner.family, where, vector[None, :], pool)[0]
-        keyword = self.index.keyword(session, owner.family, where, codec.query_terms(query), pool)
+        dense: list[tuple[str, float]] = []
+        keyword: list[tuple[str, float]] = []
+        if "dense" in signals:
+            vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+            dense = self.index.dense(session, owner.family, where, vector[None, :], pool)[0]
+        if "keyword" in signals:
+            keyword = self.index.keyword(session, owner.family, where, codec.query_terms(query), pool)
         fused = fuse(dense, keyword, k=RANKING.rrf_k, weights=RANKING.weights)
         if not fused:
             return Ranked([], [])
