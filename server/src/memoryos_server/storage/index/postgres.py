@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, case, cast, column, func, literal, or_, select, text, values
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,13 +29,20 @@ from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import Hit
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
+from memoryos_server.storage.index.scoring import doc_freqs as count_docs
 from memoryos_server.storage.types import Embedding
 
 if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
 
-EXACT_ROWS = 20_000
+# Up to this many rows an owner is scored exactly (about 3 µs a row here): beyond, the HNSW
+# index. A small owner in a large table must not go through HNSW: its rows are too rare for
+# the graph walk to meet k of them within its scan budget.
+EXACT_ROWS = 5_000
 EF_SEARCH = 100
+# How far an iterative scan may walk for a filtered query before it gives up (pgvector's
+# default is 20,000): a big owner's rare category still fills its k rows.
+MAX_SCAN_TUPLES = 200_000
 
 
 class PostgresSearchIndex:
@@ -53,39 +60,63 @@ class PostgresSearchIndex:
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
         model = family.memory
-        owner_rows = state.read(session, family, where.owner_id).doc_count
-        exact = owner_rows <= self.exact_rows
-        if not exact:
-            self._tune_hnsw(session, k)
-
+        exact = state.read(session, family, where.owner_id).doc_count <= self.exact_rows
         vector_type = Embedding(self.dim)
-        query_table = values(column("ord", Integer), column("v", vector_type), name="q").data(
-            [(i, query) for i, query in enumerate(queries)]
-        )
-        q_vector = cast(query_table.c.v, vector_type)
+        if len(queries) == 1:
+            # One vector (a retrieval): a plain parameter, which the HNSW scan handles best.
+            query_table = None
+            q_vector: Any = cast(literal(queries[0], vector_type), vector_type)
+        else:
+            # Each vector cast once, in its own row: a cast inside the per-row distance would
+            # parse the vector's text again for every row compared.
+            query_table = union_all(
+                *(
+                    select(literal(i, Integer).label("ord"), cast(literal(query, vector_type), vector_type).label("v"))
+                    for i, query in enumerate(queries)
+                )
+            ).subquery("q")
+            q_vector = query_table.c.v
         distance = model.embedding.op("<=>", return_type=Float)(q_vector)
+        # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
         order = distance + literal(0.0) if exact else distance
-        hits = (
+        nearest = (
             select(model.id.label("id"), distance.label("distance"))
             .where(*conditions(family, where))
             .order_by(order)
             .limit(k)
-            .lateral("hit")
         )
-        rows = session.execute(
-            select(query_table.c.ord, hits.c.id, hits.c.distance).select_from(query_table).join(hits, literal(True))
-        ).all()
+        if query_table is None:
+            statement: Any = nearest.add_columns(literal(0).label("ord"))
+        else:
+            hits = nearest.lateral("hit")
+            statement = (
+                select(hits.c.id, hits.c.distance, query_table.c.ord).select_from(query_table).join(hits, literal(True))
+            )
+        if not exact:
+            self._tune_hnsw(session, k)
+        try:
+            rows = session.execute(statement).all()
+        finally:
+            if not exact:
+                session.execute(text("SET LOCAL enable_sort = on"))
         grouped: list[list[Hit]] = [[] for _ in range(len(queries))]
-        for ord_, memory_id, dist in rows:
+        for memory_id, dist, ord_ in rows:
             grouped[int(ord_)].append((memory_id, 1.0 - float(dist)))
         for hits_of_query in grouped:
             hits_of_query.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return grouped
 
     def _tune_hnsw(self, session: Session, k: int) -> None:
+        """For this one statement: walk the HNSW graph, filters and all, until k rows qualify.
+
+        ``enable_sort = off`` because the planner, whose statistics may lag a bulk load, can
+        otherwise prefer sorting all of the owner's rows; the owner's size is known here.
+        """
         session.execute(text(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, 2 * k)}"))
+        session.execute(text("SET LOCAL enable_sort = off"))
         if self._supports_iterative_scan(session):
             session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            session.execute(text(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"))
 
     def _supports_iterative_scan(self, session: Session) -> bool:
         if self._iterative_scan is None:
@@ -112,14 +143,7 @@ class PostgresSearchIndex:
         if stats.doc_count <= 0:
             return []
         term = family.term
-        doc_freqs: dict[int, int] = {
-            int(t): int(n)
-            for t, n in session.execute(
-                select(term.term, func.count())
-                .where(term.owner_id == where.owner_id, term.term.in_(distinct))
-                .group_by(term.term)
-            ).all()
-        }
+        doc_freqs = count_docs(session, family, where.owner_id, distinct)
         kept = affordable_terms(doc_freqs, stats.doc_count)
         if not kept:
             return []

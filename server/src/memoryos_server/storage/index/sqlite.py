@@ -30,13 +30,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import LargeBinary, func, select, type_coerce
+from sqlalchemy import LargeBinary, select, type_coerce
 from sqlalchemy.orm import Session
 
 from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
+from memoryos_server.storage.index.scoring import doc_freqs as count_docs
 
 if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
@@ -377,15 +378,7 @@ class SQLiteSearchIndex:
         if view.size == 0 or stats.doc_count <= 0:
             return []
         term = family.term
-        doc_freqs = dict(
-            session.connection()
-            .execute(
-                select(term.term, func.count())
-                .where(term.owner_id == where.owner_id, term.term.in_(distinct))
-                .group_by(term.term)
-            )
-            .all()
-        )
+        doc_freqs = count_docs(session, family, where.owner_id, distinct)
         kept = affordable_terms(doc_freqs, stats.doc_count)
         if not kept:
             return []
