@@ -98,7 +98,7 @@ class PostgresSearchIndex:
             rows = session.execute(statement).all()
         finally:
             if not exact:
-                session.execute(text("SET LOCAL enable_sort = on"))
+                session.execute(select(func.set_config("enable_sort", "on", True)))
         grouped: list[list[Hit]] = [[] for _ in range(len(queries))]
         for memory_id, dist, ord_ in rows:
             grouped[int(ord_)].append((memory_id, 1.0 - float(dist)))
@@ -112,11 +112,11 @@ class PostgresSearchIndex:
         ``enable_sort = off`` because the planner, whose statistics may lag a bulk load, can
         otherwise prefer sorting all of the owner's rows; the owner's size is known here.
         """
-        session.execute(text(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, 2 * k)}"))
-        session.execute(text("SET LOCAL enable_sort = off"))
+        values = {"hnsw.ef_search": str(max(self.ef_search, 2 * k)), "enable_sort": "off"}
         if self._supports_iterative_scan(session):
-            session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            session.execute(text(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"))
+            values.update({"hnsw.iterative_scan": "relaxed_order", "hnsw.max_scan_tuples": str(MAX_SCAN_TUPLES)})
+        # set_config(..., true) is SET LOCAL; one round trip for all of them.
+        session.execute(select(*(func.set_config(name, value, True) for name, value in values.items())))
 
     def _supports_iterative_scan(self, session: Session) -> bool:
         if self._iterative_scan is None:
