@@ -1,0 +1,216 @@
+"""What every benchmark shares: the machine's description, waiting for a quiet machine,
+percentiles, and replacing one section of docs/benchmarks.md in place."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+# Sections in the order the page shows them.
+SECTIONS = ("perf", "retrieval_quality", "extraction", "embeddings", "mem0_peer")
+QUIET_LOAD = 0.7
+
+DOC_HEADER = """# Benchmarks
+
+Figures measured on the machine each section names, by the command it shows; every section is
+rewritten in place when its benchmark runs again (`make bench` runs them all through
+`bench/run_all.py`). Performance is measured here and never asserted in tests. Targets are
+quoted for comparison only.
+
+The reference machine has two cores shared with other work. Each timed section first waits
+(up to a bound) for the 1-minute load average to fall below {quiet}; the load actually seen is
+printed next to the figures, and figures taken on a busy machine say so.
+""".format(quiet=QUIET_LOAD)
+
+
+# --- the machine ---------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ram_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / (1024 * 1024)
+    except OSError:
+        pass
+    return float("nan")
+
+
+def postgres_versions() -> str:
+    from stack import PG_ADMIN_URL  # noqa: PLC0415 — only when a section asks
+
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            server = connection.execute(text("SHOW server_version")).scalar()
+            vector = connection.execute(
+                text("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+            ).scalar()
+        engine.dispose()
+        return f"PostgreSQL {str(server).split()[0]}, pgvector {vector or 'not installed'}"
+    except Exception as exc:  # noqa: BLE001 — the description says what went wrong instead
+        return f"PostgreSQL unavailable ({type(exc).__name__})"
+
+
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (others' edits count)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "server/src"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"`{commit}`" + (" plus uncommitted changes under server/src" if dirty else "")
+
+
+def machine_line(*, postgres: bool = True) -> str:
+    parts = [
+        f"{cpu_model()}, {os.cpu_count()} cores, {ram_gib():.0f} GiB RAM",
+        f"Python {platform.python_version()}",
+        f"SQLite {sqlite3.sqlite_version}",
+    ]
+    if postgres:
+        parts.append(postgres_versions())
+    return "; ".join(parts)
+
+
+# --- a quiet machine -------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadGuard:
+    """Waits for the 1-minute load average to fall below ``quiet`` before a timed section, for
+    at most ``max_wait`` seconds per section and ``budget`` seconds in all, and records what it saw."""
+
+    quiet: float = QUIET_LOAD
+    max_wait: float = 180.0
+    budget: float = 900.0
+    waited: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+
+    def settle(self, label: str) -> float:
+        """Wait if needed; returns the load average when the section starts."""
+        load = os.getloadavg()[0]
+        start = time.monotonic()
+        limit = min(self.max_wait, max(0.0, self.budget - self.waited))
+        while load > self.quiet and time.monotonic() - start < limit:
+            time.sleep(5)
+            load = os.getloadavg()[0]
+        spent = time.monotonic() - start
+        self.waited += spent
+        self.loads.append(load)
+        if load > self.quiet:
+            self.notes.append(f"{label}: started at load {load:.2f} after waiting {spent:.0f} s")
+            print(f"  [load {load:.2f} > {self.quiet} after waiting {spent:.0f} s: measuring anyway]", file=sys.stderr)
+        return load
+
+    def summary(self) -> str | None:
+        """One sentence about the load seen, or None when every section started quiet."""
+        busy = [load for load in self.loads if load > self.quiet]
+        if not busy:
+            return None
+        return (
+            f"{len(busy)} of {len(self.loads)} timed sections started with the 1-minute load average above "
+            f"{self.quiet} (from {min(busy):.2f} to {max(busy):.2f}; {os.cpu_count()} cores) after "
+            f"{self.waited:.0f} s of waiting in all: other processes shared the CPU, so those figures are pessimistic."
+        )
+
+
+# --- statistics ------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of unsorted values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def ms(seconds: float) -> str:
+    if seconds != seconds:
+        return "—"
+    value = seconds * 1e3
+    return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def ratio(a: float, b: float) -> str:
+    if not b or a != a or b != b:
+        return "—"
+    return f"{a / b:.1f}×"
+
+
+# --- docs/benchmarks.md -------------------------------------------------------------------------------
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join([".venv/bin/python", f"bench/{script}", *map(shlex.quote, args)])
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def section_preamble(title: str, command: str, *, postgres: bool = True, extra: Sequence[str] = ()) -> list[str]:
+    lines = [
+        f"## {title}",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {stamp()}; code {code_version()}",
+        f"- Machine: {machine_line(postgres=postgres)}",
+    ]
+    lines += [f"- {item}" for item in extra]
+    return [*lines, ""]
+
+
+def write_section(name: str, body: str, doc: Path = DOC) -> None:
+    """Replace (or add, in the page's order) the section ``name`` of docs/benchmarks.md."""
+    if name not in SECTIONS:
+        raise ValueError(f"unknown section {name!r}")
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    text = doc.read_text(encoding="utf-8") if doc.exists() else DOC_HEADER
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text)
+    else:
+        later = [s for s in SECTIONS[SECTIONS.index(name) + 1 :] if f"<!-- BEGIN {s} -->" in text]
+        if later:
+            anchor = text.index(f"<!-- BEGIN {later[0]} -->")
+            text = text[:anchor] + block + "\n\n" + text[anchor:]
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")

@@ -1,0 +1,535 @@
+"""Add throughput and search latency, in process and over HTTP, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/perf.py [--sizes 1000,10000,100000] [--backends sqlite,postgresql]
+                                   [--users 1000 --per-user 100] [--queries 300] [--no-http] [--no-doc]
+
+Data points, per backend, each in its own throwaway database:
+
+- one end-user holding 1k, 10k and 100k memories (one database, topped up between sizes);
+- ``--users`` end-users holding ``--per-user`` memories each (100k by default), each query
+  searching one of them.
+
+Memories are synthetic (bench/synthetic.py: templates × vocabularies, all distinct). Loading
+100k through the full add path would spend most of its time on de-duplication against
+near neighbours, so the bulk load embeds every text once with the default embedder (MiniLM
+int8, the vectors the service itself would compute; cached on disk by text and model) and
+inserts through the service's storage path, ``MemoryWriter`` (encrypted rows, versions,
+keyword postings, index state), 1,000 rows a transaction. On PostgreSQL the HNSW index is
+dropped for the load and rebuilt from its own definition afterwards, as a bulk load would.
+
+At each data point, in this order:
+
+1. search in process: ``TenantMemoryService.retrieve`` in a read session, as the router calls
+   it (everything but HTTP and authentication), the default embedder embedding every query;
+2. the baseline, same queries: embed with the same embedder, then a brute-force numpy scan of
+   the owner's vectors (one matrix product, top 10) — no filters, no keyword signal, no fusion,
+   no database, no decryption;
+3. over HTTP: a real uvicorn server in a child process on loopback, one httpx client with
+   keep-alive, ``POST /v1/memories/retrieve`` then ``POST /v1/memories/add``;
+4. add throughput in process: batches of 64 messages through ``TenantMemoryService.add``,
+   ``infer: false`` (embed + de-duplication + write) and with the default extractor.
+
+Searches: a warm pass first (models loaded, per-owner caches built), then every query once,
+one at a time; p50/p95/p99 and QPS (queries over the wall time of the pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import pstats
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import synthetic
+from common import LoadGuard, command_line, ms, percentile, ratio, section_preamble, write_section
+from sqlalchemy import text
+from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_problem
+
+from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.memory.writer import MemoryWriter
+from memoryos_server.storage.repositories.memories import MemoryRepository
+from memoryos_server.storage.types import utcnow
+
+VECTOR_CACHE = ROOT / ".cache" / "bench-perf"
+LOAD_ROWS_PER_TRANSACTION = 1000
+TARGET_IN_PROCESS_P95 = 0.020
+TARGET_HTTP_P95 = 0.030
+TARGET_ADD_RATE = 500.0
+TARGET_SIZE = 100_000
+PROFILE_LINES = 18
+
+
+@dataclass
+class SearchRun:
+    latencies: list[float]
+    wall: float
+    load: float
+
+    @property
+    def qps(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else float("nan")
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q)
+
+
+@dataclass
+class AddRun:
+    path: str  # "in process" | "HTTP"
+    mode: str  # "infer: false" | "default extractor"
+    messages: int
+    created: int
+    latencies: list[float]
+    load: float
+
+    @property
+    def rate(self) -> float:
+        total = sum(self.latencies)
+        return self.messages / total if total else float("nan")
+
+
+@dataclass
+class Point:
+    backend: str
+    label: str  # "1 end-user" | "1,000 end-users"
+    memories: int
+    owners: int
+    searches: dict[str, SearchRun] = field(default_factory=dict)  # in process, HTTP, baseline, embed only
+    adds: list[AddRun] = field(default_factory=list)
+    profile: str | None = None
+
+
+@dataclass
+class LoadRun:
+    backend: str
+    label: str
+    rows: int
+    seconds: float
+    index_seconds: float
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def embed_all(stack: Stack, texts: Sequence[str]) -> tuple[np.ndarray, float | None]:
+    """Vectors for ``texts`` from the stack's embedder (cached on disk); seconds if computed now."""
+    embedder = stack.runtime.embedder
+    model = getattr(embedder, "model_path", Path(embedder.name)).name
+    batch = getattr(embedder, "batch_size", "?")
+    digest = hashlib.sha256("\n".join([model, str(batch), *texts]).encode()).hexdigest()[:24]
+    path = VECTOR_CACHE / f"vectors-{len(texts)}-{digest}.npy"
+    if path.is_file():
+        return np.load(path), None
+    started = time.perf_counter()
+    parts = []
+    for start in range(0, len(texts), 5000):
+        parts.append(np.asarray(embedder.embed(list(texts[start : start + 5000])), dtype=np.float32))
+        print(f"  embedded {start + len(parts[-1]):,}/{len(texts):,}", file=sys.stderr, flush=True)
+    vectors = np.concatenate(parts)
+    seconds = time.perf_counter() - started
+    VECTOR_CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors, seconds
+
+
+def owner_for(stack: Stack, session: Any, end_user: str) -> MemoryOwner:
+    user = stack.services.identity.resolve_end_user(session, stack.principal, header_value=end_user, body_value=None)
+    return MemoryOwner.end_user(user, tenant_id=stack.principal.tenant_id)
+
+
+def bulk_insert(stack: Stack, end_user: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Rows through the service's storage path (no extraction, no de-duplication)."""
+    memory = stack.services.memory
+    for start in range(0, len(texts), LOAD_ROWS_PER_TRANSACTION):
+        with stack.runtime.db.session() as session:
+            owner = owner_for(stack, session, end_user)
+            writer = MemoryWriter(session, owner, memory.codec(owner), now=utcnow())
+            for content, vector in zip(texts[start : start + LOAD_ROWS_PER_TRANSACTION],
+                                       vectors[start : start + LOAD_ROWS_PER_TRANSACTION], strict=True):
+                writer.insert(content=content, category="fact", importance=5, confidence=1.0, vector=vector,
+                              event="ADD", actor=stack.principal.actor)
+            writer.finish()
+
+
+class HnswParked:
+    """On PostgreSQL, drop the HNSW indexes of the memory table for a bulk load, then rebuild them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.definitions: list[tuple[str, str]] = []
+        self.rebuild_seconds = 0.0
+
+    def __enter__(self) -> HnswParked:
+        if self.stack.backend == "postgresql":
+            with self.stack.runtime.db.engine.begin() as connection:
+                self.definitions = [
+                    (name, definition) for name, definition in connection.execute(text(
+                        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories' AND indexdef ILIKE '%USING hnsw%'"
+                    ))
+                ]
+                for name, _ in self.definitions:
+                    connection.execute(text(f'DROP INDEX "{name}"'))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stack.backend != "postgresql":
+            return
+        started = time.perf_counter()
+        with self.stack.runtime.db.engine.begin() as connection:
+            for _name, definition in self.definitions:
+                connection.execute(text(definition))
+        with self.stack.runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+        self.rebuild_seconds = time.perf_counter() - started
+
+
+def active_count(stack: Stack, end_user: str) -> int:
+    with stack.runtime.db.session() as session:
+        owner = owner_for(stack, session, end_user)
+        return MemoryRepository(session, owner.family).count_for_owner(owner.id, categories=None, statuses=("active",))
+
+
+# --- measurements ---------------------------------------------------------------------------------
+
+
+def timed_pass(call: Callable[[str, str], object], pairs: Sequence[tuple[str, str]]) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    for end_user, query in pairs:
+        t0 = time.perf_counter()
+        call(end_user, query)
+        latencies.append(time.perf_counter() - t0)
+    return latencies, time.perf_counter() - started
+
+
+def measure_search(call: Callable[[str, str], object], pairs: Sequence[tuple[str, str]], guard: LoadGuard, label: str) -> SearchRun:
+    for end_user, query in pairs:  # warm: models, per-owner caches, connections
+        call(end_user, query)
+    load = guard.settle(label)
+    latencies, wall = timed_pass(call, pairs)
+    return SearchRun(latencies, wall, load)
+
+
+def measure_adds(call: Callable[[str, list[str], bool], int], batches: Sequence[tuple[str, list[str]]], *, infer: bool,
+                 path: str, guard: LoadGuard, label: str) -> AddRun:
+    load = guard.settle(label)
+    latencies, created = [], 0
+    for end_user, texts in batches:
+        t0 = time.perf_counter()
+        created += call(end_user, texts, infer)
+        latencies.append(time.perf_counter() - t0)
+    return AddRun(path, "infer: false" if not infer else "default extractor", sum(len(t) for _, t in batches), created,
+                  latencies, load)
+
+
+def profile_searches(stack: Stack, pairs: Sequence[tuple[str, str]]) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for end_user, query in pairs:
+        stack.retrieve(end_user, query)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    root = str(ROOT) + "/"
+    return "\n".join(line.replace(root, "").replace(sys.prefix + "/", "") for line in lines[start:])
+
+
+@dataclass
+class Workload:
+    queries: list[str]
+    fresh: list[str]  # memory texts not in the load pool, for the measured infer:false adds
+    chat: list[str]  # user messages for the measured extractor adds
+    add_batches: int
+    http: bool
+    profile: bool
+    _fresh_at: int = 0
+    _chat_at: int = 0
+
+    def take(self, pool: str, count: int) -> list[str]:
+        if pool == "fresh":
+            out, self._fresh_at = self.fresh[self._fresh_at : self._fresh_at + count], self._fresh_at + count
+        else:
+            out, self._chat_at = self.chat[self._chat_at : self._chat_at + count], self._chat_at + count
+        if len(out) < count:
+            raise RuntimeError(f"the {pool} pool ran out")
+        return out
+
+
+def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], matrices: dict[str, np.ndarray],
+                  adders: Sequence[str], work: Workload, guard: LoadGuard, *, profile: bool = False) -> None:
+    tag = f"{point.backend} {point.memories:,} ({point.label})"
+    print(f"{tag}: searching …", file=sys.stderr, flush=True)
+    point.searches["in process"] = measure_search(lambda u, q: stack.retrieve(u, q), pairs, guard, f"{tag} search")
+
+    embedder = stack.runtime.embedder
+
+    def brute_force(end_user: str, query: str) -> list[int]:
+        vector = np.asarray(embedder.embed([query]), dtype=np.float32)[0]
+        sims = matrices[end_user] @ vector
+        top = np.argpartition(-sims, 10)[:10] if len(sims) > 10 else np.arange(len(sims))
+        return top[np.argsort(-sims[top])].tolist()
+
+    point.searches["baseline"] = measure_search(brute_force, pairs, guard, f"{tag} baseline")
+    point.searches["embed only"] = measure_search(lambda _u, q: embedder.embed([q]), pairs, guard, f"{tag} embed")
+    if profile:
+        point.profile = profile_searches(stack, pairs)
+
+    def batches(pool: str) -> list[tuple[str, list[str]]]:
+        return [(adders[i % len(adders)], work.take(pool, MAX_MESSAGES_PER_ADD)) for i in range(work.add_batches)]
+
+    if work.http:
+        with stack.http_server() as base, httpx.Client(base_url=base, timeout=120) as client:
+            def http_retrieve(end_user: str, query: str) -> None:
+                response = client.post("/v1/memories/retrieve", json={"query": query, "limit": 10},
+                                       headers=stack.headers(end_user))
+                response.raise_for_status()
+
+            def http_add(end_user: str, texts: list[str], infer: bool) -> int:
+                response = client.post("/v1/memories/add", headers=stack.headers(end_user), json={
+                    "messages": [{"role": "user", "content": t} for t in texts], "infer": infer})
+                response.raise_for_status()
+                return int(response.json()["memories_created"])
+
+            point.searches["HTTP"] = measure_search(http_retrieve, pairs, guard, f"{tag} HTTP search")
+            print(f"{tag}: adding over HTTP …", file=sys.stderr, flush=True)
+            point.adds.append(measure_adds(http_add, batches("fresh"), infer=False, path="HTTP", guard=guard,
+                                           label=f"{tag} HTTP add"))
+            point.adds.append(measure_adds(http_add, batches("chat"), infer=True, path="HTTP", guard=guard,
+                                           label=f"{tag} HTTP add extractor"))
+
+    def local_add(end_user: str, texts: list[str], infer: bool) -> int:
+        return int(stack.add(end_user, texts, infer=infer)["memories_created"])
+
+    print(f"{tag}: adding in process …", file=sys.stderr, flush=True)
+    point.adds.append(measure_adds(local_add, batches("fresh"), infer=False, path="in process", guard=guard,
+                                   label=f"{tag} add"))
+    point.adds.append(measure_adds(local_add, batches("chat"), infer=True, path="in process", guard=guard,
+                                   label=f"{tag} add extractor"))
+
+
+# --- the runs per backend -------------------------------------------------------------------------------
+
+
+def run_one_user(backend: str, sizes: Sequence[int], texts: list[str], work: Workload, guard: LoadGuard,
+                 loads: list[LoadRun], points: list[Point], embed_note: list[str]) -> None:
+    stack = open_stack(backend, label="perf")
+    try:
+        vectors, seconds = embed_all(stack, texts)
+        if seconds is not None:
+            embed_note.append(f"{len(texts):,} texts embedded in {seconds:.0f} s ({len(texts) / seconds:,.0f}/s)")
+        end_user = "user-0"
+        loaded = 0  # rows of ``texts`` already in the database
+        for size in sizes:
+            need = size - (active_count(stack, end_user) if loaded else 0)
+            if need > 0:
+                print(f"{backend}: loading {need:,} rows for one end-user …", file=sys.stderr, flush=True)
+                started = time.perf_counter()
+                with HnswParked(stack) as parked:
+                    bulk_insert(stack, end_user, texts[loaded : loaded + need], vectors[loaded : loaded + need])
+                loads.append(LoadRun(backend, "1 end-user", need, time.perf_counter() - started - parked.rebuild_seconds,
+                                     parked.rebuild_seconds))
+                loaded += need
+            memories = active_count(stack, end_user)
+            point = Point(backend, "1 end-user", memories, 1)
+            pairs = [(end_user, q) for q in work.queries]
+            matrices = {end_user: vectors[:loaded]}
+            measure_point(stack, point, pairs, matrices, [end_user], work, guard,
+                          profile=work.profile and size == max(sizes))
+            points.append(point)
+    finally:
+        stack.close()
+
+
+def run_many_users(backend: str, users: int, per_user: int, texts: list[str], work: Workload, guard: LoadGuard,
+                   loads: list[LoadRun], points: list[Point]) -> None:
+    stack = open_stack(backend, label="perf")
+    try:
+        vectors, _ = embed_all(stack, texts)
+        names = [f"user-{i:04d}" for i in range(users)]
+        print(f"{backend}: loading {users * per_user:,} rows for {users:,} end-users …", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        with HnswParked(stack) as parked:
+            for i, name in enumerate(names):
+                bulk_insert(stack, name, texts[i * per_user : (i + 1) * per_user], vectors[i * per_user : (i + 1) * per_user])
+        loads.append(LoadRun(backend, f"{users:,} end-users", users * per_user,
+                             time.perf_counter() - started - parked.rebuild_seconds, parked.rebuild_seconds))
+        matrices = {name: vectors[i * per_user : (i + 1) * per_user] for i, name in enumerate(names)}
+        # Query i searches end-user i (spread over all of them when there are more queries).
+        step = max(1, users // len(work.queries))
+        pairs = [(names[(i * step) % users], q) for i, q in enumerate(work.queries)]
+        point = Point(backend, f"{users:,} end-users", users * per_user, users)
+        measure_point(stack, point, pairs, matrices, [names[(i * 7) % users] for i in range(work.add_batches)], work, guard)
+        points.append(point)
+    finally:
+        stack.close()
+
+
+# --- the report ---------------------------------------------------------------------------------------
+
+
+def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guard: LoadGuard, embed_note: Sequence[str],
+           backends: Sequence[str], queries: int, batches: int) -> str:
+    lines = section_preamble(
+        "Performance: add throughput and search latency", command, postgres="postgresql" in backends,
+        extra=[
+            f"Queries: {queries} synthetic questions (bench/synthetic.py), top 10, one at a time after a warm pass; "
+            "embedder: MiniLM int8 ONNX (the default), 2 intra-op threads.",
+            "Bulk load: every text embedded once by the same embedder (cached on disk by text and model), then "
+            f"inserted through `MemoryWriter`, {LOAD_ROWS_PER_TRANSACTION:,} rows a transaction; on PostgreSQL the "
+            "HNSW index is dropped for the load and rebuilt after it (then VACUUM ANALYZE). "
+            + ("; ".join(embed_note) + "." if embed_note else "Vectors came from the on-disk cache this run."),
+            "Baseline (same run, same queries): embed the query with the same embedder, then a brute-force numpy "
+            "scan of the owner's vectors, top 10 — no filters, no keyword signal, no fusion, no database.",
+        ],
+    )
+    lines += [
+        "### Search latency",
+        "",
+        "| backend | memories | owners | path | p50 | p95 | p99 | QPS | baseline p50 / p95 | ours ÷ baseline p50 / p95 | embed only p50 | load |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        base, embed = p.searches["baseline"], p.searches["embed only"]
+        for path in ("in process", "HTTP"):
+            run = p.searches.get(path)
+            if run is None:
+                continue
+            lines.append(
+                f"| {p.backend} | {p.memories:,} | {p.owners:,} | {path} | {ms(run.p(50))} | {ms(run.p(95))} | {ms(run.p(99))} "
+                f"| {run.qps:,.0f} | {ms(base.p(50))} / {ms(base.p(95))} | {ratio(run.p(50), base.p(50))} / "
+                f"{ratio(run.p(95), base.p(95))} | {ms(embed.p(50))} | {run.load:.2f} |"
+            )
+    lines += [
+        "",
+        "### Add throughput (messages per second, batches of 64, real embedder)",
+        "",
+        "| backend | memories before | owners | path | mode | messages | msgs/s | per add p50 / p95 | memories created | load |",
+        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        for a in p.adds:
+            lines.append(
+                f"| {p.backend} | {p.memories:,} | {p.owners:,} | {a.path} | {a.mode} | {a.messages:,} | {a.rate:,.0f} "
+                f"| {ms(percentile(a.latencies, 50))} / {ms(percentile(a.latencies, 95))} | {a.created:,} | {a.load:.2f} |"
+            )
+    lines += [
+        "",
+        f"Each add row: {batches} adds of 64 messages into the data point's database after its searches "
+        "(so a data point grows by what its adds created). infer: false messages are new synthetic memory texts; "
+        "the extractor's are synthetic chat turns, some of them small talk that yields nothing.",
+        "",
+        "### Bulk load (storage path, precomputed vectors)",
+        "",
+        "| backend | data set | rows | rows/s | HNSW rebuild |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for load in loads:
+        rebuild = f"{load.index_seconds:.1f} s" if load.backend == "postgresql" else "—"
+        lines.append(f"| {load.backend} | {load.label} | {load.rows:,} | {load.rows / load.seconds:,.0f} | {rebuild} |")
+    lines += ["", "### Targets (compared, not asserted)", ""]
+    lines += targets(points)
+    for p in points:
+        if p.profile:
+            lines += [
+                "",
+                f"<details><summary>Where in-process search time goes: cProfile of the {len(p.searches['in process'].latencies)} "
+                f"queries, {p.backend}, {p.memories:,} memories, one end-user (cumulative)</summary>",
+                "",
+                "```",
+                p.profile,
+                "```",
+                "</details>",
+            ]
+    if note := guard.summary():
+        lines += ["", f"Load: {note}"]
+    return "\n".join(lines)
+
+
+def targets(points: Sequence[Point]) -> list[str]:
+    out = []
+    big = [p for p in points if p.owners == 1 and p.memories >= TARGET_SIZE * 0.99]
+    for p in big:
+        for path, limit in (("in process", TARGET_IN_PROCESS_P95), ("HTTP", TARGET_HTTP_P95)):
+            run = p.searches.get(path)
+            if run is not None:
+                verdict = "met" if run.p(95) <= limit else "missed"
+                out.append(f"- Search p95 ≤ {limit * 1e3:.0f} ms {path}, {p.backend}, {p.memories:,} memories of one end-user: "
+                           f"**{verdict}** ({ms(run.p(95))}).")
+    if not big:
+        out.append(f"- Search targets are stated at {TARGET_SIZE:,} memories of one end-user; this run did not reach that size.")
+    for mode in ("infer: false", "default extractor"):
+        rates = [(p, a) for p in points for a in p.adds if a.mode == mode]
+        if rates:
+            worst_p, worst = min(rates, key=lambda item: item[1].rate)
+            best_p, best = max(rates, key=lambda item: item[1].rate)
+            met = sum(a.rate >= TARGET_ADD_RATE for _, a in rates)
+            out.append(
+                f"- Add ≥ {TARGET_ADD_RATE:.0f} messages/s in batches, {mode}: met in {met} of {len(rates)} measurements "
+                f"(from {worst.rate:,.0f}/s — {worst_p.backend}, {worst.path}, {worst_p.memories:,} memories — to "
+                f"{best.rate:,.0f}/s — {best_p.backend}, {best.path}, {best_p.memories:,})."
+            )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="memories of one end-user, comma-separated")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--users", type=int, default=1000, help="end-users of the spread data set (0: skip it)")
+    parser.add_argument("--per-user", type=int, default=100, help="memories of each of those end-users")
+    parser.add_argument("--queries", type=int, default=300, help="search queries per data point")
+    parser.add_argument("--add-batches", type=int, default=10, help="adds of 64 messages per measurement")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurements")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of the largest size")
+    parser.add_argument("--max-wait", type=float, default=45, help="seconds to wait for a quiet machine per section")
+    parser.add_argument("--wait-budget", type=float, default=300, help="seconds of such waiting in all")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    backends = [b for b in args.backends.split(",") if b]
+    if "postgresql" in backends and (problem := postgres_problem()):
+        print(f"skipping postgresql: {problem}", file=sys.stderr)
+        backends.remove("postgresql")
+    pool_size = max([*sizes, args.users * args.per_user])
+    texts = synthetic.memory_texts(pool_size)
+    reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2
+    taken = set(texts)
+    fresh = [t for t in synthetic.memory_texts(pool_size + reserve, seed=99) if t not in taken][:reserve]
+    work = Workload(
+        queries=synthetic.queries(args.queries), fresh=fresh, chat=synthetic.chat_messages(reserve),
+        add_batches=args.add_batches, http=not args.no_http, profile=not args.no_profile,
+    )
+    guard = LoadGuard(max_wait=args.max_wait, budget=args.wait_budget)
+    points: list[Point] = []
+    loads: list[LoadRun] = []
+    embed_note: list[str] = []
+    started = time.perf_counter()
+    for backend in backends:
+        work._fresh_at = work._chat_at = 0  # each backend gets the same texts
+        if sizes:
+            run_one_user(backend, sizes, texts, work, guard, loads, points, embed_note)
+        if args.users > 0:
+            run_many_users(backend, args.users, args.per_user, texts, work, guard, loads, points)
+    body = render(points, loads, command_line("perf.py", argv), guard, embed_note, backends, args.queries, args.add_batches)
+    body += f"\n\nWhole run: {(time.perf_counter() - started) / 60:.1f} minutes."
+    print(body)
+    if not args.no_doc:
+        write_section("perf", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

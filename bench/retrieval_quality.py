@@ -1,0 +1,277 @@
+"""Retrieval quality: recall@5, recall@10 and MRR on the labelled conversations, for hybrid,
+dense-only and keyword-only retrieval, in one run.
+
+    .venv/bin/python bench/retrieval_quality.py [--backends sqlite] [--variants extractor,verbatim] [--no-doc]
+
+The set (bench/data/retrieval/*.json) holds, per persona, dated sessions of chat turns and
+questions an agent might ask, each labelled with the user turns that answer it.
+
+For each persona (one end-user of one tenant), every user turn goes through the real add path
+(``TenantMemoryService.add``, what ``POST /v1/memories/add`` calls) as its own add, dated by its
+session, in session order, in one of two variants:
+
+- ``extractor``: the default rule-based extractor (``infer: true``);
+- ``verbatim``: ``infer: false``, every user turn stored as it was written.
+
+Each memory the add reports (ADD, CONFLICT, and also UPDATE or NOOP of an existing memory) is
+mapped to that turn; a memory an UPDATE rewrote keeps the turns it came from before too. Then
+each question is searched for that persona's end-user (top 10) with both signals (hybrid, the
+service default), dense only and keyword only — ``Retriever.search(signals=…)``, the function
+the service's retrieve calls. A question is a hit at k when a memory mapped to one of its
+answer turns is among the first k results. "Answer stored" counts questions for which any
+memory maps to an answer turn at all: no ranking can find what extraction did not keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from common import LoadGuard, command_line, section_preamble, write_section
+from stack import Stack, open_stack, postgres_problem
+
+from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.storage.types import utcnow
+
+DATA = Path(__file__).resolve().parent / "data" / "retrieval"
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "hybrid": ("dense", "keyword"),
+    "dense only": ("dense",),
+    "keyword only": ("keyword",),
+}
+VARIANTS = ("extractor", "verbatim")
+TOP = 10
+EXAMPLE_MISSES = 6
+
+
+@dataclass
+class Persona:
+    persona_id: str
+    turns: list[tuple[str, str, datetime]]  # (turn_id, content, session date) — user turns only
+    questions: list[dict[str, Any]]
+    text_of: dict[str, str]
+
+
+@dataclass
+class Scores:
+    hits5: int = 0
+    hits10: int = 0
+    reciprocal: float = 0.0
+    count: int = 0
+    answerable: int = 0
+    hits10_answerable: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_personas(directory: Path = DATA) -> list[Persona]:
+    personas = []
+    for path in sorted(directory.glob("p*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        turns, text_of = [], {}
+        for session in data["sessions"]:
+            day = datetime.fromisoformat(session["date"]).replace(hour=12, tzinfo=timezone.utc)
+            for turn in session["turns"]:
+                text_of[turn["turn_id"]] = turn["content"]
+                if turn["role"] == "user":
+                    turns.append((turn["turn_id"], turn["content"], day))
+        personas.append(Persona(data["persona_id"], turns, data["questions"], text_of))
+    return personas
+
+
+def ingest(stack: Stack, persona: Persona, *, infer: bool) -> tuple[dict[str, set[str]], dict[str, str], float]:
+    """Add every user turn; returns memory id → turns, memory id → latest text, and seconds spent."""
+    turns_of: dict[str, set[str]] = defaultdict(set)
+    text: dict[str, str] = {}
+    started = time.perf_counter()
+    for turn_id, content, day in persona.turns:
+        result = stack.add(persona.persona_id, [content], infer=infer, metadata={"turn_id": turn_id}, occurred_at=day)
+        for event in result["results"]:
+            turns_of[event["id"]].add(turn_id)
+            text[event["id"]] = event["memory"]
+    return turns_of, text, time.perf_counter() - started
+
+
+def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...]) -> list[str]:
+    memory = stack.services.memory
+    with stack.read_session() as session:
+        ranked = memory.retriever.search(
+            session, owner, memory.codec(owner), query=query, limit=TOP, categories=None,
+            time_filter_days=None, as_of=None, now=utcnow(), signals=signals,
+        )
+    return [m.id for m in ranked.memories]
+
+
+def owner_of(stack: Stack, end_user: str) -> MemoryOwner:
+    with stack.read_session() as session:
+        user = stack.services.identity.end_user(session, stack.principal, end_user, create=False)
+    return MemoryOwner.end_user(user, tenant_id=stack.principal.tenant_id)
+
+
+def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: LoadGuard) -> tuple[dict[str, Scores], dict[str, Any]]:
+    stack = open_stack(backend, label="quality")
+    scores = {name: Scores() for name in SIGNALS}
+    stats: dict[str, Any] = {"turns": 0, "memories": 0, "add_seconds": 0.0, "search_ms": defaultdict(list)}
+    try:
+        stack.runtime.embedder.embed(["warm up"])
+        guard.settle(f"quality {backend}/{variant} ingest")
+        maps = {}
+        for persona in personas:
+            turns_of, text, seconds = ingest(stack, persona, infer=variant == "extractor")
+            maps[persona.persona_id] = (turns_of, text)
+            stats["turns"] += len(persona.turns)
+            stats["memories"] += len(turns_of)
+            stats["add_seconds"] += seconds
+        guard.settle(f"quality {backend}/{variant} search")
+        for persona in personas:
+            turns_of, text = maps[persona.persona_id]
+            owner = owner_of(stack, persona.persona_id)
+            for question in persona.questions:
+                answers = set(question["answer_turn_ids"])
+                relevant = {mid for mid, turns in turns_of.items() if turns & answers}
+                for name, signals in SIGNALS.items():
+                    started = time.perf_counter()
+                    found = search(stack, owner, question["question"], signals)
+                    stats["search_ms"][name].append((time.perf_counter() - started) * 1e3)
+                    s = scores[name]
+                    s.count += 1
+                    s.answerable += bool(relevant)
+                    rank = next((i + 1 for i, mid in enumerate(found) if mid in relevant), None)
+                    if rank is not None:
+                        s.reciprocal += 1.0 / rank
+                        s.hits10 += 1
+                        s.hits5 += rank <= 5
+                        s.hits10_answerable += 1
+                    else:
+                        s.misses.append({
+                            "persona": persona.persona_id,
+                            "question": question["question"],
+                            "answer": " / ".join(persona.text_of[t] for t in question["answer_turn_ids"]),
+                            "stored": [text[m] for m in relevant],
+                            "top": [text.get(m, "?") for m in found[:3]],
+                        })
+    finally:
+        stack.close()
+    return scores, stats
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any]]], personas: Sequence[Persona],
+           command: str, guard: LoadGuard, backends: Sequence[str]) -> str:
+    questions = sum(len(p.questions) for p in personas)
+    turns = sum(len(p.turns) for p in personas)
+    lines = section_preamble(
+        "Retrieval quality (recall@k on the labelled conversations)", command,
+        postgres="postgresql" in backends,
+        extra=[
+            f"Set: {len(personas)} personas, {turns} user turns, {questions} questions (bench/data/retrieval/)",
+            "Each user turn is one add through the tenant memory service, dated by its session; each question is "
+            f"searched for its persona's end-user, top {TOP}. A hit at k: a memory made from (or restated by) an "
+            "answer turn is in the first k. Same adds, same queries for the three signal settings.",
+        ],
+    )
+    lines += [
+        "| backend | ingest | signals | recall@5 | recall@10 | MRR@10 | answer stored | recall@10 where stored | search p50 |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (backend, variant), (scores, stats) in results.items():
+        for name, s in scores.items():
+            lines.append(
+                f"| {backend} | {variant} | {name} | {pct(s.hits5, s.count)} | {pct(s.hits10, s.count)} "
+                f"| {s.reciprocal / s.count:.3f} | {pct(s.answerable, s.count)} | {pct(s.hits10_answerable, s.answerable)} "
+                f"| {statistics.median(stats['search_ms'][name]):.1f} ms |"
+            )
+    lines.append("")
+    for (backend, variant), (_scores, stats) in results.items():
+        lines.append(
+            f"- {backend}, {variant}: {stats['turns']} adds → {stats['memories']} memories, "
+            f"{stats['turns'] / stats['add_seconds']:.0f} adds/s (one turn per add, embedding included)."
+        )
+    verdicts = []
+    for (backend, variant), (scores, _stats) in results.items():
+        hybrid = scores["hybrid"].hits10
+        best_single = max(scores["dense only"].hits10, scores["keyword only"].hits10)
+        verdict = "met" if hybrid > best_single else "missed"
+        verdicts.append(
+            f"- Target (hybrid recall@10 above both single signals), {backend}/{variant}: **{verdict}** "
+            f"({pct(hybrid, scores['hybrid'].count)} vs dense {pct(scores['dense only'].hits10, scores['dense only'].count)}, "
+            f"keyword {pct(scores['keyword only'].hits10, scores['keyword only'].count)})."
+        )
+    lines += ["", *verdicts]
+    for (backend, variant), (scores, _stats) in results.items():
+        misses = scores["hybrid"].misses
+        ranking = [m for m in misses if m["stored"]]
+        extraction = [m for m in misses if not m["stored"]]
+        picked = _spread(ranking, EXAMPLE_MISSES // 2) + _spread(extraction, EXAMPLE_MISSES // 2)
+        if not picked:
+            continue
+        lines += ["", f"Example misses, hybrid, {backend}/{variant} ({len(ranking)} stored but not in the top {TOP}, "
+                  f"{len(extraction)} never stored):", ""]
+        for miss in picked:
+            stored = "; ".join(f"“{t}”" for t in miss["stored"]) or "nothing (extraction kept no memory)"
+            top = "; ".join(f"“{t}”" for t in miss["top"]) or "nothing"
+            lines.append(f"- **{miss['question']}** ({miss['persona']}) — answer turn: “{miss['answer']}”; "
+                         f"stored as: {stored}; top 3 instead: {top}")
+    if note := guard.summary():
+        lines += ["", f"Load: {note} Recall does not depend on load; the timings do."]
+    return "\n".join(lines)
+
+
+def _spread(misses: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Up to ``count`` misses, one per persona."""
+    picked: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for miss in misses:
+        if miss["persona"] not in seen:
+            picked.append(miss)
+            seen.add(miss["persona"])
+        if len(picked) == count:
+            break
+    return picked
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: extractor,verbatim")
+    parser.add_argument("--max-wait", type=float, default=120, help="seconds to wait for a quiet machine per section")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+
+    backends = [b for b in args.backends.split(",") if b]
+    variants = [v for v in args.variants.split(",") if v]
+    if unknown := set(variants) - set(VARIANTS):
+        parser.error(f"unknown variants {sorted(unknown)}")
+    if "postgresql" in backends and (problem := postgres_problem()):
+        print(f"skipping postgresql: {problem}", file=sys.stderr)
+        backends.remove("postgresql")
+    personas = load_personas()
+    if not personas:
+        print(f"no labelled personas in {DATA}", file=sys.stderr)
+        return 1
+    guard = LoadGuard(max_wait=args.max_wait)
+    results = {}
+    for backend in backends:
+        for variant in variants:
+            print(f"{backend}/{variant}: ingesting {sum(len(p.turns) for p in personas)} turns …", file=sys.stderr)
+            results[(backend, variant)] = evaluate(backend, variant, personas, guard)
+    body = render(results, personas, command_line("retrieval_quality.py", argv), guard, backends)
+    print(body)
+    if not args.no_doc:
+        write_section("retrieval_quality", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
