@@ -53,6 +53,10 @@ def test_the_published_sdk_drives_the_tenant_memory_api(
     archived = [m for m in listed["items"] if m["is_archived"]]
     assert [m["content"] for m in archived] == ["Exam is on March 10"]
     assert {m["category"] for m in listed["items"]} == {"preference", "fact"}
+    [first] = [m for m in listed["items"] if m["category"] == "preference"]
+    assert first["agent_id"] == "support-bot" and first["source_conversation_id"] == "conv-1"
+    assert first["metadata"] == {"channel": "chat"}
+    assert first["provenance"]["service"] == "billing" and first["source_event_id"].startswith("sdk-")
 
     exported = out["export"]
     assert exported["tenant_id"] == tenant.tenant_id and len(exported["memories"]) == 3

@@ -174,6 +174,8 @@ def memory_read(view: MemoryView) -> dict[str, Any]:
         "version": view.version,
         "agent_id": view.agent_id,
         "source_conversation_id": view.conversation_id,
+        "source_event_id": (view.source or {}).get("event_id"),
+        "provenance": view.source,
         "metadata": view.metadata,
     }
 
