@@ -30,6 +30,7 @@ from memoryos_server.services.memory.worker import start_background as start_mem
 from memoryos_server.services.runtime import Runtime, build_runtime
 from memoryos_server.settings import Settings, get_settings
 from memoryos_server.storage.migrate import upgrade
+from memoryos_server.web import install_web
 
 log = logging.getLogger("memoryos")
 
@@ -73,6 +74,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    install_web(app, runtime)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,88 @@ CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     "expertise": ("Expertise", "What you know and your experience"),
 }
 
+ACCESS_LABELS: dict[str, tuple[str, str]] = {
+    "read_only": ("Read only", "It can use what you share, but cannot add to your memory."),
+    "read_write": ("Read and write", "It can also remember new things about you, in these categories only."),
+}
+
+# (form value, label, days or None for "until I revoke it") — the consent screen's choices.
+DURATIONS: tuple[tuple[str, str, int | None], ...] = (
+    ("1", "1 day", 1),
+    ("7", "7 days", 7),
+    ("30", "30 days", 30),
+    ("90", "90 days", 90),
+    ("365", "1 year", 365),
+    ("forever", "Until I revoke it", None),
+)
+DEFAULT_DURATION = "30"
+
+STATUS_BADGES: dict[str, str] = {"active": "badge-ok", "expired": "badge-warn", "revoked": "badge-bad"}
+
+# A memory version's event, as its history page says it.
+EVENT_LABELS: dict[str, str] = {
+    "ADD": "Remembered",
+    "UPDATE": "Updated",
+    "CONFLICT": "Remembered, contradicting another memory",
+    "DISPUTE": "Marked disputed",
+    "CORRECT": "Corrected by you",
+    "FLAG": "Flag changed",
+    "ARCHIVE": "Archived",
+    "RESOLVE": "Confirmed",
+    "UNCONFIRMED": "Marked unconfirmed",
+    "DELETE": "Deleted",
+}
+
+ANSWER_LABELS: dict[str, str] = {
+    "A": "You kept the first version",
+    "B": "You kept the second version",
+    "both": "You said both are correct",
+    "neither": "You said neither is correct",
+}
+
 
 @dataclass(frozen=True)
 class Flash:
     kind: str  # ok | warning | error
     text: str
+    code: str | None = None  # a one-time consent code, shown once in a box of its own
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"kind": self.kind, "text": self.text}
+        if self.code:
+            data["code"] = self.code
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flash | None:
+        kind, text, code = data.get("kind"), data.get("text"), data.get("code")
+        if kind not in ("ok", "warning", "error") or not isinstance(text, str):
+            return None
+        return cls(kind, text, code if isinstance(code, str) else None)
+
+
+def format_when(value: datetime | None) -> str:
+    """A moment the way people read it: ``21 Nov 2026, 07:55 UTC`` (stored times are UTC)."""
+    return value.strftime("%d %b %Y, %H:%M UTC").lstrip("0") if value else "—"
+
+
+def format_day(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y").lstrip("0") if value else "—"
+
+
+def category_label(value: str) -> str:
+    return CATEGORY_LABELS.get(value, (value, ""))[0]
+
+
+def actor_label(value: str | None) -> str:
+    """Who wrote a memory version, from the person's side (actors are ``kind:id …``)."""
+    if not value:
+        return "—"
+    if value.startswith("passport_user:"):
+        return "You"
+    if value.startswith("agent:"):
+        return "An agent"
+    return "MemoryOS"
 
 
 class Pages:
@@ -37,7 +115,16 @@ class Pages:
     def __init__(self, csrf: Csrf) -> None:
         self.csrf = csrf
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        self.templates.env.globals["CATEGORY_LABELS"] = CATEGORY_LABELS
+        env = self.templates.env
+        env.globals.update(
+            CATEGORY_LABELS=CATEGORY_LABELS,
+            ACCESS_LABELS=ACCESS_LABELS,
+            DURATIONS=DURATIONS,
+            STATUS_BADGES=STATUS_BADGES,
+            EVENT_LABELS=EVENT_LABELS,
+            ANSWER_LABELS=ANSWER_LABELS,
+        )
+        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label)
 
     def render(
         self,
@@ -60,10 +147,19 @@ class Pages:
         seed = self.csrf.pending_seed(request)
         if seed:
             self.csrf.set_cookie(response, seed)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; form-action 'self' http: https:; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        )
+        secure_headers(response)
         return response
+
+
+def secure_headers(response: Any) -> None:
+    """No caching of personal pages, no framing, and only our own scripts (there are none)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    # form-action allows http(s): a consent form's answer is a redirect to the agent's own
+    # (registered) address, and browsers apply form-action to that redirect too.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; form-action 'self' http: https:; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )

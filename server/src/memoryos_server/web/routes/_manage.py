@@ -1,0 +1,46 @@
+"""What the permission center's tabs share: the tab bar and rendering a tab for its owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+from sqlalchemy.orm import Session
+
+from memoryos_server.services.container import Services
+from memoryos_server.storage.models import UniversalUser
+from memoryos_server.web.redirects import local_path
+from memoryos_server.web.site import Site
+
+# (key, label, path): each tab is a page of its own, reachable by a plain link.
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("agents", "Agents", "/manage/agents"),
+    ("connections", "Connections", "/manage/connections"),
+    ("memories", "Memories", "/manage/memories"),
+    ("questions", "Pending Questions", "/manage/questions"),
+    ("activity", "Activity", "/manage/activity"),
+    ("export", "Export", "/manage/export"),
+    ("delete", "Delete passport", "/manage/delete"),
+)
+
+
+def render_tab(
+    site: Site,
+    request: Request,
+    services: Services,
+    session: Session,
+    user: UniversalUser,
+    *,
+    tab: str,
+    template: str,
+    context: dict[str, Any],
+) -> Response:
+    open_questions = services.passport_memory.questions(session, user, status="open", limit=1).total
+    values = {"tabs": TABS, "current_tab": tab, "open_questions": open_questions, **context}
+    return site.render(request, template, values, email=user.email)
+
+
+def back_to(value: str, default: str) -> str:
+    """Where a form returns to: a page of the permission center, nothing else."""
+    path = local_path(value, default)
+    return path if path.startswith("/manage") else default

@@ -1,0 +1,200 @@
+"""The consent screen: an agent asks, the person chooses categories, mode and duration.
+
+Everything decided here is decided by the services: which agents may be approved
+(``GrantService.grantable_agent``), where the browser may go back to
+(``AgentService.resolve_redirect_uri``: a registered URI or none), what a grant may hold
+(``GrantService.create_or_replace``), and what a secure link connects (``ConnectionService``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from memoryos_server.engine.types import CATEGORIES
+from memoryos_server.errors import BadRequest, ValidationFailed
+from memoryos_server.services.container import Services
+from memoryos_server.services.passport import PassportCaller
+from memoryos_server.storage.models import GlobalAgent, UniversalUser
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SignedIn, SiteDep, field, fields
+from memoryos_server.web.errors import WebRoute
+from memoryos_server.web.redirects import here, with_query
+from memoryos_server.web.site import Site
+from memoryos_server.web.templating import DEFAULT_DURATION, DURATIONS, Flash
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+Param = Annotated[str | None, Query(max_length=2000)]
+_DURATION_DAYS = {value: days for value, _, days in DURATIONS}
+
+
+@dataclass(frozen=True)
+class ConsentAsk:
+    """What the agent's consent URL asked for, carried through the form unchanged."""
+
+    agent_id: str
+    redirect_uri: str | None
+    state: str | None
+    link_token: str | None
+    categories: list[str]
+
+    def hidden_fields(self) -> dict[str, str]:
+        return {
+            "agent_id": self.agent_id,
+            "redirect_uri": self.redirect_uri or "",
+            "state": self.state or "",
+            "link_token": self.link_token or "",
+        }
+
+
+@dataclass(frozen=True)
+class Choices:
+    categories: list[str]
+    access_type: str
+    duration: str
+
+
+def requested_categories(raw: str | None) -> list[str]:
+    """The known categories a consent URL names (comma-separated); unknown names are ignored:
+    the person ticks what they want anyway."""
+    names = [part.strip() for part in (raw or "").split(",")]
+    return [name for name in dict.fromkeys(names) if name in CATEGORIES]
+
+
+def duration_days(value: str) -> int | None:
+    if value not in _DURATION_DAYS:
+        raise BadRequest("invalid_duration", "choose how long the access lasts")
+    return _DURATION_DAYS[value]
+
+
+def _render_consent(
+    site: Site,
+    request: Request,
+    services: Services,
+    session: Session,
+    *,
+    user: UniversalUser,
+    agent: GlobalAgent,
+    ask: ConsentAsk,
+    choices: Choices,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+    link = services.connections.preview_link(session, agent.id, ask.link_token) if ask.link_token else None
+    existing = next((view for view in services.grants.list(session, user) if view.agent.id == agent.id), None)
+    context: dict[str, Any] = {
+        "agent": agent,
+        "website_host": urlsplit(agent.website_url).hostname if agent.website_url else None,
+        "return_host": urlsplit(target).netloc if target else None,
+        "ask": ask,
+        "choices": choices,
+        "link": link,
+        "existing": existing if existing is not None and existing.status == "active" else None,
+    }
+    flashes = [Flash("error", error)] if error else []
+    return site.render(request, "consent.html", context, status_code=status, email=user.email, flashes=flashes)
+
+
+@router.get("/consent")
+def consent_page(
+    request: Request,
+    site: SiteDep,
+    services: ServicesDep,
+    caller: MaybeSignedIn,
+    agent_id: Param = None,
+    categories: Param = None,
+    state: Param = None,
+    redirect_uri: Param = None,
+    link_token: Param = None,
+) -> Response:
+    if not agent_id:
+        raise BadRequest("missing_agent", "this consent link does not name an agent")
+    ask = ConsentAsk(agent_id, redirect_uri or None, state, link_token or None, requested_categories(categories))
+    with services.runtime.db.session(write=False) as session:
+        # An unknown agent or an unregistered redirect_uri is refused before anyone signs in.
+        agent = services.grants.grantable_agent(session, agent_id)
+        services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+        if caller is None:
+            return site.sign_in_first(request, here(request))
+        user = services.passport.user(session, caller.user_id)
+        preselected = ask.categories or list(agent.default_categories or [])
+        choices = Choices(preselected, "read_only", DEFAULT_DURATION)
+        return _render_consent(site, request, services, session, user=user, agent=agent, ask=ask, choices=choices)
+
+
+@router.post("/consent")
+def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    ask = ConsentAsk(
+        agent_id=field(form, "agent_id", max_length=64),
+        redirect_uri=field(form, "redirect_uri") or None,
+        state=field(form, "state") or None,
+        link_token=field(form, "link_token", max_length=200) or None,
+        categories=[],
+    )
+    decision = field(form, "decision", max_length=16)
+    if decision == "deny":
+        return _deny(request, site, services, ask)
+    if decision != "approve":
+        raise BadRequest("invalid_decision", "choose Approve or Deny")
+    choices = Choices(fields(form, "categories"), field(form, "access_type", max_length=16) or "read_only", field(form, "duration", max_length=16))
+    try:
+        with services.runtime.db.session() as session:
+            user = services.passport.user(session, caller.user_id)
+            agent = services.grants.grantable_agent(session, ask.agent_id)
+            target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+            issued = services.grants.create_or_replace(
+                session,
+                user,
+                agent_id=agent.id,
+                categories=choices.categories,
+                access_type=choices.access_type,
+                duration_days=duration_days(choices.duration),
+                link_token=ask.link_token,
+            )
+    except ValidationFailed as error:
+        return _ask_again(request, site, services, caller, ask, choices, str(error))
+    services.grants.notify(user, issued.view)
+    if target is not None:
+        return site.redirect(request, with_query(target, {"status": "granted", "state": ask.state, "code": issued.code.code}))
+    return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "granted"}))
+
+
+def _deny(request: Request, site: Site, services: Services, ask: ConsentAsk) -> Response:
+    """Nothing is stored; the agent learns only that the answer was no."""
+    with services.runtime.db.session(write=False) as session:
+        agent = services.grants.grantable_agent(session, ask.agent_id)
+        target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+    if target is not None:
+        return site.redirect(request, with_query(target, {"status": "denied", "state": ask.state}))
+    return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "denied"}))
+
+
+def _ask_again(
+    request: Request, site: Site, services: Services, caller: PassportCaller, ask: ConsentAsk, choices: Choices, message: str
+) -> Response:
+    text = message[:1].upper() + message[1:] + "."
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        agent = services.grants.grantable_agent(session, ask.agent_id)
+        return _render_consent(
+            site, request, services, session, user=user, agent=agent, ask=ask, choices=choices, error=text, status=422
+        )
+
+
+@router.get("/consent/complete")
+def consent_complete(
+    request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn, agent_id: Param = None, status: Param = None
+) -> Response:
+    """The hosted completion page, for agents without a redirect URI. It shows the grant as it
+    is now, not as a query string claims."""
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        agent = services.agents.public_profile(session, agent_id or "")
+        grant = next((view for view in services.grants.list(session, user) if view.agent.id == agent.id), None)
+        context = {"agent": agent, "denied": status == "denied", "grant": grant if grant and grant.status == "active" else None}
+        return site.render(request, "consent_done.html", context, email=user.email)

@@ -1,0 +1,145 @@
+"""Sign-in by email and one-time code, and sign-out.
+
+``/login`` asks for the address and sends a code (``PassportService.send_code``); the address
+then waits in a sealed cookie while ``/login/code`` asks for the code (``verify_code``). The
+limits are the service's: codes expire, are single use, lock the address after too many wrong
+tries, and sending is rate limited per address and per network address.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from memoryos_server.errors import RateLimited, WrongOneTimeCode
+from memoryos_server.services.passport import CodeSent
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field
+from memoryos_server.web.errors import WebRoute
+from memoryos_server.web.redirects import local_path
+from memoryos_server.web.site import Site
+from memoryos_server.web.templating import Flash
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def wait_text(seconds: int) -> str:
+    """"in 3 minutes", "in about an hour": when to try again, as a person would say it."""
+    minutes = max(1, -(-seconds // 60))
+    if minutes < 60:
+        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return "in about an hour" if hours <= 1 else f"in about {hours} hours"
+
+
+def not_sent(result: CodeSent) -> tuple[str, int]:
+    """Why no code went out, and when to try again, with the page's status."""
+    wait = wait_text(result.retry_after_seconds or 60)
+    if result.reason == "rate_limited":
+        return f"Too many codes were asked for. Please try again {wait}.", 429
+    if result.reason == "locked":
+        return f"Signing in to this address is paused after too many wrong codes. Please try again {wait}.", 429
+    return "We couldn't send the email just now. Please try again in a moment.", 503
+
+
+def _email_form(site: Site, request: Request, *, next_path: str, email: str = "", error: str | None = None, status: int = 200) -> Response:
+    flashes = [Flash("error", error)] if error else []
+    return site.render(request, "login.html", {"next": next_path, "email": email}, status_code=status, flashes=flashes)
+
+
+def _code_form(site: Site, request: Request, *, email: str, error: str | None = None, status: int = 200) -> Response:
+    flashes = [Flash("error", error)] if error else []
+    return site.render(request, "login_code.html", {"email": email, "minutes": site.code_minutes}, status_code=status, flashes=flashes)
+
+
+@router.get("/login")
+def login_page(request: Request, site: SiteDep, caller: MaybeSignedIn, next: str | None = None) -> Response:
+    pending = site.login.read(request)  # "use a different email" keeps where the person was going
+    next_path = local_path(next or (str(pending.get("next")) if pending else None))
+    if caller is not None:
+        return site.redirect(request, next_path)
+    return _email_form(site, request, next_path=next_path)
+
+
+@router.post("/login")
+def send_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+    next_path = local_path(field(form, "next", max_length=4000))
+    raw_email = field(form, "email", max_length=320)
+    try:
+        email = _EMAIL.validate_python(raw_email)
+    except ValidationError:
+        return _email_form(site, request, next_path=next_path, email=raw_email, error="Enter a valid email address, like name@example.com.", status=422)
+    result = services.passport.send_code(email=email, ip=_client_ip(request))
+    if not result.sent:
+        text, status = not_sent(result)
+        response = _email_form(site, request, next_path=next_path, email=email, error=text, status=status)
+        if result.retry_after_seconds:
+            response.headers["Retry-After"] = str(result.retry_after_seconds)
+        return response
+    response = site.redirect(request, "/login/code")
+    site.login.store(request, response, {"email": email, "next": next_path})
+    return response
+
+
+@router.get("/login/code")
+def code_page(request: Request, site: SiteDep, caller: MaybeSignedIn) -> Response:
+    pending = site.login.read(request)
+    if caller is not None:
+        return site.redirect(request, local_path(pending.get("next") if pending else None))
+    if pending is None:
+        return site.redirect(request, "/login", Flash("warning", "Enter your email address again to get a new code."))
+    return _code_form(site, request, email=pending["email"])
+
+
+@router.post("/login/code")
+def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+    pending = site.login.read(request)
+    if pending is None:
+        return site.redirect(request, "/login", Flash("warning", "That took a while: enter your email address again to get a new code."))
+    email = str(pending["email"])
+    code = field(form, "code", max_length=32).replace(" ", "")
+    try:
+        signed_in = services.passport.verify_code(email=email, code=code, ip=_client_ip(request))
+    except WrongOneTimeCode:
+        text = "That code is wrong, has expired or was already used. Check the latest email, or send a new code."
+        return _code_form(site, request, email=email, error=text, status=401)
+    except RateLimited as limited:
+        text = (
+            "Too many wrong codes. For your safety, signing in to this address is paused; "
+            f"please try again {wait_text(limited.retry_after_seconds)}."
+        )
+        response = _code_form(site, request, email=email, error=text, status=429)
+        response.headers["Retry-After"] = str(limited.retry_after_seconds)
+        return response
+    welcome = "Welcome! Your Memory Passport is ready." if signed_in.created else "You're signed in."
+    response = site.redirect(request, local_path(pending.get("next")), Flash("ok", welcome))
+    site.start_session(request, response, signed_in.session_token)
+    site.login.clear(response)
+    return response
+
+
+@router.post("/login/resend")
+def resend_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+    pending = site.login.read(request)
+    if pending is None:
+        return site.redirect(request, "/login", Flash("warning", "Enter your email address again to get a new code."))
+    result = services.passport.send_code(email=str(pending["email"]), ip=_client_ip(request))
+    if result.sent:
+        response = site.redirect(request, "/login/code", Flash("ok", "We sent you a new code. Only the newest one works."))
+        site.login.store(request, response, pending)  # the address waits as long as the new code lives
+        return response
+    return site.redirect(request, "/login/code", Flash("error", not_sent(result)[0]))
+
+
+@router.post("/logout")
+def logout(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+    with services.runtime.db.session() as session:
+        services.passport.sign_out(session, site.session_token(request))
+    response = site.redirect(request, "/login", Flash("ok", "You're signed out."))
+    site.end_session(response)
+    return response

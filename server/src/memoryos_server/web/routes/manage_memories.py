@@ -1,0 +1,117 @@
+"""Permission center: the person's memories (by category) and their Pending Questions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from memoryos_server.engine.types import CATEGORIES
+from memoryos_server.errors import BadRequest
+from memoryos_server.web.deps import CheckedForm, ServicesDep, SignedIn, SiteDep, field
+from memoryos_server.web.errors import WebRoute
+from memoryos_server.web.routes._manage import back_to, render_tab
+from memoryos_server.web.templating import Flash
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+MemoryId = Annotated[uuid.UUID, Path()]
+QuestionId = Annotated[str, Path(max_length=64)]
+
+ANSWER_RESULTS = {
+    "A": "Kept the first version; the other one is archived.",
+    "B": "Kept the second version; the other one is archived.",
+    "both": "Both versions stay, as correct.",
+    "neither": "Closed. Neither version is treated as confirmed.",
+}
+
+
+@router.get("/manage/memories")
+def memories_tab(
+    request: Request,
+    site: SiteDep,
+    services: ServicesDep,
+    caller: SignedIn,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    if category and category not in CATEGORIES:
+        raise BadRequest("invalid_category", f"there is no category called {category!r}")
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        page = services.passport_memory.list(session, user, categories=[category] if category else None, cursor=cursor, limit=PAGE_SIZE)
+        groups = [(name, [m for m in page.items if m.category == name]) for name in CATEGORIES]
+        context = {
+            "category": category,
+            "groups": [(name, items) for name, items in groups if items],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+            "back": request.url.path + (f"?category={category}" if category else ""),
+        }
+        return render_tab(site, request, services, session, user, tab="memories", template="manage/memories.html", context=context)
+
+
+@router.get("/manage/memories/{memory_id}/history")
+def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        memory = services.passport_memory.get(session, user, str(memory_id))
+        versions = services.passport_memory.history(session, user, str(memory_id))
+        context = {"memory": memory, "versions": list(reversed(versions))}
+        return render_tab(site, request, services, session, user, tab="memories", template="manage/history.html", context=context)
+
+
+@router.post("/manage/memories/{memory_id}/correct")
+def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    text = field(form, "corrected_content", max_length=16_000)
+    back = back_to(field(form, "back"), "/manage/memories")
+    with services.runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        services.passport_memory.correct(session, user, str(memory_id), corrected_content=text)
+    return site.redirect(request, back, Flash("ok", "Corrected. Agents see the new text from now on; the old one stays in the history."))
+
+
+@router.post("/manage/memories/{memory_id}/flag")
+def flag_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    flagged = field(form, "flagged", max_length=1) == "1"
+    back = back_to(field(form, "back"), "/manage/memories")
+    with services.runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        services.passport_memory.flag(session, user, str(memory_id), flagged=flagged)
+    return site.redirect(request, back, Flash("ok", "Flagged as wrong or unwanted." if flagged else "Flag removed."))
+
+
+@router.post("/manage/memories/{memory_id}/delete")
+def delete_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    back = back_to(field(form, "back"), "/manage/memories")
+    with services.runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        services.passport_memory.delete(session, user, str(memory_id))
+    return site.redirect(request, back, Flash("ok", "Deleted for good, with its history."))
+
+
+@router.get("/manage/questions")
+def questions_tab(
+    request: Request,
+    site: SiteDep,
+    services: ServicesDep,
+    caller: SignedIn,
+    show: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    answered = show == "answered"
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        page = services.passport_memory.questions(session, user, status="resolved" if answered else "open", limit=100)
+        context = {"questions": page.items, "answered": answered, "total": page.total}
+        return render_tab(site, request, services, session, user, tab="questions", template="manage/questions.html", context=context)
+
+
+@router.post("/manage/questions/{question_id}/answer")
+def answer_question(question_id: QuestionId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    answer = field(form, "answer", max_length=16)
+    with services.runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        outcome = services.passport_memory.answer(session, user, question_id, answer=answer)
+    return site.redirect(request, "/manage/questions", Flash("ok", f"Thanks! {ANSWER_RESULTS[outcome.resolution]}"))

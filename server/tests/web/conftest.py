@@ -1,0 +1,98 @@
+"""The consent app in a real browser: headless Chromium driven by Playwright against a live server.
+
+Chromium comes from the system (``/usr/lib/chromium/chromium``; ``MEMORYOS_CHROMIUM`` to point
+elsewhere). When it is missing the browser tests are skipped with a loud banner, unless
+``MEMORYOS_REQUIRE_BROWSER=1`` (set by CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.fixtures.app import LiveServer
+from tests.fixtures.databases import TestDatabase
+from tests.fixtures.passport import fresh_ip
+from tests.web.browser import DESKTOP, LAUNCH_ARGS, Person, Screenshots
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = Path(os.environ.get("MEMORYOS_CHROMIUM", "/usr/lib/chromium/chromium"))
+REQUIRE_BROWSER = os.environ.get("MEMORYOS_REQUIRE_BROWSER") == "1"
+SCREENSHOT_DIR = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+
+_skipped_reason: list[str] = []
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e 'server[test]')"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (run .ci/install-browser.sh, or set MEMORYOS_CHROMIUM)"
+    return None
+
+
+# Per module, not per session: Playwright's synchronous API keeps an asyncio loop marked as
+# running in this thread while it is open, which other tests' own event loops would trip over.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = _browser_missing()
+    if reason is not None:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"MEMORYOS_REQUIRE_BROWSER=1 but {reason}")
+        if not _skipped_reason:
+            _skipped_reason.append(reason)
+        pytest.skip(f"browser tests skipped: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped_reason:
+        line = "!" * 78
+        terminalreporter.write_line(
+            f"{line}\n!! THE BROWSER TESTS OF THE CONSENT APP WERE SKIPPED: {_skipped_reason[0]}\n{line}", red=True, bold=True
+        )
+
+
+@pytest.fixture
+def screenshots(test_database: TestDatabase) -> Screenshots:
+    """Pictures for the docs, taken once per run: on the SQLite half (the pages are the same)."""
+    return Screenshots(SCREENSHOT_DIR, enabled=test_database.backend == "sqlite")
+
+
+@pytest.fixture
+def person(browser: Browser, live_server: LiveServer, settings: Any, screenshots: Screenshots) -> Iterator[Callable[..., Person]]:
+    """A new person at their own browser (own cookies, own network address)."""
+    opened: list[Person] = []
+
+    def make(email: str, *, viewport: dict[str, int] = DESKTOP, server: LiveServer | None = None, outbox: Path | None = None) -> Person:
+        base = server or live_server
+        context = browser.new_context(
+            base_url=base.url,
+            viewport=viewport,
+            # The live server trusts X-Forwarded-For from loopback: each person gets an address
+            # of their own, as people do, so one test's per-address limits do not spill over.
+            extra_http_headers={"X-Forwarded-For": fresh_ip()},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        opened.append(
+            Person(context, context.new_page(), email=email, base_url=base.url, outbox=outbox or settings.resolved_outbox_dir, shots=screenshots)
+        )
+        return opened[-1]
+
+    yield make
+    for each in opened:
+        each.context.close()
