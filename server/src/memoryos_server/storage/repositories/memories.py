@@ -179,25 +179,39 @@ class MemoryRepository(Repository):
             delete(family.memory).where(by_key_of(family.memory.owner_id, owner_id), family.memory.id.in_(ids))
         )
 
-    def record_access(self, counts: Mapping[str, tuple[int, datetime]]) -> None:
-        """Add read counts and the last read time, without touching ``updated_at``."""
+    def record_access(self, counts: Mapping[str, tuple[int, datetime]]) -> set[str]:
+        """Add read counts and the last read time, without touching ``updated_at``.
+
+        Rows another transaction holds are skipped, not waited for (PostgreSQL; SQLite has one
+        writer): counting reads must never block or deadlock a write. Returns the skipped ids.
+        """
         if not counts:
-            return
+            return set()
         model = self.family.memory
-        statement = (
-            update(model)
-            .where(model.id == bindparam("memory_id"))
-            .values(
-                access_count=model.access_count + bindparam("reads"),
-                last_accessed=bindparam("when"),
-                updated_at=model.updated_at,
+        free = set(
+            self.session.execute(
+                select(model.id).where(model.id.in_(list(counts))).order_by(model.id).with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if free:
+            statement = (
+                update(model)
+                .where(model.id == bindparam("memory_id"))
+                .values(
+                    access_count=model.access_count + bindparam("reads"),
+                    last_accessed=bindparam("when"),
+                    updated_at=model.updated_at,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        self.session.connection().execute(
-            statement,
-            [{"memory_id": memory_id, "reads": reads, "when": when} for memory_id, (reads, when) in counts.items()],
-        )
+            self.session.connection().execute(
+                statement,
+                [
+                    {"memory_id": memory_id, "reads": counts[memory_id][0], "when": counts[memory_id][1]}
+                    for memory_id in sorted(free)
+                ],
+            )
+        return set(counts) - free
 
     # --- version history ---------------------------------------------------------------------------
 
