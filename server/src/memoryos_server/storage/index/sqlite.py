@@ -11,7 +11,7 @@ plus the few columns filters need (category, status, created/archived times, ter
   only the rows stamped after the one held (``index_seq``); a newer purge count (rows removed
   for good) reloads the owner. A session that has itself written index rows never feeds the
   cache, since its view may yet be rolled back.
-- **Fast at 100k rows.** Up to ``EXACT_ROWS`` admitted rows are scored exactly (one matmul);
+- **Fast at 100k rows.** Up to ``EXACT_ROWS`` admitted rows are scored exactly (one product);
   past that a first pass ranks every row by the Hamming distance of sign bits (48 bytes a row
   for 384 dimensions), and the best ``coarse_candidates`` are re-scored exactly.
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
 
 _ACTIVE, _ARCHIVED, _GONE = 0, 1, 2
-EXACT_ROWS = 16_384
+EXACT_ROWS = 8_192
 COARSE_MIN_CANDIDATES = 1_024
 DEFAULT_CACHE_BYTES = 1 << 30
 
@@ -352,7 +352,8 @@ class SQLiteSearchIndex:
         for word in range(1, view.codes.shape[0]):
             distance += _popcount(view.codes[word, :size] ^ code[word])
         distance[~mask] = np.iinfo(np.uint16).max
-        wanted = max(self.coarse_candidates, 32 * k)
+        # Wider for bigger owners: the prefilter's misses grow with the rows it ranks.
+        wanted = max(self.coarse_candidates, 32 * k, size // 64)
         # The smallest Hamming radius holding ``wanted`` rows, by histogram: O(n), no sort.
         counts = np.bincount(distance, minlength=entry.words * 64 + 1)[: entry.words * 64 + 1]
         radius = int(np.searchsorted(np.cumsum(counts), wanted))
