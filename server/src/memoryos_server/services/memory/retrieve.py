@@ -94,13 +94,13 @@ class Retriever:
         if not fused:
             return Ranked([], [])
         repo = MemoryRepository(session, owner.family)
-        rows = repo.by_ids(owner.id, [memory_id for memory_id, _ in fused])
+        rows = repo.by_ids(owner.id, [memory_id for memory_id, _ in fused], with_vectors=False)
         rows = {memory_id: row for memory_id, row in rows.items() if _admitted(row, where)}
-        signals = {
+        light = {
             memory_id: RankSignals(importance=round(row.importance), updated_at=row.valid_at or row.updated_at)
             for memory_id, row in rows.items()
         }
-        ranked = [(mid, score) for mid, score in rank_final(fused, signals, now=now, config=RANKING) if mid in rows]
+        ranked = [(mid, score) for mid, score in rank_final(fused, light, now=now, config=RANKING) if mid in rows]
         top = ranked[:limit]
         then = repo.versions_at([mid for mid, _ in top], as_of) if as_of is not None else {}
         memories: list[RetrievedMemory] = []

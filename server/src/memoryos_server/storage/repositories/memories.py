@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.orm import defer
 
 from memoryos_server.storage.models import (
     IdempotencyRecord,
@@ -111,11 +112,17 @@ class MemoryRepository(Repository):
             )
         )
 
-    def by_ids(self, owner_id: int, memory_ids: Sequence[str], *, include_deleted: bool = False) -> dict[str, Any]:
+    def by_ids(
+        self, owner_id: int, memory_ids: Sequence[str], *, include_deleted: bool = False, with_vectors: bool = True
+    ) -> dict[str, Any]:
+        """``with_vectors=False`` leaves the embedding unloaded (until touched): reading a
+        vector costs more than the rest of a row, and a search needs none of them."""
         if not memory_ids:
             return {}
         model = self.family.memory
         statement = select(model).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
+        if not with_vectors:
+            statement = statement.options(defer(model.embedding))
         if not include_deleted:
             statement = statement.where(model.status != "deleted")
         return {row.id: row for row in self.all(statement)}
