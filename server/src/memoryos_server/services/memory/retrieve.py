@@ -79,7 +79,8 @@ class Retriever:
             raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
         where = owner.search_filter(
             categories=list(categories) if categories else None,
-            created_since=now - timedelta(days=time_filter_days) if time_filter_days else None,
+            # With as_of, "the last N days" are the N days before that moment.
+            created_since=(as_of or now) - timedelta(days=time_filter_days) if time_filter_days else None,
             as_of=as_of,
         )
         pool = max(MIN_POOL, POOL_FACTOR * limit)
