@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from memoryos.universal import UniversalMemory
 from memoryos_server.services.agents import AgentService
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.models import LinkToken
+from memoryos_server.storage.types import utcnow
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.passport import AgentHandle, create_agent, new_agent  # noqa: F401
@@ -146,7 +150,11 @@ def test_unknown_refused_and_switched_off_agents_get_a_refusal_page(
 
 
 def test_the_secure_link_connects_once(
-    person: Callable[..., Person], client: TestClient, live_server: LiveServer, new_tenant: Callable[..., TenantHandle]
+    person: Callable[..., Person],
+    client: TestClient,
+    runtime: Runtime,
+    live_server: LiveServer,
+    new_tenant: Callable[..., TenantHandle],
 ) -> None:
     acme = new_tenant("Acme Support")
     copilot = create_agent(acme, name="Support Copilot", description="Answers your support questions with your approved context.")
@@ -184,6 +192,17 @@ def test_the_secure_link_connects_once(
     assert answer.value.status == 410
     expect(page.get_by_role("heading", name="This link has expired or was already used")).to_be_visible()
     cleo.shot("error-link-used")
+
+    # Expired before it was used: the same clear page.
+    late = _link_token(client, acme, copilot, "cust_44")
+    with runtime.db.session() as session:
+        session.execute(
+            update(LinkToken)
+            .where(LinkToken.token_hash == runtime.hasher.hash(late, purpose="link_token"))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    cleo.open(f"/connect?agent_id={copilot.id}&link_token={late}")
+    expect(page.get_by_role("heading", name="This link has expired or was already used")).to_be_visible()
 
     # A link made for one agent, opened in another's name.
     other = _link_token(client, acme, copilot, "cust_43")

@@ -106,6 +106,8 @@ def test_changing_a_grant_in_the_permission_center(person: Callable[..., Person]
     ben.open("/manage/agents")
     card = page.locator(".grant", has=page.get_by_role("heading", name="Planner"))
     card.get_by_text("Change access", exact=True).click()
+    expect(card.get_by_role("radio", name="Keep the current end")).to_be_checked()
+    ben.shot("manage-agents-edit")
     card.get_by_role("checkbox", name=re.compile("^Facts")).uncheck()
     card.get_by_role("checkbox", name=re.compile("^Expertise")).check()
     card.get_by_role("radio", name=re.compile("^Read only")).check()
