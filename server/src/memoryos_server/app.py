@@ -17,6 +17,7 @@ from memoryos_server.api.routers import (
     connectors,
     health,
     memories,
+    memories_compat,
     passport,
     passport_memories,
     reviews,
@@ -69,7 +70,7 @@ def create_app(
 
     install_error_handlers(app)
     routers = (
-        health, auth, tenant, users, memories, workspace, reviews,
+        health, auth, tenant, users, memories_compat, memories, workspace, reviews,
         agents, connectors, admin, passport, passport_memories, universal,
     )
     for module in routers:

@@ -44,6 +44,20 @@ def main(base_url: str, api_key: str, user: str) -> dict:
             "clarification": found.clarification,
         }
 
+        feedback = memory.feedback(
+            retrieval_id=found.retrieval_id,
+            outcome="used_successfully",
+            used_memory_ids=[item.id for item in found],
+            agent_confidence=0.9,
+        )
+        out["feedback"] = feedback.model_dump(mode="json")
+        out["edtech_profile"] = memory.get_edtech_profile(external_user_id=user)
+        try:
+            memory.answer_source_review("srv-unknown", external_user_id=user, version="1", action="dismiss")
+            out["source_review"] = "no error"
+        except NotFoundError as error:
+            out["source_review"] = {"status_code": error.status_code, "code": error.code}
+
         memory.add(messages=[{"role": "user", "content": "My exam is on March 10"}], external_user_id=user)
         memory.add(messages=[{"role": "user", "content": "My exam is on March 15"}], external_user_id=user)
         asked = memory.get(query="When is my exam?", external_user_id=user, format="xml", context_max_tokens=200)

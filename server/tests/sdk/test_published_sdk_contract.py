@@ -38,6 +38,12 @@ def test_the_published_sdk_drives_the_tenant_memory_api(
     assert item["category"] == "preference" and "Python examples" in item["content"]
     assert item["id"] == out["job"]["created_memory_ids"][0]
 
+    feedback = out["feedback"]
+    assert feedback["retrieval_id"] == got["retrieval_id"] and feedback["outcome"] == "used_successfully"
+    assert feedback["feedback_id"].startswith("fbk_") and feedback["correction_job_id"] is None
+    assert out["edtech_profile"] is None  # no domain schema is enabled
+    assert out["source_review"] == {"status_code": 404, "code": "CLR_404"}  # none are ever issued
+
     clarification = out["clarification"]
     assert clarification and [o["answer"] for o in clarification["options"]] == ["A", "B", "both", "neither"]
     assert out["clarification_question"] == clarification["question"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from memoryos_server.services.agents import AgentService
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
+from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
@@ -39,9 +40,11 @@ class Services:
     tenant_memory: TenantMemoryService
     universal_memory: UniversalMemoryAccess
     passport_memory: PassportMemoryService
+    feedback: RetrievalFeedbackService
 
 
 def build_services(runtime: Runtime) -> Services:
+    audit = AuditService()
     email = EmailService(runtime.settings)
     limiter = RateLimiter.for_runtime(runtime)
     grants = GrantService(runtime, email=email)
@@ -62,9 +65,10 @@ def build_services(runtime: Runtime) -> Services:
         grants=grants,
         connections=connections,
         universal=universal,
-        audit=AuditService(),
+        audit=audit,
         memory=memory,
         tenant_memory=TenantMemoryService(memory, identity),
         universal_memory=UniversalMemoryAccess(memory, universal),
         passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
+        feedback=RetrievalFeedbackService(audit),
     )
