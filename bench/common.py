@@ -27,12 +27,15 @@ DOC_HEADER = """# Benchmarks
 
 Figures measured on the machine each section names, by the command it shows; every section is
 rewritten in place when its benchmark runs again (`make bench` runs them all through
-`bench/run_all.py`). Performance is measured here and never asserted in tests. Targets are
+`bench/run_all.py`). Performance is measured here and never asserted in tests; targets are
 quoted for comparison only.
 
-The reference machine has two cores shared with other work. Each timed section first waits
-(up to a bound) for the 1-minute load average to fall below {quiet}; the load actually seen is
-printed next to the figures, and figures taken on a busy machine say so.
+The reference machine has two cores shared with other work. Each timed section first waits,
+up to a bound, for a quiet machine: a 1-minute load average below {quiet}, or — since that
+average still carries the benchmark's own previous section for a minute — less than {quiet}
+cores' worth of CPU in use while the benchmark itself is idle (sampled over 2 s). Tables show
+"load / busy" (the two figures) as each section started; sections that started on a busy
+machine after the longest wait are listed under their table, and their figures are pessimistic.
 """.format(quiet=QUIET_LOAD)
 
 
@@ -106,44 +109,76 @@ def machine_line(*, postgres: bool = True) -> str:
 # --- a quiet machine -------------------------------------------------------------------------------
 
 
+def cpu_busy(interval: float = 2.0) -> float:
+    """How many cores' worth of CPU the whole machine used over ``interval`` seconds (/proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields[:8]), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    spent = total1 - total0
+    return (os.cpu_count() or 1) * (1 - (idle1 - idle0) / spent) if spent > 0 else 0.0
+
+
 @dataclass
 class LoadGuard:
-    """Waits for the 1-minute load average to fall below ``quiet`` before a timed section, for
-    at most ``max_wait`` seconds per section and ``budget`` seconds in all, and records what it saw."""
+    """Waits for a quiet machine before a timed section, for at most ``max_wait`` seconds per
+    section and ``budget`` seconds in all, and records what it saw.
+
+    Quiet: the 1-minute load average is below ``quiet``, or — since that average still holds
+    the benchmark's own previous section for a minute or so — the CPU time the machine spends
+    while the benchmark itself is idle (sampled over 2 s) is below ``quiet`` cores.
+    """
 
     quiet: float = QUIET_LOAD
     max_wait: float = 180.0
     budget: float = 900.0
     waited: float = 0.0
     notes: list[str] = field(default_factory=list)
-    loads: list[float] = field(default_factory=list)
+    seen: list[tuple[float, float]] = field(default_factory=list)  # (load average, cores busy) at each start
 
-    def settle(self, label: str) -> float:
-        """Wait if needed; returns the load average when the section starts."""
-        load = os.getloadavg()[0]
+    def settle(self, label: str) -> str:
+        """Wait if needed; returns "load average / cores busy" as the section starts."""
         start = time.monotonic()
         limit = min(self.max_wait, max(0.0, self.budget - self.waited))
-        while load > self.quiet and time.monotonic() - start < limit:
-            time.sleep(5)
-            load = os.getloadavg()[0]
+        while True:
+            load, busy = os.getloadavg()[0], cpu_busy()
+            quiet = load <= self.quiet or busy <= self.quiet
+            if quiet or time.monotonic() - start >= limit:
+                break
+            time.sleep(3)
         spent = time.monotonic() - start
         self.waited += spent
-        self.loads.append(load)
-        if load > self.quiet:
-            self.notes.append(f"{label}: started at load {load:.2f} after waiting {spent:.0f} s")
-            print(f"  [load {load:.2f} > {self.quiet} after waiting {spent:.0f} s: measuring anyway]", file=sys.stderr)
-        return load
+        self.seen.append((load, busy))
+        if not quiet:
+            self.notes.append(f"{label}: load {load:.2f}, {busy:.2f} cores busy, after waiting {spent:.0f} s")
+            print(f"  [{label}: load {load:.2f}, {busy:.2f} cores busy by others after waiting {spent:.0f} s: "
+                  "measuring anyway]", file=sys.stderr)
+        return f"{load:.2f} / {busy:.2f}"
 
-    def summary(self) -> str | None:
-        """One sentence about the load seen, or None when every section started quiet."""
-        busy = [load for load in self.loads if load > self.quiet]
-        if not busy:
-            return None
-        return (
-            f"{len(busy)} of {len(self.loads)} timed sections started with the 1-minute load average above "
-            f"{self.quiet} (from {min(busy):.2f} to {max(busy):.2f}; {os.cpu_count()} cores) after "
-            f"{self.waited:.0f} s of waiting in all: other processes shared the CPU, so those figures are pessimistic."
+    def summary(self) -> str:
+        """What the machine was doing when the timed sections started."""
+        if not self.seen:
+            return "no timed section ran"
+        busy = [b for _, b in self.seen]
+        loads = [a for a, _ in self.seen]
+        noisy = len(self.notes)
+        text = (
+            f"{len(self.seen)} timed sections; at their start the 1-minute load average was {min(loads):.2f}–"
+            f"{max(loads):.2f} (it includes this benchmark's own previous section) and other processes used "
+            f"{min(busy):.2f}–{max(busy):.2f} of the {os.cpu_count()} cores; {self.waited:.0f} s spent waiting."
         )
+        if noisy:
+            text += (f" {noisy} section(s) started on a busy machine after the longest wait allowed "
+                     "(their figures are pessimistic): " + "; ".join(self.notes[:6]) + ("; …" if noisy > 6 else "") + ".")
+        return text
 
 
 # --- statistics ------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ PROFILE_LINES = 18
 class SearchRun:
     latencies: list[float]
     wall: float
-    load: float
+    load: str  # "load average / cores busy" at the start
 
     @property
     def qps(self) -> float:
@@ -89,7 +89,7 @@ class AddRun:
     messages: int
     created: int
     latencies: list[float]
-    load: float
+    load: str
 
     @property
     def rate(self) -> float:
@@ -105,7 +105,7 @@ class Point:
     owners: int
     searches: dict[str, SearchRun] = field(default_factory=dict)  # in process, HTTP, baseline, embed only
     adds: list[AddRun] = field(default_factory=list)
-    profile: str | None = None
+    profiles: dict[str, str] = field(default_factory=dict)  # what was profiled → top functions
 
 
 @dataclass
@@ -237,6 +237,19 @@ def profile_searches(stack: Stack, pairs: Sequence[tuple[str, str]]) -> str:
     for end_user, query in pairs:
         stack.retrieve(end_user, query)
     profiler.disable()
+    return _top_functions(profiler)
+
+
+def profile_adds(stack: Stack, batches: Sequence[tuple[str, list[str]]], *, infer: bool) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for end_user, texts in batches:
+        stack.add(end_user, texts, infer=infer)
+    profiler.disable()
+    return _top_functions(profiler)
+
+
+def _top_functions(profiler: cProfile.Profile) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
@@ -284,7 +297,7 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
     point.searches["baseline"] = measure_search(brute_force, pairs, guard, f"{tag} baseline")
     point.searches["embed only"] = measure_search(lambda _u, q: embedder.embed([q]), pairs, guard, f"{tag} embed")
     if profile:
-        point.profile = profile_searches(stack, pairs)
+        point.profiles["in-process search"] = profile_searches(stack, pairs)
 
     def batches(pool: str) -> list[tuple[str, list[str]]]:
         return [(adders[i % len(adders)], work.take(pool, MAX_MESSAGES_PER_ADD)) for i in range(work.add_batches)]
@@ -317,6 +330,12 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
                                    label=f"{tag} add"))
     point.adds.append(measure_adds(local_add, batches("chat"), infer=True, path="in process", guard=guard,
                                    label=f"{tag} add extractor"))
+    if profile:
+        few = max(1, work.add_batches // 2)
+        point.profiles["in-process add, infer: false"] = profile_adds(
+            stack, [(adders[0], work.take("fresh", MAX_MESSAGES_PER_ADD)) for _ in range(few)], infer=False)
+        point.profiles["in-process add, default extractor"] = profile_adds(
+            stack, [(adders[0], work.take("chat", MAX_MESSAGES_PER_ADD)) for _ in range(few)], infer=True)
 
 
 # --- the runs per backend -------------------------------------------------------------------------------
@@ -397,7 +416,7 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
     lines += [
         "### Search latency",
         "",
-        "| backend | memories | owners | path | p50 | p95 | p99 | QPS | baseline p50 / p95 | ours ÷ baseline p50 / p95 | embed only p50 | load |",
+        "| backend | memories | owners | path | p50 | p95 | p99 | QPS | baseline p50 / p95 | ours ÷ baseline p50 / p95 | embed only p50 | load / busy |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in points:
@@ -409,20 +428,20 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
             lines.append(
                 f"| {p.backend} | {p.memories:,} | {p.owners:,} | {path} | {ms(run.p(50))} | {ms(run.p(95))} | {ms(run.p(99))} "
                 f"| {run.qps:,.0f} | {ms(base.p(50))} / {ms(base.p(95))} | {ratio(run.p(50), base.p(50))} / "
-                f"{ratio(run.p(95), base.p(95))} | {ms(embed.p(50))} | {run.load:.2f} |"
+                f"{ratio(run.p(95), base.p(95))} | {ms(embed.p(50))} | {run.load} |"
             )
     lines += [
         "",
         "### Add throughput (messages per second, batches of 64, real embedder)",
         "",
-        "| backend | memories before | owners | path | mode | messages | msgs/s | per add p50 / p95 | memories created | load |",
+        "| backend | memories before | owners | path | mode | messages | msgs/s | per add p50 / p95 | memories created | load / busy |",
         "|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for p in points:
         for a in p.adds:
             lines.append(
                 f"| {p.backend} | {p.memories:,} | {p.owners:,} | {a.path} | {a.mode} | {a.messages:,} | {a.rate:,.0f} "
-                f"| {ms(percentile(a.latencies, 50))} / {ms(percentile(a.latencies, 95))} | {a.created:,} | {a.load:.2f} |"
+                f"| {ms(percentile(a.latencies, 50))} / {ms(percentile(a.latencies, 95))} | {a.created:,} | {a.load} |"
             )
     lines += [
         "",
@@ -441,19 +460,18 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
     lines += ["", "### Targets (compared, not asserted)", ""]
     lines += targets(points)
     for p in points:
-        if p.profile:
+        for what, table in p.profiles.items():
             lines += [
                 "",
-                f"<details><summary>Where in-process search time goes: cProfile of the {len(p.searches['in process'].latencies)} "
-                f"queries, {p.backend}, {p.memories:,} memories, one end-user (cumulative)</summary>",
+                f"<details><summary>Where the time goes — {what}: cProfile, {p.backend}, {p.memories:,} memories, "
+                "one end-user (sorted by cumulative time)</summary>",
                 "",
                 "```",
-                p.profile,
+                table,
                 "```",
                 "</details>",
             ]
-    if note := guard.summary():
-        lines += ["", f"Load: {note}"]
+    lines += ["", f"Load: {guard.summary()}"]
     return "\n".join(lines)
 
 

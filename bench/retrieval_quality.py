@@ -223,8 +223,7 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
             top = "; ".join(f"“{t}”" for t in miss["top"]) or "nothing"
             lines.append(f"- **{miss['question']}** ({miss['persona']}) — answer turn: “{miss['answer']}”; "
                          f"stored as: {stored}; top 3 instead: {top}")
-    if note := guard.summary():
-        lines += ["", f"Load: {note} Recall does not depend on load; the timings do."]
+    lines += ["", f"Load: {guard.summary()} Recall does not depend on load; the timings do."]
     return "\n".join(lines)
 
 
