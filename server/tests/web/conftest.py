@@ -17,10 +17,11 @@ import pytest
 from tests.fixtures.app import LiveServer
 from tests.fixtures.databases import TestDatabase
 from tests.fixtures.passport import fresh_ip
-from tests.web.browser import DESKTOP, LAUNCH_ARGS, Person, Screenshots
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+
+    from tests.web.browser import Person, Screenshots
 
 CHROMIUM = Path(os.environ.get("MEMORYOS_CHROMIUM", "/usr/lib/chromium/chromium"))
 REQUIRE_BROWSER = os.environ.get("MEMORYOS_REQUIRE_BROWSER") == "1"
@@ -28,12 +29,24 @@ SCREENSHOT_DIR = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 _skipped_reason: list[str] = []
 
+try:
+    import playwright.sync_api  # noqa: F401
+
+    _NO_PLAYWRIGHT = None
+except ImportError:
+    _NO_PLAYWRIGHT = "the playwright package is not installed (pip install -e 'server[test]')"
+
+if _NO_PLAYWRIGHT is not None:
+    # The browser test modules import Playwright: without it they are not collected at all.
+    if REQUIRE_BROWSER:
+        raise pytest.UsageError(f"MEMORYOS_REQUIRE_BROWSER=1 but {_NO_PLAYWRIGHT}")
+    collect_ignore_glob = ["test_browser_*.py"]
+    _skipped_reason.append(_NO_PLAYWRIGHT)
+
 
 def _browser_missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e 'server[test]')"
+    if _NO_PLAYWRIGHT is not None:
+        return _NO_PLAYWRIGHT
     if not CHROMIUM.exists():
         return f"no Chromium at {CHROMIUM} (run .ci/install-browser.sh, or set MEMORYOS_CHROMIUM)"
     return None
@@ -53,6 +66,8 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
+        from tests.web.browser import LAUNCH_ARGS
+
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield launched
         launched.close()
@@ -69,19 +84,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture
 def screenshots(test_database: TestDatabase) -> Screenshots:
     """Pictures for the docs, taken once per run: on the SQLite half (the pages are the same)."""
+    from tests.web.browser import Screenshots
+
     return Screenshots(SCREENSHOT_DIR, enabled=test_database.backend == "sqlite")
 
 
 @pytest.fixture
 def person(browser: Browser, live_server: LiveServer, settings: Any, screenshots: Screenshots) -> Iterator[Callable[..., Person]]:
     """A new person at their own browser (own cookies, own network address)."""
+    from tests.web.browser import DESKTOP, Person
+
     opened: list[Person] = []
 
-    def make(email: str, *, viewport: dict[str, int] = DESKTOP, server: LiveServer | None = None, outbox: Path | None = None) -> Person:
+    def make(email: str, *, viewport: dict[str, int] | None = None, server: LiveServer | None = None, outbox: Path | None = None) -> Person:
         base = server or live_server
         context = browser.new_context(
             base_url=base.url,
-            viewport=viewport,
+            viewport=viewport or DESKTOP,
             # The live server trusts X-Forwarded-For from loopback: each person gets an address
             # of their own, as people do, so one test's per-address limits do not spill over.
             extra_http_headers={"X-Forwarded-For": fresh_ip()},

@@ -69,6 +69,14 @@ def test_correct_flag_delete_and_history(person: Callable[..., Person], client: 
     seen = client.post("/v1/universal/memories/retrieve", json={"query": "job at the hospital"}, headers=agent.headers(uui)).json()
     assert "data scientist" in seen["system_prompt_addition"] and "data engineer" not in seen["system_prompt_addition"]
 
+    # Blank text is not a correction.
+    job = page.locator(f"#memory-{job_id}")
+    job.get_by_text("Correct", exact=True).click()
+    job.get_by_label("Corrected text").fill("   ")
+    job.get_by_role("button", name="Save correction").click()
+    expect(page.get_by_role("alert")).to_contain_text("A correction needs some text")
+    expect(page.locator(f"#memory-{job_id} .memory-text")).to_have_text("Works as a data scientist at a hospital")
+
     page.locator(f"#memory-{job_id}").get_by_role("link", name="History of this memory").click()
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(2)

@@ -67,9 +67,12 @@ def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, service
 def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
     text = field(form, "corrected_content", max_length=16_000)
     back = back_to(field(form, "back"), "/manage/memories")
-    with services.runtime.db.session() as session:
-        user = services.passport.user(session, caller.user_id)
-        services.passport_memory.correct(session, user, str(memory_id), corrected_content=text)
+    try:
+        with services.runtime.db.session() as session:
+            user = services.passport.user(session, caller.user_id)
+            services.passport_memory.correct(session, user, str(memory_id), corrected_content=text)
+    except BadRequest:
+        return site.redirect(request, back, Flash("error", "A correction needs some text. Nothing was changed."))
     return site.redirect(request, back, Flash("ok", "Corrected. Agents see the new text from now on; the old one stays in the history."))
 
 
