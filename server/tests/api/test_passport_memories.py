@@ -137,6 +137,7 @@ def test_export_holds_everything(client: TestClient, connected) -> None:  # type
     client.post("/v1/universal/memories/retrieve", json={"query": "marathon"}, headers=agent.headers(uui))
     export = client.get("/v1/uui/me/export", headers=person.headers())
     assert export.status_code == 200
+    assert export.headers["content-disposition"].startswith("attachment;")
     data = export.json()["data"]
     assert data["user"]["email"] == person.email and data["user"]["user_uui_id"] == person.user_uui_id
     assert {m["category"] for m in data["memories"]} == {"preference", "goal"}

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 
 from memoryos_server.api.deps import PassportUser, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
@@ -114,9 +115,12 @@ def answer_question(
     return ok(data)
 
 
-@router.get("/export", summary="Everything my passport holds, as JSON")
-def export(caller: PassportUser, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+@router.get("/export", summary="Everything my passport holds, as JSON", response_model=None)
+def export(caller: PassportUser, runtime: RuntimeDep, services: ServicesDep) -> JSONResponse:
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
         data = export_read(services.passport_memory.export(session, user))
-    return ok(data)
+    # A download when a browser follows the permission center's Export link; plain JSON to clients.
+    return JSONResponse(
+        ok(data), headers={"Content-Disposition": 'attachment; filename="memory-passport-export.json"'}
+    )
