@@ -140,52 +140,49 @@ MEMORY_TEMPLATES: list[Template] = [
 ]
 
 QUERY_TEMPLATES: list[Template] = [
-    lambda r: f"What does the user like to drink when {_pick(r, ACTIVITIES)}?",
-    lambda r: f"Who is the user travelling to {_pick(r, CITIES)} with?",
-    lambda r: f"Where does the user's {_pick(r, RELATIONS)} live?",
-    lambda r: f"Which system is the user migrating to {_pick(r, TECH)}?",
-    lambda r: f"What are the user's goals for {_pick(r, SEASONS)}?",
-    lambda r: f"Does the user have experience with {_pick(r, TECH)}?",
-    lambda r: f"What does the user dislike about {_pick(r, DISLIKES)}?",
-    lambda r: f"How should I explain {_pick(r, TOPICS)} to the user?",
-    lambda r: f"Does the user have any pets in {_pick(r, CITIES)}?",
-    lambda r: f"Where did the user go with {_pick(r, FIRST_NAMES)}?",
-    lambda r: f"What routine does the user follow when {_pick(r, ACTIVITIES)}?",
-    lambda r: f"What is the user reading about {_pick(r, TOPICS)}?",
-    lambda r: f"What food does the user cook for {_pick(r, FIRST_NAMES)}?",
-    lambda r: f"Who does the user mentor at {_pick(r, COMPANIES)}?",
-    lambda r: f"Any restaurant ideas for the user in {_pick(r, CITIES)}?",
-    lambda r: f"Is the user allergic to or avoiding {_pick(r, FOODS)}?",
-    lambda r: f"How does {_pick(r, FIRST_NAMES)} know the user?",
-    lambda r: f"what tech stack does the user use at {_pick(r, COMPANIES)}",
-    lambda r: f"{_pick(r, FIRST_NAMES)} {_pick(r, CITIES)}",
-    lambda r: f"user's plans for {_pick(r, MONTHS)}",
+    lambda r: f"What does the user like to drink when {_pick(r, ACTIVITIES)} {_pick(r, TIMES)}?",
+    lambda r: f"Who is the user travelling to {_pick(r, CITIES)} with in {_pick(r, MONTHS)}?",
+    lambda r: f"Where does the user's {_pick(r, RELATIONS)} {_pick(r, FIRST_NAMES)} live?",
+    lambda r: f"Which system at {_pick(r, COMPANIES)} is the user migrating to {_pick(r, TECH)}?",
+    lambda r: f"What does the user want to achieve before {_pick(r, SEASONS)} with {_pick(r, FIRST_NAMES)}?",
+    lambda r: f"Does the user have experience with {_pick(r, TECH)} or {_pick(r, TECH)}?",
+    lambda r: f"Why does the user dislike {_pick(r, DISLIKES)} in {_pick(r, CITIES)}?",
+    lambda r: f"How should I explain {_pick(r, TOPICS)} to the user, with {_pick(r, FORMATS)}?",
+    lambda r: f"Does the user keep {_pick(r, PETS)} or {_pick(r, HOBBY_OBJECTS)} at home?",
+    lambda r: f"Where did the user go with {_pick(r, FIRST_NAMES)} in {_pick(r, SEASONS)}?",
+    lambda r: f"What routine does the user follow when {_pick(r, ACTIVITIES)} {_pick(r, TIMES)}?",
+    lambda r: f"Is the user reading about {_pick(r, TOPICS)} for a project with {_pick(r, FIRST_NAMES)}?",
+    lambda r: f"What food does the user cook for {_pick(r, FIRST_NAMES)} {_pick(r, TIMES)}?",
+    lambda r: f"Who does the user mentor on {_pick(r, TECH)} at {_pick(r, COMPANIES)}?",
+    lambda r: f"Any restaurant ideas for the user and {_pick(r, FIRST_NAMES)} in {_pick(r, CITIES)}?",
+    lambda r: f"Is the user avoiding {_pick(r, FOODS)} after something in {_pick(r, CITIES)}?",
+    lambda r: f"How does {_pick(r, FIRST_NAMES)} know the user from {_pick(r, PLACES)}?",
+    lambda r: f"what tech stack does the user use at {_pick(r, COMPANIES)} for the {_pick(r, SYSTEMS)}",
+    lambda r: f"{_pick(r, FIRST_NAMES)} {_pick(r, CITIES)} {_pick(r, ACTIVITIES)}",
+    lambda r: f"user's plans for {_pick(r, MONTHS)} in {_pick(r, CITIES)}",
 ]
 
 
 def memory_texts(count: int, seed: int = 7) -> list[str]:
     """``count`` distinct memory texts (templates in turn, slots at random)."""
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    texts: list[str] = []
-    attempts = 0
-    while len(texts) < count:
-        attempts += 1
-        if attempts > 50 * count + 1000:
-            raise RuntimeError(f"the vocabularies ran out of distinct texts after {len(texts)}")
-        text = MEMORY_TEMPLATES[len(texts) % len(MEMORY_TEMPLATES)](rng)
-        if text not in seen:
-            seen.add(text)
-            texts.append(text)
-    return texts
+    return _distinct(MEMORY_TEMPLATES, count, seed)
 
 
 def queries(count: int, seed: int = 11) -> list[str]:
+    """``count`` distinct questions about the person (templates in turn, slots at random)."""
+    return _distinct(QUERY_TEMPLATES, count, seed)
+
+
+def _distinct(templates: list[Template], count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[str] = []
+    attempts = 0
     while len(out) < count:
-        text = QUERY_TEMPLATES[len(out) % len(QUERY_TEMPLATES)](rng)
+        attempts += 1
+        if attempts > 50 * count + 1000:
+            raise RuntimeError(f"the vocabularies ran out of distinct texts after {len(out)}")
+        text = templates[len(out) % len(templates)](rng)
         if text not in seen:
             seen.add(text)
             out.append(text)
@@ -203,14 +200,21 @@ CHAT_TEMPLATES: list[Template] = [
     lambda r: f"please explain things with {_pick(r, FORMATS)}, it helps me a lot",
     lambda r: f"I have {_pick(r, PETS)} and {_pick(r, HOBBY_OBJECTS)}",
     lambda r: f"We're going to {_pick(r, CITIES)} with {_pick(r, FIRST_NAMES)} in {_pick(r, MONTHS)}",
-    lambda r: f"I always {_pick(r, PROCEDURES).split(' ', 1)[1] if ' ' in _pick(r, PROCEDURES) else 'plan ahead'}",
-    lambda r: f"thanks, that's great!",
-    lambda r: f"can you make that shorter?",
+    lambda r: f"I always {_first_person(_pick(r, PROCEDURES))}",
+    lambda r: "thanks, that's great!",
+    lambda r: "can you make that shorter?",
     lambda r: f"I'm really into {_pick(r, TOPICS)} these days",
     lambda r: f"I work at {_pick(r, COMPANIES)} as a {_pick(r, ['data engineer', 'designer', 'nurse', 'teacher', 'product manager', 'researcher'])}",
     lambda r: f"I love {_pick(r, FOODS)} but I'm avoiding {_pick(r, FOODS)} for now",
-    lambda r: f"ok",
+    lambda r: "ok",
 ]
+
+
+def _first_person(procedure: str) -> str:
+    """ "runs the tests" → "run the tests" (the vocabulary's verbs are regular)."""
+    verb, _, rest = procedure.partition(" ")
+    verb = verb[:-2] if verb.endswith(("ches", "shes")) else verb[:-1]
+    return f"{verb} {rest}"
 
 
 def chat_messages(count: int, seed: int = 13) -> list[str]:
