@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test install system lint bench clean
+.PHONY: serve test install system lint bench screenshots clean
 
 serve: $(STAMP)
 	$(BIN)/memoryos serve
@@ -32,6 +32,10 @@ system:
 	else \
 		echo "not root: skipping system set-up (.ci/services.sh, .ci/install-pgvector.sh, .ci/install-browser.sh)"; \
 	fi
+
+# Re-take the consent app's screenshots in docs/screenshots (the browser tests, SQLite half).
+screenshots: $(STAMP) system
+	MEMORYOS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest server/tests/web -k "sqlite" -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
