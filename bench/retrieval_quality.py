@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common import LoadGuard, command_line, section_preamble, write_section
+from perf import forget_query_vectors
 from stack import Stack, open_stack, postgres_problem
 
 from memoryos_server.services.memory.owner import MemoryOwner
@@ -102,6 +103,7 @@ def ingest(stack: Stack, persona: Persona, *, infer: bool) -> tuple[dict[str, se
 
 def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...]) -> list[str]:
     memory = stack.services.memory
+    forget_query_vectors(stack)  # each signal setting embeds the question itself, as a first search would
     with stack.read_session() as session:
         ranked = memory.retriever.search(
             session, owner, memory.codec(owner), query=query, limit=TOP, categories=None,

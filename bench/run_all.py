@@ -7,6 +7,11 @@ mem0_peer.py write their own sections; the output of extraction.py and embedding
 print markdown) is wrapped here in a section with its command, date and machine. A benchmark
 that fails leaves its previous section as it was; the run then exits non-zero.
 
+``--code REV`` measures a clean checkout of REV (a git worktree under .cache, put first on
+PYTHONPATH for every benchmark and the servers they start) instead of the working tree, so
+others' unfinished edits neither break a long run nor end up in its figures; the sections
+then name that commit.
+
 ``--quick`` is a smoke run with small sizes (minutes, not half an hour) that prints its
 figures and leaves docs/benchmarks.md alone.
 """
@@ -14,16 +19,20 @@ figures and leaves docs/benchmarks.md alone.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from common import DOC, ROOT, LoadGuard, section_preamble, write_section
+from common import CODE_LABEL_ENV, DOC, ROOT, LoadGuard, section_preamble, write_section
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
+CHECKOUT = ROOT / ".cache" / "bench-code"
 
 FULL: dict[str, list[str]] = {
     "perf": [],
@@ -51,13 +60,13 @@ def display(script: str, args: Sequence[str]) -> str:
     return " ".join([".venv/bin/python", f"bench/{script}.py", *args])
 
 
-def run(name: str, args: list[str], guard: LoadGuard, *, write: bool) -> bool:
+def run(name: str, args: list[str], guard: LoadGuard, *, write: bool, env: dict[str, str]) -> bool:
     command = [PYTHON, str(BENCH / f"{name}.py"), *args]
     print(f"\n=== {display(name, args)}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     if name in WRAPPED:
         guard.settle(name)
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
         sys.stderr.write(done.stderr)
         if done.returncode != 0:
             print(f"{name} failed ({done.returncode})", file=sys.stderr)
@@ -68,12 +77,38 @@ def run(name: str, args: list[str], guard: LoadGuard, *, write: bool) -> bool:
             write_section(name, body)
         print(done.stdout)
     else:
-        done = subprocess.run(command, cwd=ROOT)
+        done = subprocess.run(command, cwd=ROOT, env=env)
         if done.returncode != 0:
             print(f"{name} failed ({done.returncode})", file=sys.stderr)
             return False
     print(f"=== {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return True
+
+
+@contextmanager
+def checkout(revision: str | None) -> Iterator[dict[str, str]]:
+    """The environment for the benchmarks: as is, or pointing at a clean checkout of ``revision``."""
+    if revision is None:
+        yield dict(os.environ)
+        return
+    git = ["git", "-C", str(ROOT)]
+    sha = subprocess.run([*git, "rev-parse", "--short", revision], capture_output=True, text=True, check=True).stdout.strip()
+    _remove_checkout(git)
+    subprocess.run([*git, "worktree", "add", "--detach", str(CHECKOUT), sha], check=True, capture_output=True)
+    paths = [str(CHECKOUT / "server" / "src"), str(CHECKOUT / "sdk" / "src")]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    try:
+        yield {**os.environ, "PYTHONPATH": os.pathsep.join(paths), CODE_LABEL_ENV: f"`{sha}` (a clean checkout)"}
+    finally:
+        _remove_checkout(git)
+
+
+def _remove_checkout(git: list[str]) -> None:
+    if CHECKOUT.exists():
+        subprocess.run([*git, "worktree", "remove", "--force", str(CHECKOUT)], capture_output=True)
+        shutil.rmtree(CHECKOUT, ignore_errors=True)
+    subprocess.run([*git, "worktree", "prune"], capture_output=True)
 
 
 def _demote(markdown: str) -> str:
@@ -91,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated benchmarks to run (default: all)")
     parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not reference figures")
+    parser.add_argument("--code", metavar="REV", help="measure a clean checkout of REV instead of the working tree")
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL
@@ -100,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n for n in names if n not in args.skip.split(",")]
     guard = LoadGuard(max_wait=0 if args.quick else 120)
     started = time.perf_counter()
-    failed = [name for name in names if not run(name, list(plan[name]), guard, write=not args.quick)]
+    with checkout(args.code) as env:
+        failed = [name for name in names if not run(name, list(plan[name]), guard, write=not args.quick, env=env)]
     minutes = (time.perf_counter() - started) / 60
     outcome = "left alone (--quick)" if args.quick else "rewritten"
     print(f"\nAll done in {minutes:.1f} minutes; {DOC.relative_to(ROOT)} {outcome}"

@@ -1,0 +1,139 @@
+"""Where the time of a search or an add goes: wall time per phase, by wrapping the functions
+that make up each phase with a timer for the length of one pass (the measured passes run
+unwrapped). The wrappers cost about a microsecond a call, so, unlike cProfile, they hardly
+distort the share of pure-Python work against native code (ONNX Runtime, SQLite, libpq).
+Time is exclusive: a phase running inside another counts only for the inner one."""
+
+from __future__ import annotations
+
+import cProfile
+import functools
+import io
+import pstats
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from memoryos_server.engine.embeddings.local import LocalMiniLMEmbedder
+from memoryos_server.engine.extraction.rules import RuleBasedExtractor
+from memoryos_server.services.identity import IdentityService
+from memoryos_server.services.memory import ingest, jobs, service
+from memoryos_server.services.memory.codec import MemoryCodec
+from memoryos_server.services.memory.writer import MemoryWriter
+from memoryos_server.storage.repositories.memories import MemoryRepository
+from sqlalchemy.orm import Session
+
+Target = tuple[str, Any, str]  # (phase, the class or module holding it, attribute name)
+
+
+def search_targets(index_class: type) -> list[Target]:
+    return [
+        ("resolve the end-user", IdentityService, "end_user"),
+        ("embed the query", LocalMiniLMEmbedder, "embed"),
+        ("dense index", index_class, "dense"),
+        ("keyword index", index_class, "keyword"),
+        ("fetch the rows", MemoryRepository, "by_ids"),
+        ("decrypt", MemoryCodec, "open"),
+        ("open clarification lookup", service.MemoryService, "current_clarification"),
+        ("render the prompt block", service, "render"),
+        ("commit / close", Session, "commit"),
+    ]
+
+
+def add_targets(index_class: type) -> list[Target]:
+    return [
+        ("resolve the end-user", IdentityService, "resolve_end_user"),
+        ("extract (rules)", RuleBasedExtractor, "extract"),
+        ("embed", LocalMiniLMEmbedder, "embed"),
+        ("de-dup: nearest neighbours", index_class, "dense"),
+        ("de-dup: rows by hash and id", MemoryRepository, "active_by_hashes"),
+        ("de-dup: rows by hash and id", MemoryRepository, "by_ids"),
+        ("de-dup: conflict checks (detect)", ingest, "detect"),
+        ("write: rows, encryption, terms", MemoryWriter, "insert"),
+        ("write: flush, versions, postings", MemoryWriter, "finish"),
+        ("job record", jobs, "record_completed"),
+        ("commit", Session, "commit"),
+    ]
+
+
+class PhaseTimer:
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self.targets = list(targets)
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.total = 0.0
+        self.units = 0
+        self._open: list[list[Any]] = []  # [phase, time its clock last (re)started]
+
+    @contextmanager
+    def installed(self) -> Iterator[PhaseTimer]:
+        saved = []
+        for phase, holder, name in self.targets:
+            original = holder.__dict__[name] if isinstance(holder, type) else getattr(holder, name)
+            saved.append((holder, name, original))
+            setattr(holder, name, self._wrap(phase, original))
+        try:
+            yield self
+        finally:
+            for holder, name, original in reversed(saved):
+                setattr(holder, name, original)
+
+    def _wrap(self, phase: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        # Exclusive time: while a phase runs inside another (the extractor embedding its
+        # sentences), the outer phase's clock stops, so no second is counted twice.
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            now = time.perf_counter()
+            if self._open:
+                outer = self._open[-1]
+                self.seconds[outer[0]] += now - outer[1]
+            self._open.append([phase, now])
+            try:
+                return original(*args, **kwargs)
+            finally:
+                now = time.perf_counter()
+                inner = self._open.pop()
+                self.seconds[inner[0]] += now - inner[1]
+                if self._open:
+                    self._open[-1][1] = now
+
+        return timed
+
+    def run(self, calls: Sequence[Callable[[], object]]) -> PhaseTimer:
+        with self.installed():
+            for call in calls:
+                started = time.perf_counter()
+                call()
+                self.total += time.perf_counter() - started
+                self.units += 1
+        return self
+
+    def table(self, unit: str) -> str:
+        per = 1e3 / max(1, self.units)
+        lines = [f"| phase | ms per {unit} | share |", "|---|---:|---:|"]
+        known = 0.0
+        for phase in dict.fromkeys(p for p, _, _ in self.targets):
+            seconds = self.seconds.get(phase, 0.0)
+            if seconds <= 0:
+                continue
+            known += seconds
+            lines.append(f"| {phase} | {seconds * per:.2f} | {100 * seconds / self.total:.0f}% |")
+        rest = max(0.0, self.total - known)
+        lines.append(f"| everything else (sessions, SQL not listed, fusion, Python) | {rest * per:.2f} | {100 * rest / self.total:.0f}% |")
+        lines.append(f"| **total** | **{self.total * per:.2f}** | 100% |")
+        return "\n".join(lines)
+
+
+def hottest(calls: Sequence[Callable[[], object]], lines: int = 14, root: str = "") -> str:
+    """cProfile of ``calls``: the functions with the most time of their own."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for call in calls:
+        call()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(lines)
+    text = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(text) if line.lstrip().startswith("ncalls")), 0)
+    return "\n".join(line.replace(root, "") for line in text[start:])
