@@ -99,11 +99,14 @@ def remove_stale_models(keep: Path, *, quantized: bool) -> None:
 def _quantize(source: Path, destination: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Measured on all-MiniLM-L6-v2 against the fp32 graph (32 sentences):
-    #   per-tensor QInt8  cosine 0.950 (min 0.85) — the FFN output weights carry outliers up to
-    #                     7.9 beside a median of 0.03, so one scale per tensor zeroes most of them;
-    #   per-tensor QUInt8 cosine 0.975, and 2x slower than QInt8 on this CPU;
-    #   per-channel QInt8 cosine 0.990 (min 0.971), 1.6 ms a query — the choice below.
+    # Measured against the fp32 graph on 32 sentences (short, long, empty, non-Latin):
+    #   per-tensor  QInt8   mean cosine 0.950 (min 0.85): the FFN output weights carry outliers
+    #                       up to 7.9 beside a median of 0.03, so one scale per tensor rounds
+    #                       most of them to zero;
+    #   per-tensor  QUInt8  0.975 (min 0.94);
+    #   per-channel QUInt8  0.990 (min 0.97), but 1.7-2.2x slower than QInt8 on this CPU;
+    #   per-channel QInt8   0.990 (min 0.97), and 0.993 (min 0.98) on 500 memory-like texts:
+    #                       the choice below.
     # MatMul only: with MatMulConstBOnly (the default for dynamic quantization) that is the
     # weight projections; the attention products between activations stay in float.
     with _quiet_preprocessing_advice():
