@@ -18,6 +18,7 @@ from memoryos_server.engine.conflicts import (
     detect,
     question_for,
 )
+from memoryos_server.engine.conflicts.lexical import TOKEN_CACHE_SIZE, cached_tokens, clear_caches, tokenize
 
 CONFLICTS = [
     # (existing, new, similarity)
@@ -200,3 +201,44 @@ def test_question_keeps_whole_texts_on_one_line() -> None:
     assert "A: Manager is Alice." in question
     assert "B: Manager is Bob!" in question
     assert question_for("", "x").startswith("Which is right? A: (empty).")
+
+
+# --- tokenization is cached; the cache changes nothing --------------------------------------
+
+
+def test_tokenize_hands_out_a_fresh_list_each_time() -> None:
+    tokens = tokenize("Lives in Berlin")
+    tokens.clear()
+    assert [t.key for t in tokenize("Lives in Berlin")] == ["live", "in", "berlin"]
+
+
+def test_tokenization_caches_are_bounded() -> None:
+    clear_caches()
+    for i in range(TOKEN_CACHE_SIZE + 10):
+        cached_tokens(f"Has {i} plants")
+    info = cached_tokens.cache_info()
+    assert info.maxsize == TOKEN_CACHE_SIZE and info.currsize == TOKEN_CACHE_SIZE
+    clear_caches()
+    assert cached_tokens.cache_info().currsize == 0
+
+
+@pytest.mark.parametrize(
+    ("contracted", "spelled_out"),
+    [
+        ("Can't stand jazz", "can not stand jazz"),
+        ("WON'T fly", "will not fly"),
+        ("Cannot swim", "can not swim"),
+        ("Ain't a morning person", "is not a morning person"),
+        ("Doesn't eat meat and can't drink milk", "does not eat meat and can not drink milk"),
+    ],
+)
+def test_contractions_are_spelled_out_in_one_pass(contracted: str, spelled_out: str) -> None:
+    assert [t.key for t in tokenize(contracted)] == [t.key for t in tokenize(spelled_out)]
+
+
+def test_decisions_do_not_depend_on_what_is_cached() -> None:
+    cases = [(old, new, sim) for old, new, sim in CONFLICTS + UPDATES + NOOPS + ADDS]
+    warm = [assess(new, old, sim) for old, new, sim in cases]
+    clear_caches()
+    cold = [assess(new, old, sim) for old, new, sim in cases]
+    assert warm == cold

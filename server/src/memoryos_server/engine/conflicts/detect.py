@@ -25,11 +25,12 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import Enum, StrEnum
 
-from .lexical import ANTONYMS, MULTI_VALUED, SINGLE_VALUED, Kind, Token, tokenize
+from .lexical import ANTONYMS, MULTI_VALUED, SINGLE_VALUED, Kind, Token, cached_tokens
 
 
 class Decision(StrEnum):
@@ -86,6 +87,8 @@ class _Frame(Enum):
 _CONTENT_KINDS = frozenset({Kind.WORD, Kind.NUMBER, Kind.DATE, Kind.NEGATION, Kind.POLARITY})
 _VALUE_KINDS = frozenset({Kind.NUMBER, Kind.DATE})
 _COMPARATIVES = frozenset({"over", "than"})
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_WHITESPACE = re.compile(r"\s+")
 
 
 def detect(new: str, existing: str, similarity: float, *, thresholds: ConflictThresholds = DEFAULT_THRESHOLDS) -> Decision:
@@ -99,7 +102,7 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
         raise ValueError(f"similarity must be a cosine in [-1, 1], got {similarity!r}")
     if _normalised(new) == _normalised(existing):
         return Assessment(Decision.NOOP, "same text")
-    old_tokens, new_tokens = tokenize(existing), tokenize(new)
+    old_tokens, new_tokens = cached_tokens(existing), cached_tokens(new)
     old_keys, new_keys = [t.key for t in old_tokens], [t.key for t in new_tokens]
     if old_keys == new_keys:
         return Assessment(Decision.NOOP, "same words")
@@ -160,10 +163,10 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
 
 def _normalised(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", folded)).strip()
+    return _WHITESPACE.sub(" ", _PUNCTUATION.sub(" ", folded)).strip()
 
 
-def _classify(old: list[Token], new: list[Token]) -> _Change:
+def _classify(old: Sequence[Token], new: Sequence[Token]) -> _Change:
     old_content = [t for t in old if t.kind in _CONTENT_KINDS]
     new_content = [t for t in new if t.kind in _CONTENT_KINDS]
     if not old_content and not new_content:
@@ -189,7 +192,7 @@ def _classify(old: list[Token], new: list[Token]) -> _Change:
     return _Change.WORDING
 
 
-def _sign(tokens: list[Token]) -> int:
+def _sign(tokens: Sequence[Token]) -> int:
     sign = 1
     for token in tokens:
         if token.kind is Kind.NEGATION:
@@ -205,7 +208,7 @@ def _one_contains_other(a: list[str], b: list[str]) -> bool:
     return not (ca - cb) or not (cb - ca)
 
 
-def _frame_before(tokens: list[Token], opcodes: list[tuple[str, int, int, int, int]], start: int) -> _Frame:
+def _frame_before(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, int, int]], start: int) -> _Frame:
     """The relation that governs a differing stretch: the first relation word shared before it.
 
     The first, not the nearest: in "has a dog named Rex" the relation is "has" (one may have

@@ -4,6 +4,13 @@ Memories are short statements ("Lives in Berlin", "Manager is Alice", "Has 2 kid
 small hand-made lexicon goes a long way: what carries a value (numbers, dates, names), what
 flips a statement (negation, a dislike verb), what is filler, and which relations hold one
 value at a time (you live in one city) versus many (you can like several languages).
+
+``detect`` tokenizes both memories on every call, and the same memories come back again and
+again (an existing memory is compared with every new one that lands near it), so the tokens of
+a text and the stem of a word are remembered in bounded LRU caches. Tokens are frozen, so one
+cached tuple can be shared by every caller. The token cache holds the words of recently
+compared memories in process memory (as every request that decrypts them does, for longer):
+``clear_caches`` empties it.
 """
 
 from __future__ import annotations
@@ -12,8 +19,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from ..retrieval.stemmer import porter_stem
+
+# Texts whose tokens are kept (about 3 MB when full: memories are short), and words whose
+# stems are kept.
+TOKEN_CACHE_SIZE = 2048
+STEM_CACHE_SIZE = 16384
 
 
 class Kind(Enum):
@@ -135,13 +148,39 @@ _TOKEN = re.compile(
 )
 _NOT_CONTRACTION = re.compile(r"n['’]t\b", re.IGNORECASE)
 _IRREGULAR = {"can't": "can not", "won't": "will not", "cannot": "can not", "ain't": "is not"}
+# No two of these can match at one place, and no expansion makes another, so one pass over
+# the alternation rewrites exactly what one pass per contraction would.
+_IRREGULAR_PATTERN = re.compile("|".join(re.escape(c) for c in _IRREGULAR), re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+def _expand_irregular(match: re.Match[str]) -> str:
+    return _IRREGULAR[match[0].lower()]
 
 
 def tokenize(text: str) -> list[Token]:
     """Tokens of one memory, filler removed, in order."""
+    return list(cached_tokens(text))
+
+
+def clear_caches() -> None:
+    """Forget every cached tokenization and stem (for benchmarks and tests)."""
+    cached_tokens.cache_clear()
+    _stem.cache_clear()
+
+
+@lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def cached_tokens(text: str) -> tuple[Token, ...]:
+    """``tokenize`` as a shared tuple, computed once per text while it stays in the cache."""
+    return tuple(_tokenize(text))
+
+
+_stem = lru_cache(maxsize=STEM_CACHE_SIZE)(porter_stem)
+
+
+def _tokenize(text: str) -> list[Token]:
     text = unicodedata.normalize("NFKC", text)
-    for contraction, expansion in _IRREGULAR.items():
-        text = re.sub(re.escape(contraction), expansion, text, flags=re.IGNORECASE)
+    text = _IRREGULAR_PATTERN.sub(_expand_irregular, text)
     text = _NOT_CONTRACTION.sub(" not", text)
 
     tokens: list[Token] = []
@@ -187,13 +226,13 @@ def _iso_date(token: str) -> list[Token]:
 
 def _number(digits: str, suffix: str) -> list[Token]:
     plain = digits.replace(",", "")
-    if re.fullmatch(r"\d+", plain):
+    if _DIGITS.fullmatch(plain):
         plain = str(int(plain))
     if suffix in ("am", "pm", "k"):
         return [Token(plain + suffix, Kind.NUMBER)]  # 9am is not 9pm; 5k (a run, a salary) is not 5
     if suffix in ("", "st", "nd", "rd", "th"):
         return [Token(plain, Kind.NUMBER)]
-    stem = porter_stem(suffix)
+    stem = _stem(suffix)
     return [Token(plain, Kind.NUMBER), Token(stem, Kind.WORD, text=suffix, lemma=stem)]  # 10km = 10 km
 
 
@@ -229,7 +268,7 @@ def _add_word(tokens: list[Token], word: str, sentence_start: bool) -> None:
         # Like, love and prefer align as one key so "likes X" / "loves X" is a restatement;
         # the lemma keeps "prefer" apart for the single-valued test.
         key = "+pref" if sign > 0 else "-pref"
-        tokens.append(Token(key, Kind.POLARITY, text=lower, lemma=porter_stem(lower), polarity=sign))
+        tokens.append(Token(key, Kind.POLARITY, text=lower, lemma=_stem(lower), polarity=sign))
     elif lower in _COPULAS:
         tokens.append(Token("be", Kind.COPULA, text=lower, lemma="be"))
     elif lower in _FUNCTION_WORDS:
@@ -238,11 +277,13 @@ def _add_word(tokens: list[Token], word: str, sentence_start: bool) -> None:
         return
     else:
         canonical = _SYNONYMS.get(lower, lower)
-        stem = porter_stem(canonical)
+        stem = _stem(canonical)
         tokens.append(Token(stem, Kind.WORD, text=lower, lemma=stem, proper=proper))
 
 
 def _looks_like_a_name(word: str, sentence_start: bool) -> bool:
+    if word.islower():
+        return False  # most words: no capital anywhere
     letters = [ch for ch in word if ch.isalpha()]
     if not letters or not any(ch.isupper() for ch in letters):
         return False
