@@ -37,33 +37,54 @@ class Runtime:
                     from memoryos_server.engine.embeddings import build_embedder
 
                     s = self.settings
-                    self._embedder = build_embedder(
-                        s.embedder,
-                        cache_dir=s.resolved_model_cache_dir,
-                        base_url=s.embedding_base_url,
-                        model=s.embedding_model,
-                        api_key=s.embedding_api_key.get_secret_value() if s.embedding_api_key else None,
-                        dim=s.embedding_dim,
-                        threads=s.embedding_threads,
+                    self._embedder = _cached(
+                        build_embedder(
+                            s.embedder,
+                            cache_dir=s.resolved_model_cache_dir,
+                            base_url=s.embedding_base_url,
+                            model=s.embedding_model,
+                            api_key=s.embedding_api_key.get_secret_value() if s.embedding_api_key else None,
+                            dim=s.embedding_dim,
+                            threads=s.embedding_threads,
+                        )
                     )
         return self._embedder
 
     def use_embedder(self, embedder: Embedder) -> None:
-        self._embedder = embedder
+        self._embedder = _cached(embedder)
+        self._extractor = None  # rebuilt around the new embedder
 
     @property
     def extractor(self) -> Extractor:
-        """The inline (default) extractor: rule-based, no network."""
+        """The inline (default) extractor: rule-based, no network. With a semantic embedder
+        (not the hashing one, which only sees shared words) its category classifier files what
+        the rules are unsure of, sharing the embedder's cache with the add that follows."""
         if self._extractor is None:
+            embedder = self.embedder  # outside the lock, which the property takes itself
             with self._lock:
                 if self._extractor is None:
                     from memoryos_server.engine.extraction import RuleBasedExtractor
 
-                    self._extractor = RuleBasedExtractor()
+                    self._extractor = RuleBasedExtractor(embedder=None if _lexical(embedder) else embedder)
         return self._extractor
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _cached(embedder: Embedder) -> Embedder:
+    """A semantic embedder behind a small vector cache (the extractor's classifier and the add
+    then embed each text once); the hashing one, cheap and only lexical, as it is."""
+    from memoryos_server.engine.extraction import CachedEmbedder
+
+    return embedder if _lexical(embedder) or isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
+
+
+def _lexical(embedder: Embedder) -> bool:
+    from memoryos_server.engine.embeddings import HashingEmbedder
+    from memoryos_server.engine.extraction import CachedEmbedder
+
+    return isinstance(embedder.inner if isinstance(embedder, CachedEmbedder) else embedder, HashingEmbedder)
 
 
 def build_runtime(settings: Settings, *, database: Database | None = None) -> Runtime:

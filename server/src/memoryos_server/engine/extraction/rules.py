@@ -4,21 +4,29 @@ Only the user's own messages produce memories. Assistant text is not the user's 
 be a guess, a suggestion or a hallucination), and system prompts are instructions to the
 model; storing either as "what the user told us" would be wrong. A caller that really wants
 them can pass ``roles=("user", "assistant")``.
+
+Given an ``Embedder``, the extractor asks a ``PrototypeClassifier`` for the category of the
+memories whose rules were unsure (see ``semantic.py``), embedding them all in one call per
+``extract``. The text embedded is the memory's final content, the string the add path embeds
+next, so an embedder with a cache in front of it (``CachedEmbedder``) computes each vector
+once. Without an embedder the rules alone decide.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from ..types import ChatMessage, ExtractedMemory
+from ..types import ChatMessage, Embedder, ExtractedMemory
 from .classify import categorise
 from .dates import resolve
 from .rewrite import to_third_person
 from .scoring import confidence, importance
 from .screen import Screened, Verdict, screen
 from .segment import Sentence, clean, split_sentences
+from .semantic import PrototypeClassifier
 
 # A longer "sentence" is pasted material (a document, a log), not something said about oneself.
 MAX_SENTENCE_CHARS = 400
@@ -84,28 +92,47 @@ def standing_as_statement(text: str) -> str:
     return f"I want you to {_lower_first(text)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A memory whose text is settled and whose category may still change."""
+
+    content: str
+    category: str
+    strength: int
+    lower: str  # the first-person statement, lower-cased, for dates and scoring
+    sentence: Sentence
+    impersonal: bool
+    reference: datetime
+    index: int
+
+
 class RuleBasedExtractor:
     """Extracts memories from user messages with deterministic rules (see the package docs)."""
 
     name = "rules"
 
-    def __init__(self, *, roles: Collection[str] = ("user",)) -> None:
+    def __init__(self, *, roles: Collection[str] = ("user",), embedder: Embedder | None = None) -> None:
         self._roles = frozenset(roles)
+        self.classifier = PrototypeClassifier(embedder) if embedder is not None else None
 
     def extract(self, messages: Sequence[ChatMessage], *, now: datetime) -> list[ExtractedMemory]:
-        memories: list[ExtractedMemory] = []
+        drafts: list[_Draft] = []
         seen: set[str] = set()
         for index, message in enumerate(messages):
             if message.role not in self._roles or not message.content:
                 continue
-            for memory in self._from_text(message.content, message.occurred_at or now, index):
-                key = memory.content.casefold()
+            for draft in self._from_text(message.content, message.occurred_at or now, index):
+                key = draft.content.casefold()
                 if key not in seen:
                     seen.add(key)
-                    memories.append(memory)
-        return memories
+                    drafts.append(draft)
+        ruled = [(d.category, d.strength) for d in drafts]
+        if self.classifier is not None:
+            verdicts = self.classifier.refine([d.content.strip() for d in drafts], ruled)
+            ruled = [(v.category, v.strength) for v in verdicts]
+        return [_memory(draft, category, strength) for draft, (category, strength) in zip(drafts, ruled, strict=True)]
 
-    def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[ExtractedMemory]:
+    def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[_Draft]:
         for raw in split_sentences(text):
             if len(raw) > MAX_SENTENCE_CHARS:
                 continue
@@ -117,44 +144,47 @@ class RuleBasedExtractor:
                 if screened.verdict is Verdict.INSTRUCTION and ":" in raw:
                     return  # "Translate this: …" — the rest of the message is someone else's text
                 if screened.verdict not in _DROPPED:
-                    memory = self._memory(screened, sentence, reference, index)
-                    if memory is not None:
-                        yield memory
+                    draft = _draft(screened, sentence, reference, index)
+                    if draft is not None:
+                        yield draft
 
-    def _memory(
-        self, screened: Screened, sentence: Sentence, reference: datetime, index: int
-    ) -> ExtractedMemory | None:
-        if screened.verdict is Verdict.STANDING:
-            statement = standing_as_statement(screened.text)
-            category, strength = "preference", 2
-        else:
-            statement = screened.text
-            category, strength = categorise(statement.lower())
-        content = to_third_person(statement)
-        if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
-            return None
-        lower = statement.lower()
-        resolved = resolve(lower, reference)
-        valid_at = resolved.value if resolved else None
-        tags = [tag for tag, on in (("explicit", sentence.explicit), ("hedged", sentence.hedged)) if on]
-        if resolved:
-            tags.append(f"valid_at:{resolved.precision}")
-        return ExtractedMemory(
-            content=content,
-            category=category,
-            importance=importance(
-                category,
-                lower,
-                explicit=sentence.explicit,
-                hedged=sentence.hedged,
-                impersonal=screened.impersonal,
-                valid_at=valid_at,
-                reference=reference,
-            ),
-            confidence=confidence(
-                strength, explicit=sentence.explicit, hedged=sentence.hedged, impersonal=screened.impersonal
-            ),
+
+def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: int) -> _Draft | None:
+    if screened.verdict is Verdict.STANDING:
+        statement = standing_as_statement(screened.text)
+        category, strength = "preference", 2
+    else:
+        statement = screened.text
+        category, strength = categorise(statement.lower())
+    content = to_third_person(statement)
+    if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
+        return None
+    return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index)
+
+
+def _memory(draft: _Draft, category: str, strength: int) -> ExtractedMemory:
+    sentence = draft.sentence
+    resolved = resolve(draft.lower, draft.reference)
+    valid_at = resolved.value if resolved else None
+    tags = [tag for tag, on in (("explicit", sentence.explicit), ("hedged", sentence.hedged)) if on]
+    if resolved:
+        tags.append(f"valid_at:{resolved.precision}")
+    return ExtractedMemory(
+        content=draft.content,
+        category=category,
+        importance=importance(
+            category,
+            draft.lower,
+            explicit=sentence.explicit,
+            hedged=sentence.hedged,
+            impersonal=draft.impersonal,
             valid_at=valid_at,
-            source_index=index,
-            tags=tuple(tags),
-        )
+            reference=draft.reference,
+        ),
+        confidence=confidence(
+            strength, explicit=sentence.explicit, hedged=sentence.hedged, impersonal=draft.impersonal
+        ),
+        valid_at=valid_at,
+        source_index=draft.index,
+        tags=tuple(tags),
+    )

@@ -13,8 +13,9 @@ Importance says how much the memory should weigh in retrieval, from what the sen
 - clamped to 1..10.
 
 Confidence says how sure the extractor is that the memory is right and well filed: 0.8 when a
-specific cue chose the category, 0.65 for a weak cue, 0.5 when nothing fired and the sentence
-fell back to ``fact``; +0.1 for an explicit request to remember, -0.2 for a hedge, -0.15 when
+specific cue chose the category, 0.65 for a weak cue or a category the embedding classifier
+chose by a clear margin (``semantic.py``), 0.5 when nothing fired and the sentence fell back
+to ``fact``; +0.1 for an explicit request to remember, -0.2 for a hedge, -0.15 when
 the sentence never names the user; clamped to 0.05..0.95 (rules are never certain).
 """
 

@@ -1,0 +1,365 @@
+"""The embedding category classifier behind the rules, and the vector cache it shares with the add.
+
+Decisions are checked with a small embedder whose vectors are set by hand (so each margin is
+known), the whole path with the hashing embedder, and the filing of sentences without cue
+words with the real default model. None of the sentences here comes from the benchmark's
+labelled set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from memoryos_server.engine.embeddings import HashingEmbedder, LocalMiniLMEmbedder
+from memoryos_server.engine.extraction import CachedEmbedder, PrototypeClassifier, RuleBasedExtractor
+from memoryos_server.engine.extraction.prototypes import PROTOTYPES
+from memoryos_server.engine.extraction.semantic import NEAREST
+from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
+from memoryos_server.errors import ServiceUnavailable
+
+NOW = datetime(2025, 2, 1, 12, 0, tzinfo=timezone.utc)
+DATA = Path(__file__).resolve().parents[3] / "bench" / "data" / "extraction_sentences.jsonl"
+SEED = "Please remember that I prefer short, structured explanations and Python examples."
+
+
+def user(content: str) -> ChatMessage:
+    return ChatMessage(role="user", content=content)
+
+
+class CountingEmbedder:
+    """Another embedder, counting the texts it is asked for."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self.inner.embed(texts)
+
+
+class AxisEmbedder:
+    """Prototypes of category i lie on axis i; other texts get the vector the test sets."""
+
+    name = "axes"
+    dim = len(CATEGORIES) + 1
+
+    def __init__(self, placed: dict[str, np.ndarray] | None = None) -> None:
+        self.placed = placed or {}
+        self.axis = {text: CATEGORIES.index(c) for c, texts in PROTOTYPES.items() for text in texts}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            if text in self.axis:
+                out[row, self.axis[text]] = 1.0
+            elif text in self.placed:
+                out[row] = self.placed[text]
+            else:
+                out[row, -1] = 1.0  # like no prototype at all
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def towards(**weights: float) -> np.ndarray:
+    """A vector whose cosine with each category's prototypes is the weight given."""
+    vector = np.zeros(len(CATEGORIES) + 1, dtype=np.float32)
+    for category, weight in weights.items():
+        vector[CATEGORIES.index(category)] = weight
+    vector[-1] = np.sqrt(max(0.0, 1.0 - float((vector**2).sum())))
+    return vector
+
+
+def first(extractor: RuleBasedExtractor, text: str) -> ExtractedMemory:
+    memories = extractor.extract([user(text)], now=NOW)
+    assert memories, text
+    return memories[0]
+
+
+# --- decisions, with vectors set by hand ------------------------------------------------------
+
+
+# "Only buys secondhand books" fires no rule (fact, strength 0); "Lives in Oslo" a fact cue
+# (strength 1); "Always runs the linter before pushing" a specific procedure cue (strength 2).
+NO_CUE, WEAK_CUE, STRONG_CUE = "Only buys secondhand books", "Lives in Oslo", "Always runs the linter before pushing"
+
+
+def test_without_an_embedder_the_rules_decide_alone() -> None:
+    extractor = RuleBasedExtractor()
+    assert extractor.classifier is None
+    memory = first(extractor, "I only buy secondhand books")
+    assert (memory.category, memory.confidence) == ("fact", 0.5)
+
+
+def test_with_no_cue_a_clear_margin_overrules_the_fallback() -> None:
+    placed = {NO_CUE: towards(preference=0.40, fact=0.30)}
+    memory = first(RuleBasedExtractor(embedder=AxisEmbedder(placed)), "I only buy secondhand books")
+    # Filed by the classifier, it is as sure as a weak rule: more than the bare fallback.
+    assert (memory.category, memory.confidence) == ("preference", 0.65)
+    assert memory.importance == 6  # the preference base, not the fact one
+
+
+def test_with_no_cue_a_narrow_margin_leaves_the_fallback() -> None:
+    placed = {NO_CUE: towards(preference=0.33, fact=0.30)}
+    assert first(RuleBasedExtractor(embedder=AxisEmbedder(placed)), "I only buy secondhand books").category == "fact"
+
+
+def test_a_weak_cue_needs_the_wider_margin() -> None:
+    narrow = {WEAK_CUE: towards(goal=0.40, fact=0.32)}
+    wide = {WEAK_CUE: towards(goal=0.45, fact=0.32)}
+    assert first(RuleBasedExtractor(embedder=AxisEmbedder(narrow)), "I live in Oslo").category == "fact"
+    assert first(RuleBasedExtractor(embedder=AxisEmbedder(wide)), "I live in Oslo").category == "goal"
+
+
+def test_a_specific_cue_is_never_overruled_nor_embedded() -> None:
+    embedder = CountingEmbedder(AxisEmbedder({STRONG_CUE: towards(expertise=0.9)}))
+    extractor = RuleBasedExtractor(embedder=embedder)
+    extractor.classifier._prototype_matrix()  # type: ignore[union-attr]
+    embedder.calls.clear()
+    assert first(extractor, "I always run the linter before pushing").category == "procedure"
+    assert embedder.calls == []
+
+
+def test_it_abstains_when_the_nearest_prototypes_are_relationships() -> None:
+    placed = {NO_CUE: towards(relationship=0.6, preference=0.45, fact=0.30)}
+    assert first(RuleBasedExtractor(embedder=AxisEmbedder(placed)), "I only buy secondhand books").category == "fact"
+
+
+def test_an_unavailable_embedder_leaves_the_rules_categories() -> None:
+    class Down:
+        name, dim = "down", 8
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            raise ServiceUnavailable("the embedder is down")
+
+    rules = RuleBasedExtractor().extract([user("I only buy secondhand books")], now=NOW)
+    assert RuleBasedExtractor(embedder=Down()).extract([user("I only buy secondhand books")], now=NOW) == rules
+
+
+# --- cost: what is embedded, and when --------------------------------------------------------------
+
+
+def test_prototypes_are_embedded_once_on_first_use_and_unsure_texts_in_one_call() -> None:
+    embedder = CountingEmbedder(HashingEmbedder())
+    extractor = RuleBasedExtractor(embedder=embedder)
+    assert embedder.calls == []  # nothing at construction
+    messages = [user("I only buy secondhand books"), user("I prefer tea"), user("Spinach is not for me"), user("hi")]
+    memories = extractor.extract(messages, now=NOW)
+    prototypes = sum(len(texts) for texts in PROTOTYPES.values())
+    assert [len(call) for call in embedder.calls] == [2, prototypes]  # the unsure pair, then the prototypes
+    assert embedder.calls[0] == ["Only buys secondhand books", "Spinach is not for them"]
+    extractor.extract(messages, now=NOW)
+    assert [len(call) for call in embedder.calls] == [2, prototypes, 2]
+    assert len(memories) == 3
+
+
+def test_prototypes_are_embedded_once_under_concurrent_first_use() -> None:
+    embedder = CountingEmbedder(HashingEmbedder())
+    classifier = PrototypeClassifier(embedder)
+    threads = [threading.Thread(target=classifier.scores, args=(np.zeros((1, 384), np.float32),)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(embedder.calls) == 1
+
+
+def test_the_classifier_embeds_exactly_the_text_the_add_embeds_next() -> None:
+    # ingest embeds ``memory.content.strip()``: the cache only helps if the strings match.
+    inner = CountingEmbedder(HashingEmbedder())
+    cached = CachedEmbedder(inner)
+    extractor = RuleBasedExtractor(embedder=cached)
+    memories = extractor.extract([user("I only buy secondhand books"), user("Spinach is not for me")], now=NOW)
+    before = len(inner.calls)
+    vectors = cached.embed([m.content.strip() for m in memories])
+    assert len(inner.calls) == before and vectors.shape == (2, 384)
+
+
+def test_the_default_extractor_output_is_unchanged_without_an_embedder() -> None:
+    texts = [json.loads(line)["text"] for line in DATA.read_text(encoding="utf-8").splitlines()]
+    with_none = RuleBasedExtractor(embedder=None).extract([user(t) for t in texts], now=NOW)
+    assert with_none == RuleBasedExtractor().extract([user(t) for t in texts], now=NOW)
+
+
+def test_only_the_category_and_the_scores_that_follow_from_it_change() -> None:
+    texts = [json.loads(line)["text"] for line in DATA.read_text(encoding="utf-8").splitlines()]
+    rules = RuleBasedExtractor().extract([user(t) for t in texts], now=NOW)
+    refined = RuleBasedExtractor(embedder=HashingEmbedder()).extract([user(t) for t in texts], now=NOW)
+    assert [m.content for m in refined] == [m.content for m in rules]
+    def rest(memories: list[ExtractedMemory]) -> list[object]:
+        return [(m.valid_at, m.source_index, m.tags) for m in memories]
+
+    assert rest(refined) == rest(rules)
+    assert all(m.category in CATEGORIES and 0 <= m.confidence <= 1 for m in refined)
+
+
+# --- the prototypes ------------------------------------------------------------------------------
+
+
+def test_prototypes_cover_every_category_in_the_extractors_own_phrasing() -> None:
+    assert set(PROTOTYPES) == set(CATEGORIES)
+    every = [text for texts in PROTOTYPES.values() for text in texts]
+    assert len(every) == len({t.casefold() for t in every})
+    for category, texts in PROTOTYPES.items():
+        assert 25 <= len(texts) <= 60 and len(texts) >= NEAREST, category
+        for text in texts:
+            assert not re.match(r"(?:I|I'm|My|We|Our)\b", text), text  # third person, no subject
+            assert not text.endswith((".", "!")), text
+
+
+def test_prototypes_are_not_taken_from_the_benchmark() -> None:
+    def runs(text: str, n: int = 5) -> set[str]:
+        words = re.findall(r"[a-z0-9']+", text.lower())
+        return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    labelled = set().union(*(runs(json.loads(line)["text"]) for line in DATA.read_text(encoding="utf-8").splitlines()))
+    shared = {text for texts in PROTOTYPES.values() for text in texts if runs(text) & labelled}
+    assert not shared
+
+
+# --- the vector cache ---------------------------------------------------------------------------
+
+
+def test_cache_returns_the_inner_vectors_and_embeds_each_text_once() -> None:
+    inner = CountingEmbedder(HashingEmbedder())
+    cached = CachedEmbedder(inner, maxsize=10)
+    assert isinstance(cached, Embedder) and (cached.name, cached.dim) == ("hashing-384", 384)
+    first_pass = cached.embed(["alpha beta", "gamma"])
+    again = cached.embed(["gamma", "delta", "alpha beta", "delta"])
+    assert inner.calls == [["alpha beta", "gamma"], ["delta"]]  # the repeat within a call too
+    np.testing.assert_array_equal(again, HashingEmbedder().embed(["gamma", "delta", "alpha beta", "delta"]))
+    np.testing.assert_array_equal(first_pass[0], again[2])
+    assert (cached.hits, cached.misses) == (2, 4)
+
+
+def test_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
+    inner = CountingEmbedder(HashingEmbedder())
+    cached = CachedEmbedder(inner, maxsize=2)
+    cached.embed(["a one"])
+    cached.embed(["b two"])
+    cached.embed(["a one"])  # now the most recent
+    cached.embed(["c three"])  # evicts "b two"
+    inner.calls.clear()
+    cached.embed(["a one", "c three", "b two"])
+    assert inner.calls == [["b two"]]
+
+
+def test_callers_cannot_corrupt_the_cache() -> None:
+    cached = CachedEmbedder(HashingEmbedder())
+    vectors = cached.embed(["some text"])
+    vectors[:] = 0.0
+    assert np.linalg.norm(cached.embed(["some text"])[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_cache_keeps_no_plaintext_and_refuses_a_bare_string() -> None:
+    cached = CachedEmbedder(HashingEmbedder())
+    cached.embed(["Allergic to penicillin"])
+    assert all(isinstance(key, bytes) and b"penicillin" not in key for key in cached._vectors)
+    with pytest.raises(TypeError):
+        cached.embed("a string")
+    assert cached.embed([]).shape == (0, 384)
+
+
+def test_cache_passes_a_malformed_answer_through_uncached() -> None:
+    class Short:
+        name, dim = "short", 4
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return np.zeros((0, 4), dtype=np.float32)
+
+    cached = CachedEmbedder(Short())
+    assert cached.embed(["x"]).shape == (0, 4)
+    assert not cached._vectors
+
+
+# --- wiring in the runtime -----------------------------------------------------------------------
+
+
+def _runtime(tmp_path: Path, embedder: str):  # type: ignore[no-untyped-def]
+    from memoryos_server.services.runtime import Runtime
+    from memoryos_server.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path,
+        embedder=embedder,  # type: ignore[arg-type]
+        model_cache_dir=tmp_path / "models",
+    )
+    # Only the embedder and the extractor are under test: nothing here touches storage or keys.
+    return Runtime(settings, None, None, None, None, None, b"")  # type: ignore[arg-type]
+
+
+def test_runtime_gives_the_inline_extractor_its_cached_embedder_without_loading_the_model(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, "local")
+    extractor = runtime.extractor
+    assert isinstance(runtime.embedder, CachedEmbedder)
+    assert isinstance(runtime.embedder.inner, LocalMiniLMEmbedder)
+    assert extractor.classifier.embedder is runtime.embedder  # type: ignore[attr-defined]
+    assert runtime.embedder.inner._runtime is None  # built, not loaded
+    assert not (tmp_path / "models").exists()
+
+
+def test_runtime_keeps_the_hashing_embedder_bare_and_the_rules_alone(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, "hashing")
+    assert isinstance(runtime.embedder, HashingEmbedder)
+    assert runtime.extractor.classifier is None  # type: ignore[attr-defined]
+
+
+def test_runtime_rebuilds_the_extractor_around_a_new_embedder(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, "hashing")
+    assert runtime.extractor.classifier is None  # type: ignore[attr-defined]
+    replacement = LocalMiniLMEmbedder(tmp_path / "other")
+    runtime.use_embedder(replacement)
+    assert isinstance(runtime.embedder, CachedEmbedder) and runtime.embedder.inner is replacement
+    assert runtime.extractor.classifier.embedder is runtime.embedder  # type: ignore[attr-defined]
+
+
+# --- with the real default model -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> LocalMiniLMEmbedder:
+    return LocalMiniLMEmbedder(tmp_path_factory.mktemp("minilm-classifier"))
+
+
+# Said without any of the rules' cue words; none of these is in the benchmark. (Not every such
+# sentence is filed: past accomplishments on topics far from the prototypes, "Wrote the
+# firmware for a medical pump", still stay facts.)
+WITHOUT_CUES = [
+    ("Sweets are my downfall.", "preference"),
+    ("Noisy restaurants wear me out.", "preference"),
+    ("I keep my notes in plain text files and sync them with git.", "procedure"),
+    ("I balance my chequebook with a pencil and a calculator.", "procedure"),
+    ("I could rebuild a carburettor with my eyes closed.", "expertise"),
+    ("I've shipped Kotlin backends to production.", "expertise"),
+    ("Buying a flat before I turn thirty is the dream.", "goal"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "category"), WITHOUT_CUES)
+def test_minilm_files_sentences_without_cue_words(minilm: LocalMiniLMEmbedder, text: str, category: str) -> None:
+    extractor = RuleBasedExtractor(embedder=minilm)
+    assert first(RuleBasedExtractor(), text).category == "fact"  # what the rules alone say
+    assert first(extractor, text).category == category
+
+
+@pytest.mark.slow
+def test_minilm_leaves_clear_cases_and_plain_facts_alone(minilm: LocalMiniLMEmbedder) -> None:
+    extractor = RuleBasedExtractor(embedder=minilm)
+    assert first(extractor, SEED).category == "preference"
+    for text, category in [
+        ("My brother lives in Leeds.", "relationship"),
+        ("I want to learn Korean.", "goal"),
+        ("I'm allergic to shellfish.", "fact"),
+        ("My passport expires in June.", "fact"),
+        ("I live in Porto.", "fact"),
+    ]:
+        assert first(extractor, text).category == category, text
