@@ -60,13 +60,19 @@ class Runtime:
         (not the hashing one, which only sees shared words) its category classifier files what
         the rules are unsure of, sharing the embedder's cache with the add that follows."""
         if self._extractor is None:
-            embedder = self.embedder  # outside the lock, which the property takes itself
+            embedder = self.classifier_embedder  # outside the lock, which the property takes itself
             with self._lock:
                 if self._extractor is None:
                     from memoryos_server.engine.extraction import RuleBasedExtractor
 
-                    self._extractor = RuleBasedExtractor(embedder=None if _lexical(embedder) else embedder)
+                    self._extractor = RuleBasedExtractor(embedder=embedder)
         return self._extractor
+
+    @property
+    def classifier_embedder(self) -> Embedder | None:
+        """The embedder extractors may file unsure categories with: None for the lexical one."""
+        embedder = self.embedder
+        return None if _lexical(embedder) else embedder
 
     def close(self) -> None:
         self.db.dispose()

@@ -49,12 +49,14 @@ class JobRunner:
                     from memoryos_server.engine.extraction import build_extractor
 
                     s = self.rt.settings
+                    embedder = self.rt.classifier_embedder
                     self._extractor = build_extractor(
                         llm_base_url=s.llm_base_url,
                         # Many OpenAI-compatible servers serve one model and ignore the name.
                         llm_model=s.llm_model or ("default" if s.llm_base_url else None),
                         llm_api_key=s.llm_api_key.get_secret_value() if s.llm_api_key else None,
                         llm_timeout_seconds=s.llm_timeout_seconds,
+                        embedder=embedder,  # the rules behind the LLM file unsure categories the same way
                     )
         return self._extractor
 
