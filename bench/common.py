@@ -33,9 +33,9 @@ quoted for comparison only.
 
 The reference machine has two cores shared with other work. Each timed section first waits,
 up to a bound, for a quiet machine: a 1-minute load average below {quiet}, or — since that
-average still carries the benchmark's own previous section for a minute — less than {quiet}
-cores' worth of CPU in use while the benchmark itself is idle (sampled over 2 s). Tables show
-"load / busy" (the two figures) as each section started; sections that started on a busy
+average still carries the benchmark's own previous section for a minute — processes other
+than the benchmark and its children using less than {quiet} cores (sampled over 2 s). Tables
+show "load / busy" (the two figures) as each section started; sections that started on a busy
 machine after the longest wait are listed under their table, and their figures are pessimistic.
 """.format(quiet=QUIET_LOAD)
 
@@ -113,21 +113,52 @@ def machine_line(*, postgres: bool = True) -> str:
 
 
 def cpu_busy(interval: float = 2.0) -> float:
-    """How many cores' worth of CPU the whole machine used over ``interval`` seconds (/proc/stat)."""
+    """Cores' worth of CPU that processes other than this one and its children used over
+    ``interval`` seconds (/proc). Our own idle threads may spin (ONNX Runtime's do), and that
+    is not the machine being busy."""
 
-    def sample() -> tuple[int, int]:
+    def sample() -> tuple[int, int, int]:
         fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return sum(fields[:8]), idle
+        return sum(fields[:8]), idle, _own_ticks()
 
     try:
-        total0, idle0 = sample()
+        total0, idle0, own0 = sample()
         time.sleep(interval)
-        total1, idle1 = sample()
+        total1, idle1, own1 = sample()
     except (OSError, ValueError, IndexError):
         return float("nan")
     spent = total1 - total0
-    return (os.cpu_count() or 1) * (1 - (idle1 - idle0) / spent) if spent > 0 else 0.0
+    if spent <= 0:
+        return 0.0
+    busy = (spent - (idle1 - idle0)) - (own1 - own0)
+    return max(0.0, (os.cpu_count() or 1) * busy / spent)
+
+
+def _own_ticks() -> int:
+    """CPU ticks (user + system) of this process and its descendants, alive now."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return sum(ticks.get(pid, 0) for pid in mine)
 
 
 @dataclass
@@ -136,8 +167,8 @@ class LoadGuard:
     section and ``budget`` seconds in all, and records what it saw.
 
     Quiet: the 1-minute load average is below ``quiet``, or — since that average still holds
-    the benchmark's own previous section for a minute or so — the CPU time the machine spends
-    while the benchmark itself is idle (sampled over 2 s) is below ``quiet`` cores.
+    the benchmark's own previous section for a minute or so — other processes than the
+    benchmark and its children used less than ``quiet`` cores over 2 s.
     """
 
     quiet: float = QUIET_LOAD

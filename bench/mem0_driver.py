@@ -17,17 +17,21 @@ from pathlib import Path
 
 
 def cpu_busy(interval: float = 2.0) -> float:
-    """Cores' worth of CPU the machine used over ``interval`` seconds (as bench/common.py)."""
+    """Cores' worth of CPU used by other processes than this one over ``interval`` seconds
+    (as bench/common.py, which also leaves out children; this driver starts none)."""
 
-    def sample() -> tuple[int, int]:
+    def sample() -> tuple[int, int, int]:
         fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(fields[:8]), fields[3] + fields[4]
+        own = Path("/proc/self/stat").read_text()
+        own_fields = own[own.rindex(")") + 2 :].split()
+        return sum(fields[:8]), fields[3] + fields[4], int(own_fields[11]) + int(own_fields[12])
 
-    total0, idle0 = sample()
+    total0, idle0, own0 = sample()
     time.sleep(interval)
-    total1, idle1 = sample()
+    total1, idle1, own1 = sample()
     spent = total1 - total0
-    return (os.cpu_count() or 1) * (1 - (idle1 - idle0) / spent) if spent > 0 else 0.0
+    busy = (spent - (idle1 - idle0)) - (own1 - own0)
+    return max(0.0, (os.cpu_count() or 1) * busy / spent) if spent > 0 else 0.0
 
 
 def settle(quiet: float, max_wait: float) -> str:

@@ -50,7 +50,7 @@ import httpx
 import numpy as np
 import synthetic
 from common import LoadGuard, command_line, ms, percentile, ratio, section_preamble, stamp, write_section
-from phases import PhaseTimer, add_targets, hottest, search_targets
+from phases import PhaseTimer, StatementTimer, add_targets, hottest, search_targets
 from sqlalchemy import text
 from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_problem
 
@@ -277,21 +277,39 @@ def profile_searches(stack: Stack, pairs: Sequence[tuple[str, str]]) -> str:
     forget_query_vectors(stack)
     timer = PhaseTimer(search_targets(index_class)).run(calls)
     forget_query_vectors(stack)
+    statements = StatementTimer(stack.runtime.db.engine)
+    with statements.installed():
+        for call in calls:
+            call()
+    forget_query_vectors(stack)
     hot = hottest(calls[: max(1, len(calls) // 2)], root=str(ROOT) + "/")
-    return _profile_block(timer.table("query"), hot)
+    return _profile_block(timer.table("query"), hot, statements.table(len(calls), "query") if _sql_timed(stack) else None)
 
 
 def profile_adds(stack: Stack, batches: Sequence[tuple[str, list[str]]], *, infer: bool) -> str:
     index_class = type(stack.services.memory.index)
     calls = [functools.partial(stack.add, u, texts, infer=infer) for u, texts in batches]
     half = len(calls) // 2
-    timer = PhaseTimer(add_targets(index_class)).run(calls[:half])
+    statements = StatementTimer(stack.runtime.db.engine)
+    with statements.installed():
+        timer = PhaseTimer(add_targets(index_class)).run(calls[:half])
     hot = hottest(calls[half:], root=str(ROOT) + "/")
-    return _profile_block(timer.table("add of 64 messages"), hot)
+    return _profile_block(timer.table("add of 64 messages"), hot,
+                          statements.table(max(1, half), "add") if _sql_timed(stack) else None)
 
 
-def _profile_block(table: str, hot: str) -> str:
-    return "\n".join([table, "", "cProfile, the functions with the most time of their own:", "", "```", hot, "```"])
+def _sql_timed(stack: Stack) -> bool:
+    """psycopg has every row by the time ``execute`` returns; sqlite3 reads them later, in
+    ``fetchall``, so per-statement times there would leave out most of the work."""
+    return stack.backend == "postgresql"
+
+
+def _profile_block(table: str, hot: str, statements: str | None) -> str:
+    lines = [table, ""]
+    if statements:
+        lines += ["The SQL statements that took longest (another pass; the time psycopg waits for each, server "
+                  "work and transfer included):", "", statements, ""]
+    return "\n".join([*lines, "cProfile, the functions with the most time of their own (another pass):", "", "```", hot, "```"])
 
 
 @dataclass

@@ -125,6 +125,44 @@ class PhaseTimer:
         return "\n".join(lines)
 
 
+class StatementTimer:
+    """Time spent in each SQL statement (by its text) while installed on an engine."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def installed(self) -> Iterator[StatementTimer]:
+        from sqlalchemy import event
+
+        def before(conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+            conn.info.setdefault("_bench_started", []).append(time.perf_counter())
+
+        def after(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+            started = conn.info["_bench_started"].pop()
+            key = " ".join(statement.split())
+            self.seconds[key] += time.perf_counter() - started
+            self.calls[key] += 1
+
+        event.listen(self.engine, "before_cursor_execute", before)
+        event.listen(self.engine, "after_cursor_execute", after)
+        try:
+            yield self
+        finally:
+            event.remove(self.engine, "before_cursor_execute", before)
+            event.remove(self.engine, "after_cursor_execute", after)
+
+    def table(self, units: int, unit: str, top: int = 6, width: int = 150) -> str:
+        lines = [f"| statement (first {width} characters) | calls per {unit} | ms per {unit} |", "|---|---:|---:|"]
+        for key, seconds in sorted(self.seconds.items(), key=lambda item: -item[1])[:top]:
+            shown = key if len(key) <= width else key[: width - 1] + "…"
+            shown = shown.replace("|", "\\|")
+            lines.append(f"| `{shown}` | {self.calls[key] / units:.1f} | {1e3 * seconds / units:.2f} |")
+        return "\n".join(lines)
+
+
 def hottest(calls: Sequence[Callable[[], object]], lines: int = 14, root: str = "") -> str:
     """cProfile of ``calls``: the functions with the most time of their own."""
     profiler = cProfile.Profile()
