@@ -132,7 +132,7 @@ def embed_all(stack: Stack, texts: Sequence[str], *, superset: Sequence[str] | N
     path, note = _cache_paths(stack, texts)
     if path.is_file() and note.is_file():
         made = json.loads(note.read_text())
-        return np.load(path), (f"vectors from the on-disk cache, computed {made['date']} by the same embedder in "
+        return np.load(path), (f"Vectors from the on-disk cache, computed {made['date']} by the same embedder in "
                                f"{made['seconds']:.0f} s ({len(texts) / made['seconds']:,.0f} texts/s)")
     started = time.perf_counter()
     parts = []

@@ -10,6 +10,7 @@ import cProfile
 import functools
 import io
 import pstats
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -174,4 +175,10 @@ def hottest(calls: Sequence[Callable[[], object]], lines: int = 14, root: str = 
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(lines)
     text = [line for line in out.getvalue().splitlines() if line.strip()]
     start = next((i for i, line in enumerate(text) if line.lstrip().startswith("ncalls")), 0)
-    return "\n".join(line.replace(root, "") for line in text[start:])
+    return "\n".join(_short_paths(line.replace(root, "")) for line in text[start:])
+
+
+def _short_paths(line: str) -> str:
+    """Paths from the package down: the same in a working tree, a clean checkout or a venv."""
+    line = re.sub(r"\S*/(server/src/memoryos_server/)", r"\1", line)
+    return re.sub(r"\S*/site-packages/", "", line)
