@@ -476,6 +476,10 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
             + "; ".join(embed_note) + ".",
             "Baseline (same run, same queries): embed the query with the same embedder, then a brute-force numpy "
             "scan of the owner's vectors, top 10 — no filters, no keyword signal, no fusion, no database.",
+            "In process: `TenantMemoryService.retrieve` in a read session, as the router calls it (end-user lookup, "
+            "hybrid search, rows, decryption, prompt block, open-clarification lookup); HTTP adds authentication by "
+            "API key, JSON, uvicorn (one worker, a child process) and loopback, with one keep-alive httpx client. "
+            "QPS: that one client, one request at a time.",
         ],
     )
     lines += [
