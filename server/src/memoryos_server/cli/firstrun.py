@@ -34,7 +34,6 @@ def prepare_and_greet(settings: Settings) -> None:
                     f"  Database:     {where}",
                     f"  API:          {base}/v1   (OpenAPI: {base}/docs)",
                     f"  Consent app:  {settings.resolved_consent_base_url}/login",
-                    f"  Dashboard:    {base}/dashboard",
                     "",
                     "Create your first account and organisation:",
                     f"  curl -s -X POST {base}/v1/auth/signup -H 'Content-Type: application/json' \\",
