@@ -126,6 +126,24 @@ class PhaseTimer:
         return "\n".join(lines)
 
 
+_REPEATS = (  # (a run of one fragment, what the run becomes)
+    (re.compile(r"(?:WHEN %\(param\)s::\w+ THEN %\(param\)s ){2,}"), "WHEN … THEN … "),  # one arm per query term
+    (re.compile(r"(?: UNION ALL SELECT %\(param\)s::INTEGER AS ord, CAST\(%\(param\)s AS VECTOR\(\d+\)\) AS v)+"),
+     " UNION ALL …"),  # one row per query vector
+    (re.compile(r"(?:%\(param\)s|\?)(?:, (?:%\(param\)s|\?))+"), "…"),  # IN lists
+)
+
+
+def statement_shape(statement: str, *, head: int = 150, tail: int = 120) -> str:
+    """One key for the statements that differ only in how many values they list: repeated
+    fragments written once, and, for what is still long, its start and its end."""
+    text = re.sub(r"%\((\w+?)_\d+\)s", r"%(\1)s", " ".join(statement.split()))
+    text = re.sub(r"\banon_\d+", "anon", text)
+    for pattern, replacement in _REPEATS:
+        text = pattern.sub(replacement, text)
+    return text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
+
+
 class StatementTimer:
     """Time spent in each SQL statement (by its text) while installed on an engine."""
 
@@ -143,7 +161,7 @@ class StatementTimer:
 
         def after(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
             started = conn.info["_bench_started"].pop()
-            key = " ".join(statement.split())
+            key = statement_shape(statement)
             self.seconds[key] += time.perf_counter() - started
             self.calls[key] += 1
 
@@ -158,7 +176,7 @@ class StatementTimer:
     def table(self, units: int, unit: str, top: int = 6, width: int = 150) -> str:
         lines = [f"| statement (first {width} characters) | calls per {unit} | ms per {unit} |", "|---|---:|---:|"]
         for key, seconds in sorted(self.seconds.items(), key=lambda item: -item[1])[:top]:
-            shown = key if len(key) <= width else key[: width - 1] + "…"
+            shown = key if len(key) <= width else key[: width - 1].rstrip() + "…"
             shown = shown.replace("|", "\\|")
             lines.append(f"| `{shown}` | {self.calls[key] / units:.1f} | {1e3 * seconds / units:.2f} |")
         return "\n".join(lines)
