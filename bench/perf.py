@@ -1,13 +1,13 @@
 """Add throughput and search latency, in process and over HTTP, on SQLite and PostgreSQL.
 
     .venv/bin/python bench/perf.py [--sizes 1000,10000,100000] [--backends sqlite,postgresql]
-                                   [--users 1000 --per-user 100] [--queries 300] [--no-http] [--no-doc]
+                                   [--users 1000] [--queries 300] [--no-http] [--no-doc]
 
 Data points, per backend, each in its own throwaway database:
 
 - one end-user holding 1k, 10k and 100k memories (one database, topped up between sizes);
-- ``--users`` end-users holding ``--per-user`` memories each (100k by default), each query
-  searching one of them.
+- the same sizes spread evenly over ``--users`` end-users (1,000 by default: 1, 10 and 100
+  memories each; one database, topped up between sizes), each query searching one of them.
 
 Memories are synthetic (bench/synthetic.py: templates × vocabularies, all distinct). Loading
 100k through the full add path would spend most of its time on de-duplication against
@@ -457,30 +457,42 @@ def run_one_user(backend: str, sizes: Sequence[int], texts: list[str], work: Wor
         stack.close()
 
 
-def run_many_users(backend: str, users: int, per_user: int, texts: list[str], work: Workload, guard: LoadGuard,
+def run_many_users(backend: str, users: int, sizes: Sequence[int], texts: list[str], work: Workload, guard: LoadGuard,
                    loads: list[LoadRun], points: list[Point]) -> None:
+    """``users`` end-users sharing each total of ``sizes`` evenly (1k, 10k, 100k over 1,000
+    end-users: 1, 10 and 100 each), one database topped up between sizes."""
     stack = open_stack(backend, label="perf")
     try:
         vectors, _ = embed_all(stack, texts)
         names = [f"user-{i:04d}" for i in range(users)]
-        print(f"{backend}: loading {users * per_user:,} rows for {users:,} end-users …", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        group = max(1, LOAD_ROWS_PER_TRANSACTION // per_user)
-        with HnswParked(stack) as parked:
-            for first in range(0, users, group):
-                bulk_insert_many(stack, [
-                    (names[i], texts[i * per_user : (i + 1) * per_user], vectors[i * per_user : (i + 1) * per_user])
-                    for i in range(first, min(first + group, users))
-                ])
-        loads.append(LoadRun(backend, f"{users:,} end-users", users * per_user,
-                             time.perf_counter() - started - parked.rebuild_seconds, parked.rebuild_seconds))
-        matrices = {name: vectors[i * per_user : (i + 1) * per_user] for i, name in enumerate(names)}
-        # Query i searches end-user i (spread over all of them when there are more queries).
-        step = max(1, users // len(work.queries))
-        pairs = [(names[(i * step) % users], q) for i, q in enumerate(work.queries)]
-        point = Point(backend, f"{users:,} end-users", users * per_user, users)
-        measure_point(stack, point, pairs, matrices, [names[(i * 7) % users] for i in range(work.add_batches)], work, guard)
-        points.append(point)
+        stride = max(sizes) // users  # user i owns texts[i * stride : (i + 1) * stride]
+        loaded = 0  # rows of each end-user already in the database
+        for size in sizes:
+            per_user = size // users
+            if per_user <= loaded:  # fewer memories than end-users, or two sizes alike per end-user
+                continue
+            need = per_user - loaded
+            print(f"{backend}: loading {users * need:,} rows for {users:,} end-users …", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            group = max(1, LOAD_ROWS_PER_TRANSACTION // need)
+            with HnswParked(stack) as parked:
+                for first in range(0, users, group):
+                    bulk_insert_many(stack, [
+                        (names[i], texts[i * stride + loaded : i * stride + per_user],
+                         vectors[i * stride + loaded : i * stride + per_user])
+                        for i in range(first, min(first + group, users))
+                    ])
+            loads.append(LoadRun(backend, f"{users:,} end-users", users * need,
+                                 time.perf_counter() - started - parked.rebuild_seconds, parked.rebuild_seconds))
+            loaded = per_user
+            matrices = {name: vectors[i * stride : i * stride + per_user] for i, name in enumerate(names)}
+            # Query i searches end-user i (spread over all of them when there are more queries).
+            step = max(1, users // len(work.queries))
+            pairs = [(names[(i * step) % users], q) for i, q in enumerate(work.queries)]
+            point = Point(backend, f"{users:,} end-users", users * per_user, users)
+            adders = [names[(i * 7) % users] for i in range(work.add_batches)]
+            measure_point(stack, point, pairs, matrices, adders, work, guard)
+            points.append(point)
     finally:
         stack.close()
 
@@ -613,8 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000", help="memories of one end-user, comma-separated")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
-    parser.add_argument("--users", type=int, default=1000, help="end-users of the spread data set (0: skip it)")
-    parser.add_argument("--per-user", type=int, default=100, help="memories of each of those end-users")
+    parser.add_argument("--users", type=int, default=1000,
+                        help="end-users sharing each size evenly in the spread data sets (0: skip them)")
     parser.add_argument("--queries", type=int, default=300, help="search queries per data point")
     parser.add_argument("--add-batches", type=int, default=10, help="adds of 64 messages per measurement")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurements")
@@ -629,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "postgresql" in backends and (problem := postgres_problem()):
         print(f"skipping postgresql: {problem}", file=sys.stderr)
         backends.remove("postgresql")
-    pool_size = max([*sizes, args.users * args.per_user])
+    pool_size = max(sizes)
     texts = synthetic.memory_texts(pool_size)
     reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2
     taken = set(texts)
@@ -649,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sizes:
             run_one_user(backend, sizes, texts, work, guard, loads, points, embed_note)
         if args.users > 0:
-            run_many_users(backend, args.users, args.per_user, texts, work, guard, loads, points)
+            run_many_users(backend, args.users, sizes, texts, work, guard, loads, points)
     body = render(points, loads, command_line("perf.py", argv), guard, embed_note, backends, args.queries, args.add_batches)
     body += f"\n\nWhole run: {(time.perf_counter() - started) / 60:.1f} minutes."
     print(body)

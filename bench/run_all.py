@@ -42,7 +42,7 @@ FULL: dict[str, list[str]] = {
     "mem0_peer": [],
 }
 QUICK: dict[str, list[str]] = {
-    "perf": ["--sizes", "1000,5000", "--users", "50", "--per-user", "40", "--queries", "60", "--add-batches", "3",
+    "perf": ["--sizes", "1000,5000", "--users", "50", "--queries", "60", "--add-batches", "3",
              "--max-wait", "0", "--no-doc"],
     "retrieval_quality": ["--max-wait", "0", "--no-doc"],
     "extraction": ["--runs", "2"],

@@ -19,6 +19,7 @@ from memoryos_server.errors import (
 )
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryOwner
+from memoryos_server.storage.repositories.memories import MemoryRepository
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.memory import (
     ACTOR,
@@ -192,6 +193,22 @@ def test_answering_neither_keeps_both_unconfirmed_and_closes_the_question(
         _answer(services, owner, conflict_id, "A")
 
 
+def test_deleting_one_side_closes_the_question_and_records_the_other_sides_release(
+    services: Services, owner: MemoryOwner
+) -> None:
+    conflict_id, berlin, paris = _conflicted(services, owner)
+    assert _get(services, owner, berlin).disputed
+    with services.runtime.db.session() as session:
+        services.memory.delete(session, owner=owner, memory_id=paris, actor=ACTOR)
+    kept = _get(services, owner, berlin)
+    assert kept.status == "active" and not kept.disputed
+    assert [e for e, _ in _history(services, owner, berlin)][-1] == "RESOLVE"
+    with services.runtime.db.session(write=False) as session:
+        assert services.memory.current_clarification(session, owner=owner) is None
+    with pytest.raises(ClarificationClosed):
+        _answer(services, owner, conflict_id, "A")
+
+
 def test_unknown_or_foreign_question_ids_are_not_found(services: Services) -> None:
     owner, stranger = make_end_user(services), make_end_user(services)
     conflict_id, _, _ = _conflicted(services, owner)
@@ -251,6 +268,27 @@ def test_category_and_time_filters_apply_inside_the_search(services: Services, o
     assert len(recent.memories) == 3
     limited = retrieve(services, owner, "Python explanations Berlin marathon", limit=1)
     assert len(limited.memories) == 1
+
+
+def test_the_time_filter_leaves_out_older_memories(services: Services, owner: MemoryOwner) -> None:
+    old = add(services, owner, "I live in Berlin").results[0].id
+    # Written 30 days ago: the row and its first version, before any search has read the row
+    # (the next add's neighbour lookup is the first).
+    month_ago = utcnow() - timedelta(days=30)
+    with services.runtime.db.session() as session:
+        repo = MemoryRepository(session, owner.family)
+        repo.by_ids(owner.id, [old])[old].created_at = month_ago
+        for version in repo.versions_at([old], utcnow()).values():
+            version.created_at = month_ago
+    recent = add(services, owner, "I want to run a marathon next year").results[0].id
+    query = "Berlin marathon next year"
+    assert {m.id for m in retrieve(services, owner, query, time_filter_days=7).memories} == {recent}
+    assert {m.id for m in retrieve(services, owner, query, time_filter_days=60).memories} == {old, recent}
+    assert {m.id for m in retrieve(services, owner, query).memories} == {old, recent}
+    # Counted back from as_of when one is given: the week before "25 days ago" holds the old one.
+    then = utcnow() - timedelta(days=25)
+    assert {m.id for m in retrieve(services, owner, query, time_filter_days=7, as_of=then).memories} == {old}
+    assert retrieve(services, owner, query, time_filter_days=3, as_of=then).memories == []
 
 
 def test_as_of_answers_from_the_memories_valid_then(services: Services, owner: MemoryOwner) -> None:

@@ -123,9 +123,11 @@ def answer(
 
 
 def close_for_memories(
-    session: Session, owner: MemoryOwner, memory_ids: list[str], *, actor: str, now: datetime
+    session: Session, writer: MemoryWriter, memory_ids: list[str], *, actor: str, now: datetime
 ) -> list[str]:
-    """Close the open conflicts that name memories being deleted or archived by hand."""
+    """Close the open conflicts that name memories being deleted or archived by hand; the other
+    side of each is no longer disputed (a RESOLVE version says so), unless another names it."""
+    owner = writer.owner
     repo = MemoryRepository(session, owner.family)
     closed = []
     for conflict in repo.open_conflicts_touching(owner.id, memory_ids):
@@ -137,12 +139,13 @@ def close_for_memories(
     if not closed:
         return []
     session.flush()
-    # The other side of each closed conflict is no longer disputed, unless another one names it.
     others = {mid for c in closed for mid in (c.memory_a_id, c.memory_b_id)} - set(memory_ids)
     still = _still_disputed(repo, owner, list(others))
     for row in repo.by_ids(owner.id, list(others)).values():
         if row.disputed and row.id not in still:
-            row.disputed = False
+            content = writer.codec.open(row.id, row.content_ct)
+            writer.change(row, event="RESOLVE", actor=f"{actor} (the other memory was removed)", content=content,
+                          disputed=False)
     return [c.id for c in closed]
 
 

@@ -328,7 +328,7 @@ class MemoryService:
         codec = self.codec(owner)
         now = utcnow()
         writer = MemoryWriter(session, owner, codec, now=now)
-        conflicts.close_for_memories(session, owner, [row.id], actor=actor, now=now)
+        conflicts.close_for_memories(session, writer, [row.id], actor=actor, now=now)
         if hard:
             writer.purge([row])
         else:
