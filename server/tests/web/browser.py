@@ -1,14 +1,17 @@
 """Helpers for the browser tests: a person at a browser, screenshots, and an agent's backend.
 
-The agent's backend is a small HTTP server on loopback: its ``/callback`` is the agent's
-registered ``redirect_uri``. Like a real one, it checks the ``state`` it handed out and trades
-the one-time ``code`` for the user's UUI with our SDK.
+The agent's backend is a small HTTP server on loopback. Its ``/start`` is where the agent's
+"Connect Memory Passport" button points: it builds the consent URL with our SDK
+(``UniversalMemory.consent_url``), remembers the ``state`` it handed out and redirects the
+browser there. Its ``/callback`` is the agent's registered ``redirect_uri``: like a real one, it
+checks the ``state`` and trades the one-time ``code`` for the user's UUI with our SDK.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,19 +105,37 @@ class Callback:
 
 @dataclass
 class AgentBackend:
-    """An agent's backend on loopback; ``redirect_uri`` is its callback."""
+    """An agent's backend on loopback: ``start_url`` sends a person to consent, ``redirect_uri``
+    is its callback.
+
+    ``send_redirect_uri=False`` leaves ``redirect_uri`` out of the consent URL, as an app relying
+    on the one it registered does.
+    """
 
     api_url: str
     agent_key: str = ""
+    agent_id: str = ""
     name: str = "Study Buddy"
+    categories: list[str] = field(default_factory=list)
+    send_redirect_uri: bool = True
     expected_state: str | None = None
+    issued_states: list[str] = field(default_factory=list)
+    consent_urls: list[str] = field(default_factory=list)
     callbacks: list[Callback] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     @property
-    def redirect_uri(self) -> str:
+    def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/callback"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.url}/callback"
+
+    @property
+    def start_url(self) -> str:
+        return f"{self.url}/start"
 
     def start(self) -> AgentBackend:
         backend = self
@@ -122,6 +143,12 @@ class AgentBackend:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 — the http.server API
                 parts = urlsplit(self.path)
+                if parts.path == "/start":
+                    self.send_response(302)
+                    self.send_header("Location", backend.consent_url())
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if parts.path != "/callback":
                     self.send_error(404)
                     return
@@ -147,6 +174,22 @@ class AgentBackend:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+    def consent_url(self) -> str:
+        """What the agent's "Connect Memory Passport" button does: a fresh ``state``, and the
+        consent URL built with our SDK."""
+        state = f"{self.name.lower().replace(' ', '-')}:{secrets.token_urlsafe(8)}"
+        self.issued_states.append(state)
+        self.expected_state = state
+        url = UniversalMemory.consent_url(
+            self.agent_id,
+            redirect_uri=self.redirect_uri if self.send_redirect_uri else None,
+            state=state,
+            categories=self.categories or None,
+            base_url=self.api_url,
+        )
+        self.consent_urls.append(url)
+        return url
 
     def handle(self, query: dict[str, str]) -> str:
         callback = Callback(query)

@@ -1,14 +1,16 @@
 """The grant lifecycle of seed 000, walked by a person in a browser and an agent's backend.
 
-Two agents: Notebook (no redirect URI: the hosted completion page) writes to the passport;
-Study Buddy (its backend on loopback) builds the consent URL with our SDK, exchanges the code
-from the redirect, reads within the grant, is refused writes, and sees nothing once revoked.
+Maya already uses Notebook (no redirect URI: the hosted completion page), which writes to her
+passport. Then, in a fresh browser, Study Buddy's "Connect Memory Passport" button sends her to
+its backend, which builds the consent URL with our SDK; she signs in there with the code from her
+email and shares two categories, read only. The backend exchanges the code from the redirect and
+reads within the grant; a write is refused; Maya answers a Pending Question and revokes, and
+Study Buddy's next read is empty.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -47,7 +49,8 @@ def study_buddy(live_server: LiveServer, new_tenant: Callable[..., TenantHandle]
         redirect_uri=backend.redirect_uri,
         default_categories_requested=["preference", "goal"],
     )
-    backend.agent_key = agent.key
+    backend.agent_key, backend.agent_id = agent.key, agent.id
+    backend.categories = ["preference", "goal", "expertise"]
     yield agent, backend
     backend.stop()
 
@@ -79,21 +82,11 @@ def test_the_grant_lifecycle_as_a_person(
     notebook: AgentHandle,
 ) -> None:
     agent, backend = study_buddy
-    maya = person("maya@example.com")
-    page = maya.page
 
-    # --- 1. Notebook asks first; Maya signs in with the code from her email --------------------
-    notebook_url = UniversalMemory.consent_url(notebook.id, base_url=live_server.url)
-    maya.open(notebook_url)
-    expect(page).to_have_url(re.compile(r"/login\?next=%2Fconsent"))
-    page.set_viewport_size(PHONE)
-    maya.shot("login-phone")
-    page.set_viewport_size(DESKTOP)
-    maya.shot("login")
-    maya.ask_for_code()
-    maya.shot("login-code")
-    maya.enter_code(maya.latest_code())
-
+    # --- 0. Earlier, on her laptop: Maya let Notebook write to her passport ---------------------
+    laptop = person("maya@example.com")
+    laptop.sign_in(UniversalMemory.consent_url(notebook.id, base_url=live_server.url))
+    page = laptop.page
     expect(page.get_by_role("heading", name="Notebook wants to use your Memory Passport")).to_be_visible()
     expect(page.get_by_text("Verified by MemoryOS")).to_be_visible()
     expect(page.get_by_text("hasn't reviewed this agent")).to_have_count(0)
@@ -107,15 +100,19 @@ def test_the_grant_lifecycle_as_a_person(
     expect(page).to_have_url(re.compile(r"/consent/complete\?"))
     expect(page.get_by_role("heading", name="You're all set")).to_be_visible()
     expect(page.get_by_text("until you revoke it")).to_be_visible()
-    maya.shot("consent-complete")
+    laptop.shot("consent-complete")
+    page.set_viewport_size(PHONE)
+    laptop.shot("consent-complete-phone")
+    page.set_viewport_size(DESKTOP)
 
-    # --- 2. Notebook has no redirect: Maya hands it a one-time code from the permission center ---
-    maya.open("/manage/agents")
-    _card(maya, "Notebook").get_by_role("button", name="New one-time code").click()
+    # Notebook has no redirect: Maya hands it a one-time code from the permission center.
+    laptop.open("/manage/agents")
+    _card(laptop, "Notebook").get_by_role("button", name="New one-time code").click()
     code = page.locator(".code-box code").inner_text().strip()
     assert code.startswith("mcc_")
-    maya.shot("manage-agents-code")
+    laptop.shot("manage-agents-code")
     writer_uui = UniversalMemory.exchange_code(code, agent_api_key=notebook.key, base_url=live_server.url).uui_token
+    laptop.context.close()
 
     with UniversalMemory(agent_api_key=notebook.key, uui_token=writer_uui, base_url=live_server.url) as memory:
         for text in ONE_PER_CATEGORY:
@@ -124,23 +121,39 @@ def test_the_grant_lifecycle_as_a_person(
         conflict = memory.add(messages=[{"role": "user", "content": "My exam is on March 15."}])
         assert [r.event for r in conflict.results] == ["CONFLICT"]
 
-    # --- 3. Study Buddy's backend builds the consent URL with our SDK ----------------------------
-    state = f"support:{secrets.token_urlsafe(8)}"
-    backend.expected_state = state
-    consent_url = UniversalMemory.consent_url(
+    # --- 1. In a fresh browser, Study Buddy's button: its backend builds the consent URL --------
+    maya = person("maya@example.com")
+    page = maya.page
+    assert maya.session_cookie() is None
+    maya.open(backend.start_url)
+    assert len(backend.consent_urls) == 1
+    assert backend.consent_urls[0] == UniversalMemory.consent_url(
         agent.id,
         redirect_uri=backend.redirect_uri,
-        state=state,
+        state=backend.issued_states[0],
         categories=["preference", "goal", "expertise"],
         base_url=live_server.url,
     )
-    maya.open(consent_url)  # already signed in: straight to the consent screen
+    # Not signed in on this browser: the consent URL asks her to sign in first, then comes back.
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fconsent%3Fagent_id%3D" + agent.id))
+    page.set_viewport_size(PHONE)
+    maya.shot("login-phone")
+    page.set_viewport_size(DESKTOP)
+    maya.shot("login")
+
+    # --- 2. She signs in with the code from her email, on that consent URL -----------------------
+    maya.ask_for_code()
+    maya.shot("login-code")
+    maya.enter_code(maya.latest_code())
+    expect(page).to_have_url(backend.consent_urls[0])
+    expect(page.get_by_role("status")).to_contain_text("You're signed in.")
     expect(page.get_by_role("heading", name="Study Buddy wants to use your Memory Passport")).to_be_visible()
     expect(page.get_by_text("MemoryOS hasn't reviewed this agent yet.")).to_be_visible()
     expect(page.get_by_role("link", name="study-buddy.example")).to_have_attribute("href", "https://study-buddy.example")
     for name, ticked in (("Preferences", True), ("Goals", True), ("Expertise", True), ("Facts", False), ("Relationships", False)):
         box = page.get_by_role("checkbox", name=re.compile(f"^{name}"))
         expect(box).to_be_checked() if ticked else expect(box).not_to_be_checked()
+    expect(page.get_by_role("radio", name=re.compile("^Read only"))).to_be_checked()
     expect(page.get_by_role("radio", name="30 days")).to_be_checked()
     expect(page.get_by_text("Afterwards you'll go back to")).to_contain_text("127.0.0.1")
     maya.shot("consent")
@@ -148,25 +161,29 @@ def test_the_grant_lifecycle_as_a_person(
     maya.shot("consent-phone")
     page.set_viewport_size(DESKTOP)
 
-    # Maya shares two categories, read only (the default), and approves.
+    # --- 3. Maya shares two categories, read only (the default), and approves --------------------
     page.get_by_role("checkbox", name=re.compile("^Expertise")).uncheck()
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("#result")).to_have_text(re.compile("Memory Passport connected"))
 
+    # --- 4. The backend checks its state and exchanges the code ----------------------------------
     callback = backend.callbacks[-1]
-    assert callback.query["status"] == "granted" and callback.query["state"] == state
+    assert callback.query["status"] == "granted" and callback.query["state"] == backend.issued_states[0]
     assert callback.query["code"].startswith("mcc_") and callback.exchange_error is None
     uui = callback.uui_token
     assert uui and uui.startswith("uui_") and uui != writer_uui  # pairwise: one per agent
 
-    # --- 4. The agent reads: only what Maya shared; it may not write ----------------------------
+    # --- 5. The agent reads: only what Maya shared --------------------------------------------
     with UniversalMemory(agent_api_key=agent.key, uui_token=uui, base_url=live_server.url) as memory:
         seen = memory.get(query="how should I explain things, and what is this person working towards", limit=20)
         assert seen.has_context and seen.permission_status is None
         assert sorted(seen.categories_available) == ["goal", "preference"]
         assert {item.category for item in seen} == {"goal", "preference"}
+        assert "Prefers short, structured explanations" in seen.system_prompt_addition
         for private in ("hospital", "Anna", "Rust", "tag the release", "March"):
             assert private not in seen.system_prompt_addition
+
+        # --- 6. ... and may not write ------------------------------------------------------------
         with pytest.raises(WriteNotPermitted) as refused:
             memory.add(messages=[{"role": "user", "content": "I prefer dark mode in every editor."}])
         assert refused.value.code == "UAT_002" and refused.value.status_code == 403
@@ -176,7 +193,7 @@ def test_the_grant_lifecycle_as_a_person(
     assert notes and f"{live_server.url}/manage" in notes[-1].get_content()
     assert "preference, goal" in notes[-1].get_content()
 
-    # --- 5. A Pending Question: both versions, Maya picks the second ----------------------------
+    # --- 7. A Pending Question: both versions, Maya picks the second ----------------------------
     maya.open("/manage/agents")
     expect(page.get_by_role("link", name=re.compile("Pending Questions"))).to_contain_text("1")
     page.get_by_role("link", name=re.compile("Pending Questions")).click()
@@ -197,7 +214,7 @@ def test_the_grant_lifecycle_as_a_person(
         exam = memory.get(query="when is the exam", limit=10).system_prompt_addition
         assert "March 15" in exam and "March 10" not in exam
 
-    # --- 6. Memories and activity, as Maya sees them --------------------------------------------
+    # Memories and activity, as Maya sees them.
     maya.open("/manage/memories")
     expect(page.get_by_role("heading", name=re.compile("^Preferences"))).to_be_visible()
     expect(page.locator(".memory.archived")).to_contain_text("March 10")
@@ -209,8 +226,11 @@ def test_the_grant_lifecycle_as_a_person(
     expect(page.locator("tbody tr", has_text="Study Buddy read").first).to_be_visible()
     expect(page.locator("tbody tr", has_text="You approved Study Buddy")).to_have_count(1)
     maya.shot("manage-activity")
+    page.set_viewport_size(PHONE)
+    maya.shot("manage-activity-phone")
+    page.set_viewport_size(DESKTOP)
 
-    # --- 7. Maya revokes Study Buddy; its next read is empty ------------------------------------
+    # --- 8. Maya revokes Study Buddy; its next read is empty ------------------------------------
     maya.open("/manage/agents")
     _card(maya, "Study Buddy").get_by_role("button", name="Revoke access").click()
     expect(page.get_by_role("status")).to_contain_text("Study Buddy can no longer use your Memory Passport")
