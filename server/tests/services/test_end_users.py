@@ -42,7 +42,11 @@ def test_a_jwt_caller_is_their_own_end_user_and_the_header_is_ignored(client: Te
     principal = services.identity.authenticate_request(authorization=f"Bearer {tenant.jwt}", x_api_key=None)
     with services.runtime.db.session() as session:
         user = services.identity.resolve_end_user(session, principal, header_value="someone-else", body_value="x")
-        assert user.public_id == tenant.owner_id
+        # Their own memory owner in this organisation: not the account row, not an end-user.
+        assert user.kind == "member" and user.external_id == f"{tenant.tenant_id}#member:{tenant.owner_id}"
+        assert user.public_id != tenant.owner_id and user.wrapped_key
+        again = services.identity.resolve_end_user(session, principal, header_value=None, body_value=None)
+        assert again.id == user.id
         assert session.execute(select(User).where(User.external_id == f"{tenant.tenant_id}:someone-else")).first() is None
 
 

@@ -39,6 +39,7 @@ from memoryos_server.storage.types import utcnow
 _JWT_ALGORITHM = "HS256"
 _END_USER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
 WORKSPACE_SUFFIX = "#workspace"  # cannot collide with an end-user: composite ids use ':'
+MEMBER_MARK = "#member:"  # "{tenant}#member:{usr}": a dashboard human's own memories in one tenant
 
 
 @dataclass(frozen=True)
@@ -290,10 +291,9 @@ class IdentityService:
         """The end-user a memory route acts for (seed 002's resolution rule)."""
         if principal.kind == "user":
             # A JWT caller is their own end-user; X-End-User-ID is ignored (and never logged).
-            user = UserRepository(session).by_id(principal.user_id or -1)
-            if user is None:
-                raise AuthenticationFailed("missing or invalid credentials")
-            return user
+            member = self.member_owner(session, principal, create=True)
+            assert member is not None
+            return member
         end_user_id = header_value if header_value else body_value
         if end_user_id is None or not end_user_id.strip():
             raise EndUserRequired()
@@ -314,6 +314,31 @@ class IdentityService:
             public_id=public_id("usr_"),
             tenant_id=principal.tenant_id,
             kind="end_user",
+            external_id=external_id,
+            role="user",
+        )
+        self.rt.vault.new_key_for(candidate)
+        return users.insert_if_absent(candidate)
+
+    def member_owner(self, session: Session, principal: Principal, *, create: bool) -> User | None:
+        """The row that owns a dashboard human's own memories in the tenant of their JWT.
+
+        One row per (person, tenant), with its own data key: what someone writes signed in to
+        one organisation is never read, searched or deleted signed in to another. The ``#``
+        cannot occur right after a tenant id in an end-user's ``"{tenant}:{id}"``, so no
+        ``X-End-User-ID`` can name this row. ``None`` when never written (and not ``create``).
+        """
+        if principal.kind != "user" or principal.tenant_id is None or principal.tenant_public_id is None:
+            raise AuthenticationFailed("missing or invalid credentials")
+        external_id = f"{principal.tenant_public_id}{MEMBER_MARK}{principal.credential_id}"
+        users = UserRepository(session)
+        existing = users.by_external_id(external_id)
+        if existing is not None or not create:
+            return existing
+        candidate = User(
+            public_id=public_id("usr_"),
+            tenant_id=principal.tenant_id,
+            kind="member",
             external_id=external_id,
             role="user",
         )

@@ -1,7 +1,9 @@
 """The tenant memory API: who may act, on whose memories, then one ``MemoryService`` call.
 
 End-user routes act on the end-user named by ``X-End-User-ID`` (or the body's or query's
-``external_user_id``; a JWT caller is their own end-user). Only adds create an end-user on
+``external_user_id``). A JWT caller acts on their own memories in the tenant of the JWT: a
+per-(person, tenant) owner row, never the account row shared by every organisation they
+belong to (``IdentityService.member_owner``). Only adds create an end-user on
 first sight: reads of an unknown end-user find nothing and write nothing, so reads never take
 SQLite's write lock. Workspace routes act on the tenant's workspace owner row.
 """
@@ -59,8 +61,8 @@ class TenantMemoryService:
         """The end-user if they exist (None if never seen); nothing is created."""
         tenant_id = principal.require(permission)
         if principal.kind == "user":
-            user = self.identity.resolve_end_user(session, principal, header_value=None, body_value=None)
-            return MemoryOwner.end_user(user, tenant_id=tenant_id)
+            member = self.identity.member_owner(session, principal, create=False)
+            return MemoryOwner.end_user(member, tenant_id=tenant_id) if member is not None else None
         header, body = end_user
         raw = header if header else body
         if raw is None or not raw.strip():
@@ -99,7 +101,8 @@ class TenantMemoryService:
         if row is None:
             raise MemoryNotFound("no such memory")
         user = UserRepository(session).by_id(row.owner_id)
-        if user is None:
+        # A dashboard human's own memories (kind "member") are theirs alone, not the backend's.
+        if user is None or user.kind != "end_user":
             raise MemoryNotFound("no such memory")
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
