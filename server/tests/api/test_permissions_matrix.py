@@ -157,3 +157,102 @@ def test_refusal_uses_the_role_error_code(client: TestClient, org: dict[str, obj
     body = response.json()
     assert body["code"] == "AUTH_003"
     assert body["request_id"].startswith("req_")
+
+
+# --- keys and OAuth clients act with no more rights than their creator ------------------------------
+
+
+def _key_of(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
+    created = client.post("/v1/tenant/api-keys", json={"name": "made-by"}, headers=headers)
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"ApiKey {created.json()['data']['raw_api_key']}"}
+
+
+def _client_token(client: TestClient, headers: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    created = client.post("/v1/tenant/oauth-clients", json={"name": "made-by"}, headers=headers).json()["data"]
+    form = {"grant_type": "client_credentials", "client_id": created["client_id"], "client_secret": created["client_secret"]}
+    token = client.post("/v1/oauth/token", data=form)
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}, form
+
+
+def _write(client: TestClient, headers: dict[str, str], end_user: str = "eu-write") -> int:
+    body = {"messages": [{"role": "user", "content": "I prefer tea"}], "infer": False}
+    return client.post("/v1/memories/add", json=body, headers={**headers, "X-End-User-ID": end_user}).status_code
+
+
+def _read(client: TestClient, headers: dict[str, str], end_user: str = "eu-write") -> int:
+    return client.post(
+        "/v1/memories/retrieve", json={"query": "tea"}, headers={**headers, "X-End-User-ID": end_user}
+    ).status_code
+
+
+def test_a_developer_made_key_cannot_delete_end_users_but_an_owner_made_key_can(
+    client: TestClient, tenant: TenantHandle
+) -> None:
+    developer = tenant.add_member("developer")
+    developer_key = _key_of(client, developer.headers())
+    assert _write(client, developer_key) == 200  # a developer's key still integrates memory
+    refused = client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=developer_key)
+    assert refused.status_code == 403 and refused.json()["code"] == "AUTH_003"
+    developer_client, _form = _client_token(client, developer.headers())
+    refused = client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=developer_client)
+    assert refused.status_code == 403 and refused.json()["code"] == "AUTH_003"
+
+    owner_key = _key_of(client, tenant.jwt_headers())
+    assert client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=owner_key).status_code == 200
+    me = client.get("/v1/auth/me", headers=developer_key).json()["data"]
+    assert (me["role"], me["creator_role"]) == ("service", "developer")
+
+
+def test_a_demoted_creators_key_and_client_lose_the_rights_at_once(client: TestClient, tenant: TenantHandle) -> None:
+    second_owner = tenant.add_member("owner")
+    key = _key_of(client, second_owner.headers())
+    oauth, _form = _client_token(client, second_owner.headers())
+    for credential in (key, oauth):
+        assert _write(client, credential) == 200
+        assert client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=credential).status_code == 200
+
+    demoted = client.patch(f"/v1/tenant/members/{second_owner.user_id}", json={"role": "viewer"}, headers=tenant.jwt_headers())
+    assert demoted.status_code == 200, demoted.text
+    for credential in (key, oauth):
+        assert _write(client, credential) == 403
+        assert client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=credential).status_code == 403
+        assert _read(client, credential) == 200  # a viewer reads, so the credential still does
+
+    restored = client.patch(f"/v1/tenant/members/{second_owner.user_id}", json={"role": "admin"}, headers=tenant.jwt_headers())
+    assert restored.status_code == 200
+    assert _write(client, key) == 200 and _write(client, oauth) == 200
+
+
+def test_a_removed_creators_key_and_client_fail_as_revoked_ones_do(client: TestClient, tenant: TenantHandle) -> None:
+    developer = tenant.add_member("developer")
+    key = _key_of(client, developer.headers())
+    oauth, form = _client_token(client, developer.headers())
+    assert _read(client, key) == 200 and _read(client, oauth) == 200
+
+    removed = client.delete(f"/v1/tenant/members/{developer.user_id}", headers=tenant.jwt_headers())
+    assert removed.status_code == 200
+    for credential in (key, oauth):
+        response = client.post(
+            "/v1/memories/retrieve", json={"query": "tea"}, headers={**credential, "X-End-User-ID": "eu-write"}
+        )
+        assert response.status_code == 401 and response.json()["code"] == "AUTH_001"
+    # Nor can the client get a new token.
+    again = client.post("/v1/oauth/token", data=form)
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+
+
+def test_a_key_with_no_recorded_creator_keeps_the_service_role(client: TestClient, tenant: TenantHandle) -> None:
+    from sqlalchemy import update
+
+    from memoryos_server.storage.models import ApiKey
+
+    developer = tenant.add_member("developer")
+    key = _key_of(client, developer.headers())
+    services = client.app.state.services  # type: ignore[attr-defined]
+    key_id = client.get("/v1/auth/me", headers=key).json()["data"]["credential_id"]
+    with services.runtime.db.session() as session:
+        session.execute(update(ApiKey).where(ApiKey.public_id == key_id).values(created_by_user_id=None))
+    assert client.delete(f"/v1/users/{_end_user(client, tenant)}", headers=key).status_code == 200
+    assert client.get("/v1/auth/me", headers=key).json()["data"]["creator_role"] is None

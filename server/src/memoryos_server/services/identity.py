@@ -119,6 +119,7 @@ class IdentityService:
             "tenant_id": principal.tenant_public_id,
             "role": principal.role,
             "credential_id": principal.credential_id,
+            "creator_role": principal.creator_role,
         }
         if principal.user_id is not None:
             user = UserRepository(session).by_id(principal.user_id)
@@ -195,6 +196,7 @@ class IdentityService:
         )
         if not (valid and secret_ok) or client is None:
             raise AuthenticationFailed("invalid client credentials")
+        _creator_role(session, client.tenant_id, client.created_by_user_id)  # its creator left: no token
         tenant = TenantRepository(session).by_id(client.tenant_id)
         assert tenant is not None
         client.last_used_at = utcnow()
@@ -240,7 +242,10 @@ class IdentityService:
             raise AuthenticationFailed("missing or invalid credentials")
         tenant = TenantRepository(session).by_id(key.tenant_id)
         assert tenant is not None
-        return Principal("api_key", tenant.id, tenant.public_id, SERVICE_ROLE, key.public_id)
+        creator_role = _creator_role(session, key.tenant_id, key.created_by_user_id)
+        return Principal(
+            "api_key", tenant.id, tenant.public_id, SERVICE_ROLE, key.public_id, creator_role=creator_role
+        )
 
     def _from_bearer(self, session: Session, token: str) -> Principal:
         claims = self._verify(token)
@@ -252,7 +257,10 @@ class IdentityService:
             client = OAuthClientRepository(session).by_public_id(claims["sub"])
             if client is None or client.revoked_at is not None or tenant is None or client.tenant_id != tenant.id:
                 raise AuthenticationFailed("missing or invalid credentials")
-            return Principal("oauth_client", tenant.id, tenant.public_id, SERVICE_ROLE, client.public_id)
+            creator_role = _creator_role(session, client.tenant_id, client.created_by_user_id)
+            return Principal(
+                "oauth_client", tenant.id, tenant.public_id, SERVICE_ROLE, client.public_id, creator_role=creator_role
+            )
         if claims["typ"] != "user":
             raise AuthenticationFailed("missing or invalid credentials")
         user = UserRepository(session).by_public_id(claims["sub"])
@@ -359,6 +367,20 @@ class IdentityService:
             return existing
         self.rt.vault.new_key_for(candidate)
         return UserRepository(session).insert_if_absent(candidate)
+
+
+def _creator_role(session: Session, tenant_id: int, creator_user_id: int | None) -> str | None:
+    """The current role of the member who created a key or OAuth client, read at every use.
+
+    A creator who is no longer a member leaves the credential with no authority at all: it
+    fails as a revoked one does (401), as that member's own JWT would.
+    """
+    if creator_user_id is None:
+        return None
+    membership = MembershipRepository(session).get(tenant_id, creator_user_id)
+    if membership is None:
+        raise AuthenticationFailed("missing or invalid credentials")
+    return membership.role
 
 
 def external_user_id_of(user: User) -> str | None:

@@ -74,6 +74,8 @@ def allowed(role: str, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
 
 
-def require(role: str, permission: Permission) -> None:
+def require(role: str, permission: Permission, *, on_behalf: bool = False) -> None:
     if not allowed(role, permission):
+        if on_behalf:
+            raise PermissionDenied(f"this credential acts for a {role}, who may not {permission.value}")
         raise PermissionDenied(f"the {role} role may not {permission.value}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from memoryos_server.errors import PermissionDenied
-from memoryos_server.services.permissions import Permission, require
+from memoryos_server.services.permissions import Permission, allowed, require
 
 PrincipalKind = Literal["user", "api_key", "oauth_client"]
 
@@ -20,6 +20,10 @@ class Principal:
     credential_id: str  # usr_… / key_… / cli_…
     user_id: int | None = None  # the dashboard human, for JWT callers
     platform_role: str = "user"  # users.role: user | admin | developer
+    # A key or OAuth client acts with no more rights than the member who created it: that
+    # member's current role, read at each request (None for credentials made before creators
+    # were recorded, which keep the service role alone).
+    creator_role: str | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -34,4 +38,9 @@ class Principal:
         if self.tenant_id is None:
             raise PermissionDenied("this account belongs to no organisation")
         require(self.role, permission)
+        if self.creator_role is not None:
+            require(self.creator_role, permission, on_behalf=True)
         return self.tenant_id
+
+    def may(self, permission: Permission) -> bool:
+        return allowed(self.role, permission) and (self.creator_role is None or allowed(self.creator_role, permission))
