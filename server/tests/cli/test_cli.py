@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -106,3 +108,60 @@ def test_help_lists_the_commands(flag: str) -> None:
     result = subprocess.run([MEMORYOS, flag], capture_output=True, text=True, timeout=30)
     for command in ("serve", "migrate", "admin"):
         assert command in result.stdout
+
+
+def _send_code_and_open_secret_links(url: str) -> str:
+    sent = httpx.post(f"{url}/v1/uui/otp/send", json={"email": "local-user@example.com"})
+    assert sent.status_code == 200 and sent.json()["data"]["sent"] is True
+    httpx.get(f"{url}/connect", params={"agent_id": "some-agent", "link_token": "plink_secretXYZ"})
+    httpx.get(f"{url}/consent", params={"agent_id": "some-agent", "state": "state_secretXYZ", "categories": "fact"})
+    httpx.get(f"{url}/connect?plink_bare_secret_token_given_without_a_name")
+    return sent.json()["request_id"]
+
+
+def test_serve_prints_the_sign_in_code_and_no_query_secrets(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(data_dir, port, _env(data_dir))
+    try:
+        _wait_healthy(url, server)
+        _send_code_and_open_secret_links(url)
+        time.sleep(0.3)  # let the access lines of the last requests be written
+    finally:
+        output = _stop(server)
+    found = re.search(r"sign-in code is (\d{6})", output)
+    assert found, output  # the console email backend's message reaches the server's output
+    code_seen = found.group(1)
+    assert "secretXYZ" not in output and "bare_secret" not in output
+    assert '"GET /connect?agent_id&link_token"' in output  # the path and the parameter names stay
+    assert '"GET /consent?agent_id&state&categories"' in output
+    assert '"GET /connect?[redacted]"' in output
+    # The code in the log is the real one: it signs in (on a fresh server over the same data).
+    again = _serve(data_dir, port, _env(data_dir))
+    try:
+        _wait_healthy(url, again)
+        verified = httpx.post(f"{url}/v1/uui/otp/verify", json={"email": "local-user@example.com", "otp": code_seen})
+        assert verified.status_code == 200, verified.text
+    finally:
+        _stop(again)
+
+
+def test_serve_with_json_logs_writes_one_json_object_per_line(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(data_dir, port, _env(data_dir, MEMORYOS_LOG_JSON="1"))
+    try:
+        _wait_healthy(url, server)
+        request_id = _send_code_and_open_secret_links(url)
+        time.sleep(0.3)
+    finally:
+        output = _stop(server)
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]  # every line parses
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any("starting for the first time" in r["message"] for r in records)  # the greeting too
+    email = next(r for r in records if r["logger"] == "memoryos.email")
+    assert re.search(r"sign-in code is \d{6}", email["message"]) and email["request_id"] == request_id
+    access = [r for r in records if r["logger"] == "memoryos.access"]
+    sent = next(r for r in access if r["target"] == "/v1/uui/otp/send")
+    assert sent["request_id"] == request_id and sent["status"] == 200 and sent["method"] == "POST"
+    assert "secretXYZ" not in output

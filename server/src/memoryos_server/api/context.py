@@ -12,6 +12,11 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+def peek_request_id() -> str | None:
+    """The id of the request being handled, or None outside one."""
+    return _request_id.get()
+
+
 def current_request_id() -> str:
     value = _request_id.get()
     return value if value else new_request_id()

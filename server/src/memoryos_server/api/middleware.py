@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -20,6 +23,8 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+access_log = logging.getLogger("memoryos.access")
 
 _TENANT_HEADERS = [(b"x-memoryos-quota-mode", b"FULL"), (b"x-memoryos-processing", b"normal")]
 
@@ -65,7 +70,42 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], template, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
+            _log_access(scope, status_holder["status"], elapsed)
             reset_request_id(token)
+
+
+# A query parameter's name is logged when it looks like one; anything else might be a bare secret.
+_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,31}$")
+
+
+def loggable_target(scope: Scope) -> str:
+    """The path as sent, and of the query only the parameter names: values may be secrets
+    (``link_token``, ``code``, ``state``), so ``/connect?agent_id=a&link_token=plink_…`` is
+    logged as ``/connect?agent_id&link_token``."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(scope.get("path", ""))
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return path
+    names = [name if _PARAMETER_NAME.match(name) else "[redacted]" for name, _ in parse_qsl(query, keep_blank_values=True)]
+    return f"{path}?{'&'.join(names)}" if names else f"{path}?"
+
+
+def _log_access(scope: Scope, status: int, elapsed: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    client = scope.get("client")
+    address = f"{client[0]}:{client[1]}" if client else "-"
+    target = loggable_target(scope)
+    access_log.info(
+        '%s "%s %s" %d %.1fms',
+        address,
+        scope["method"],
+        target,
+        status,
+        elapsed * 1000,
+        extra={"client": address, "method": scope["method"], "target": target, "status": status, "duration_ms": round(elapsed * 1000, 1)},
+    )
 
 
 class BodyLimitMiddleware:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from memoryos_server.crypto import load_or_create_master_key
 from memoryos_server.settings import Settings
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, upgrade
+
+
+log = logging.getLogger("memoryos.cli")
+
+
+def _say(settings: Settings, text: str, *, warning: bool = False) -> None:
+    """On the terminal as plain text; through the log when it is JSON, so every line parses."""
+    if settings.log_json:
+        log.log(logging.WARNING if warning else logging.INFO, text.strip("\n"))
+    elif warning:
+        typer.secho(text, fg="yellow")
+    else:
+        typer.echo(text)
 
 
 def prepare_and_greet(settings: Settings) -> None:
@@ -20,13 +35,15 @@ def prepare_and_greet(settings: Settings) -> None:
     database.dispose()
     base = settings.resolved_public_url
     if master.created:
-        typer.secho(
+        _say(
+            settings,
             f"Generated the master key at {master.path} (mode 0600). Back it up: without it no memory can be read.",
-            fg="yellow",
+            warning=True,
         )
     if first_start or master.created:
         where = "SQLite at " + settings.resolved_database_url.removeprefix("sqlite:///") if settings.is_sqlite else "PostgreSQL"
-        typer.echo(
+        _say(
+            settings,
             "\n".join(
                 [
                     "",

@@ -33,13 +33,18 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only) [env MEMORYOS_WORKERS]", envvar="MEMORYOS_WORKERS")] = 1,
 ) -> None:
     """Run the API, the consent app and the dashboard. Migrates the database first."""
+    import logging.config
+
     import uvicorn
 
     from memoryos_server.cli.firstrun import prepare_and_greet
+    from memoryos_server.cli.logs import logging_config
 
     settings = settings_with(host=host, port=port, data_dir=data_dir)
+    log_config = logging_config(settings)
+    logging.config.dictConfig(log_config)
     if workers > 1 and settings.is_sqlite:
-        typer.secho("More than one worker needs PostgreSQL (MEMORYOS_DATABASE_URL); running one.", fg="yellow")
+        logging.getLogger("memoryos.cli").warning("More than one worker needs PostgreSQL (MEMORYOS_DATABASE_URL); running one.")
         workers = 1
     prepare_and_greet(settings)
     uvicorn.run(
@@ -48,7 +53,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=workers,
-        log_level=settings.log_level.lower(),
+        log_config=log_config,  # applied again in each worker process
+        access_log=False,  # the request-context middleware logs requests, without query values
         proxy_headers=True,
     )
 
