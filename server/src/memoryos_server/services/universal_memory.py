@@ -4,6 +4,11 @@ The grant is checked on every call, so revocation and expiry take effect on the 
 Reads search only the granted categories, inside the query (the memory service's search
 filter), and the results are checked once more on the way out. Every read and write is an
 audit event the user sees in their activity.
+
+An add whose extraction is queued (LLM) is checked twice more when the worker runs it
+(``admit``): a grant revoked, expired or made read-only in the meantime blocks the job, and
+the categories written are those the grant allows then. Its audit event is recorded when the
+worker has written (``record``), with the ids of the memories it wrote.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from memoryos_server.engine.types import ChatMessage
 from memoryos_server.errors import JobNotFound, WriteNotPermitted
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.ids import is_plain_id
-from memoryos_server.services.memory import AddOutcome, JobView, MemoryOwner, MemoryService, RetrievedMemory
+from memoryos_server.services.memory import AddEvent, AddOutcome, JobView, MemoryOwner, MemoryService, RetrievedMemory
 from memoryos_server.services.memory.retrieve import new_retrieval_id
-from memoryos_server.services.universal import GrantState, UniversalAccessService
-from memoryos_server.storage.models import GlobalAgent, UniversalUser
+from memoryos_server.services.memory.worker import WriteAdmission
+from memoryos_server.services.universal import UniversalAccessService
+from memoryos_server.storage.models import GlobalAgent, Job, UniversalUser
+from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
 
 
@@ -141,7 +148,11 @@ class UniversalMemoryAccess:
                 agent_id=agent.id,
                 allowed_categories=state.categories,
             )
-            self._record_write(session, agent, user, state, outcome)
+            if outcome.status != "queued":  # a queued add is recorded when the worker has written
+                self._record_write(
+                    session, agent, user, job_id=outcome.job_id, status=outcome.status, events=outcome.results,
+                    skipped=outcome.skipped, categories_allowed=state.categories,
+                )
             return render(outcome)
 
         return self.memory.idempotency.once(
@@ -155,25 +166,71 @@ class UniversalMemoryAccess:
             raise JobNotFound("no such job")
         return self.memory.job(session, job_id=job_id, family="universal", owner=self.owner(agent, user))
 
-    def _record_write(
-        self, session: Session, agent: GlobalAgent, user: UniversalUser, state: GrantState, outcome: AddOutcome
+    # --- queued adds, when the worker runs them (memory.worker.QueuedWriteGate) ------------------------
+
+    def admit(self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None) -> WriteAdmission:
+        """May this agent's queued add still write, and in which categories (the grant's now,
+        never more than when it was queued)?"""
+        agent = AgentRepository(session).live(job.agent_id) if job.agent_id else None
+        if agent is None:
+            return WriteAdmission([], "grant_revoked")  # deleting an agent ends its grants
+        if not agent.is_active or agent.verification_status == "rejected":
+            return WriteAdmission([], "agent_inactive")
+        state = self.access.grant_state(session, agent, owner.row)
+        if not state.active:
+            return WriteAdmission([], state.permission_error)
+        if not state.can_write:
+            return WriteAdmission([], "write_not_permitted")  # made read-only since
+        return WriteAdmission([c for c in state.categories if requested is None or c in requested])
+
+    def record(
+        self, session: Session, job: Job, owner: MemoryOwner, admission: WriteAdmission, *, events: list[AddEvent], skipped: int
     ) -> None:
-        touched = [r for r in outcome.results if r.event != "NOOP"]
+        agent = AgentRepository(session).any_by_ids([job.agent_id] if job.agent_id else []).get(job.agent_id or "")
+        self._record_write(
+            session,
+            agent,
+            owner.row,
+            job_id=job.id,
+            status=job.status,
+            events=events,
+            skipped=skipped,
+            categories_allowed=admission.allowed_categories or [],
+            blocked_reason=admission.blocked_reason,
+        )
+
+    def _record_write(
+        self,
+        session: Session,
+        agent: GlobalAgent | None,
+        user: UniversalUser,
+        *,
+        job_id: str,
+        status: str,
+        events: list[AddEvent],
+        skipped: int,
+        categories_allowed: list[str],
+        blocked_reason: str | None = None,
+    ) -> None:
+        touched = [r for r in events if r.event != "NOOP"]
+        detail: dict[str, Any] = {
+            "job_id": job_id,
+            "status": status,
+            "events": {event: sum(1 for r in events if r.event == event) for event in ("ADD", "UPDATE", "NOOP", "CONFLICT")},
+            "skipped": skipped,
+            "categories_allowed": categories_allowed,
+        }
+        if blocked_reason is not None:
+            detail["blocked_reason"] = blocked_reason
         self.audit.record(
             session,
             action="memories.write",
             actor_type="agent",
-            actor_id=agent.id,
+            actor_id=agent.id if agent is not None else None,
             universal_user_id=user.id,
-            agent_id=agent.id,
-            tenant_id=agent.owner_tenant_id,
+            agent_id=agent.id if agent is not None else None,
+            tenant_id=agent.owner_tenant_id if agent is not None else None,
             memory_ids=[r.id for r in touched],
             categories=[r.category for r in touched],
-            detail={
-                "job_id": outcome.job_id,
-                "status": outcome.status,
-                "events": {event: sum(1 for r in outcome.results if r.event == event) for event in ("ADD", "UPDATE", "NOOP", "CONFLICT")},
-                "skipped": outcome.skipped,
-                "categories_allowed": state.categories,
-            },
+            detail=detail,
         )

@@ -14,7 +14,7 @@ from memoryos_server.services.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
 from memoryos_server.services.connections import ConnectionView
 from memoryos_server.services.grants import GrantView
-from memoryos_server.services.memory import JobView
+from memoryos_server.services.memory import JobView, jobs
 from memoryos_server.storage.models import GlobalAgent, Grant, Tenant
 
 Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
@@ -223,14 +223,19 @@ class UniversalAddIn(Lenient):
 
 
 def universal_job_read(view: JobView) -> dict[str, Any]:
-    """The bare job body of ``GET /v1/universal/memories/jobs/{id}`` (no envelope)."""
+    """The bare job body of ``GET /v1/universal/memories/jobs/{id}`` (no envelope).
+
+    ``state`` ``blocked``: the grant no longer allowed writing when the job ran; nothing was
+    written and ``blocked_reason`` says why (``grant_revoked``, ``grant_expired``, …).
+    """
+    blocked_reason = jobs.blocked_reason(view)
     return {
         "job_id": view.job_id,
         "state": view.status,
         "status": view.status,
         "memories_created": view.memories_created,
-        "blocked_reason": None,
-        "error": view.error,
+        "blocked_reason": blocked_reason,
+        "error": None if blocked_reason is not None else view.error,
         "result": {
             "created_memory_ids": view.created_memory_ids,
             "skipped": view.skipped,

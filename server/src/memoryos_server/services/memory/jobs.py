@@ -22,6 +22,8 @@ from memoryos_server.storage.models import Job
 # A worker that has not finished a job within this long is presumed dead; another takes it.
 LEASE = timedelta(minutes=10)
 MAX_BACKOFF_SECONDS = 300
+# A job that ended without writing because its permission was gone when the worker ran it.
+BLOCKED = "blocked"
 
 
 def new_job_id() -> str:
@@ -173,6 +175,27 @@ def complete(
     job.locked_until = None
     job.completed_at = now
     job.updated_at = now
+
+
+def block(job: Job, codec: MemoryCodec, *, reason: str, now: datetime) -> None:
+    """The job ends without writing: the permission it was queued under no longer holds.
+
+    ``reason`` (``grant_revoked``, ``grant_expired``, …) is kept in ``error``; the status
+    ``blocked`` tells it apart from a failure.
+    """
+    job.status = BLOCKED
+    job.error = reason[:500]
+    job.memories_created = 0
+    job.created_memory_ids = []
+    job.payload_ct = None  # nothing will ever extract these messages now
+    job.result_ct = codec.key.encrypt_json({"results": []}, aad=_aad(job.id))
+    job.locked_until = None
+    job.completed_at = now
+    job.updated_at = now
+
+
+def blocked_reason(view: JobView) -> str | None:
+    return view.error if view.status == BLOCKED else None
 
 
 def fail(job: Job, *, error: str, max_attempts: int, now: datetime) -> None:

@@ -6,6 +6,12 @@ share one queue. The LLM is called outside any transaction; the memories it foun
 written like an inline add. When the LLM endpoint fails, ``FallbackExtractor`` uses the
 rule-based extractor and the job records which one ran. A job that fails anyway is retried
 with exponential backoff, up to ``job_max_attempts``, then ends ``dead``.
+
+A queued job carries the permission it was queued under, which may be gone by the time it
+runs. A ``QueuedWriteGate`` (for universal jobs: the agent's grant) decides again, before the
+LLM sees the messages and once more in the transaction that writes: a job whose permission is
+gone ends ``blocked``, with the reason, and writes nothing; otherwise only the categories still
+allowed are written, and the gate records what was written.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from memoryos_server.engine.types import Extractor
 from memoryos_server.errors import MemoryOSError
@@ -22,7 +31,8 @@ from memoryos_server.services.memory import jobs
 from memoryos_server.services.memory.ingest import embed_candidates, select_candidates, verbatim
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.service import MemoryService
-from memoryos_server.storage.models import EMBEDDING_DIM, Job, UniversalUser, User
+from memoryos_server.services.memory.types import AddEvent
+from memoryos_server.storage.models import EMBEDDING_DIM, GlobalAgent, Job, UniversalUser, User
 from memoryos_server.storage.repositories.jobs import IdempotencyRepository, JobRepository
 from memoryos_server.storage.types import utcnow
 
@@ -32,12 +42,32 @@ ACCESS_FLUSH_SECONDS = 2.0
 IDEMPOTENCY_PURGE_SECONDS = 600.0
 
 
-class JobRunner:
-    """Runs queued jobs of every family."""
+@dataclass(frozen=True)
+class WriteAdmission:
+    """What a queued job may still write: ``allowed_categories`` (None: any), or nothing at all
+    when ``blocked_reason`` is set."""
 
-    def __init__(self, service: MemoryService) -> None:
+    allowed_categories: list[str] | None
+    blocked_reason: str | None = None
+
+
+class QueuedWriteGate(Protocol):
+    """Re-checks a universal job's permission when the worker runs it, and audits the outcome."""
+
+    def admit(self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None) -> WriteAdmission: ...
+
+    def record(
+        self, session: Session, job: Job, owner: MemoryOwner, admission: WriteAdmission, *, events: list[AddEvent], skipped: int
+    ) -> None: ...
+
+
+class JobRunner:
+    """Runs queued jobs of every family; universal jobs only through ``universal_gate``."""
+
+    def __init__(self, service: MemoryService, *, universal_gate: QueuedWriteGate) -> None:
         self.service = service
         self.rt = service.rt
+        self.universal_gate = universal_gate
         self._extractor: Extractor | None = None
         self._lock = threading.Lock()
 
@@ -79,8 +109,13 @@ class JobRunner:
             if payload is None:
                 jobs.fail(job, error="payload_missing", max_attempts=0, now=now)
                 return True
+            # Before the messages go to an LLM: a revoked grant shares nothing more.
+            admission = self._admit(session, job, owner, payload)
+            if admission.blocked_reason is not None:
+                self._block(session, job, owner, admission)
+                return True
         try:
-            self._run(job_id, attempts, owner, payload)
+            self._run(job_id, attempts, owner, payload, admission)
         except Exception as exc:  # noqa: BLE001 — one job's failure must not stop the worker
             reason = exc.error if isinstance(exc, MemoryOSError) else type(exc).__name__
             log.warning(
@@ -92,7 +127,20 @@ class JobRunner:
                     jobs.fail(failed, error=reason, max_attempts=self.rt.settings.job_max_attempts, now=utcnow())
         return True
 
-    def _run(self, job_id: str, attempts: int, owner: MemoryOwner, payload: dict[str, Any]) -> None:
+    def _admit(self, session: Session, job: Job, owner: MemoryOwner, payload: dict[str, Any]) -> WriteAdmission:
+        requested = payload.get("allowed_categories")
+        if job.family != "universal":
+            return WriteAdmission(requested)
+        return self.universal_gate.admit(session, job, owner, requested)
+
+    def _block(self, session: Session, job: Job, owner: MemoryOwner, admission: WriteAdmission) -> None:
+        assert admission.blocked_reason is not None
+        jobs.block(job, self.service.codec(owner), reason=admission.blocked_reason, now=utcnow())
+        self.universal_gate.record(session, job, owner, admission, events=[], skipped=0)
+
+    def _run(
+        self, job_id: str, attempts: int, owner: MemoryOwner, payload: dict[str, Any], admission: WriteAdmission
+    ) -> None:
         now = utcnow()
         messages = jobs.payload_messages(payload)
         fell_back, reason = False, None
@@ -111,12 +159,22 @@ class JobRunner:
                 extracted, name = extractor.extract(messages, now=now), extractor.name
         else:
             extracted, name = verbatim(messages, payload.get("category") or "fact"), "verbatim"
-        kept, skipped = select_candidates(extracted, payload.get("allowed_categories"))
+        kept, skipped = select_candidates(extracted, admission.allowed_categories)
         candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
         with self.rt.db.session() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.status != "running" or job.attempts != attempts:
                 return  # the lease ran out and another worker took it over
+            # The LLM call took time: the permission is decided again where the write happens.
+            admission = self._admit(session, job, owner, payload)
+            if admission.blocked_reason is not None:
+                self._block(session, job, owner, admission)
+                return
+            if admission.allowed_categories is not None:
+                allowed = set(admission.allowed_categories)
+                narrowed = [c for c in candidates if c.category in allowed]
+                skipped += len(candidates) - len(narrowed)
+                candidates = narrowed
             codec = self.service.codec(owner)
             applied = self.service.ingestor.apply(
                 session, owner, codec, candidates, context=jobs.payload_context(payload), now=utcnow()
@@ -131,13 +189,19 @@ class JobRunner:
                 fallback_reason=reason,
                 now=utcnow(),
             )
+            if job.family == "universal":
+                self.universal_gate.record(session, job, owner, admission, events=applied.events, skipped=skipped)
 
 
 def _owner_of(session: Any, job: Job) -> MemoryOwner | None:
     repo = JobRepository(session)
     if job.family == "universal":
         universal = repo.owner_row(UniversalUser, job.owner_id)
-        return MemoryOwner.universal(universal) if universal is not None and universal.wrapped_key else None
+        if universal is None or not universal.wrapped_key:
+            return None
+        # The writing agent's tenant goes on each memory, as on an inline add (the user's activity view).
+        agent = repo.owner_row(GlobalAgent, job.agent_id) if job.agent_id else None
+        return MemoryOwner.universal(universal, source_tenant_id=agent.owner_tenant_id if agent is not None else None)
     user = repo.owner_row(User, job.owner_id)
     if user is None or not user.wrapped_key:
         return None
@@ -149,9 +213,11 @@ def _owner_of(session: Any, job: Job) -> MemoryOwner | None:
 class BackgroundWorker:
     """One daemon thread: jobs (when enabled), read-count flushes, expired idempotency records."""
 
-    def __init__(self, service: MemoryService, *, run_jobs: bool, poll_seconds: float) -> None:
+    def __init__(
+        self, service: MemoryService, *, universal_gate: QueuedWriteGate, run_jobs: bool, poll_seconds: float
+    ) -> None:
         self.service = service
-        self.runner = JobRunner(service)
+        self.runner = JobRunner(service, universal_gate=universal_gate)
         self.run_jobs = run_jobs
         self.poll_seconds = max(poll_seconds, 0.01)
         self._stop = threading.Event()
@@ -200,7 +266,10 @@ def start_background(services: Any) -> Callable[[], None]:
     """``app.LIFECYCLE_HOOKS`` entry: start the worker with the app, stop it with the app."""
     settings = services.runtime.settings
     worker = BackgroundWorker(
-        services.memory, run_jobs=settings.worker_enabled, poll_seconds=settings.worker_poll_seconds
+        services.memory,
+        universal_gate=services.universal_memory,
+        run_jobs=settings.worker_enabled,
+        poll_seconds=settings.worker_poll_seconds,
     )
     worker.start()
     return worker.stop

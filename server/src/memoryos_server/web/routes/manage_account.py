@@ -38,12 +38,29 @@ _ACTIONS: dict[str, str] = {
 }
 
 
+# Why an agent was refused, said after "was refused your memories: " and the like.
+_REFUSALS: dict[str, str] = {
+    "no_grant_for_user": "it has no access",
+    "grant_revoked": "you had revoked its access",
+    "grant_expired": "its access had expired",
+    "write_not_permitted": "its access is read only",
+    "agent_inactive": "the agent is switched off",
+    "categories_not_granted": "it asked only for categories you have not shared with it",
+}
+
+
+def _refusal(reason: object) -> str:
+    return _REFUSALS.get(str(reason), "it had no access")
+
+
 def _memories(count: int) -> str:
     return f"{count} memor{'y' if count == 1 else 'ies'}"
 
 
 def describe(item: ActivityItem) -> str:
     """What happened, as a predicate: "read 3 memories", "approved Study Buddy"."""
+    if item.action == "memories.write" and item.detail.get("blocked_reason"):
+        return f"could not add to your memories: {_refusal(item.detail['blocked_reason'])}"
     if item.action == "memories.read" and isinstance(item.detail.get("returned"), int):
         return f"read {_memories(item.detail['returned'])}"
     if item.action == "memories.write" and item.memory_ids:
