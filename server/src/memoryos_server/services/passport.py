@@ -66,6 +66,14 @@ class PassportCaller:
     session_token: str
 
 
+class NetworkPaused(RateLimited):
+    """Too many code checks from one network address, whichever email addresses they were for.
+
+    Its own kind, so a page can say that the network is paused rather than blame the address
+    the person is signing in to (which is not locked by it).
+    """
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -109,7 +117,8 @@ class PassportService:
         """Check a code; on success create the passport (first time) and a session.
 
         Wrong, expired or reused → ``WrongOneTimeCode``; the fifth failure in a row locks the
-        address for ``otp_lock_seconds``, during which every attempt is ``RateLimited``.
+        address for ``otp_lock_seconds``, during which every attempt is ``RateLimited``. Too many
+        checks from one network address → ``NetworkPaused``, whatever the address.
         """
         settings = self.rt.settings
         address = normalise_email(email)
@@ -117,7 +126,10 @@ class PassportService:
         if ip:
             # Each code sent from an address may be tried max_attempts times, and no more.
             per_ip = settings.otp_send_per_ip_per_hour * settings.otp_max_attempts
-            self.limiter.hit(f"otp-verify:ip:{self._ip_hash(ip)}", limit=per_ip, window_seconds=_HOUR)
+            try:
+                self.limiter.hit(f"otp-verify:ip:{self._ip_hash(ip)}", limit=per_ip, window_seconds=_HOUR)
+            except RateLimited as limited:
+                raise NetworkPaused(limited.retry_after_seconds, "too many attempts from this network; try again later") from None
         now = utcnow()
         failed = False
         with self.rt.db.session() as session:

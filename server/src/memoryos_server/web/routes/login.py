@@ -3,7 +3,8 @@
 ``/login`` asks for the address and sends a code (``PassportService.send_code``); the address
 then waits in a sealed cookie while ``/login/code`` asks for the code (``verify_code``). The
 limits are the service's: codes expire, are single use, lock the address after too many wrong
-tries, and sending is rate limited per address and per network address.
+tries, and sending and checking are rate limited per address and per network address (a paused
+network is said so, without blaming the address).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from memoryos_server.errors import RateLimited, WrongOneTimeCode
-from memoryos_server.services.passport import CodeSent
+from memoryos_server.services.passport import CodeSent, NetworkPaused
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import local_path
@@ -109,10 +110,14 @@ def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
         text = "That code is wrong, has expired or was already used. Check the latest email, or send a new code."
         return _code_form(site, request, email=email, error=text, status=401)
     except RateLimited as limited:
-        text = (
-            "Too many wrong codes. For your safety, signing in to this address is paused; "
-            f"please try again {wait_text(limited.retry_after_seconds)}."
-        )
+        if isinstance(limited, NetworkPaused):
+            # The network, not this address, is paused: the code stays good from elsewhere.
+            text = f"Too many attempts from your network; please try again {wait_text(limited.retry_after_seconds)}."
+        else:
+            text = (
+                "Too many wrong codes. For your safety, signing in to this address is paused; "
+                f"please try again {wait_text(limited.retry_after_seconds)}."
+            )
         response = _code_form(site, request, email=email, error=text, status=429)
         response.headers["Retry-After"] = str(limited.retry_after_seconds)
         return response
