@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from memoryos_server.api.errors import install_error_handlers
-from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware, StorableTextMiddleware
 from memoryos_server.api.routers import (
     admin,
     agents,
@@ -79,5 +79,6 @@ def create_app(
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

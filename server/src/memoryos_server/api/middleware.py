@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memoryos_server.api.context import new_request_id, reset_request_id, set_request_id
 from memoryos_server.api.envelope import error_body
+from memoryos_server.api.schemas.common import UNSTORABLE_MESSAGE, is_storable
 
 REQUESTS = Counter("memoryos_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -108,6 +109,43 @@ def _log_access(scope: Scope, status: int, elapsed: float) -> None:
     )
 
 
+class StorableTextMiddleware:
+    """Refuses, with 422 REQ_422 before any route runs, a path, query or header value holding
+    text no database can store (NUL, unpaired surrogates). JSON bodies are checked by the
+    request-schema base class (``api/schemas/common.py``), form fields by ``StorableStr``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problems = _unstorable_parts(scope)
+            if problems:
+                await _send_json(send, 422, error_body(
+                    "validation_error", "REQ_422", details=problems, message="the request is not valid"
+                ))
+                return
+        await self.app(scope, receive, send)
+
+
+def _unstorable_parts(scope: Scope) -> list[dict[str, Any]]:
+    def problem(*loc: str) -> dict[str, Any]:
+        return {"loc": list(loc), "msg": UNSTORABLE_MESSAGE, "type": "string_unstorable"}
+
+    found: list[dict[str, Any]] = []
+    if not is_storable(scope.get("path", "")):
+        found.append(problem("path"))
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" in query or "\x00" in query:  # the cheap test first: most queries have no NUL at all
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if not (is_storable(name) and is_storable(value)):
+                found.append(problem("query", name if is_storable(name) else "?"))
+    for name, value in scope.get("headers", []):
+        if b"\x00" in value or b"\x00" in name:
+            found.append(problem("header", name.replace(b"\x00", b"?").decode("latin-1")))
+    return found
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413 REQ_413 before the app reads them whole."""
 
@@ -162,11 +200,15 @@ async def _send_413(send: Send, limit: int) -> None:
     body: dict[str, Any] = error_body(
         "payload_too_large", "REQ_413", details={"max_bytes": limit}, message="the request body is too large"
     )
+    await _send_json(send, 413, body)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
         }
     )

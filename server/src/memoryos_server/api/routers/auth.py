@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import error_response, flat, ok
+from memoryos_server.api.schemas.common import StorableStr, is_storable
 from memoryos_server.api.schemas.identity import LoginIn, PasswordChangeIn, SignupIn
 from memoryos_server.errors import AuthenticationFailed, BadRequest
 
@@ -65,9 +66,9 @@ def change_password(
 def oauth_token(
     runtime: RuntimeDep,
     services: ServicesDep,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str | None, Form()] = None,
-    client_secret: Annotated[str | None, Form()] = None,
+    grant_type: Annotated[StorableStr, Form(max_length=100)],
+    client_id: Annotated[StorableStr | None, Form(max_length=200)] = None,
+    client_secret: Annotated[StorableStr | None, Form(max_length=500)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> JSONResponse:
     if grant_type != "client_credentials":
@@ -98,7 +99,10 @@ def _client_credentials(client_id: str | None, client_secret: str | None, author
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise BadRequest("invalid_request", "malformed Basic credentials") from exc
         user, _, password = decoded.partition(":")
-        return unquote(user), unquote(password)
+        client_id, client_secret = unquote(user), unquote(password)
+        if not (is_storable(client_id) and is_storable(client_secret)):
+            raise BadRequest("invalid_request", "malformed Basic credentials")
+        return client_id, client_secret
     if not client_id or not client_secret:
         raise BadRequest("invalid_request", "client_id and client_secret are required")
     return client_id, client_secret

@@ -2,16 +2,62 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+
+# NUL cannot be stored in a PostgreSQL text column, and a lone surrogate (JSON allows "\ud800")
+# cannot be encoded as UTF-8 by either database driver or by the encryption: refuse both at the
+# door, on every backend alike, instead of failing half-way through a write.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "text may not contain NUL characters or unpaired surrogates"
 
 
-class Strict(BaseModel):
+def is_storable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
+
+
+def _refuse_unstorable(value: Any) -> Any:
+    """Walks strings, dict keys and values, and lists of any depth (metadata is free JSON)."""
+    if isinstance(value, str):
+        if not is_storable(value):
+            raise ValueError(UNSTORABLE_MESSAGE)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_unstorable(item)
+    return value
+
+
+def _check_text(value: str) -> str:
+    if not is_storable(value):
+        raise ValueError(UNSTORABLE_MESSAGE)
+    return value
+
+
+# For values that do not come in a JSON body (form fields); path, query and header values are
+# checked for every route by ``StorableTextMiddleware``.
+StorableStr = Annotated[str, AfterValidator(_check_text)]
+
+
+class _RequestBody(BaseModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _refuse_unstorable(value)
+
+
+class Strict(_RequestBody):
     """Request bodies: unknown fields are refused, so typos fail loudly instead of being ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class Lenient(BaseModel):
+class Lenient(_RequestBody):
     """Request bodies the published SDK sends with fields we do not use."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
