@@ -100,3 +100,34 @@ def test_secrets_never_reach_the_logs(client: TestClient, tenant: TenantHandle, 
     assert tenant.api_key not in logged
     assert "wrong-password-value" not in logged
     assert "private-customer-id" not in logged
+
+
+def test_an_unexpected_error_is_one_500_with_one_request_id_logged_once(runtime, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from memoryos_server.app import create_app
+
+    app = create_app(runtime.settings, runtime=runtime, migrate=False)
+
+    @app.get("/v1/test-only/boom")
+    def boom() -> None:
+        raise RuntimeError("internal detail that must stay on the server")
+
+    # raise_server_exceptions=True: had the exception left the app, the client would raise it
+    # here, and the server in front of the app would have logged its traceback a second time.
+    with TestClient(app) as test_client, caplog.at_level(logging.INFO):
+        response = test_client.get("/v1/test-only/boom?link_token=plink_hidden")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "internal_error" and body["code"] == "SRV_500"
+    _assert_envelope(body)
+    assert response.headers["x-request-id"] == body["request_id"]
+    assert "internal detail" not in response.text and "Traceback" not in response.text
+    with_trace = [record for record in caplog.records if record.exc_info]
+    assert len(with_trace) == 1
+    logged = with_trace[0]
+    assert logged.levelno == logging.ERROR and logged.request_id == body["request_id"]  # type: ignore[attr-defined]
+    assert "RuntimeError" in logged.getMessage() and "/v1/test-only/boom" in logged.getMessage()
+    assert "plink_hidden" not in logged.getMessage()
+    access = [record for record in caplog.records if record.name == "memoryos.access"]
+    assert access and access[-1].status == 500  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +12,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from memoryos_server import errors as e
 from memoryos_server.api.envelope import error_response
 
-log = logging.getLogger("memoryos.api")
 
 # Most specific class first is not needed: lookup walks each error's MRO.
 ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
@@ -95,7 +93,5 @@ def install_error_handlers(app: FastAPI) -> None:
         error_name, code = names.get(error.status_code, ("request_failed", f"REQ_{error.status_code}"))
         return error_response(error.status_code, error_name, code, headers=getattr(error, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(error).__name__, exc_info=error)
-        return error_response(500, "internal_error", "SRV_500", message="something went wrong on our side")
+    # Unexpected exceptions are answered by RequestContextMiddleware (api/middleware.py), inside
+    # the request's context: a handler registered here for Exception would run outside it.

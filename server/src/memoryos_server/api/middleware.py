@@ -26,6 +26,7 @@ LATENCY = Histogram(
 )
 
 access_log = logging.getLogger("memoryos.access")
+error_log = logging.getLogger("memoryos.api")
 
 _TENANT_HEADERS = [(b"x-memoryos-quota-mode", b"FULL"), (b"x-memoryos-processing", b"normal")]
 
@@ -38,7 +39,13 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (echoed as X-Request-ID), measures it, adds the API's headers."""
+    """Gives each request an id (echoed as X-Request-ID), measures it, adds the API's headers.
+
+    It is also where an unexpected exception ends: logged once, with its traceback and the
+    request id, and answered 500 SRV_500 carrying the same id in header and body (no trace).
+    Handling it here, inside the request's context, rather than in Starlette's outermost
+    error middleware is what keeps the three ids one and the traceback logged once.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,12 +57,13 @@ class RequestContextMiddleware:
         request_id = new_request_id()
         token = set_request_id(request_id)
         started = time.perf_counter()
-        status_holder: dict[str, int] = {"status": 500}
+        status_holder: dict[str, int] = {"status": 500, "started": 0}
         is_api = scope["path"].startswith("/v1/")
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 if is_api:
@@ -65,6 +73,20 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as error:  # noqa: BLE001 — the one place every unexpected error ends up
+            error_log.error(
+                "unhandled %s on %s %s",
+                type(error).__name__,
+                scope["method"],
+                loggable_target(scope),
+                exc_info=error,
+                extra={"request_id": request_id},
+            )
+            if not status_holder["started"]:
+                await _send_json(send_wrapper, 500, error_body(
+                    "internal_error", "SRV_500", message="something went wrong on our side"
+                ))
+            # Not re-raised: the server would log the same traceback again, without the id.
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
