@@ -3,6 +3,11 @@
 Stateless on purpose (no server-side store, so any worker can check it): the token is an HMAC of
 a random cookie value. A cross-site page can make the browser send the cookie, but cannot read
 it, so it cannot compute the token.
+
+The ``Origin`` (else the ``Referer``), when the browser sends one, must be this site, compared by
+scheme, host and port: the origin the request was addressed to, or the configured public or
+consent base URL (behind a reverse proxy that rewrites ``Host``, only the latter match). Without
+either header the token alone decides, as it must for browsers that send neither.
 """
 
 from __future__ import annotations
@@ -10,11 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlsplit
-
 from fastapi import Request, Response
 
 from memoryos_server.errors import MemoryOSError
+from memoryos_server.services.passport import from_this_site
 
 CSRF_COOKIE = "memoryos_csrf"
 
@@ -24,9 +28,10 @@ class CsrfFailed(MemoryOSError):
 
 
 class Csrf:
-    def __init__(self, key: bytes, *, secure: bool) -> None:
+    def __init__(self, key: bytes, *, secure: bool, site_origins: frozenset[str] = frozenset()) -> None:
         self._key = key
         self._secure = secure
+        self._site_origins = site_origins
 
     def token(self, request: Request, response: Response | None = None) -> str:
         """The token for forms on this page; sets the cookie on ``response`` when it is new."""
@@ -50,14 +55,13 @@ class Csrf:
         if not seed or not submitted or not hmac.compare_digest(self._sign(seed), submitted):
             raise CsrfFailed("this form expired or did not come from this site; reload the page and try again")
         origin = request.headers.get("origin") or request.headers.get("referer")
-        if origin and not _same_origin(origin, request):
+        if origin and not self.from_this_site(request, origin):
             raise CsrfFailed("this form did not come from this site")
+
+    def from_this_site(self, request: Request, origin: str) -> bool:
+        return from_this_site(
+            origin, scheme=request.url.scheme, host=request.headers.get("host", ""), configured=self._site_origins
+        )
 
     def _sign(self, seed: str) -> str:
         return hmac.new(self._key, seed.encode(), hashlib.sha256).hexdigest()
-
-
-def _same_origin(origin: str, request: Request) -> bool:
-    parts = urlsplit(origin)
-    host = request.headers.get("host", "")
-    return parts.netloc == host

@@ -104,10 +104,9 @@ def _back_to(request: Request) -> str:
     if request.method == "GET":
         return here(request)
     referer = request.headers.get("referer")
-    if referer:
+    if referer and request.app.state.site.csrf.from_this_site(request, referer):
         parts = urlsplit(referer)
-        if parts.netloc == request.headers.get("host", ""):
-            return local_path(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+        return local_path(f"{parts.path}?{parts.query}" if parts.query else parts.path)
     return "/manage"
 
 
