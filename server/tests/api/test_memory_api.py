@@ -317,21 +317,22 @@ def test_workspace_memory_and_tenant_reviews(client: TestClient, tenant: TenantH
         headers=tenant.key_headers(),
     )
     _error(blocked, 403, "AUTH_003")
-    viewer = tenant.add_member("viewer")
-    _error(
-        client.post(
-            "/v1/workspace/memories/add",
-            json={"messages": [{"role": "user", "content": "x"}]},
-            headers=viewer.headers(),
-        ),
-        403,
-        "AUTH_003",
-    )
-    member = tenant.add_member("member")
+    # SPEC §4: member and viewer read only; a developer writes.
+    for role in ("viewer", "member"):
+        _error(
+            client.post(
+                "/v1/workspace/memories/add",
+                json={"messages": [{"role": "user", "content": "x"}]},
+                headers=tenant.add_member(role).headers(),
+            ),
+            403,
+            "AUTH_003",
+        )
+    developer = tenant.add_member("developer")
     ok = client.post(
         "/v1/workspace/memories/add",
         json={"messages": [{"role": "user", "content": "The office has a bike room"}], "infer": False},
-        headers=member.headers(),
+        headers=developer.headers(),
     )
     assert ok.status_code == 200, ok.text
 

@@ -19,6 +19,7 @@ from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
 from memoryos_server.services.universal_memory import UniversalMemoryAccess
+from memoryos_server.services.usage import UsageService
 from memoryos_server.services.users import EndUserService
 
 
@@ -41,6 +42,7 @@ class Services:
     universal_memory: UniversalMemoryAccess
     passport_memory: PassportMemoryService
     feedback: RetrievalFeedbackService
+    usage: UsageService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -71,4 +73,5 @@ def build_services(runtime: Runtime) -> Services:
         universal_memory=UniversalMemoryAccess(memory, universal),
         passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
         feedback=RetrievalFeedbackService(audit),
+        usage=UsageService(),
     )

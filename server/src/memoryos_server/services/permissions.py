@@ -50,8 +50,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USERS_EXPORT,
         }
     ),
-    "analyst": frozenset(_EVERYONE | {P.MEMORY_WRITE, P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}),
-    "member": frozenset(_EVERYONE | {P.MEMORY_WRITE, P.WORKSPACE_WRITE}),
+    # SPEC §4: "analyst reads usage and reviews; member and viewer read only". Read only means
+    # no memory writes either: a key a member's rights bound could otherwise write every
+    # end-user's memories. Member and viewer grant the same rights today.
+    "analyst": frozenset(_EVERYONE | {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}),
+    "member": frozenset(_EVERYONE),
     "viewer": frozenset(_EVERYONE),
     SERVICE_ROLE: frozenset(
         {

@@ -1,4 +1,4 @@
-"""Tenant administration: API keys, OAuth clients, members."""
+"""Tenant administration: API keys, OAuth clients, members, usage."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.identity import (
     MemberIn,
     MemberPatch,
@@ -17,7 +18,7 @@ from memoryos_server.api.schemas.identity import (
     oauth_client_read,
 )
 
-router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
+router = APIRouter(prefix="/v1/tenant", tags=["tenant"], route_class=AuthenticatedRoute)
 
 
 @router.post("/api-keys", status_code=201, summary="Create an API key (the raw key is shown once)")
@@ -101,3 +102,10 @@ def remove_member(user_id: str, principal: TenantPrincipal, runtime: RuntimeDep,
     with runtime.db.session() as session:
         services.members.remove(session, principal, user_id)
     return ok({"removed": True, "user_id": user_id})
+
+
+@router.get("/usage", summary="What the organisation uses: end-users, memories, storage, credentials")
+def usage(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        data = services.usage.report(session, principal)
+    return ok(data)

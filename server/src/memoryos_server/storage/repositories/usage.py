@@ -1,0 +1,74 @@
+"""What one tenant uses: counts over its own rows only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from memoryos_server.storage.models import (
+    ApiKey,
+    AuditEvent,
+    Membership,
+    OAuthClient,
+    TenantMemory,
+    TenantMemoryVersion,
+    User,
+)
+from memoryos_server.storage.repositories.base import Repository
+
+
+class UsageRepository(Repository):
+    def end_users(self, tenant_id: int) -> int:
+        return self.count(select(User.id).where(User.tenant_id == tenant_id, User.kind == "end_user"))
+
+    def members(self, tenant_id: int) -> int:
+        return self.count(select(Membership.id).where(Membership.tenant_id == tenant_id))
+
+    def memories(self, tenant_id: int) -> list[tuple[str, str, str, int]]:
+        """(scope, category, status, count) of the tenant's memories not deleted."""
+        rows = self.session.execute(
+            select(TenantMemory.scope, TenantMemory.category, TenantMemory.status, func.count())
+            .where(TenantMemory.tenant_id == tenant_id, TenantMemory.status != "deleted")
+            .group_by(TenantMemory.scope, TenantMemory.category, TenantMemory.status)
+        ).all()
+        return [(scope, category, status, int(n)) for scope, category, status, n in rows]
+
+    def storage(self, tenant_id: int) -> tuple[int, int, int]:
+        """(memory rows, version rows, ciphertext bytes of memories and versions), deleted rows included."""
+        memory_bytes = (
+            func.length(TenantMemory.content_ct)
+            + func.coalesce(func.length(TenantMemory.metadata_ct), 0)
+            + func.coalesce(func.length(TenantMemory.source_ct), 0)
+        )
+        rows, stored = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(memory_bytes), 0)).where(TenantMemory.tenant_id == tenant_id)
+        ).one()
+        versions, version_bytes = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(func.length(TenantMemoryVersion.content_ct)), 0))
+            .select_from(TenantMemoryVersion)
+            .join(TenantMemory, TenantMemory.id == TenantMemoryVersion.memory_id)
+            .where(TenantMemory.tenant_id == tenant_id)
+        ).one()
+        return int(rows), int(versions), int(stored) + int(version_bytes)
+
+    def api_keys(self, tenant_id: int) -> tuple[int, datetime | None]:
+        """(active keys, the latest use of any key)."""
+        active, last_used = self.session.execute(
+            select(
+                func.count(ApiKey.id).filter(ApiKey.revoked_at.is_(None)),
+                func.max(ApiKey.last_used_at),
+            ).where(ApiKey.tenant_id == tenant_id)
+        ).one()
+        return int(active or 0), last_used
+
+    def oauth_clients(self, tenant_id: int) -> int:
+        return self.count(
+            select(OAuthClient.id).where(OAuthClient.tenant_id == tenant_id, OAuthClient.revoked_at.is_(None))
+        )
+
+    def audited_actions(self, tenant_id: int) -> dict[str, int]:
+        rows = self.session.execute(
+            select(AuditEvent.action, func.count()).where(AuditEvent.tenant_id == tenant_id).group_by(AuditEvent.action)
+        ).all()
+        return {action: int(n) for action, n in rows}
