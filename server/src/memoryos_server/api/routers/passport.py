@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from memoryos_server.api.deps import PassportUser, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
 from memoryos_server.api.schemas.passport import (
     GrantCreate,
     GrantUpdate,
@@ -202,16 +203,12 @@ def activity(
     caller: PassportUser,
     runtime: RuntimeDep,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: RowIdCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    if cursor is not None and not cursor.isdigit():
-        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        items, next_cursor, total = services.audit.activity(
-            session, user, cursor=int(cursor) if cursor else None, limit=limit
-        )
+        items, next_cursor, total = services.audit.activity(session, user, cursor=row_id_cursor(cursor), limit=limit)
     return page(
         [activity_read(item) for item in items],
         next_cursor=str(next_cursor) if next_cursor else None,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
-from memoryos_server.errors import BadRequest
+from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
 from memoryos_server.services.users import EndUserSummary
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -27,10 +27,10 @@ def list_users(
     principal: TenantPrincipal,
     runtime: RuntimeDep,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: RowIdCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    after = _cursor(cursor)
+    after = row_id_cursor(cursor)
     with runtime.db.session(write=False) as session:
         items, next_id, total = services.users.list(session, principal, cursor=after, limit=limit)
     return page([_read(i) for i in items], next_cursor=str(next_id) if next_id else None, limit=limit, total=total)
@@ -57,10 +57,3 @@ def delete_user(external_user_id: str, principal: TenantPrincipal, services: Ser
     public_id = services.users.delete(principal, external_user_id)
     return ok({"deleted": True, "user_id": public_id, "external_user_id": external_user_id})
 
-
-def _cursor(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
-    return int(raw)

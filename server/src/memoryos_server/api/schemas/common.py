@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 # NUL cannot be stored in a PostgreSQL text column, and a lone surrogate (JSON allows "\ud800")
@@ -42,6 +43,28 @@ def _check_text(value: str) -> str:
 # For values that do not come in a JSON body (form fields); path, query and header values are
 # checked for every route by ``StorableTextMiddleware``.
 StorableStr = Annotated[str, AfterValidator(_check_text)]
+
+
+_MAX_ROW_ID = 2**63 - 1  # the largest id a 64-bit integer column holds
+
+
+def _within_row_ids(value: str | None) -> str | None:
+    if value is not None and int(value) > _MAX_ROW_ID:
+        raise ValueError("the cursor is not one this API returned")
+    return value
+
+
+# A cursor that is a row id: ASCII digits only (str.isdigit also takes "²" and other scripts'
+# digits) and within a 64-bit integer, else 422 instead of an overflow in the database.
+RowIdCursor = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9]{1,19}$", description="The next_cursor of the previous page"),
+    AfterValidator(_within_row_ids),
+]
+
+
+def row_id_cursor(value: str | None) -> int | None:
+    return int(value) if value is not None else None
 
 
 class _RequestBody(BaseModel):

@@ -437,6 +437,8 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         moment = datetime.fromisoformat(created)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("invalid_cursor", "the cursor is not one this API returned") from exc
-    if not row_id or moment.tzinfo is None:
+    # Row ids are short printable ASCII; anything else (a NUL, say) never came from this API
+    # and must not reach the database, which would refuse it with a 500.
+    if not row_id or len(row_id) > 64 or not (row_id.isascii() and row_id.isprintable()) or moment.tzinfo is None:
         raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
     return moment, row_id
