@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 
@@ -12,6 +13,8 @@ from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.universal import AgentCaller
 from memoryos_server.services.runtime import Runtime
+
+T = TypeVar("T")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -26,13 +29,27 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+def authenticated(request: Request, authenticate: Callable[[Request], T]) -> T:
+    """``authenticate(request)``, once per request.
+
+    ``AuthenticatedRoute`` calls it before FastAPI reads the body; the route's dependency then
+    finds the answer here instead of checking the credential again.
+    """
+    done: dict[Any, Any] = request.scope.setdefault("memoryos.authenticated", {})
+    if authenticate not in done:
+        done[authenticate] = authenticate(request)
+    return done[authenticate]  # type: ignore[no-any-return]
+
+
+def _tenant_caller(request: Request) -> Principal:
+    return get_services(request).identity.authenticate_request(
+        authorization=request.headers.get("authorization"), x_api_key=request.headers.get("x-api-key")
+    )
+
+
+def get_principal(request: Request) -> Principal:
     """The tenant caller: dashboard JWT, tenant API key, or OAuth client token."""
-    return services.identity.authenticate_request(authorization=authorization, x_api_key=x_api_key)
+    return authenticated(request, _tenant_caller)
 
 
 TenantPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -52,39 +69,53 @@ EndUserHeader = Annotated[
 ]
 
 
-def get_passport_caller(
-    request: Request,
-    services: ServicesDep,
-    x_memoryos_session: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> PassportCaller:
+def _passport_caller(request: Request) -> PassportCaller:
+    token = request.headers.get("x-memoryos-session") or request.cookies.get(SESSION_COOKIE)
+    return get_services(request).passport.authenticate_request(token)
+
+
+def get_passport_caller(request: Request) -> PassportCaller:
     """The signed-in passport user: ``X-MemoryOS-Session`` header, else the session cookie."""
-    token = x_memoryos_session or request.cookies.get(SESSION_COOKIE)
-    return services.passport.authenticate_request(token)
+    return authenticated(request, _passport_caller)
 
 
 PassportUser = Annotated[PassportCaller, Depends(get_passport_caller)]
 
 
-def get_agent(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> AgentCaller:
-    """An agent by its ``agent_sk_…`` key alone (consent exchange, user resolve)."""
-    with services.runtime.db.session(write=False) as session:
-        return services.universal.authenticate(session, authorization=authorization, uui_token=None, needs_user=False)
-
-
-def get_agent_for_user(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_memoryos_uui: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> AgentCaller:
-    """An agent and the passport user its ``X-MemoryOS-UUI`` names for it."""
+def _agent(request: Request) -> AgentCaller:
+    services = get_services(request)
     with services.runtime.db.session(write=False) as session:
         return services.universal.authenticate(
-            session, authorization=authorization, uui_token=x_memoryos_uui, needs_user=True
+            session, authorization=request.headers.get("authorization"), uui_token=None, needs_user=False
         )
+
+
+def _agent_for_user(request: Request) -> AgentCaller:
+    services = get_services(request)
+    with services.runtime.db.session(write=False) as session:
+        return services.universal.authenticate(
+            session,
+            authorization=request.headers.get("authorization"),
+            uui_token=request.headers.get("x-memoryos-uui"),
+            needs_user=True,
+        )
+
+
+def get_agent(request: Request) -> AgentCaller:
+    """An agent by its ``agent_sk_…`` key alone (consent exchange, user resolve)."""
+    return authenticated(request, _agent)
+
+
+def get_agent_for_user(request: Request) -> AgentCaller:
+    """An agent and the passport user its ``X-MemoryOS-UUI`` names for it."""
+    return authenticated(request, _agent_for_user)
 
 
 AgentKey = Annotated[AgentCaller, Depends(get_agent)]
 AgentForUser = Annotated[AgentCaller, Depends(get_agent_for_user)]
+
+# The dependencies that establish who is calling. ``AuthenticatedRoute`` runs the ones a route
+# depends on (directly or through another dependency) before the body is read.
+AUTHENTICATORS: frozenset[Callable[[Request], Any]] = frozenset(
+    {get_principal, get_passport_caller, get_agent, get_agent_for_user}
+)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from memoryos_server.api.deps import OperatorPrincipal, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import VerificationIn, agent_public_read, agent_review_read, iso
 
-router = APIRouter(prefix="/v1/admin", tags=["operator"])
+router = APIRouter(prefix="/v1/admin", tags=["operator"], route_class=AuthenticatedRoute)
 
 
 @router.get("/agents", summary="Agents by verification status (operators only)")

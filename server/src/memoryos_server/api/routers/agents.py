@@ -8,10 +8,11 @@ from fastapi import APIRouter
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import AgentCreate, AgentUpdate, agent_public_read, agent_read
 from memoryos_server.services.agents import AgentChanges
 
-router = APIRouter(prefix="/v1/agents", tags=["memory passport: agents"])
+router = APIRouter(prefix="/v1/agents", tags=["memory passport: agents"], route_class=AuthenticatedRoute)
 
 
 @router.post("/global", status_code=201, summary="Register a global agent (its key is shown once)")

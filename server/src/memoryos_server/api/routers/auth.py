@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import error_response, flat, ok
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import StorableStr, is_storable
 from memoryos_server.api.schemas.identity import LoginIn, PasswordChangeIn, SignupIn
 from memoryos_server.errors import AuthenticationFailed, BadRequest
 
-router = APIRouter(prefix="/v1", tags=["identity"])
+router = APIRouter(prefix="/v1", tags=["identity"], route_class=AuthenticatedRoute)
 
 
 @router.post("/auth/signup", status_code=201, summary="Create an organisation and its owner (public)")

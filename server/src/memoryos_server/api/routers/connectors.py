@@ -8,9 +8,12 @@ from fastapi import APIRouter
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import LinkTokenIn
 
-router = APIRouter(prefix="/v1/tenant/memory-passport", tags=["memory passport: connectors"])
+router = APIRouter(
+    prefix="/v1/tenant/memory-passport", tags=["memory passport: connectors"], route_class=AuthenticatedRoute
+)
 
 
 @router.post("/link-token", summary="A one-time link connecting one of your accounts to a passport (15 minutes)")

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from memoryos_server.api.deps import EndUserHeader, RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import (
     AddIn,
     Category,
@@ -28,7 +29,7 @@ from memoryos_server.api.schemas.memory import (
     version_read,
 )
 
-router = APIRouter(prefix="/v1/memories", tags=["memories"])
+router = APIRouter(prefix="/v1/memories", tags=["memories"], route_class=AuthenticatedRoute)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -13,11 +13,12 @@ from pydantic import Field
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import Lenient
 from memoryos_server.errors import ClarificationNotFound
 from memoryos_server.services.permissions import Permission
 
-router = APIRouter(prefix="/v1/memories", tags=["memories"])
+router = APIRouter(prefix="/v1/memories", tags=["memories"], route_class=AuthenticatedRoute)
 
 Outcome = Literal[
     "used_successfully", "used_partially", "ignored", "not_useful", "user_corrected", "clarification_needed"

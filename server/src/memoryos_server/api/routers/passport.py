@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from memoryos_server.api.deps import PassportUser, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
 from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import (
     GrantCreate,
     GrantUpdate,
@@ -25,7 +26,9 @@ from memoryos_server.api.schemas.passport import (
 from memoryos_server.errors import BadRequest
 from memoryos_server.services.passport import SESSION_COOKIE
 
-router = APIRouter(prefix="/v1/uui", tags=["memory passport: the passport user"])
+router = APIRouter(
+    prefix="/v1/uui", tags=["memory passport: the passport user"], route_class=AuthenticatedRoute
+)
 
 
 def _client_ip(request: Request) -> str | None:

@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse
 
 from memoryos_server.api.deps import PassportUser, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import Category, answer_read, memory_read, review_read, version_read
 from memoryos_server.api.schemas.passport import CorrectionIn, QuestionAnswerIn, export_read
 
-router = APIRouter(prefix="/v1/uui/me", tags=["memory passport: the passport user's memories"])
+router = APIRouter(
+    prefix="/v1/uui/me", tags=["memory passport: the passport user's memories"], route_class=AuthenticatedRoute
+)
 
 QuestionId = Annotated[str, Path(max_length=64)]
 

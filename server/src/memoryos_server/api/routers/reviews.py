@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import ReviewAnswerIn, answer_read, review_read
 
-router = APIRouter(prefix="/v1/tenant/reviews", tags=["reviews"])
+router = APIRouter(prefix="/v1/tenant/reviews", tags=["reviews"], route_class=AuthenticatedRoute)
 
 
 @router.get("", summary="Workspace conflicts to review (open ones by default)")

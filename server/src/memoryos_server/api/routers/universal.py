@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from memoryos_server.api.deps import AgentForUser, AgentKey, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import add_body, retrieved_read
 from memoryos_server.api.schemas.passport import (
     ExchangeIn,
@@ -20,7 +21,9 @@ from memoryos_server.api.schemas.passport import (
     universal_job_read,
 )
 
-router = APIRouter(prefix="/v1/universal", tags=["memory passport: agents' calls"])
+router = APIRouter(
+    prefix="/v1/universal", tags=["memory passport: agents' calls"], route_class=AuthenticatedRoute
+)
 
 
 @router.post("/consent/exchange", summary="Trade the one-time consent code for this agent's UUI of the user")

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
 from memoryos_server.services.users import EndUserSummary
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], route_class=AuthenticatedRoute)
 
 
 def _read(summary: EndUserSummary) -> dict[str, Any]:

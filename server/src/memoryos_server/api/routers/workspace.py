@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
 from memoryos_server.api.routers.memories import JSON, IdempotencyKey
+from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import (
     Category,
     MemoryPatch,
@@ -22,7 +23,7 @@ from memoryos_server.api.schemas.memory import (
     version_read,
 )
 
-router = APIRouter(prefix="/v1/workspace/memories", tags=["workspace"])
+router = APIRouter(prefix="/v1/workspace/memories", tags=["workspace"], route_class=AuthenticatedRoute)
 
 
 @router.post("/add", summary="Add workspace memories (contradictions open tenant reviews)")
