@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from memoryos_server.crypto import public_id, random_token
@@ -85,7 +86,18 @@ class IdentityService:
             role=platform_role,
         )
         self.rt.vault.new_key_for(user)
-        return UserRepository(session).add(user)
+        users = UserRepository(session)
+        # Callers check for the address first, but two requests with one new address can both
+        # pass that check (PostgreSQL runs them side by side); the loser's insert then fails on
+        # the unique login email, inside a savepoint so the row that won can still be looked up.
+        try:
+            with session.begin_nested():
+                users.add(user)
+        except IntegrityError:
+            if users.by_login_email(user.login_email or "") is None:  # not that race: a real error
+                raise
+            raise AlreadyExists("an account with this email exists") from None
+        return user
 
     def _create_tenant(self, session: Session, name: str) -> Tenant:
         tenant = Tenant(public_id=public_id("ten_"), name=name.strip())
