@@ -1,4 +1,5 @@
-"""Every page: labelled controls, grouped choices, one heading to start from, visible focus."""
+"""Every page: labelled controls, grouped choices, one heading to start from, visible focus, and
+nothing wider than the screen (a table that scrolls sideways on a phone is hard to read)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ _FIRST_STOP = """() => document.querySelector('a[href], button, input:not([type=
     .textContent.trim()"""
 _FOCUS_RING = """() => { const s = getComputedStyle(document.activeElement);
     return [document.activeElement.tagName, s.outlineStyle, parseFloat(s.outlineWidth)]; }"""
+_TOO_WIDE = """() => [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+    .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.className || el.tagName)"""
 
 
 def _check(page: Page, *, tabs: bool) -> None:
@@ -35,6 +38,7 @@ def _check(page: Page, *, tabs: bool) -> None:
     assert page.evaluate(_NAMELESS) == [], where
     assert page.locator("h1").count() == 1, where
     assert page.locator("html[lang=en]").count() == 1
+    assert page.evaluate(_TOO_WIDE) == [], where
     if tabs:
         assert page.locator("nav[aria-label='Permission center'] [aria-current=page]").count() == 1, where
     # Keyboard users see where they are: the skip link comes first, and each stop has a ring.
@@ -64,14 +68,23 @@ def test_every_page_is_labelled_and_shows_focus(
         headers={"X-MemoryOS-Session": cookie["value"]},
     ).json()["data"]
     uui = exchange(client, agent, granted["code"])["uui_token"]
+    added = []
     for text in ("My exam is on March 10.", "My exam is on March 15.", "My goal is to learn the cello."):
-        client.post("/v1/universal/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=agent.headers(uui))
+        answer = client.post("/v1/universal/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=agent.headers(uui))
+        added.append(answer.json()["results"][0]["id"])
+    corrected = client.post(
+        f"/v1/uui/me/memories/{added[-1]}/correct",
+        json={"corrected_content": "Is learning the cello, with a teacher, twice a week since the spring"},
+        headers={"X-MemoryOS-Session": cookie["value"]},
+    )
+    assert corrected.status_code == 200, corrected.text
 
     pages = [
         UniversalMemory.consent_url(agent.id, categories=["goal"], base_url=live_server.url),
         "/manage/agents",
         "/manage/connections",
         "/manage/memories",
+        f"/manage/memories/{added[-1]}/history",
         "/manage/questions",
         "/manage/activity",
         "/manage/export",

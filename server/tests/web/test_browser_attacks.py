@@ -21,7 +21,7 @@ from memoryos_server.storage.types import utcnow
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.passport import AgentHandle, create_agent, new_agent  # noqa: F401
-from tests.web.browser import Person
+from tests.web.browser import DESKTOP, PHONE, Person
 
 pytestmark = pytest.mark.browser
 
@@ -185,6 +185,9 @@ def test_the_secure_link_connects_once(
     cleo.open("/manage/connections")
     expect(page.locator(".connection")).to_contain_text("Acme Support")
     cleo.shot("manage-connections")
+    page.set_viewport_size(PHONE)
+    cleo.shot("manage-connections-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Used once: the same link now shows a clear page.
     with page.expect_response(lambda response: "/connect?" in response.url) as answer:

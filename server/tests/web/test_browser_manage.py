@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from memoryos.universal import UniversalMemory
 from tests.fixtures.app import LiveServer
 from tests.fixtures.passport import AgentHandle, exchange, new_agent  # noqa: F401
-from tests.web.browser import PHONE, AgentBackend, Person
+from tests.web.browser import DESKTOP, PHONE, AgentBackend, Person
 
 pytestmark = pytest.mark.browser
 
@@ -83,6 +83,9 @@ def test_correct_flag_delete_and_history(person: Callable[..., Person], client: 
     expect(rows.nth(0)).to_contain_text("Corrected by you")
     expect(rows.nth(1)).to_contain_text("data engineer")
     ada.shot("manage-memory-history")
+    page.set_viewport_size(PHONE)
+    ada.shot("manage-memory-history-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Flag, then unflag.
     ada.open("/manage/memories?category=fact")
@@ -192,6 +195,9 @@ def test_export_is_a_real_download(person: Callable[..., Person], client: TestCl
     page = eve.page
     eve.open("/manage/export")
     eve.shot("manage-export")
+    page.set_viewport_size(PHONE)
+    eve.shot("manage-export-phone")
+    page.set_viewport_size(DESKTOP)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download my data (JSON)").click()
     assert download.value.suggested_filename.endswith(".json")
