@@ -498,7 +498,9 @@ class Grant(BaseModel):
 
     @property
     def can_write(self) -> bool:
-        return self.access_type == "read_write"
+        """A ``read_write`` grant that is still in force (a revoked or expired one allows nothing).
+        ``status`` is absent only where the server hands out an active grant (the code exchange)."""
+        return self.access_type == "read_write" and self.status in (None, "active")
 
 
 class ConsentExchangeResult(BaseModel):

@@ -1,11 +1,14 @@
-"""The PUBLISHED SDK (``memoryo-sdk`` 0.1.1, unchanged, in its own virtual environment)
-against our live server: every tenant memory call it makes works and parses."""
+"""One script of every tenant memory call the published SDK makes, run against our live server
+twice: under the PUBLISHED SDK (``memoryo-sdk`` 0.1.1, unchanged, in its own virtual
+environment) and under OUR SDK (this project's interpreter), with the same assertions, so the
+superset keeps the published behaviour end to end, not only against a mock transport."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
 
 SCRIPT = Path(__file__).with_name("published_contract_script.py")
+SDK_SOURCE = Path(__file__).resolve().parents[3] / "sdk" / "src" / "memoryos"
 
 
 def test_the_published_sdk_drives_the_tenant_memory_api(
@@ -23,8 +27,30 @@ def test_the_published_sdk_drives_the_tenant_memory_api(
 ) -> None:
     user = f"sdk-user-{secrets.token_hex(4)}"
     completed = published_sdk_runner(SCRIPT, live_server.url, tenant.api_key, user, timeout=180)
-    out: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert_the_contract_holds(json.loads(completed.stdout.strip().splitlines()[-1]), tenant)
 
+
+def test_our_sdk_drives_the_tenant_memory_api_the_same_way(live_server: LiveServer, tenant: TenantHandle) -> None:
+    user = f"sdk-user-{secrets.token_hex(4)}"
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), live_server.url, tenant.api_key, user],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    # The script imported this project's SDK, not the published one.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import memoryos, memoryos.universal; print(memoryos.__file__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0 and str(SDK_SOURCE) in probe.stdout, probe.stdout + probe.stderr
+    assert_the_contract_holds(json.loads(completed.stdout.strip().splitlines()[-1]), tenant)
+
+
+def assert_the_contract_holds(out: dict[str, Any], tenant: TenantHandle) -> None:
     assert out["add"]["status"] == "completed" and out["add"]["job_id"].startswith("job_")
     assert out["add"]["quota_mode"] == "FULL" and out["add"]["nothing_to_extract"] is False
     assert out["add_repeat_job_id"] == out["add"]["job_id"]  # the idempotent repeat replayed
