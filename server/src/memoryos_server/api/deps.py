@@ -9,7 +9,13 @@ from fastapi import Depends, Header, Request
 
 from memoryos_server.errors import PermissionDenied
 from memoryos_server.services.container import Services
-from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
+from memoryos_server.services.passport import (
+    SESSION_COOKIE,
+    CrossSiteRequest,
+    PassportCaller,
+    from_this_site,
+    site_origins,
+)
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.universal import AgentCaller
 from memoryos_server.services.runtime import Runtime
@@ -69,13 +75,35 @@ EndUserHeader = Annotated[
 ]
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _passport_caller(request: Request) -> PassportCaller:
-    token = request.headers.get("x-memoryos-session") or request.cookies.get(SESSION_COOKIE)
-    return get_services(request).passport.authenticate_request(token)
+    services = get_services(request)
+    header = request.headers.get("x-memoryos-session")
+    if header:
+        return services.passport.authenticate_request(header)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and request.method not in _SAFE_METHODS:
+        claimed = request.headers.get("origin") or request.headers.get("referer")
+        configured = site_origins(services.runtime.settings)
+        host = request.headers.get("host", "")
+        if not claimed or not from_this_site(claimed, scheme=request.url.scheme, host=host, configured=configured):
+            raise CrossSiteRequest(
+                "a change made with the session cookie must come from this site; other clients send X-MemoryOS-Session"
+            )
+    return services.passport.authenticate_request(token)
 
 
 def get_passport_caller(request: Request) -> PassportCaller:
-    """The signed-in passport user: ``X-MemoryOS-Session`` header, else the session cookie."""
+    """The signed-in passport user: ``X-MemoryOS-Session`` header, else the session cookie.
+
+    A browser sends the cookie by itself, so a change (POST, PATCH, DELETE) authenticated by the
+    cookie alone must say it comes from this site: an ``Origin`` (else ``Referer``) of this
+    server or the consent app, else ``CrossSiteRequest`` (403). SameSite=Lax is not the only
+    guard (sibling subdomains are "same site"). The header needs no such check: another site
+    cannot read the session to send it.
+    """
     return authenticated(request, _passport_caller)
 
 
