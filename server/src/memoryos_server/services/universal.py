@@ -183,6 +183,18 @@ class UniversalAccessService:
                 continue
             state = self.grant_state(session, agent, user)
             if state.active:
-                return Resolved(self.pairwise.ensure(session, user, agent.id), None)
+                token = self.pairwise.ensure(session, user, agent.id)
+                # Handing out the UUI names the person to the agent: the user sees that it did.
+                self.audit.record(
+                    session,
+                    action="user.resolved",
+                    actor_type="agent",
+                    actor_id=agent.id,
+                    universal_user_id=user.id,
+                    agent_id=agent.id,
+                    tenant_id=tenant,
+                    detail={"via": "connected_account"},
+                )
+                return Resolved(token, None)
             first_state = first_state or state
         return Resolved(None, first_state.permission_error if first_state else "not_connected")

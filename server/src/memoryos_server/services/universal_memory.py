@@ -3,7 +3,8 @@
 The grant is checked on every call, so revocation and expiry take effect on the next one.
 Reads search only the granted categories, inside the query (the memory service's search
 filter), and the results are checked once more on the way out. Every read and write is an
-audit event the user sees in their activity.
+audit event the user sees in their activity, a refused read too (``returned: 0`` and the
+``permission_error``).
 
 An add whose extraction is queued (LLM) is checked twice more when the worker runs it
 (``admit``): a grant revoked, expired or made read-only in the meantime blocks the job, and
@@ -73,13 +74,17 @@ class UniversalMemoryAccess:
         """
         state = self.access.grant_state(session, agent, user)
         if not state.active:
-            return UniversalRetrieval(new_retrieval_id(), permission_error=state.permission_error)
+            refused = UniversalRetrieval(new_retrieval_id(), permission_error=state.permission_error)
+            self._record_refused_read(session, agent, user, refused, requested=categories)
+            return refused
         granted = state.categories
         allowed = [c for c in granted if categories is None or not categories or c in categories]
         if not allowed:
-            return UniversalRetrieval(
+            refused = UniversalRetrieval(
                 new_retrieval_id(), permission_error="categories_not_granted", categories_available=granted
             )
+            self._record_refused_read(session, agent, user, refused, requested=categories)
+            return refused
         outcome = self.memory.retrieve(
             session,
             owner=self.owner(agent, user),
@@ -165,6 +170,34 @@ class UniversalMemoryAccess:
         if row is None or row.agent_id != agent.id:
             raise JobNotFound("no such job")
         return self.memory.job(session, job_id=job_id, family="universal", owner=self.owner(agent, user))
+
+    def _record_refused_read(
+        self,
+        session: Session,
+        agent: GlobalAgent,
+        user: UniversalUser,
+        refused: UniversalRetrieval,
+        *,
+        requested: Sequence[str] | None,
+    ) -> None:
+        """A read that returned nothing because the grant did not allow it: the user sees that
+        the agent asked, and why it got nothing."""
+        self.audit.record(
+            session,
+            action="memories.read",
+            actor_type="agent",
+            actor_id=agent.id,
+            universal_user_id=user.id,
+            agent_id=agent.id,
+            tenant_id=agent.owner_tenant_id,
+            detail={
+                "retrieval_id": refused.retrieval_id,
+                "categories_searched": [],
+                "categories_requested": list(requested or []),
+                "returned": 0,
+                "permission_error": refused.permission_error,
+            },
+        )
 
     # --- queued adds, when the worker runs them (memory.worker.QueuedWriteGate) ------------------------
 

@@ -23,6 +23,7 @@ _ACTIONS: dict[str, str] = {
     "memories.read": "read your memories",
     "memories.write": "added to your memories",
     "consent.exchanged": "linked your passport with a one-time code",
+    "user.resolved": "found your passport through an account you connected",
     "grant.created": "approved {agent}",
     "grant.replaced": "approved {agent} again",
     "grant.updated": "changed {agent}'s access",
@@ -61,6 +62,8 @@ def describe(item: ActivityItem) -> str:
     """What happened, as a predicate: "read 3 memories", "approved Study Buddy"."""
     if item.action == "memories.write" and item.detail.get("blocked_reason"):
         return f"could not add to your memories: {_refusal(item.detail['blocked_reason'])}"
+    if item.action == "memories.read" and item.detail.get("permission_error"):
+        return f"was refused your memories: {_refusal(item.detail['permission_error'])}"
     if item.action == "memories.read" and isinstance(item.detail.get("returned"), int):
         return f"read {_memories(item.detail['returned'])}"
     if item.action == "memories.write" and item.memory_ids:

@@ -1,0 +1,127 @@
+"""The user's activity lists every agent read, including the refused ones (nothing returned,
+and why), and every UUI handed out through users/resolve. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.fixtures.passport import (  # noqa: F401
+    AgentHandle,
+    PassportHandle,
+    connected,
+    new_agent,
+    new_passport,
+)
+
+QUERY = {"query": "what does this person prefer", "limit": 5}
+
+
+def _activity(client: TestClient, person: PassportHandle) -> list[dict[str, Any]]:
+    response = client.get("/v1/uui/me/activity", headers=person.headers())
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def _page_text(app: FastAPI, person: PassportHandle) -> str:
+    browser = TestClient(app, raise_server_exceptions=False)
+    browser.cookies.set("memoryos_uui_session", person.session_token)
+    page = browser.get("/manage/activity")
+    assert page.status_code == 200, page.text
+    return " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+
+
+def _retrieve(client: TestClient, agent: AgentHandle, uui: str, **body: Any) -> dict[str, Any]:
+    response = client.post("/v1/universal/memories/retrieve", json={**QUERY, **body}, headers=agent.headers(uui))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _reads(client: TestClient, person: PassportHandle) -> list[dict[str, Any]]:
+    return [item for item in _activity(client, person) if item["action"] == "memories.read"]
+
+
+def test_refused_reads_are_in_the_users_activity_with_the_reason(
+    app: FastAPI, client: TestClient, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
+) -> None:
+    agent, person, uui = connected(["preference"], "read_write")
+    assert client.post(
+        "/v1/universal/memories/add",
+        json={"messages": [{"role": "user", "content": "I prefer window seats on trains."}]},
+        headers=agent.headers(uui),
+    ).status_code == 200
+
+    served = _retrieve(client, agent, uui)
+    assert served["permission_error"] is None and len(served["data"]) == 1
+    outside = _retrieve(client, agent, uui, categories=["goal"])
+    assert outside["permission_error"] == "categories_not_granted" and outside["data"] == []
+
+    grant_id = client.get("/v1/uui/me/grants", headers=person.headers()).json()["data"][0]["id"]
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    assert client.patch(
+        f"/v1/uui/me/grants/{grant_id}", json={"expires_at": soon.isoformat()}, headers=person.headers()
+    ).status_code == 200
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    expired = _retrieve(client, agent, uui)
+    assert expired["permission_error"] == "grant_expired" and expired["data"] == []
+
+    assert client.delete(f"/v1/uui/me/grants/{grant_id}", headers=person.headers()).status_code == 200
+    revoked = _retrieve(client, agent, uui)
+    assert revoked["permission_error"] == "grant_revoked" and revoked["data"] == []
+
+    reads = _reads(client, person)  # newest first
+    assert [r["detail"].get("permission_error") for r in reads] == [
+        "grant_revoked", "grant_expired", "categories_not_granted", None,
+    ]
+    for read, answer in zip(reads, [revoked, expired, outside, served], strict=True):
+        assert read["agent"]["id"] == agent.id and read["actor_type"] == "agent"
+        assert read["detail"]["retrieval_id"] == answer["retrieval_id"]
+        assert read["detail"]["returned"] == len(answer["data"])
+        assert read["memory_ids"] == [m["id"] for m in answer["data"]]
+    assert reads[2]["detail"]["categories_requested"] == ["goal"] and reads[2]["detail"]["categories_searched"] == []
+
+    page = _page_text(app, person)
+    name = agent.body["name"]
+    assert f"{name} was refused your memories: you had revoked its access" in page
+    assert f"{name} was refused your memories: its access had expired" in page
+    assert f"{name} was refused your memories: it asked only for categories you have not shared with it" in page
+    assert f"{name} read 1 memory" in page
+
+
+def test_a_uui_handed_out_by_resolve_is_in_the_users_activity(
+    app: FastAPI,
+    client: TestClient,
+    new_agent: Callable[..., AgentHandle],
+    new_passport: Callable[..., PassportHandle],
+) -> None:
+    agent, person, stranger = new_agent(), new_passport(), new_passport()
+    link = client.post(
+        "/v1/tenant/memory-passport/link-token",
+        json={"agent_id": agent.id, "external_user_id": "customer-9"},
+        headers=agent.tenant.key_headers(),
+    ).json()["data"]["link_token"]
+    person.grant(agent, ["goal"], "read_only", link_token=link)
+
+    resolved = client.post("/v1/universal/users/resolve", json={"external_user_id": "customer-9"}, headers=agent.headers())
+    assert resolved.status_code == 200 and resolved.json()["data"]["uui_token"].startswith("uui_")
+    missing = client.post("/v1/universal/users/resolve", json={"external_user_id": "customer-10"}, headers=agent.headers())
+    assert missing.json()["data"] == {"uui_token": None, "permission_error": "not_connected"}
+
+    [event] = [item for item in _activity(client, person) if item["action"] == "user.resolved"]
+    assert event["agent"] == {"id": agent.id, "name": agent.body["name"]} and event["actor_type"] == "agent"
+    assert "customer-9" not in str(event)  # the tenant's account id is never stored in the clear
+    assert f"{agent.body['name']} found your passport through an account you connected" in _page_text(app, person)
+    assert [item for item in _activity(client, stranger) if item["action"] == "user.resolved"] == []
+
+    # A resolve that hands nothing out (the grant is revoked) names nobody, so it is not an event.
+    grant_id = client.get("/v1/uui/me/grants", headers=person.headers()).json()["data"][0]["id"]
+    client.delete(f"/v1/uui/me/grants/{grant_id}", headers=person.headers())
+    refused = client.post("/v1/universal/users/resolve", json={"external_user_id": "customer-9"}, headers=agent.headers())
+    assert refused.json()["data"] == {"uui_token": None, "permission_error": "grant_revoked"}
+    assert len([item for item in _activity(client, person) if item["action"] == "user.resolved"]) == 1
