@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     otp_send_per_email_per_hour: int = 5
     otp_send_per_ip_per_hour: int = 30
     consent_code_ttl_seconds: int = 600
+    # Password logins and client-credentials token requests: failures counted per account (the
+    # email, or the client_id) and per client address over the window; past either limit every
+    # attempt is 429, a right password included, until the count ages out. Successes don't count.
+    login_failures_per_email: int = Field(default=10, ge=1)
+    login_failures_per_ip: int = Field(default=50, ge=1)
+    token_failures_per_client: int = Field(default=20, ge=1)
+    token_failures_per_ip: int = Field(default=50, ge=1)
+    auth_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
     link_token_ttl_seconds: int = 900
 
     # --- email ----------------------------------------------------------------------------------

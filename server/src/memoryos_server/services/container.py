@@ -50,7 +50,7 @@ def build_services(runtime: Runtime) -> Services:
     email = EmailService(runtime.settings)
     limiter = RateLimiter.for_runtime(runtime)
     grants = GrantService(runtime, email=email)
-    identity = IdentityService(runtime)
+    identity = IdentityService(runtime, limiter=limiter)
     memory = MemoryService(runtime)
     passport = PassportService(runtime, email=email, limiter=limiter)
     connections = ConnectionService(runtime)

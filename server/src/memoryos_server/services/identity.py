@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ from memoryos_server.errors import (
 )
 from memoryos_server.services.permissions import SERVICE_ROLE, Permission
 from memoryos_server.services.principal import Principal
+from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, Tenant, User
 from memoryos_server.storage.repositories.identity import (
@@ -55,8 +58,9 @@ def normalise_email(email: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, limiter: RateLimiter | None = None) -> None:
         self.rt = runtime
+        self.limiter = limiter or RateLimiter.for_runtime(runtime)
         self._key_use_cache: dict[str, datetime] = {}  # safe to lose: only limits writes
 
     # --- dashboard accounts ------------------------------------------------------------------
@@ -103,8 +107,23 @@ class IdentityService:
         tenant = Tenant(public_id=public_id("ten_"), name=name.strip())
         return TenantRepository(session).add(tenant)
 
-    def login(self, session: Session, *, email: str, password: str, tenant_id: str | None = None) -> IssuedToken:
-        user = UserRepository(session).by_login_email(normalise_email(email))
+    def login(self, *, email: str, password: str, tenant_id: str | None = None, ip: str | None = None) -> IssuedToken:
+        """Email and password for a JWT, within the failure limits of the address and the client.
+
+        The counters commit on their own, outside the login's transaction, so a failed attempt
+        stays counted when that transaction rolls back.
+        """
+        settings = self.rt.settings
+        address = normalise_email(email)
+        limits = [(f"login:email:{self._bucket_key(address, 'login_email')}", settings.login_failures_per_email)]
+        if ip:
+            limits.append((f"login:ip:{self._bucket_key(ip, 'client_ip')}", settings.login_failures_per_ip))
+        with self._failures_counted(limits):
+            with self.rt.db.session() as session:
+                return self._login(session, address, password, tenant_id)
+
+    def _login(self, session: Session, address: str, password: str, tenant_id: str | None) -> IssuedToken:
+        user = UserRepository(session).by_login_email(address)
         if not self.rt.passwords.verify(user.password_hash if user else None, password) or user is None:
             raise AuthenticationFailed("wrong email or password")
         memberships = MembershipRepository(session)
@@ -199,7 +218,17 @@ class IdentityService:
             client.revoked_at = utcnow()
         return client
 
-    def client_credentials_token(self, session: Session, *, client_id: str, client_secret: str) -> IssuedToken:
+    def client_credentials_token(self, *, client_id: str, client_secret: str, ip: str | None = None) -> IssuedToken:
+        """RFC 6749 §4.4, within the failure limits of the client id and of the caller's address."""
+        settings = self.rt.settings
+        limits = [(f"token:client:{self._bucket_key(client_id, 'oauth_client_id')}", settings.token_failures_per_client)]
+        if ip:
+            limits.append((f"token:ip:{self._bucket_key(ip, 'client_ip')}", settings.token_failures_per_ip))
+        with self._failures_counted(limits):
+            with self.rt.db.session() as session:
+                return self._client_credentials_token(session, client_id, client_secret)
+
+    def _client_credentials_token(self, session: Session, client_id: str, client_secret: str) -> IssuedToken:
         client = OAuthClientRepository(session).by_public_id(client_id)
         valid = client is not None and client.revoked_at is None
         # Hash even for unknown clients so timing does not reveal which client ids exist.
@@ -214,6 +243,38 @@ class IdentityService:
         client.last_used_at = utcnow()
         ttl = self.rt.settings.oauth_token_ttl_seconds
         return IssuedToken(self._sign({"sub": client.public_id, "tid": tenant.public_id, "typ": "client"}, ttl), ttl)
+
+    # --- brute-force limits ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _failures_counted(self, limits: list[tuple[str, int]]) -> Iterator[None]:
+        """Refuse with ``RateLimited`` once any bucket holds its limit of failures; count a failure.
+
+        Each attempt is counted before it runs — so no more than the limit can be in flight at
+        once, and a refused attempt costs no password hashing — and refunded when it succeeds
+        or fails for another reason than its credentials. The buckets are the same whether the
+        account exists or not, so neither a 429 nor its timing tells an account apart.
+        """
+        window = self.rt.settings.auth_failure_window_seconds
+        counted: list[str] = []
+        try:
+            for bucket, limit in limits:
+                self.limiter.hit(bucket, limit=limit, window_seconds=window)
+                counted.append(bucket)
+            yield
+        except AuthenticationFailed:
+            raise
+        except BaseException:
+            for bucket in counted:
+                self.limiter.refund(bucket, window_seconds=window)
+            raise
+        else:
+            for bucket in counted:
+                self.limiter.refund(bucket, window_seconds=window)
+
+    def _bucket_key(self, value: str, purpose: str) -> str:
+        # Keyed hashes: the counters table holds no email address, client id or IP address.
+        return self.rt.hasher.hash(value, purpose=f"ratelimit:{purpose}")[:40]
 
     # --- authentication -----------------------------------------------------------------------------
 

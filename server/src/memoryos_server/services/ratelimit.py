@@ -187,6 +187,17 @@ class RateLimiter:
         # that moment may, rarely, be refused once more for a short while).
         raise RateLimited(min(window_seconds, _retry_after(limit, current - 1, previous, elapsed, window_seconds)))
 
+    def refund(self, bucket: str, *, window_seconds: int, session: Session | None = None) -> None:
+        """Take back one event ``hit`` counted in ``bucket`` just now.
+
+        For limits on failures that must still be checked before the outcome is known: hit
+        first (so at most ``limit`` attempts run at once), refund when the attempt succeeds.
+        Should the window turn between the two, the refund lands in the new window, whose
+        counter then errs by one on the lenient side.
+        """
+        window_start = int(self._clock() // window_seconds) * window_seconds
+        self.counters.decrement(bucket, window_start, session)
+
     def reset(self, bucket: str, *, session: Session | None = None) -> None:
         self.counters.reset(bucket, session)
 

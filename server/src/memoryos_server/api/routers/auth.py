@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form, Header
 from fastapi.responses import JSONResponse
 
+from memoryos_server.api.clientip import ClientIp
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import error_response, flat, ok
 from memoryos_server.api.routing import AuthenticatedRoute
@@ -39,9 +40,8 @@ def signup(body: SignupIn, runtime: RuntimeDep, services: ServicesDep) -> dict[s
 
 
 @router.post("/auth/login", summary="Exchange email and password for a JWT (public)")
-def login(body: LoginIn, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        token = services.identity.login(session, email=body.email, password=body.password, tenant_id=body.tenant_id)
+def login(body: LoginIn, services: ServicesDep, ip: ClientIp) -> dict[str, Any]:
+    token = services.identity.login(email=body.email, password=body.password, tenant_id=body.tenant_id, ip=ip)
     return ok({"access_token": token.access_token, "token_type": token.token_type, "expires_in": token.expires_in})
 
 
@@ -65,8 +65,8 @@ def change_password(
 
 @router.post("/oauth/token", summary="OAuth 2.0 client-credentials grant, RFC 6749 §4.4 (public)")
 def oauth_token(
-    runtime: RuntimeDep,
     services: ServicesDep,
+    ip: ClientIp,
     grant_type: Annotated[StorableStr, Form(max_length=100)],
     client_id: Annotated[StorableStr | None, Form(max_length=200)] = None,
     client_secret: Annotated[StorableStr | None, Form(max_length=500)] = None,
@@ -75,15 +75,10 @@ def oauth_token(
     if grant_type != "client_credentials":
         return error_response(400, "unsupported_grant_type", "REQ_400", message="only client_credentials is supported")
     client_id, client_secret = _client_credentials(client_id, client_secret, authorization)
-    with runtime.db.session() as session:
-        try:
-            token = services.identity.client_credentials_token(
-                session, client_id=client_id, client_secret=client_secret
-            )
-        except AuthenticationFailed:
-            return error_response(
-                401, "invalid_client", "AUTH_001", headers={"WWW-Authenticate": 'Basic realm="memoryos"'}
-            )
+    try:
+        token = services.identity.client_credentials_token(client_id=client_id, client_secret=client_secret, ip=ip)
+    except AuthenticationFailed:
+        return error_response(401, "invalid_client", "AUTH_001", headers={"WWW-Authenticate": 'Basic realm="memoryos"'})
     # RFC 6749 §5.1 fields at the top level, plus our request_id and timestamp.
     return JSONResponse(
         flat(access_token=token.access_token, token_type="bearer", expires_in=token.expires_in),

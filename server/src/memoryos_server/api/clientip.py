@@ -1,0 +1,19 @@
+"""The caller's network address, as the server sees it.
+
+Behind a proxy this is the address from ``X-Forwarded-For`` only when the proxy is trusted
+(uvicorn's ``--forwarded-allow-ips``; ``memoryos serve`` trusts the local host), so a client
+cannot pick its own address to slip past a per-address limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+ClientIp = Annotated[str | None, Depends(client_ip)]

@@ -1,0 +1,151 @@
+"""Brute-force limits on POST /v1/auth/login and POST /v1/oauth/token (both databases).
+
+Failures are counted per account (email, client_id) and per client address; past a limit every
+attempt is 429 RATE_429 with Retry-After, a right password included, and the answers are the
+same whether the account exists or not. The limits here are small copies of the settings'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from memoryos_server.app import create_app
+from memoryos_server.services.runtime import Runtime
+from tests.fixtures.factories import PASSWORD, create_tenant
+from tests.fixtures.passport import fresh_ip
+
+PER_EMAIL, PER_IP, PER_CLIENT, TOKEN_PER_IP = 3, 5, 3, 5
+
+
+def _limited_app(runtime: Runtime, **overrides: object) -> FastAPI:
+    values: dict[str, object] = {
+        "login_failures_per_email": PER_EMAIL,
+        "login_failures_per_ip": PER_IP,
+        "token_failures_per_client": PER_CLIENT,
+        "token_failures_per_ip": TOKEN_PER_IP,
+        **overrides,
+    }
+    settings = runtime.settings.model_copy(update=values)
+    return create_app(settings, runtime=dataclasses.replace(runtime, settings=settings), migrate=False)
+
+
+@pytest.fixture
+def limited(runtime: Runtime, client: TestClient) -> Iterator[Callable[[str | None], TestClient]]:
+    """Clients of an app with small limits, each from an address of its own (or the one given).
+
+    (``client``: the session's app has migrated the database this app shares.)"""
+    app = _limited_app(runtime)
+    with TestClient(app):  # runs the lifespan once
+        yield lambda ip=None: TestClient(app, client=(ip or fresh_ip(), 40000), raise_server_exceptions=False)
+
+
+def _login(client: TestClient, email: str, password: str) -> httpx.Response:
+    return client.post("/v1/auth/login", json={"email": email, "password": password})
+
+
+def _assert_limited(response: httpx.Response, window: int = 900) -> None:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert body["code"] == "RATE_429" and body["request_id"] == response.headers["x-request-id"]
+    assert 1 <= int(response.headers["retry-after"]) <= window
+
+
+def _account(client: TestClient) -> str:
+    return create_tenant(client, "Limited").owner_email
+
+
+def test_wrong_passwords_for_one_email_lock_it_even_for_the_right_one(limited) -> None:  # type: ignore[no-untyped-def]
+    email = _account(limited())
+    for _ in range(PER_EMAIL):  # each from another address: the email's own limit is what trips
+        assert _login(limited(), email, "not the password").status_code == 401
+    refused = _login(limited(), email, PASSWORD)
+    _assert_limited(refused)
+    assert "access_token" not in refused.text
+    other = _account(limited())  # another account is not affected
+    assert _login(limited(), other, PASSWORD).status_code == 200
+
+
+def test_the_limit_does_not_tell_whether_an_account_exists(limited) -> None:  # type: ignore[no-untyped-def]
+    real, unknown = _account(limited()), f"nobody-{secrets.token_hex(6)}@example.com"
+    answers: dict[str, list[httpx.Response]] = {}
+    for email in (real, unknown):
+        answers[email] = [_login(limited(), email, "not the password") for _ in range(PER_EMAIL + 2)]
+    shape = {
+        email: [(r.status_code, r.json()["error"], r.json()["code"], "retry-after" in r.headers) for r in responses]
+        for email, responses in answers.items()
+    }
+    assert shape[real] == shape[unknown]
+    assert [status for status, *_ in shape[real]] == [401] * PER_EMAIL + [429, 429]
+
+
+def test_failures_from_one_address_block_that_address_only(limited) -> None:  # type: ignore[no-untyped-def]
+    email = _account(limited())
+    attacker = limited(fresh_ip())
+    for n in range(PER_IP):  # a different (unknown) email each time: the address's limit trips
+        assert _login(attacker, f"guess-{n}-{secrets.token_hex(4)}@example.com", "pw").status_code == 401
+    _assert_limited(_login(attacker, email, PASSWORD))
+    assert _login(limited(), email, PASSWORD).status_code == 200  # from elsewhere the account works
+
+
+def test_right_passwords_are_not_counted(limited) -> None:  # type: ignore[no-untyped-def]
+    email = _account(limited())
+    same_place = limited(fresh_ip())
+    for _ in range(PER_EMAIL + PER_IP + 2):
+        assert _login(same_place, email, PASSWORD).status_code == 200
+    assert _login(same_place, email, "wrong").status_code == 401  # the counters start from zero
+
+
+def test_the_lock_lifts_once_the_window_has_passed(runtime: Runtime, client: TestClient) -> None:
+    app = _limited_app(runtime, auth_failure_window_seconds=1)
+    with TestClient(app, client=(fresh_ip(), 40000)) as client:
+        email = _account(client)
+        for _ in range(PER_EMAIL):
+            assert _login(client, email, "wrong").status_code == 401
+        _assert_limited(_login(client, email, PASSWORD), window=1)
+        time.sleep(2.2)  # two windows: the sliding estimate no longer weighs the failures
+        assert _login(client, email, PASSWORD).status_code == 200
+
+
+def _oauth_client(client: TestClient) -> tuple[str, str]:
+    tenant = create_tenant(client, "Tokens")
+    created = client.post("/v1/tenant/oauth-clients", json={"name": "svc"}, headers=tenant.jwt_headers()).json()["data"]
+    return created["client_id"], created["client_secret"]
+
+
+def _token(client: TestClient, client_id: str, secret: str) -> httpx.Response:
+    return client.post(
+        "/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
+
+
+def test_wrong_secrets_for_one_client_lock_it_even_for_the_right_one(limited) -> None:  # type: ignore[no-untyped-def]
+    client_id, secret = _oauth_client(limited())
+    for _ in range(PER_CLIENT):
+        assert _token(limited(), client_id, "cs_wrong").status_code == 401
+    refused = _token(limited(), client_id, secret)
+    _assert_limited(refused)
+    assert "access_token" not in refused.text
+    missing_id = "cli_doesnotexist" + secrets.token_hex(4)
+    unknown = [_token(limited(), missing_id, "cs_wrong") for _ in range(PER_CLIENT + 1)]
+    assert [r.status_code for r in unknown] == [401] * PER_CLIENT + [429]  # the same for a client that does not exist
+    other_id, other_secret = _oauth_client(limited())
+    assert _token(limited(), other_id, other_secret).status_code == 200
+
+
+def test_token_failures_from_one_address_block_that_address_only(limited) -> None:  # type: ignore[no-untyped-def]
+    client_id, secret = _oauth_client(limited())
+    attacker = limited(fresh_ip())
+    for _ in range(TOKEN_PER_IP):
+        assert _token(attacker, f"cli_guess{secrets.token_hex(4)}", "cs_wrong").status_code == 401
+    _assert_limited(_token(attacker, client_id, secret))
+    assert _token(limited(), client_id, secret).status_code == 200
+    for _ in range(PER_CLIENT + 2):  # successes are not counted
+        assert _token(limited(), client_id, secret).status_code == 200
