@@ -39,6 +39,32 @@ def test_borrowed_uuis_fail_both_ways(client: TestClient, connected, new_agent, 
     _all_refused(_calls(client, {"Authorization": f"ApiKey {a.tenant.api_key}", "X-MemoryOS-UUI": uui_a}))
 
 
+def test_borrowed_uuis_fail_both_ways_across_tenants(client: TestClient, connected, new_agent, new_passport, new_tenant) -> None:  # type: ignore[no-untyped-def]
+    """Two agents of two organisations serve the same person; neither can use the other's UUI,
+    and the refusal says nothing about the other agent, its organisation or the person."""
+    person = new_passport()
+    home, abroad = new_tenant("Home Org"), new_tenant("Abroad Org")
+    a, _, uui_a = connected(["preference"], "read_write", passport=person, agent=new_agent(home, name="Home Helper"))
+    b, _, uui_b = connected(["preference"], "read_write", passport=person, agent=new_agent(abroad, name="Abroad Helper"))
+    assert client.post("/v1/universal/memories/add", json=ADD, headers=a.headers(uui_a)).status_code == 200
+    before = client.get("/v1/uui/me/memories", headers=person.headers()).json()["data"]
+
+    made_up = _calls(client, b.headers("uui_" + "q" * 43))
+    for attempt in (_calls(client, b.headers(uui_a)), _calls(client, a.headers(uui_b))):
+        _all_refused(attempt)
+        for response, baseline in zip(attempt, made_up, strict=True):
+            # Exactly what a made-up UUI gets, but for the request id and the time.
+            varying = {"request_id": "", "timestamp": ""}
+            assert {**response.json(), **varying} == {**baseline.json(), **varying}
+            for secret in (a.id, b.id, "Home Helper", "Abroad Helper", home.tenant_id, abroad.tenant_id,
+                           person.email, person.user_uui_id, uui_a, uui_b, "window seats"):
+                assert secret not in response.text, secret
+    # The refused adds wrote nothing.
+    assert client.get("/v1/uui/me/memories", headers=person.headers()).json()["data"] == before
+    # Each still works with its own UUI, and sees only what its own grant allows.
+    assert client.post("/v1/universal/memories/retrieve", json=QUERY, headers=b.headers(uui_b)).status_code == 200
+
+
 def test_rotated_key_deleted_agent_and_deleted_passport(client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]
     rotated, _, uui_r = connected(["goal"])
     client.post(f"/v1/agents/global/{rotated.id}/rotate-key", headers=rotated.tenant.key_headers())
