@@ -426,6 +426,25 @@ class IdentityService:
         self.rt.vault.new_key_for(candidate)
         return users.insert_if_absent(candidate)
 
+    def existing_end_user(self, session: Session, principal: Principal, reference: str) -> User:
+        """The end-user that GET, export and DELETE /v1/users/{reference} act on.
+
+        ``reference`` is the tenant's own id for the end-user or, failing that, the end-user's
+        ``usr_`` public id. Any printable text is a valid end-user id, but a URL path cannot
+        carry every one of them (a ``/`` splits the path even when sent as ``%2F``; ``..`` is
+        resolved away by clients), so the public id, listed by ``GET /v1/users``, keeps every
+        end-user reachable — and erasable. The tenant's own id wins where the two coincide.
+        """
+        try:
+            return self.end_user(session, principal, reference, create=False)
+        except UserNotFound:
+            if not reference.startswith("usr_"):
+                raise
+        user = UserRepository(session).by_public_id(reference)
+        if user is None or user.kind != "end_user" or user.tenant_id != principal.tenant_id:
+            raise UserNotFound("no such end-user")
+        return user
+
     def workspace_owner(self, session: Session, tenant_id: int, tenant_public_id: str) -> User:
         """The row that owns (and holds the data key of) a tenant's workspace memories."""
         candidate = User(

@@ -43,40 +43,43 @@ class EndUserService:
         counts = users.memory_counts([row.id for row in rows])
         return [self._summary(row, counts.get(row.id, (0, 0))) for row in rows], next_cursor, users.count_end_users(tenant_id)
 
+    # ``external_user_id`` below: the tenant's own id for the end-user, or its usr_ public id.
+
     def get(self, session: Session, principal: Principal, external_user_id: str) -> EndUserSummary:
         principal.require(Permission.USERS_READ)
-        user = self.identity.end_user(session, principal, external_user_id, create=False)
+        user = self.identity.existing_end_user(session, principal, external_user_id)
         counts = UserRepository(session).memory_counts([user.id])
         return self._summary(user, counts.get(user.id, (0, 0)))
 
     def export(self, session: Session, principal: Principal, external_user_id: str) -> dict[str, Any]:
         """Every memory of the end-user with its full version history, decrypted."""
         principal.require(Permission.USERS_EXPORT)
-        user = self.identity.end_user(session, principal, external_user_id, create=False)
+        user = self.identity.existing_end_user(session, principal, external_user_id)
         return {
             "tenant_id": principal.tenant_public_id,
             "proxy_user_id": user.public_id,
-            "external_user_id": external_user_id,
+            "external_user_id": external_user_id_of(user),
             "exported_at": datetime.now().astimezone().isoformat(),
             "memories": export_memories(self.rt, session, user),
         }
 
-    def delete(self, principal: Principal, external_user_id: str) -> str:
+    def delete(self, principal: Principal, external_user_id: str) -> tuple[str, str | None]:
         """Destroy the user's data key and commit that first; then delete their rows.
 
         If the second step never happens (a crash), what remains is ciphertext nobody can read.
+        Returns the user's public id and the tenant's own id for them.
         """
         with self.rt.db.session() as session:
             principal.require(Permission.USERS_DELETE)
-            user = self.identity.end_user(session, principal, external_user_id, create=False)
+            user = self.identity.existing_end_user(session, principal, external_user_id)
             self.rt.vault.destroy_key(user)
-            user_id, public_id = user.id, user.public_id
+            user_id, public_id, own_id = user.id, user.public_id, external_user_id_of(user)
         with self.rt.db.session() as session:
             MemoryRepository(session, TENANT).purge_owner(user_id, job_family="tenant")
             row = UserRepository(session).by_id(user_id)
             if row is not None:
                 UserRepository(session).delete(row)
-        return public_id
+        return public_id, own_id
 
     @staticmethod
     def _summary(user: User, counts: tuple[int, int]) -> EndUserSummary:

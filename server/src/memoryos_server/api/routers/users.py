@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
@@ -37,8 +37,20 @@ def list_users(
     return page([_read(i) for i in items], next_cursor=str(next_id) if next_id else None, limit=limit, total=total)
 
 
-@router.get("/{external_user_id}", summary="One end-user by the tenant's own id")
-def get_user(external_user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+# The tenant's own id, or the usr_ public id: the only way to reach an id a URL path cannot
+# carry (one with "/", say), so that every end-user can still be read, exported and erased.
+EndUserRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=255,
+        description="The tenant's own id for the end-user, or its usr_ public id (for ids a path cannot carry, such as ones with '/')",
+    ),
+]
+
+
+@router.get("/{external_user_id}", summary="One end-user by the tenant's own id or its usr_ id")
+def get_user(external_user_id: EndUserRef, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         summary = services.users.get(session, principal, external_user_id)
     return ok(_read(summary))
@@ -46,7 +58,7 @@ def get_user(external_user_id: str, principal: TenantPrincipal, runtime: Runtime
 
 @router.get("/{external_user_id}/export", summary="Every memory of the end-user, with its versions")
 def export_user(
-    external_user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+    external_user_id: EndUserRef, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
 ) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         data = services.users.export(session, principal, external_user_id)
@@ -54,7 +66,7 @@ def export_user(
 
 
 @router.delete("/{external_user_id}", summary="Destroy the end-user's key, then their rows")
-def delete_user(external_user_id: str, principal: TenantPrincipal, services: ServicesDep) -> dict[str, Any]:
-    public_id = services.users.delete(principal, external_user_id)
-    return ok({"deleted": True, "user_id": public_id, "external_user_id": external_user_id})
+def delete_user(external_user_id: EndUserRef, principal: TenantPrincipal, services: ServicesDep) -> dict[str, Any]:
+    public_id, own_id = services.users.delete(principal, external_user_id)
+    return ok({"deleted": True, "user_id": public_id, "external_user_id": own_id})
 
