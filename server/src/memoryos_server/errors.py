@@ -145,6 +145,10 @@ class DirectoryEntryNotFound(NotFound):
     error = "directory_entry_not_found"
 
 
+class InvitationNotFound(NotFound):
+    error = "invitation_not_found"
+
+
 # --- state conflicts --------------------------------------------------------------------
 
 
@@ -172,6 +176,10 @@ class LinkExpired(MemoryOSError):
 
 class ConsentCodeInvalid(MemoryOSError):
     error = "invalid_consent_code"
+
+
+class InvitationCodeInvalid(MemoryOSError):
+    error = "invalid_invitation_code"
 
 
 class RedirectUriNotRegistered(MemoryOSError):

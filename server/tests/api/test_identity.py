@@ -196,9 +196,7 @@ def test_password_change(client: TestClient, tenant: TenantHandle) -> None:
 
 def test_a_member_of_two_organisations_chooses_one_at_login(client: TestClient) -> None:
     first, second = create_tenant(client, "First"), create_tenant(client, "Second")
-    client.post(
-        "/v1/tenant/members", json={"email": first.owner_email, "role": "viewer"}, headers=second.jwt_headers()
-    )
+    second.join(first.owner_email, "viewer")
     default = client.post("/v1/auth/login", json={"email": first.owner_email, "password": PASSWORD}).json()["data"]
     chosen = client.post(
         "/v1/auth/login", json={"email": first.owner_email, "password": PASSWORD, "tenant_id": second.tenant_id}

@@ -279,6 +279,9 @@ CASES: list[RouteCase] = [
 AUTHENTICATED_ONLY = {
     ("GET", "/v1/auth/me"): "who the caller is",
     ("POST", "/v1/auth/password"): "the caller's own password (JWT only)",
+    ("GET", "/v1/auth/invitations"): "invitations to the caller's own address (JWT only)",
+    ("POST", "/v1/auth/invitations/{invitation_id}/accept"): "the caller's own invitation, with its code",
+    ("POST", "/v1/auth/invitations/{invitation_id}/decline"): "the caller's own invitation, with its code",
 }
 
 
@@ -293,7 +296,7 @@ def _victim_client(o: Org) -> str:
 
 
 def _new_member_body() -> dict[str, str]:
-    return {"email": f"new-{secrets.token_hex(4)}@example.com", "role": "viewer", "password": PASSWORD}
+    return {"email": f"new-{secrets.token_hex(4)}@example.com", "role": "viewer"}
 
 
 def _principal_for(credential: str) -> Principal:

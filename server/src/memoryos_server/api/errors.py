@@ -41,6 +41,8 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.ReviewNotFound: (404, "CLR_404"),
     e.ConnectionNotFound: (404, "ORG_CONN_404"),
     e.DirectoryEntryNotFound: (404, "ORG_404"),
+    e.InvitationNotFound: (404, "INV_404"),
+    e.InvitationCodeInvalid: (403, "INV_403"),
     e.KeyNotFound: (404, "KEY_404"),
     e.ClientNotFound: (404, "CLI_404"),
     e.ClarificationClosed: (409, "CLR_409"),

@@ -58,7 +58,7 @@ def build_services(runtime: Runtime) -> Services:
     return Services(
         runtime=runtime,
         identity=identity,
-        members=MemberService(runtime),
+        members=MemberService(runtime, email=email),
         users=EndUserService(runtime),
         email=email,
         limiter=limiter,

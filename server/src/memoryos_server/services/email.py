@@ -1,4 +1,4 @@
-"""Outgoing email: one-time sign-in codes and grant notifications.
+"""Outgoing email: one-time sign-in codes, grant notifications and organisation invitations.
 
 Three backends (``MEMORYOS_EMAIL_BACKEND``): ``console`` logs each message, code included, for
 local use (the default); ``outbox`` writes each message as an ``.eml`` file (tests read them);
@@ -133,6 +133,24 @@ class EmailService:
             "If this was not you, revoke the access there and sign out of other sessions.\n"
         )
         self.backend.send(self._message(to, f"{agent_name} can now use your Memory Passport", body))
+
+    def send_invitation(
+        self, *, to: str, organisation: str, role: str, invitation_id: str, code: str, expires_at: datetime
+    ) -> None:
+        base = f"{self.settings.resolved_public_url}/v1/auth/invitations/{invitation_id}"
+        organisation = " ".join(organisation.split())  # a line break would end the Subject header
+        body = (
+            f"You are invited to join {organisation} on MemoryOS as {role}.\n\n"
+            f"Invitation: {invitation_id}\n"
+            f"Code: {code}\n\n"
+            "Already have a MemoryOS account with this address? Sign in, then accept:\n"
+            f"  POST {base}/accept  with {{\"code\": \"<the code>\"}}\n"
+            "No account yet? Create it and join in one step:\n"
+            f"  POST {base}/signup  with {{\"code\": \"<the code>\", \"password\": \"<a new password>\"}}\n\n"
+            f"The invitation expires on {expires_at:%d %B %Y, %H:%M} UTC and works once.\n"
+            "If you did not expect it, ignore this email: nothing happens until the code is used.\n"
+        )
+        self.backend.send(self._message(to, f"You are invited to join {organisation} on MemoryOS", body))
 
     def _message(self, to: str, subject: str, body: str) -> EmailMessage:
         message = EmailMessage()

@@ -1,4 +1,4 @@
-"""Dashboard accounts and the OAuth client-credentials token endpoint."""
+"""Dashboard accounts, invitations to organisations, and the OAuth client-credentials token endpoint."""
 
 from __future__ import annotations
 
@@ -7,15 +7,22 @@ import binascii
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Header
+from fastapi import APIRouter, Form, Header, Path
 from fastapi.responses import JSONResponse
 
 from memoryos_server.api.clientip import ClientIp
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
-from memoryos_server.api.envelope import error_response, flat, ok
+from memoryos_server.api.envelope import error_response, flat, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import StorableStr, is_storable
-from memoryos_server.api.schemas.identity import LoginIn, PasswordChangeIn, SignupIn
+from memoryos_server.api.schemas.identity import (
+    InvitationCodeIn,
+    InvitationSignupIn,
+    LoginIn,
+    PasswordChangeIn,
+    SignupIn,
+    received_invitation_read,
+)
 from memoryos_server.errors import AuthenticationFailed, BadRequest
 
 router = APIRouter(prefix="/v1", tags=["identity"], route_class=AuthenticatedRoute)
@@ -61,6 +68,70 @@ def change_password(
     with runtime.db.session() as session:
         services.identity.change_password(session, principal, current=body.current_password, new=body.new_password)
     return ok({"changed": True})
+
+
+@router.get("/auth/invitations", summary="Invitations to the signed-in account's email address")
+def list_invitations(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        items = [received_invitation_read(i, t) for i, t in services.members.invitations_for(session, principal)]
+    return page(items, next_cursor=None, limit=len(items), total=len(items))
+
+
+@router.post("/auth/invitations/{invitation_id}/accept", summary="Join the organisation (the code from the email)")
+def accept_invitation(
+    invitation_id: Annotated[str, Path(max_length=40)],
+    body: InvitationCodeIn,
+    principal: TenantPrincipal,
+    runtime: RuntimeDep,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        membership, tenant, user = services.members.accept(session, principal, invitation_id, code=body.code)
+        return ok(_joined(services, membership.role, tenant, user))
+
+
+@router.post("/auth/invitations/{invitation_id}/decline", summary="Turn an invitation down")
+def decline_invitation(
+    invitation_id: Annotated[str, Path(max_length=40)],
+    body: InvitationCodeIn,
+    principal: TenantPrincipal,
+    runtime: RuntimeDep,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        services.members.decline(session, principal, invitation_id, code=body.code)
+    return ok({"declined": True, "invitation_id": invitation_id})
+
+
+@router.post(
+    "/auth/invitations/{invitation_id}/signup",
+    status_code=201,
+    summary="Create the invited address's account and join (public: the emailed code is the credential)",
+)
+def signup_with_invitation(
+    invitation_id: Annotated[str, Path(max_length=40)],
+    body: InvitationSignupIn,
+    runtime: RuntimeDep,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        membership, tenant, user = services.members.sign_up(
+            session, invitation_id, code=body.code, password=body.password
+        )
+        return ok(_joined(services, membership.role, tenant, user))
+
+
+def _joined(services: Any, role: str, tenant: Any, user: Any) -> dict[str, Any]:
+    """The new membership, with a JWT for that organisation."""
+    token = services.identity.issue_user_token(user, tenant)
+    return {
+        "user": {"id": user.public_id, "email": user.email},
+        "tenant": {"id": tenant.public_id, "name": tenant.name},
+        "role": role,
+        "access_token": token.access_token,
+        "token_type": token.token_type,
+        "expires_in": token.expires_in,
+    }
 
 
 @router.post("/oauth/token", summary="OAuth 2.0 client-credentials grant, RFC 6749 §4.4 (public)")

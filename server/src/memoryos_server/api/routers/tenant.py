@@ -14,6 +14,7 @@ from memoryos_server.api.schemas.identity import (
     MemberPatch,
     NamedIn,
     api_key_read,
+    invitation_read,
     member_read,
     oauth_client_read,
 )
@@ -70,20 +71,22 @@ def revoke_oauth_client(
     return ok(data)
 
 
-@router.get("/members", summary="Members of the organisation and their roles")
+@router.get("/members", summary="Members (status active) and pending invitations (status invited)")
 def list_members(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
-        items = [member_read(m, u) for m, u in services.members.list(session, principal)]
+        members, invitations = services.members.list(session, principal)
+        items = [member_read(m, u) for m, u in members] + [invitation_read(i) for i in invitations]
     return page(items, next_cursor=None, limit=len(items), total=len(items))
 
 
-@router.post("/members", status_code=201, summary="Add a member (creates the account when new)")
+@router.post(
+    "/members",
+    status_code=201,
+    summary="Invite someone by email: the same answer whether or not they have an account",
+)
 def add_member(body: MemberIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session() as session:
-        membership, user = services.members.add(
-            session, principal, email=body.email, role=body.role, password=body.password
-        )
-        data = member_read(membership, user)
+        data = invitation_read(services.members.invite(session, principal, email=body.email, role=body.role))
     return ok(data)
 
 
@@ -97,7 +100,7 @@ def update_member(
     return ok(data)
 
 
-@router.delete("/members/{user_id}", summary="Remove a member from the organisation")
+@router.delete("/members/{user_id}", summary="Remove a member (usr_…) or withdraw an invitation (inv_…)")
 def remove_member(user_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session() as session:
         services.members.remove(session, principal, user_id)

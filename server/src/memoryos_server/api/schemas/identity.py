@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field
 
 from memoryos_server.api.schemas.common import Strict
-from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, User
+from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
 
 Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
 
@@ -35,9 +35,18 @@ class NamedIn(Strict):
 
 
 class MemberIn(Strict):
+    """An invitation: the person sets their own password when they accept."""
+
     email: EmailStr
     role: Role
-    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class InvitationCodeIn(Strict):
+    code: str = Field(min_length=1, max_length=200, description="The code mailed with the invitation.")
+
+
+class InvitationSignupIn(InvitationCodeIn):
+    password: str = Field(min_length=8, max_length=256)
 
 
 class MemberPatch(Strict):
@@ -73,8 +82,34 @@ def oauth_client_read(client: OAuthClient) -> dict[str, Any]:
 
 def member_read(membership: Membership, user: User) -> dict[str, Any]:
     return {
+        "status": "active",
         "user_id": user.public_id,
         "email": user.email,
         "role": membership.role,
         "joined_at": iso(membership.created_at),
+    }
+
+
+def invitation_read(invitation: Invitation) -> dict[str, Any]:
+    """An invitation as the organisation sees it (the members list, the invite answer)."""
+    return {
+        "status": "invited",
+        "invitation_id": invitation.public_id,
+        "user_id": None,
+        "email": invitation.email,
+        "role": invitation.role,
+        "invited_at": iso(invitation.updated_at),
+        "expires_at": iso(invitation.expires_at),
+    }
+
+
+def received_invitation_read(invitation: Invitation, tenant: Tenant) -> dict[str, Any]:
+    """An invitation as the invited person sees it."""
+    return {
+        "invitation_id": invitation.public_id,
+        "tenant_id": tenant.public_id,
+        "tenant_name": tenant.name,
+        "role": invitation.role,
+        "invited_at": iso(invitation.updated_at),
+        "expires_at": iso(invitation.expires_at),
     }

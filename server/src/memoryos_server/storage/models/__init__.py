@@ -1,7 +1,7 @@
 """ORM models. Import them from here so Alembic and the repositories see one metadata."""
 
 from memoryos_server.storage.models.base import Base
-from memoryos_server.storage.models.identity import ApiKey, Membership, OAuthClient, Tenant, User
+from memoryos_server.storage.models.identity import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
 from memoryos_server.storage.models.memory import (
     EMBEDDING_DIM,
     IdempotencyRecord,
@@ -43,6 +43,7 @@ __all__ = [
     "GlobalAgent",
     "Grant",
     "IdempotencyRecord",
+    "Invitation",
     "Job",
     "LinkToken",
     "Membership",

@@ -1,4 +1,4 @@
-"""Tenants, users (one table, three identity patterns), memberships, API keys, OAuth clients."""
+"""Tenants, users (one table, several kinds of row), memberships, invitations, API keys, OAuth clients."""
 
 from __future__ import annotations
 
@@ -47,6 +47,27 @@ class Membership(Timestamped, Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # owner | admin | developer | analyst | member | viewer
+
+
+class Invitation(Timestamped, Base):
+    """An offer to join a tenant with a role, for an email address. It grants nothing until the
+    person with that address accepts it with the code sent to them."""
+
+    __tablename__ = "invitations"
+    # One row per (tenant, address): inviting again renews it, so concurrent invitations make one.
+    __table_args__ = (UniqueConstraint("tenant_id", "login_email"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)  # inv_…
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    login_email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(12))  # pending | accepted | declined | revoked
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiKey(Timestamped, Base):

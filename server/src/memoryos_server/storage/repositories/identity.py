@@ -1,4 +1,4 @@
-"""Tenants, users, memberships, API keys and OAuth clients."""
+"""Tenants, users, memberships, invitations, API keys and OAuth clients."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from memoryos_server.storage.models import ApiKey, Membership, OAuthClient, Tenant, TenantMemory, User
+from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, TenantMemory, User
 from memoryos_server.storage.repositories.base import Repository
 
 
@@ -101,8 +101,60 @@ class MembershipRepository(Repository):
         ).all()
         return [(membership, user) for membership, user in rows]
 
+    def insert_if_absent(self, membership: Membership) -> Membership | None:
+        """Insert, or None when the person is already a member (an earlier or concurrent join)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(membership)
+            return membership
+        except IntegrityError:
+            return None
+
     def count_role(self, tenant_id: int, role: str) -> int:
         return self.count(select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.role == role))
+
+
+class InvitationRepository(Repository):
+    def by_public_id(self, public_id: str, *, for_update: bool = False) -> Invitation | None:
+        statement = select(Invitation).where(Invitation.public_id == public_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return self.one_or_none(statement)
+
+    def in_tenant(self, tenant_id: int, public_id: str) -> Invitation | None:
+        return self.one_or_none(
+            select(Invitation).where(Invitation.tenant_id == tenant_id, Invitation.public_id == public_id)
+        )
+
+    def for_address(self, tenant_id: int, login_email: str) -> Invitation | None:
+        return self.one_or_none(
+            select(Invitation).where(Invitation.tenant_id == tenant_id, Invitation.login_email == login_email)
+        )
+
+    def pending_in_tenant(self, tenant_id: int, *, now: datetime) -> Sequence[Invitation]:
+        return self.all(
+            select(Invitation)
+            .where(Invitation.tenant_id == tenant_id, Invitation.status == "pending", Invitation.expires_at > now)
+            .order_by(Invitation.id)
+        )
+
+    def pending_for_address(self, login_email: str, *, now: datetime) -> Sequence[tuple[Invitation, Tenant]]:
+        rows = self.session.execute(
+            select(Invitation, Tenant)
+            .join(Tenant, Tenant.id == Invitation.tenant_id)
+            .where(Invitation.login_email == login_email, Invitation.status == "pending", Invitation.expires_at > now)
+            .order_by(Invitation.id)
+        ).all()
+        return [(invitation, tenant) for invitation, tenant in rows]
+
+    def insert_if_absent(self, invitation: Invitation) -> Invitation | None:
+        """Insert, or None when a row for the same (tenant, address) won a race."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(invitation)
+            return invitation
+        except IntegrityError:
+            return None
 
 
 class ApiKeyRepository(Repository):
