@@ -33,6 +33,7 @@ from memoryos_server.engine.embeddings import (
     OpenAICompatibleEmbedder,
     build_embedder,
 )
+from memoryos_server.engine.embeddings._onnx_cache import BUILDER_VERSION
 from memoryos_server.engine.types import Embedder
 from memoryos_server.errors import ServiceUnavailable
 
@@ -219,8 +220,10 @@ def test_a_text_embeds_the_same_alone_or_in_a_batch(fp32: LocalMiniLMEmbedder, i
     batch = ["short", "a considerably longer sentence that forces padding on the short one", "mid length text"]
     alone = np.stack([fp32.embed([t])[0] for t in batch])
     assert np.abs(fp32.embed(batch) - alone).max() < 1e-5
-    # int8 quantizes activations with one scale per run, so it runs each text on its own.
-    assert np.abs(int8.embed(batch) - np.stack([int8.embed([t])[0] for t in batch])).max() < 1e-6
+    # int8 quantizes each token row with its own scale, so batch mates and padding change nothing.
+    assert int8.batch_size > 1
+    batch += [f"memory number {i}: likes {'very ' * (i % 9)}long walks by the river" for i in range(40)]
+    assert np.abs(int8.embed(batch) - np.stack([int8.embed([t])[0] for t in batch])).max() < 1e-5
 
 
 def test_long_texts_are_cut_at_256_word_pieces(fp32: LocalMiniLMEmbedder) -> None:
@@ -265,7 +268,7 @@ def test_a_warm_cache_is_reused_without_rebuilding(model_cache: Path, int8: Loca
     int8.load()
     path = int8.model_path
     assert path.parent == model_cache and path.name.startswith("all-MiniLM-L6-v2-int8-")
-    assert path.name.endswith("-b1.onnx")
+    assert path.name.endswith(f"-b{BUILDER_VERSION}.onnx")
     built_at = path.stat().st_mtime_ns
     again = LocalMiniLMEmbedder(model_cache)
     assert again.model_path == path
@@ -558,20 +561,6 @@ def test_hashing_is_stable_across_processes() -> None:
         [sys.executable, "-c", textwrap.dedent(script)], check=True, capture_output=True, text=True, env=env
     ).stdout.strip()
     assert out == HashingEmbedder().embed(texts).tobytes().hex()
-
-
-def test_hashing_is_fast() -> None:
-    words = "memory agent prefers python short answers meeting thursday budget deploy hiking".split()
-    texts = [" ".join(words[(i + j) % len(words)] for j in range(4 + i % 12)) + f" item{i}" for i in range(10_000)]
-    e = HashingEmbedder()
-    best = min(_timed(lambda: e.embed(texts)) for _ in range(3))
-    assert len(texts) / best > 20_000
-
-
-def _timed(fn: Any) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
 
 
 # --- the factory ------------------------------------------------------------------------------

@@ -294,17 +294,6 @@ def test_hedges_lower_confidence() -> None:
     assert only("I think I prefer Rust over Go").confidence < only("I prefer Rust over Go").confidence
 
 
-def test_rules_are_fast() -> None:
-    # The bench measures properly; this only catches an order-of-magnitude regression.
-    extractor = RuleBasedExtractor()
-    batch = [[user(text)] for text in ("I prefer short answers.", "hi", "My exam is on March 10", "make it shorter")]
-    start = time.perf_counter()
-    for _ in range(250):
-        for messages in batch:
-            extractor.extract(messages, now=NOW)
-    assert 1000 / (time.perf_counter() - start) > 1000
-
-
 def test_labelled_set_is_large_varied_and_valid() -> None:
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) >= 300
