@@ -200,3 +200,26 @@ def test_the_invitation_email(client: TestClient, tenant: TenantHandle) -> None:
     # The code is a secret of the mailbox: never in the organisation's answers.
     listed = client.get("/v1/tenant/members", headers=tenant.jwt_headers())
     assert code not in listed.text
+
+
+def test_an_invitation_creates_the_account_while_open_signup_is_off(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from memoryos_server.app import create_app
+
+    org = create_tenant(client, "Acme")
+    email = "invited-closed@example.com"
+    invitation_id = str(_invite(client, org, email, role="member")["invitation_id"])
+    code = invitation_code(client, email, invitation_id)
+    closed_settings = runtime.settings.model_copy(update={"signup_enabled": False})
+    closed = create_app(closed_settings, runtime=dataclasses.replace(runtime, settings=closed_settings), migrate=False)
+    with TestClient(closed) as closed_client:
+        refused = closed_client.post(
+            "/v1/auth/signup", json={"email": "open@example.com", "password": PASSWORD, "organization_name": "X"}
+        )
+        assert refused.status_code == 403
+        joined = closed_client.post(
+            f"/v1/auth/invitations/{invitation_id}/signup", json={"code": code, "password": PASSWORD}
+        )
+        assert joined.status_code == 201, joined.text
+        assert joined.json()["data"]["role"] == "member"
