@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from memoryos_server.api.routers import (
     users,
     workspace,
 )
+from memoryos_server.errors import ServiceUnavailable
 from memoryos_server.services.container import Services, build_services
 from memoryos_server.services.memory.worker import start_background as start_memory_worker
 from memoryos_server.services.runtime import Runtime, build_runtime
@@ -37,7 +39,26 @@ log = logging.getLogger("memoryos")
 
 # Components started with the app (the job worker, …) register here: (start, stop) pairs.
 LifecycleHook = Callable[[Services], Callable[[], None]]
-LIFECYCLE_HOOKS: list[LifecycleHook] = [start_memory_worker]
+
+
+def warm_up_models(services: Services) -> Callable[[], None]:
+    """Load the models in a background thread at start; a failure (no model installed, an
+    endpoint down) is logged with its remedy and met again, as a 503, by the requests that need
+    the model, while everything else keeps working."""
+    runtime = services.runtime
+
+    def run() -> None:
+        try:
+            runtime.warm_up()
+        except ServiceUnavailable as exc:
+            log.warning("embedder not ready: %s", exc)
+
+    if runtime.settings.warm_up_models:
+        threading.Thread(target=run, name="memoryos-warm-up", daemon=True).start()
+    return lambda: None
+
+
+LIFECYCLE_HOOKS: list[LifecycleHook] = [start_memory_worker, warm_up_models]
 
 
 def create_app(

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     embedding_api_key: SecretStr | None = None
     embedding_threads: int = 2
     model_cache_dir: Path | None = None  # default: data_dir / "models"
+    warm_up_models: bool = True  # load the embedder in the background at start, not on the first add
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None

@@ -74,6 +74,12 @@ class Runtime:
         embedder = self.embedder
         return None if _lexical(embedder) else embedder
 
+    def warm_up(self) -> None:
+        """Load the embedder and the extractor now (a first start builds the ONNX model, a few
+        seconds), so the first add or search does not wait for it."""
+        self.embedder.embed(["warm up"])
+        self.extractor  # noqa: B018 — built for its side effect
+
     def close(self) -> None:
         self.db.dispose()
 
