@@ -82,6 +82,12 @@ class ValidationFailed(MemoryOSError):
     error = "validation_error"
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """An idempotency key sent again with a different request."""
+
+    error = "idempotency_key_reused"
+
+
 class PayloadTooLarge(MemoryOSError):
     error = "payload_too_large"
 

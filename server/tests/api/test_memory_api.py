@@ -481,3 +481,35 @@ def test_a_repeated_idempotency_key_replays_the_first_answer(client: TestClient,
         "/v1/memories/add", json=body, headers={**tenant.key_headers("bob"), "Idempotency-Key": "order-123"}
     )
     assert other.content != first.content and _total(client, tenant, "bob") == 1
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(client: TestClient, tenant: TenantHandle) -> None:
+    headers = {**tenant.key_headers("dora"), "Idempotency-Key": "order-9"}
+    first = client.post(
+        "/v1/memories/add", json={"messages": [{"role": "user", "content": "I live in Berlin"}]}, headers=headers
+    )
+    assert first.status_code == 200
+    for changed in (
+        {"messages": [{"role": "user", "content": "I live in Paris"}]},
+        {"messages": [{"role": "user", "content": "I live in Berlin"}], "infer": False},
+        {"messages": [{"role": "user", "content": "I live in Berlin"}], "metadata": {"source": "other"}},
+    ):
+        again = client.post("/v1/memories/add", json=changed, headers=headers)
+        assert again.status_code == 422, again.text
+        assert again.json()["error"] == "idempotency_key_reused" and again.json()["code"] == "REQ_422"
+    assert _total(client, tenant, "dora") == 1
+
+
+def test_an_idempotency_key_holds_across_the_tenants_api_keys(client: TestClient, tenant: TenantHandle) -> None:
+    # A backend that retries after rotating its key still gets the first answer.
+    second_key = client.post("/v1/tenant/api-keys", json={"name": "rotated"}, headers=tenant.jwt_headers())
+    assert second_key.status_code == 201, second_key.text
+    body = {"messages": [{"role": "user", "content": "I work as a nurse"}]}
+    first = client.post("/v1/memories/add", json=body, headers={**tenant.key_headers("erin"), "Idempotency-Key": "r-1"})
+    retry = client.post(
+        "/v1/memories/add",
+        json=body,
+        headers={"X-API-Key": second_key.json()["data"]["raw_api_key"], "X-End-User-ID": "erin", "Idempotency-Key": "r-1"},
+    )
+    assert first.status_code == retry.status_code == 200
+    assert retry.content == first.content and _total(client, tenant, "erin") == 1

@@ -167,6 +167,8 @@ def test_idempotent_adds_write_once(client: TestClient, new_agent, new_passport)
     first = _add(client, agent, uui, "My goal is to climb Kilimanjaro.", idempotency_key="k-1").json()
     second = _add(client, agent, uui, "My goal is to climb Kilimanjaro.", idempotency_key="k-1").json()
     assert first["job_id"] == second["job_id"] and first["results"] == second["results"]
+    reused = _add(client, agent, uui, "My goal is to run a marathon.", idempotency_key="k-1")
+    assert reused.status_code == 422 and reused.json()["error"] == "idempotency_key_reused"
     memories = client.get("/v1/uui/me/memories", headers=passport.headers()).json()["data"]
     assert len(memories) == 1
 

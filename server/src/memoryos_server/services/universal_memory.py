@@ -25,6 +25,7 @@ from memoryos_server.errors import JobNotFound, WriteNotPermitted
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.memory import AddEvent, AddOutcome, JobView, MemoryOwner, MemoryService, RetrievedMemory
+from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory.retrieve import new_retrieval_id
 from memoryos_server.services.memory.worker import WriteAdmission
 from memoryos_server.services.universal import UniversalAccessService
@@ -161,7 +162,12 @@ class UniversalMemoryAccess:
             return render(outcome)
 
         return self.memory.idempotency.once(
-            session, owner=owner, caller=f"agent:{agent.id}", key=idempotency_key, produce=produce
+            session,
+            owner=owner,
+            caller=f"agent:{agent.id}",
+            key=idempotency_key,
+            request=add_request(messages, metadata=metadata),
+            produce=produce,
         )
 
     def job(self, session: Session, agent: GlobalAgent, user: UniversalUser, job_id: str) -> JobView:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.errors import ClarificationNotFound, EndUserRequired, MemoryNotFound, ReviewNotFound, UserNotFound
 from memoryos_server.services.identity import WORKSPACE_SUFFIX, IdentityService
+from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.service import MemoryService
 from memoryos_server.services.memory.retrieve import new_retrieval_id
@@ -150,8 +151,12 @@ class TenantMemoryService:
             )
             return render(outcome)
 
+        request = add_request(
+            messages, infer=infer, category=category, metadata=metadata, source=source,
+            conversation_id=conversation_id, agent_id=agent_id,
+        )
         return self.memory.idempotency.once(
-            session, owner=owner, caller=principal.credential_id, key=idempotency_key, produce=produce
+            session, owner=owner, caller="tenant", key=idempotency_key, request=request, produce=produce
         )
 
     def job(self, session: Session, principal: Principal, job_id: str) -> JobView:
@@ -288,8 +293,12 @@ class TenantMemoryService:
                 )
             )
 
+        request = add_request(
+            messages, infer=infer, category=category, metadata=metadata, source=source,
+            conversation_id=conversation_id, agent_id=agent_id,
+        )
         return self.memory.idempotency.once(
-            session, owner=owner, caller=principal.credential_id, key=idempotency_key, produce=produce
+            session, owner=owner, caller="tenant", key=idempotency_key, request=request, produce=produce
         )
 
     def workspace_retrieve(self, session: Session, principal: Principal, **search: Any) -> RetrieveOutcome:
