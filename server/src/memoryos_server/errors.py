@@ -207,3 +207,17 @@ class EncryptionKeyDestroyed(MemoryOSError):
     """The owner's data key is gone: their ciphertext can never be read again."""
 
     error = "encryption_key_destroyed"
+
+
+class NetworkPaused(RateLimited):
+    """Too many code checks from one network address, whichever email addresses they were for.
+
+    Its own kind, so a page can say that the network is paused rather than blame the address
+    the person is signing in to (which is not locked by it).
+    """
+
+
+class CrossSiteRequest(PermissionDenied):
+    """A change sent with the session cookie alone, not from this site (or not saying where from)."""
+
+    error = "cross_site_request"

@@ -7,11 +7,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 
-from memoryos_server.errors import PermissionDenied
+from memoryos_server.errors import CrossSiteRequest, PermissionDenied
 from memoryos_server.services.container import Services
 from memoryos_server.services.passport import (
     SESSION_COOKIE,
-    CrossSiteRequest,
     PassportCaller,
     from_this_site,
     site_origins,

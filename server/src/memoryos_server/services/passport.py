@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.crypto import numeric_code, public_id, random_token
 from memoryos_server.errors import (
+    NetworkPaused,
     PassportSessionRequired,
-    PermissionDenied,
     RateLimited,
     ServiceUnavailable,
     WrongOneTimeCode,
@@ -72,20 +72,6 @@ class PassportCaller:
 
     user_id: int
     session_token: str
-
-
-class NetworkPaused(RateLimited):
-    """Too many code checks from one network address, whichever email addresses they were for.
-
-    Its own kind, so a page can say that the network is paused rather than blame the address
-    the person is signing in to (which is not locked by it).
-    """
-
-
-class CrossSiteRequest(PermissionDenied):
-    """A change sent with the session cookie alone, not from this site (or not saying where from)."""
-
-    error = "cross_site_request"
 
 
 def normalise_email(email: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from memoryos_server.errors import RateLimited, WrongOneTimeCode
-from memoryos_server.services.passport import CodeSent, NetworkPaused
+from memoryos_server.errors import NetworkPaused, RateLimited, WrongOneTimeCode
+from memoryos_server.services.passport import CodeSent
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import local_path
