@@ -122,9 +122,12 @@ def test_the_public_profile_needs_no_credentials_and_shows_only_public_fields(cl
     assert set(data) == PUBLIC_FIELDS
     assert data["name"] == agent.body["name"] and data["default_categories_requested"] == ["goal"]
     assert client.get(f"/v1/agents/global/{agent.id.upper()}").json()["data"]["id"] == agent.id
-    for unknown in (str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1", "%00"):
+    for unknown in (str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"):
         missing = client.get(f"/v1/agents/global/{unknown}")
         assert missing.status_code == 404 and missing.json()["code"] == "AGN_404", unknown
+    # A NUL can name nothing: refused before any route runs, like everywhere else.
+    nul = client.get("/v1/agents/global/%00")
+    assert nul.status_code == 422 and nul.json()["code"] == "REQ_422"
 
 
 def test_a_tenant_sees_and_changes_only_its_own_agents(client: TestClient, new_tenant) -> None:  # type: ignore[no-untyped-def]
