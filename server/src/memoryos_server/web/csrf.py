@@ -52,7 +52,10 @@ class Csrf:
 
     def verify(self, request: Request, submitted: str | None) -> None:
         seed = request.cookies.get(CSRF_COOKIE)
-        if not seed or not submitted or not hmac.compare_digest(self._sign(seed), submitted):
+        # Compared as bytes: compare_digest refuses str with anything but ASCII (a TypeError).
+        expected = self._sign(seed).encode() if seed else b""
+        given = submitted.encode("utf-8", "surrogatepass") if submitted else b""
+        if not seed or not submitted or not hmac.compare_digest(expected, given):
             raise CsrfFailed("this form expired or did not come from this site; reload the page and try again")
         origin = request.headers.get("origin") or request.headers.get("referer")
         if origin and not self.from_this_site(request, origin):

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from memoryos_server.errors import BadRequest, PassportSessionRequired
 from memoryos_server.services.container import Services
 from memoryos_server.services.passport import PassportCaller
+from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
 from memoryos_server.web.site import Site
 
 
@@ -42,10 +43,17 @@ MaybeSignedIn = Annotated[PassportCaller | None, Depends(maybe_signed_in)]
 
 
 async def checked_form(request: Request, site: SiteDep) -> FormData:
-    """The submitted form, once its CSRF token and origin are checked (before anything else)."""
+    """The submitted form, once its CSRF token and origin are checked (before anything else),
+    and once no field's name or text holds what no database can store (NUL, lone surrogates:
+    the same check as the JSON API's), so no page goes on to fail half-way through a write."""
     form = await request.form()
     token = form.get("csrf_token")
     site.csrf.verify(request, token if isinstance(token, str) else None)
+    for name, value in form.multi_items():
+        if not is_storable(name):
+            raise BadRequest("invalid_form", f"a field's name is not valid: {UNSTORABLE_MESSAGE}")
+        if isinstance(value, str) and not is_storable(value):
+            raise BadRequest("invalid_form", f"the field {name} is not valid: {UNSTORABLE_MESSAGE}")
     return form
 
 

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
-# NUL cannot be stored in a PostgreSQL text column, and a lone surrogate (JSON allows "\ud800")
-# cannot be encoded as UTF-8 by either database driver or by the encryption: refuse both at the
-# door, on every backend alike, instead of failing half-way through a write.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-UNSTORABLE_MESSAGE = "text may not contain NUL characters or unpaired surrogates"
-
-
-def is_storable(text: str) -> bool:
-    return _UNSTORABLE.search(text) is None
+# NUL and lone surrogates are refused at the door (see storage/text.py, which the pages' forms
+# use too); the routers and the middleware import the check from here.
+from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
 
 
 def _refuse_unstorable(value: Any) -> Any:
