@@ -22,14 +22,16 @@ def _normalise_url(url: str) -> str:
 
 def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = _normalise_url(url)
+    # A database error's message would otherwise carry the statement's parameter values
+    # (ciphertext, token hashes, email addresses) into the logs of the 500 it becomes.
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
