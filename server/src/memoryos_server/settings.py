@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     token_failures_per_client: int = Field(default=20, ge=1)
     token_failures_per_ip: int = Field(default=50, ge=1)
     auth_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    # Sign-ups and password changes hash a password whatever their outcome, so every attempt is
+    # counted: per client address (and per email for sign-up) over the window; past a limit 429.
+    signup_attempts_per_ip: int = Field(default=20, ge=1)
+    signup_attempts_per_email: int = Field(default=5, ge=1)
+    password_change_attempts_per_ip: int = Field(default=20, ge=1)
+    auth_attempt_window_seconds: int = Field(default=900, ge=1, le=86_400)
     link_token_ttl_seconds: int = 900
 
     # --- email ----------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Brute-force limits on POST /v1/auth/login and POST /v1/oauth/token (both databases).
+"""Brute-force limits on POST /v1/auth/login and POST /v1/oauth/token, and attempt limits on
+POST /v1/auth/signup and POST /v1/auth/password (both databases).
 
 Failures are counted per account (email, client_id) and per client address; past a limit every
 attempt is 429 RATE_429 with Retry-After, a right password included, and the answers are the
-same whether the account exists or not. The limits here are small copies of the settings'.
+same whether the account exists or not. Sign-ups (per address and per email) and password
+changes (per address) hash a password each time, so every attempt counts there. The limits
+here are small copies of the settings' (the suite's own app has them raised: its requests all
+come from one address).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tests.fixtures.factories import PASSWORD, create_tenant
 from tests.fixtures.passport import fresh_ip
 
 PER_EMAIL, PER_IP, PER_CLIENT, TOKEN_PER_IP = 3, 5, 3, 5
+SIGNUP_PER_IP, SIGNUP_PER_EMAIL, PASSWORD_PER_IP = 4, 3, 3
 
 
 def _limited_app(runtime: Runtime, **overrides: object) -> FastAPI:
@@ -31,6 +36,9 @@ def _limited_app(runtime: Runtime, **overrides: object) -> FastAPI:
         "login_failures_per_ip": PER_IP,
         "token_failures_per_client": PER_CLIENT,
         "token_failures_per_ip": TOKEN_PER_IP,
+        "signup_attempts_per_ip": SIGNUP_PER_IP,
+        "signup_attempts_per_email": SIGNUP_PER_EMAIL,
+        "password_change_attempts_per_ip": PASSWORD_PER_IP,
         **overrides,
     }
     settings = runtime.settings.model_copy(update=values)
@@ -149,3 +157,64 @@ def test_token_failures_from_one_address_block_that_address_only(limited) -> Non
     assert _token(limited(), client_id, secret).status_code == 200
     for _ in range(PER_CLIENT + 2):  # successes are not counted
         assert _token(limited(), client_id, secret).status_code == 200
+
+
+# --- sign-up and password change: every attempt hashes a password, so every attempt counts ----
+
+
+def _signup(client: TestClient, email: str) -> httpx.Response:
+    return client.post("/v1/auth/signup", json={"email": email, "password": PASSWORD, "organization_name": "Limited"})
+
+
+def _change_password(client: TestClient, jwt: str, current: str, new: str) -> httpx.Response:
+    return client.post(
+        "/v1/auth/password", json={"current_password": current, "new_password": new}, headers={"Authorization": f"Bearer {jwt}"}
+    )
+
+
+def test_signups_from_one_address_are_limited_and_a_refused_one_makes_nothing(limited) -> None:  # type: ignore[no-untyped-def]
+    place = limited(fresh_ip())
+    taken = _account(limited())
+    answers = [_signup(place, f"new-{n}-{secrets.token_hex(4)}@example.com").status_code for n in range(SIGNUP_PER_IP - 1)]
+    answers.append(_signup(place, taken).status_code)  # a failed sign-up counts as well
+    assert answers == [201] * (SIGNUP_PER_IP - 1) + [409]
+    email = f"refused-{secrets.token_hex(4)}@example.com"
+    refused = _signup(place, email)
+    _assert_limited(refused)
+    assert "access_token" not in refused.text
+    assert _login(limited(), email, PASSWORD).status_code == 401  # no account was made
+    assert _signup(limited(), email).status_code == 201  # from elsewhere the same sign-up works
+
+
+def test_signups_for_one_email_are_limited_from_every_address(limited) -> None:  # type: ignore[no-untyped-def]
+    email = f"popular-{secrets.token_hex(4)}@example.com"
+    answers = [_signup(limited(), email).status_code for _ in range(SIGNUP_PER_EMAIL)]
+    assert answers == [201] + [409] * (SIGNUP_PER_EMAIL - 1)
+    _assert_limited(_signup(limited(), email))
+    _assert_limited(_signup(limited(), " " + email.upper()))  # the same address however written
+    assert _signup(limited(), f"other-{secrets.token_hex(4)}@example.com").status_code == 201
+
+
+def test_password_changes_from_one_address_are_limited(limited) -> None:  # type: ignore[no-untyped-def]
+    owner = create_tenant(limited(), "Limited")
+    place = limited(fresh_ip())
+    new = "a new password, long enough"
+    for _ in range(PASSWORD_PER_IP):
+        assert _change_password(place, owner.jwt, "not the password", new).status_code == 401
+    refused = _change_password(place, owner.jwt, PASSWORD, new)
+    _assert_limited(refused)
+    assert _login(limited(), owner.owner_email, PASSWORD).status_code == 200  # the password is unchanged
+    assert _change_password(limited(), owner.jwt, PASSWORD, new).status_code == 200  # from elsewhere it works
+    assert _login(limited(), owner.owner_email, new).status_code == 200
+
+
+def test_right_password_changes_count_too(limited) -> None:  # type: ignore[no-untyped-def]
+    owner = create_tenant(limited(), "Limited")
+    place = limited(fresh_ip())
+    current = PASSWORD
+    for n in range(PASSWORD_PER_IP):
+        changed = _change_password(place, owner.jwt, current, f"{PASSWORD} {n}")
+        assert changed.status_code == 200, changed.text
+        current = f"{PASSWORD} {n}"
+    _assert_limited(_change_password(place, owner.jwt, current, "yet another password"))
+    assert _login(limited(), owner.owner_email, current).status_code == 200

@@ -23,6 +23,7 @@ from memoryos_server.errors import (
     ClientNotFound,
     EndUserRequired,
     KeyNotFound,
+    RateLimited,
     SignupDisabled,
     UserNotFound,
 )
@@ -65,11 +66,21 @@ class IdentityService:
 
     # --- dashboard accounts ------------------------------------------------------------------
 
-    def signup(self, session: Session, *, email: str, password: str, organization_name: str) -> tuple[User, Tenant]:
+    def signup(self, *, email: str, password: str, organization_name: str, ip: str | None = None) -> tuple[User, Tenant]:
+        """A new organisation and its owner, within the attempt limits of the address and email."""
         if not self.rt.settings.signup_enabled:
             raise SignupDisabled("sign-up is disabled on this server")
-        users = UserRepository(session)
+        settings = self.rt.settings
         login_email = normalise_email(email)
+        limits = [(f"signup:email:{self._bucket_key(login_email, 'signup_email')}", settings.signup_attempts_per_email)]
+        if ip:
+            limits.append((f"signup:ip:{self._bucket_key(ip, 'client_ip')}", settings.signup_attempts_per_ip))
+        self._count_attempt(limits)
+        with self.rt.db.session() as session:
+            return self._signup(session, login_email, email, password, organization_name)
+
+    def _signup(self, session: Session, login_email: str, email: str, password: str, organization_name: str) -> tuple[User, Tenant]:
+        users = UserRepository(session)
         if users.by_login_email(login_email) is not None:
             raise AlreadyExists("an account with this email exists")
         tenant = self._create_tenant(session, organization_name)
@@ -161,11 +172,16 @@ class IdentityService:
             data["tenant_name"] = tenant.name if tenant else None
         return data
 
-    def change_password(self, session: Session, principal: Principal, *, current: str, new: str) -> None:
-        user = UserRepository(session).by_id(principal.user_id or -1)
-        if user is None or not self.rt.passwords.verify(user.password_hash, current):
-            raise AuthenticationFailed("wrong password")
-        user.password_hash = self.rt.passwords.hash(new)
+    def change_password(self, principal: Principal, *, current: str, new: str, ip: str | None = None) -> None:
+        """Within the attempt limit of the caller's address (each attempt hashes twice)."""
+        if ip:
+            limit = self.rt.settings.password_change_attempts_per_ip
+            self._count_attempt([(f"password:ip:{self._bucket_key(ip, 'client_ip')}", limit)])
+        with self.rt.db.session() as session:
+            user = UserRepository(session).by_id(principal.user_id or -1)
+            if user is None or not self.rt.passwords.verify(user.password_hash, current):
+                raise AuthenticationFailed("wrong password")
+            user.password_hash = self.rt.passwords.hash(new)
 
     # --- tenant API keys ------------------------------------------------------------------------
 
@@ -271,6 +287,22 @@ class IdentityService:
         else:
             for bucket in counted:
                 self.limiter.refund(bucket, window_seconds=window)
+
+    def _count_attempt(self, limits: list[tuple[str, int]]) -> None:
+        """Count one attempt in every bucket, before any work; ``RateLimited`` past any limit,
+        with none of the buckets counted then. For work that costs the same (a password hash)
+        whether it succeeds or not, so successes count too and nothing is refunded. Run before
+        the work's own session: on SQLite the counters' write would wait for it."""
+        window = self.rt.settings.auth_attempt_window_seconds
+        counted: list[str] = []
+        try:
+            for bucket, limit in limits:
+                self.limiter.hit(bucket, limit=limit, window_seconds=window)
+                counted.append(bucket)
+        except RateLimited:
+            for bucket in counted:
+                self.limiter.refund(bucket, window_seconds=window)
+            raise
 
     def _bucket_key(self, value: str, purpose: str) -> str:
         # Keyed hashes: the counters table holds no email address, client id or IP address.

@@ -29,12 +29,11 @@ router = APIRouter(prefix="/v1", tags=["identity"], route_class=AuthenticatedRou
 
 
 @router.post("/auth/signup", status_code=201, summary="Create an organisation and its owner (public)")
-def signup(body: SignupIn, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        user, tenant = services.identity.signup(
-            session, email=body.email, password=body.password, organization_name=body.organization_name
-        )
-        token = services.identity.issue_user_token(user, tenant)
+def signup(body: SignupIn, services: ServicesDep, ip: ClientIp) -> dict[str, Any]:
+    user, tenant = services.identity.signup(
+        email=body.email, password=body.password, organization_name=body.organization_name, ip=ip
+    )
+    token = services.identity.issue_user_token(user, tenant)
     return ok(
         {
             "user": {"id": user.public_id, "email": user.email},
@@ -60,13 +59,10 @@ def me(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -
 
 
 @router.post("/auth/password", summary="Change the signed-in account's password")
-def change_password(
-    body: PasswordChangeIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
+def change_password(body: PasswordChangeIn, principal: TenantPrincipal, services: ServicesDep, ip: ClientIp) -> dict[str, Any]:
     if principal.kind != "user":
         raise AuthenticationFailed("sign in with a password to change it")
-    with runtime.db.session() as session:
-        services.identity.change_password(session, principal, current=body.current_password, new=body.new_password)
+    services.identity.change_password(principal, current=body.current_password, new=body.new_password, ip=ip)
     return ok({"changed": True})
 
 
