@@ -192,11 +192,11 @@ def open_stack(backend: str, *, label: str = "bench", embedder: str = "local") -
     try:
         upgrade(runtime.db)
         services = build_services(runtime)
+        user, tenant = services.identity.signup(
+            email=f"bench-{secrets.token_hex(4)}@example.com", password="benchmark password",
+            organization_name="Benchmarks",
+        )
         with runtime.db.session() as session:
-            user, tenant = services.identity.signup(
-                session, email=f"bench-{secrets.token_hex(4)}@example.com", password="benchmark password",
-                organization_name="Benchmarks",
-            )
             owner = Principal("user", tenant.id, tenant.public_id, "owner", user.public_id, user.id)
             _key, raw = services.identity.create_api_key(session, owner, name="bench")
         principal = services.identity.authenticate_request(authorization=f"ApiKey {raw}", x_api_key=None)

@@ -132,14 +132,15 @@ class MemoryRepository(Repository):
         if not hashes:
             return {}
         model = self.family.memory
-        rows = self.all(
-            select(model)
-            .where(model.owner_id == owner_id, model.status == "active", model.content_hash.in_(list(set(hashes))))
-            .order_by(model.created_at, model.id)
-        )
+        # Status and order are applied here, not in SQL: given either, SQLite's planner reads
+        # every row of the owner through (owner, status, category) or (owner, created_at) —
+        # 150 ms at 100k rows — instead of looking the few hashes up in (owner, content_hash).
+        statement = select(model).where(model.owner_id == owner_id, model.content_hash.in_(list(set(hashes))))
+        rows = self.all(statement.options(defer(model.embedding)))
         found: dict[str, Any] = {}
-        for row in rows:
-            found.setdefault(row.content_hash, row)
+        for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+            if row.status == "active":
+                found.setdefault(row.content_hash, row)
         return found
 
     def page(
