@@ -68,6 +68,36 @@ def test_a_second_worker_sees_adds_edits_archives_and_deletes(services: Services
     assert _ids(services, other, owner, "hiking") == []  # a purge: reloaded
 
 
+def _keyword(services: Services, memory: MemoryService, owner: MemoryOwner, query: str) -> list[tuple[str, float]]:
+    with services.runtime.db.session(write=False) as session:
+        terms = memory.codec(owner).query_terms(query)
+        hits = memory.index.keyword(session, owner.family, owner.search_filter(), terms, 20)
+    return [(memory_id, round(score, 6)) for memory_id, score in hits]
+
+
+def test_keyword_search_in_a_warm_worker_follows_rewrites_and_deletes(services: Services) -> None:
+    owner = make_end_user(services)
+    warm = _second_worker(services)
+    hiking = add(services, owner, "I love hiking in the mountains", infer=False).results[0].id
+    lisbon = add(services, owner, "My sister lives in Lisbon", infer=False).results[0].id
+    add(services, owner, "I play the cello on weekends", infer=False)
+    assert [m for m, _ in _keyword(services, warm, owner, "hiking mountains")] == [hiking]  # loads the owner
+
+    with services.runtime.db.session() as session:
+        services.memory.update(session, owner=owner, memory_id=hiking, actor=ACTOR, content="I love sailing on the lake")
+    assert _keyword(services, warm, owner, "hiking mountains") == []  # the old words no longer count
+    assert [m for m, _ in _keyword(services, warm, owner, "sailing lake")] == [hiking]
+
+    with services.runtime.db.session() as session:
+        services.memory.delete(session, owner=owner, memory_id=lisbon, actor=ACTOR)
+    assert _keyword(services, warm, owner, "sister Lisbon") == []
+    added = [add(services, owner, f"Visited museum number {i} in Porto", infer=False).results[0].id for i in range(5)]
+    # The warm worker answers what a worker starting now would, scores included.
+    for query in ("sailing lake", "museum Porto", "cello weekends", "Lisbon sister museum", "number 3"):
+        assert _keyword(services, warm, owner, query) == _keyword(services, _second_worker(services), owner, query)
+    assert {m for m, _ in _keyword(services, warm, owner, "museum Porto")} == set(added)
+
+
 def test_a_rolled_back_write_never_reaches_a_cache(services: Services) -> None:
     owner = make_end_user(services)
     kept = add(services, owner, "I love hiking").results[0].id

@@ -15,8 +15,9 @@ plus the few columns filters need (category, status, created/archived times, ter
   past that a first pass ranks every row by the Hamming distance of sign bits (48 bytes a row
   for 384 dimensions), and the best ``coarse_candidates`` are re-scored exactly.
 
-Keyword search reads its postings from the covering index ``(owner_id, term, memory_id, tf)``
-and filters them with the same in-memory columns, so it needs no join.
+Keyword search keeps the owner's postings in memory too (``sqlite_postings``), loaded on the
+first keyword query and brought up to date by the same generations, and filters them with the
+same in-memory columns.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
-from memoryos_server.storage.index.scoring import doc_freqs as count_docs
+from memoryos_server.storage.index.sqlite_postings import PostingStore, load_postings
 
 if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
@@ -87,6 +88,9 @@ class OwnerMatrix:
         self.size = 0
         self.dead = 0
         self.center = center if center is not None else np.zeros(dim, dtype=np.float32)
+        # Keyword postings: None until the first keyword search asks for them.
+        self.postings: PostingStore | None = None
+        self.postings_generation = -1
         self._allocate(0)
 
     # --- storage ---------------------------------------------------------------------------
@@ -118,7 +122,29 @@ class OwnerMatrix:
 
     @property
     def nbytes(self) -> int:
-        return int(self.vectors.nbytes + self.codes.nbytes) + 64 * len(self.ids)
+        postings = self.postings.nbytes if self.postings is not None else 0
+        return int(self.vectors.nbytes + self.codes.nbytes) + 64 * len(self.ids) + postings
+
+    def current_postings(self, session: Session, family: MemoryFamily, owner_id: int, generation: int) -> PostingStore:
+        """The postings as of ``generation`` (this session's snapshot) or newer: loaded whole the
+        first time, then the postings of rows stamped since. Call after the matrix is current."""
+        held = self.postings_generation  # read before the store: a store is set before its generation
+        store = self.postings
+        if store is not None and held >= generation:
+            return store
+        with self.refresh_lock:
+            store = self.postings
+            if store is None or store.mostly_stale:
+                changed, terms, rows, tfs = load_postings(session, family, owner_id, self.row_of, after=None)
+                self.postings = PostingStore.empty().replaced(changed, terms, rows, tfs)
+                self.postings_generation = generation  # exactly this snapshot; newer rows come as deltas
+            elif self.postings_generation < generation:
+                changed, terms, rows, tfs = load_postings(
+                    session, family, owner_id, self.row_of, after=self.postings_generation
+                )
+                self.postings = store.replaced(changed, terms, rows, tfs)
+                self.postings_generation = generation
+            return self.postings
 
     def view(self) -> _View:
         with self._apply_lock:
@@ -378,28 +404,23 @@ class SQLiteSearchIndex:
         view = entry.view()
         if view.size == 0 or stats.doc_count <= 0:
             return []
-        term = family.term
-        doc_freqs = count_docs(session, family, where.owner_id, distinct)
-        kept = affordable_terms(doc_freqs, stats.doc_count)
+        store = entry.current_postings(session, family, where.owner_id, stats.generation)
+        found = store.lookup(np.asarray(distinct, dtype=np.int64), view.size)
+        if found.terms.size == 0:
+            return []
+        present, doc_freq = np.unique(found.terms, return_counts=True)
+        kept = affordable_terms(dict(zip(present.tolist(), doc_freq.tolist(), strict=True)), stats.doc_count)
         if not kept:
             return []
-        postings = (
-            session.connection()
-            .execute(
-                select(term.memory_id, term.term, term.tf).where(term.owner_id == where.owner_id, term.term.in_(kept))
-            )
-            .all()
-        )
-        row_of = entry.row_of
-        rows = np.fromiter((row_of.get(p[0], -1) for p in postings), dtype=np.int64, count=len(postings))
-        known = (rows >= 0) & (rows < view.size)
-        if not known.any():
-            return []
-        rows = rows[known]
-        tf = np.fromiter((p[2] for p in postings), dtype=np.float64, count=len(postings))[known]
         doc_count = max(stats.doc_count, 1)
-        idf_of = {t: idf(doc_freqs[t], doc_count) for t in kept}
-        idfs = np.fromiter((idf_of[p[1]] for p in postings), dtype=np.float64, count=len(postings))[known]
+        kept_terms = np.asarray(sorted(kept), dtype=np.int64)
+        idf_of_kept = np.asarray(
+            [idf(int(doc_freq[np.searchsorted(present, t)]), doc_count) for t in kept_terms], dtype=np.float64
+        )
+        chosen = np.isin(found.terms, kept_terms)
+        rows = found.rows[chosen]
+        tf = found.tfs[chosen]
+        idfs = idf_of_kept[np.searchsorted(kept_terms, found.terms[chosen])]
         avgdl = stats.avg_doc_length or 1.0
         length = view.term_count[rows].astype(np.float64)
         contribution = (
