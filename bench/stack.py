@@ -9,6 +9,7 @@ child server opens the same per-user keys as the benchmark process.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import secrets
@@ -200,6 +201,10 @@ def open_stack(backend: str, *, label: str = "bench", embedder: str = "local") -
             owner = Principal("user", tenant.id, tenant.public_id, "owner", user.public_id, user.id)
             _key, raw = services.identity.create_api_key(session, owner, name="bench")
         principal = services.identity.authenticate_request(authorization=f"ApiKey {raw}", x_api_key=None)
+        # As `memoryos serve` does once started (settings.gc_freeze): models loaded, start-up
+        # objects moved out of the full collections' reach.
+        runtime.warm_up()
+        gc.freeze()
     except BaseException:
         runtime.close()
         if pg_name:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.app import create_app
 from tests.fixtures.app import free_port, make_settings
-from tests.fixtures.databases import TestDatabase
+from tests.fixtures import databases
 from tests.fixtures.factories import create_tenant
 
 
@@ -25,7 +25,7 @@ def _wait_for(condition, seconds: float = 15.0) -> bool:  # type: ignore[no-unty
     return False
 
 
-def test_the_embedder_is_loaded_before_the_first_request(test_database: TestDatabase, tmp_path: Path) -> None:
+def test_the_embedder_is_loaded_before_the_first_request(test_database: databases.TestDatabase, tmp_path: Path) -> None:
     settings = make_settings(test_database, tmp_path)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
@@ -35,7 +35,7 @@ def test_the_embedder_is_loaded_before_the_first_request(test_database: TestData
 
 
 def test_an_embedder_that_cannot_load_is_logged_and_the_rest_keeps_working(
-    test_database: TestDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    test_database: databases.TestDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     settings = make_settings(
@@ -54,3 +54,18 @@ def test_an_embedder_that_cannot_load_is_logged_and_the_rest_keeps_working(
         )
         assert added.status_code == 503
         assert added.json()["code"] == "SRV_503" and added.json()["error"] == "embedding_endpoint_error"
+
+
+def test_start_up_objects_are_frozen_out_of_full_collections(test_database: databases.TestDatabase, tmp_path: Path) -> None:
+    import gc
+
+    settings = make_settings(test_database, tmp_path, gc_freeze=True)
+    try:
+        gc.unfreeze()
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            assert client.get("/healthz").status_code == 200
+            # Frozen at start, and again once the models are loaded.
+            assert _wait_for(lambda: client.app.state.runtime._extractor is not None)  # type: ignore[attr-defined]
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
