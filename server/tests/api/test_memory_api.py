@@ -492,12 +492,19 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(client: TestCl
     for changed in (
         {"messages": [{"role": "user", "content": "I live in Paris"}]},
         {"messages": [{"role": "user", "content": "I live in Berlin"}], "infer": False},
-        {"messages": [{"role": "user", "content": "I live in Berlin"}], "metadata": {"source": "other"}},
+        {"messages": [{"role": "user", "content": "I live in Berlin"}, {"role": "user", "content": "I am 40"}]},
     ):
         again = client.post("/v1/memories/add", json=changed, headers=headers)
         assert again.status_code == 422, again.text
         assert again.json()["error"] == "idempotency_key_reused" and again.json()["code"] == "REQ_422"
     assert _total(client, tenant, "dora") == 1
+    # Provenance may be stamped anew on a retry (an SDK's fresh event id and time): still a replay.
+    retry = client.post(
+        "/v1/memories/add",
+        json={"messages": [{"role": "user", "content": "I live in Berlin"}], "metadata": {"sent_at": "now"}},
+        headers=headers,
+    )
+    assert retry.status_code == 200 and retry.content == first.content
 
 
 def test_an_idempotency_key_holds_across_the_tenants_api_keys(client: TestClient, tenant: TenantHandle) -> None:

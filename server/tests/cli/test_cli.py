@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from memoryos_server.storage.migrate import head_revision
 from tests.fixtures.app import free_port
 
 MEMORYOS = str(Path(sys.executable).parent / "memoryos")
@@ -85,7 +86,7 @@ def test_serve_with_no_configuration_just_works(tmp_path: Path) -> None:
 def test_migrate_and_create_operator(tmp_path: Path, test_database, client) -> None:  # type: ignore[no-untyped-def]
     env = _env(tmp_path, MEMORYOS_DATABASE_URL=test_database.url)
     migrated = subprocess.run([MEMORYOS, "migrate"], env=env, capture_output=True, text=True, timeout=60)
-    assert migrated.returncode == 0 and "revision 0001" in migrated.stdout
+    assert migrated.returncode == 0 and f"revision {head_revision()}" in migrated.stdout
     email = f"ops-{os.getpid()}-{time.monotonic_ns()}@example.com"
     created = subprocess.run(
         [MEMORYOS, "admin", "create-operator", "--email", email, "--password", "operator password"],

@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 
-from memoryos import AsyncMemory, Memory, NotFoundError
+from memoryos import AsyncMemory, Memory, MemoryOSError, NotFoundError
 
 SEED = "Please remember that I prefer short, structured explanations and Python examples"
 
@@ -25,10 +25,23 @@ def main(base_url: str, api_key: str, user: str) -> dict:
             conversation_id="conv-1",
         )
         out["add"] = added.model_dump(mode="json")
-        repeated = memory.add(
-            messages=[{"role": "user", "content": SEED}], external_user_id=user, idempotency_key="contract-add-1"
+        repeated = memory.add(  # a retry: the same request with the same key
+            messages=[{"role": "user", "content": SEED}],
+            external_user_id=user,
+            agent_id="support-bot",
+            metadata={"channel": "chat"},
+            idempotency_key="contract-add-1",
+            source=Memory.source("billing", scope={"plan": "pro"}),
+            conversation_id="conv-1",
         )
         out["add_repeat_job_id"] = repeated.job_id
+        try:  # the same key for another request is refused, not answered with the first one
+            memory.add(
+                messages=[{"role": "user", "content": "I live in Lisbon"}], external_user_id=user, idempotency_key="contract-add-1"
+            )
+            out["add_reused_key"] = None
+        except MemoryOSError as error:
+            out["add_reused_key"] = {"status_code": error.status_code, "code": error.code}
         out["job"] = memory.get_job_status(added.job_id).model_dump(mode="json")
         out["waited"] = memory.wait_for_job(added.job_id, timeout=20, poll_interval=0.1).model_dump(mode="json")
 

@@ -54,6 +54,7 @@ def assert_the_contract_holds(out: dict[str, Any], tenant: TenantHandle) -> None
     assert out["add"]["status"] == "completed" and out["add"]["job_id"].startswith("job_")
     assert out["add"]["quota_mode"] == "FULL" and out["add"]["nothing_to_extract"] is False
     assert out["add_repeat_job_id"] == out["add"]["job_id"]  # the idempotent repeat replayed
+    assert out["add_reused_key"] == {"status_code": 422, "code": "REQ_422"}
     assert out["job"]["status"] == out["waited"]["status"] == "completed"
     assert out["job"]["memories_created"] == 1 and len(out["job"]["created_memory_ids"]) == 1
 

@@ -166,7 +166,7 @@ class UniversalMemoryAccess:
             owner=owner,
             caller=f"agent:{agent.id}",
             key=idempotency_key,
-            request=add_request(messages, metadata=metadata),
+            request=add_request(messages),
             produce=produce,
         )
 

@@ -4,8 +4,9 @@ The first request inserts its record before doing any work, inside the caller's 
 a concurrent repeat's insert then collides on the unique (scope, key) index, waits for the
 first transaction to end (PostgreSQL; SQLite has one writer anyway), and replays what it
 stored. The stored answer is the exact response body, encrypted with the owner's key,
-behind a keyed fingerprint of the request: the same key with a different request is refused
-(422 ``idempotency_key_reused``) instead of answering for a request that was never made.
+behind a keyed fingerprint of what the request asks to write (``add_request``): the same key
+with other messages is refused (422 ``idempotency_key_reused``) instead of answering for a
+request that was never made.
 Keys are scoped to the owner and the kind of caller (a tenant's backend, whichever of its keys
 it uses; one agent), so a retry after a key rotation still replays.
 A request that fails stores nothing, so it may be retried with the same key.
@@ -98,5 +99,8 @@ def _replay(stored: bytes, fingerprint: bytes) -> bytes:
 
 
 def add_request(messages: Sequence[ChatMessage], **options: Any) -> dict[str, Any]:
-    """What an add asks for, as an idempotency fingerprint sees it."""
+    """What an add asks to be written, as an idempotency fingerprint sees it: the messages and
+    how to read them. Provenance (metadata, source, agent and conversation ids) stays out:
+    clients stamp it anew on a retry (the published SDK's ``Memory.source`` draws a fresh
+    event id and time on every call)."""
     return {"messages": [[m.role, m.content, m.occurred_at] for m in messages], **options}

@@ -151,10 +151,7 @@ class TenantMemoryService:
             )
             return render(outcome)
 
-        request = add_request(
-            messages, infer=infer, category=category, metadata=metadata, source=source,
-            conversation_id=conversation_id, agent_id=agent_id,
-        )
+        request = add_request(messages, infer=infer, category=category)
         return self.memory.idempotency.once(
             session, owner=owner, caller="tenant", key=idempotency_key, request=request, produce=produce
         )
@@ -293,10 +290,7 @@ class TenantMemoryService:
                 )
             )
 
-        request = add_request(
-            messages, infer=infer, category=category, metadata=metadata, source=source,
-            conversation_id=conversation_id, agent_id=agent_id,
-        )
+        request = add_request(messages, infer=infer, category=category)
         return self.memory.idempotency.once(
             session, owner=owner, caller="tenant", key=idempotency_key, request=request, produce=produce
         )
