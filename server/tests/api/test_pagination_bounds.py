@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.settings import Settings
 from tests.fixtures.factories import TenantHandle, create_tenant
-from tests.fixtures.passport import PassportHandle, sign_in
+from tests.fixtures.passport import PassportHandle, client_from, fresh_ip, sign_in
 
 
 @dataclass
@@ -90,15 +90,62 @@ def test_cursors_this_api_never_returned_are_never_a_500(client: TestClient, cal
             _assert_refused(response)
 
 
+# Row-id and offset cursors: plain ASCII digits within a 64-bit integer, one rule for the API and
+# the pages (services/ids.py). "²" is a digit to str.isdigit but not to int; 20 digits overflow.
+BAD_ROW_NUMBERS = (
+    "99999999999999999999",
+    "99999999999999999999999999",
+    "9223372036854775808",
+    "²",
+    "1²",
+    "\u0663\u0664",
+    "-1",
+    "1e5",
+    " 1",
+    "1 ",
+    " 12",
+    "+3",
+    "",
+)
+LARGEST_ROW_NUMBER = "9223372036854775807"
+
+
 @pytest.mark.parametrize("route", ["users", "passport activity"])
 def test_integer_cursors_are_plain_bounded_numbers(client: TestClient, callers: Callers, route: str) -> None:
     path, headers = LIST_ROUTES[route]
-    for cursor in ("99999999999999999999999999", "9223372036854775808", "²", "\u0663\u0664", "-1", "1e5", " 12", "+3", ""):
+    for cursor in BAD_ROW_NUMBERS:
         response = client.get(path, params={"cursor": cursor}, headers=headers(callers))
         assert response.status_code == 422, (cursor, response.status_code, response.text)
         _assert_refused(response)
         assert response.json()["details"][0]["loc"] == ["query", "cursor"]
-    assert client.get(path, params={"cursor": "9223372036854775807"}, headers=headers(callers)).status_code == 200
+    last = client.get(path, params={"cursor": LARGEST_ROW_NUMBER}, headers=headers(callers))
+    assert last.status_code == 200, last.text
+
+
+def test_offset_cursors_of_the_oldest_first_memory_list_are_plain_bounded_numbers(client: TestClient, callers: Callers) -> None:
+    headers = callers.passport.headers()
+    for number in BAD_ROW_NUMBERS:
+        response = client.get("/v1/uui/me/memories", params={"sort": "oldest", "cursor": "o" + number}, headers=headers)
+        assert response.status_code == 400, (number, response.status_code, response.text)
+        _assert_refused(response)
+        assert response.json()["error"] == "invalid_cursor"
+    for unprefixed in ("3", "²", "oo3"):
+        response = client.get("/v1/uui/me/memories", params={"sort": "oldest", "cursor": unprefixed}, headers=headers)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_cursor", (unprefixed, response.text)
+    beyond = client.get("/v1/uui/me/memories", params={"sort": "oldest", "cursor": "o" + LARGEST_ROW_NUMBER}, headers=headers)
+    assert beyond.status_code == 200 and beyond.json()["data"] == [], beyond.text
+
+
+def test_the_activity_page_refuses_the_cursors_the_api_refuses(app: FastAPI, callers: Callers) -> None:
+    browser = client_from(app, fresh_ip())
+    browser.cookies.set("memoryos_uui_session", callers.passport.session_token)
+    assert browser.get("/manage/activity").status_code == 200
+    for cursor in BAD_ROW_NUMBERS:
+        answer = browser.get("/manage/activity", params={"cursor": cursor})
+        assert answer.status_code == 400, (cursor, answer.status_code, answer.text[:300])
+        assert answer.headers["content-type"].startswith("text/html")
+    last = browser.get("/manage/activity", params={"cursor": LARGEST_ROW_NUMBER})
+    assert last.status_code == 200, last.text[:300]
 
 
 @pytest.mark.parametrize("route", list(LIST_ROUTES))

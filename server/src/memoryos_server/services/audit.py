@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from memoryos_server.services.ids import row_number_cursor
 from memoryos_server.storage.models import AuditEvent, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.audit import AuditRepository
@@ -63,11 +64,12 @@ class AuditService:
         return event
 
     def activity(
-        self, session: Session, user: UniversalUser, *, cursor: int | None, limit: int
+        self, session: Session, user: UniversalUser, *, cursor: str | None, limit: int
     ) -> tuple[list[ActivityItem], int | None, int]:
-        """The user's own events, newest first: (items, next cursor, total)."""
+        """The user's own events, newest first: (items, next cursor, total). ``cursor`` is a
+        next cursor this returned (a row id), as the caller received it."""
         repo = AuditRepository(session)
-        rows = list(repo.for_user(user.id, before_id=cursor, limit=limit + 1))
+        rows = list(repo.for_user(user.id, before_id=row_number_cursor(cursor), limit=limit + 1))
         next_cursor = rows[limit - 1].id if len(rows) > limit else None
         rows = rows[:limit]
         agents = AgentRepository(session).any_by_ids([row.agent_id for row in rows if row.agent_id])

@@ -1,13 +1,40 @@
-"""The shape of the ids this server hands out, checked before any lookup."""
+"""The shape of the ids and cursors this server hands out, checked before any lookup."""
 
 from __future__ import annotations
 
 import re
 
+from memoryos_server.errors import BadRequest
+
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# ASCII digits only: ``str.isdigit`` also takes "²" and other scripts' digits, which ``int``
+# then refuses; ``re.ASCII`` keeps ``\d`` from doing the same.
+_ROW_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
+MAX_ROW_NUMBER = 2**63 - 1  # the largest value a 64-bit integer column (or OFFSET) holds
 
 
 def is_plain_id(value: object) -> bool:
     """Ids we hand out (``grt_…``, ``con_…``, ``job_…``, UUIDs) are short and plain; anything
     else is looked up nowhere (PostgreSQL would refuse a NUL in it, for one)."""
     return isinstance(value, str) and bool(_PLAIN_ID.match(value))
+
+
+def row_number(text: object) -> int | None:
+    """``text`` as a row id or offset we could have handed out, else None: plain ASCII digits
+    (no sign, space or exponent) within a 64-bit integer, so the database never overflows."""
+    if not isinstance(text, str) or not _ROW_NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_NUMBER else None
+
+
+def row_number_cursor(cursor: str | None, *, prefix: str = "") -> int | None:
+    """The number inside a cursor this server returned (``"42"``, or ``"o42"`` with
+    ``prefix="o"``); None for no cursor; anything else is a 400 ``invalid_cursor``."""
+    if cursor is None:
+        return None
+    value = row_number(cursor[len(prefix) :]) if cursor.startswith(prefix) else None
+    if value is None:
+        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
+    return value

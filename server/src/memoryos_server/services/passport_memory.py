@@ -16,7 +16,7 @@ from memoryos_server.errors import BadRequest, ClarificationNotFound
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
 from memoryos_server.services.grants import GrantService
-from memoryos_server.services.ids import is_plain_id
+from memoryos_server.services.ids import is_plain_id, row_number_cursor
 from memoryos_server.services.memory import AnswerOutcome, MemoryOwner, MemoryService, MemoryView, Page, VersionView
 from memoryos_server.services.memory.views import memory_view, version_view
 from memoryos_server.services.passport import PassportService
@@ -180,8 +180,4 @@ class PassportMemoryService:
 
 
 def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.startswith("o") or not cursor[1:].isdigit() or len(cursor) > 12:
-        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
-    return int(cursor[1:])
+    return row_number_cursor(cursor, prefix="o") or 0

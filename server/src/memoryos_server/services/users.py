@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memoryos_server.services.identity import IdentityService, external_user_id_of
+from memoryos_server.services.ids import row_number_cursor
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
@@ -33,11 +34,12 @@ class EndUserService:
         self.identity = IdentityService(runtime)
 
     def list(
-        self, session: Session, principal: Principal, *, cursor: int | None, limit: int
+        self, session: Session, principal: Principal, *, cursor: str | None, limit: int
     ) -> tuple[list[EndUserSummary], int | None, int]:
         tenant_id = principal.require(Permission.USERS_READ)
+        after_id = row_number_cursor(cursor)
         users = UserRepository(session)
-        rows = list(users.end_users(tenant_id, after_id=cursor, limit=limit + 1))
+        rows = list(users.end_users(tenant_id, after_id=after_id, limit=limit + 1))
         next_cursor = rows[limit - 1].id if len(rows) > limit else None
         rows = rows[:limit]
         counts = users.memory_counts([row.id for row in rows])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from memoryos_server.api.deps import PassportUser, RuntimeDep, ServicesDep
 from memoryos_server.api.envelope import ok, page
-from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
+from memoryos_server.api.schemas.common import RowIdCursor
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import (
     GrantCreate,
@@ -211,7 +211,7 @@ def activity(
 ) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        items, next_cursor, total = services.audit.activity(session, user, cursor=row_id_cursor(cursor), limit=limit)
+        items, next_cursor, total = services.audit.activity(session, user, cursor=cursor, limit=limit)
     return page(
         [activity_read(item) for item in items],
         next_cursor=str(next_cursor) if next_cursor else None,

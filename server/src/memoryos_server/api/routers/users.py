@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.common import RowIdCursor, row_id_cursor
+from memoryos_server.api.schemas.common import RowIdCursor
 from memoryos_server.services.users import EndUserSummary
 
 router = APIRouter(prefix="/v1/users", tags=["users"], route_class=AuthenticatedRoute)
@@ -31,9 +31,8 @@ def list_users(
     cursor: RowIdCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    after = row_id_cursor(cursor)
     with runtime.db.session(write=False) as session:
-        items, next_id, total = services.users.list(session, principal, cursor=after, limit=limit)
+        items, next_id, total = services.users.list(session, principal, cursor=cursor, limit=limit)
     return page([_read(i) for i in items], next_cursor=str(next_id) if next_id else None, limit=limit, total=total)
 
 

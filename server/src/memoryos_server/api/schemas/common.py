@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 # NUL and lone surrogates are refused at the door (see storage/text.py, which the pages' forms
 # use too); the routers and the middleware import the check from here.
+from memoryos_server.services.ids import row_number
 from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
 
 
@@ -38,26 +39,19 @@ def _check_text(value: str) -> str:
 StorableStr = Annotated[str, AfterValidator(_check_text)]
 
 
-_MAX_ROW_ID = 2**63 - 1  # the largest id a 64-bit integer column holds
-
-
-def _within_row_ids(value: str | None) -> str | None:
-    if value is not None and int(value) > _MAX_ROW_ID:
+def _row_number(value: str | None) -> str | None:
+    if value is not None and row_number(value) is None:
         raise ValueError("the cursor is not one this API returned")
     return value
 
 
-# A cursor that is a row id: ASCII digits only (str.isdigit also takes "²" and other scripts'
-# digits) and within a 64-bit integer, else 422 instead of an overflow in the database.
+# A cursor that is a row id, refused early (422 naming the field) by the same rule the services
+# apply (services/ids.py), which the pages rely on.
 RowIdCursor = Annotated[
     str | None,
-    Query(pattern=r"^[0-9]{1,19}$", description="The next_cursor of the previous page"),
-    AfterValidator(_within_row_ids),
+    Query(max_length=19, description="The next_cursor of the previous page"),
+    AfterValidator(_row_number),
 ]
-
-
-def row_id_cursor(value: str | None) -> int | None:
-    return int(value) if value is not None else None
 
 
 class _RequestBody(BaseModel):

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from memoryos_server.errors import BadRequest
 from memoryos_server.services.audit import ActivityItem
 from memoryos_server.web.deps import CheckedForm, ServicesDep, SignedIn, SiteDep, field
 from memoryos_server.web.errors import WebRoute
@@ -88,11 +87,9 @@ def activity_tab(
     caller: SignedIn,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    if cursor is not None and not cursor.isdigit():
-        raise BadRequest("invalid_cursor", "this page link is not valid")
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        items, next_cursor, total = services.audit.activity(session, user, cursor=int(cursor) if cursor else None, limit=PAGE_SIZE)
+        items, next_cursor, total = services.audit.activity(session, user, cursor=cursor, limit=PAGE_SIZE)
         rows = [
             {
                 "when": item.created_at,
