@@ -3,14 +3,20 @@ the person at that address accepts, on both databases."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from memoryos_server.services.email import EmailDeliveryFailed, EmailService
+from memoryos_server.services.tenants import MemberService
 from memoryos_server.storage.models import Invitation
 from memoryos_server.storage.types import utcnow
+from tests.fixtures.app import free_port
 from tests.fixtures.factories import PASSWORD, TenantHandle, create_tenant, invitation_code
+from tests.fixtures.passport import outbox_messages
 
 
 def _invite(client: TestClient, org: TenantHandle, email: str, role: str = "developer") -> dict[str, object]:
@@ -223,3 +229,83 @@ def test_an_invitation_creates_the_account_while_open_signup_is_off(client: Test
         )
         assert joined.status_code == 201, joined.text
         assert joined.json()["data"]["role"] == "member"
+
+
+def _mail_to(client: TestClient, to: str) -> list[object]:
+    return outbox_messages(client.app.state.settings.resolved_outbox_dir, to)  # type: ignore[attr-defined]
+
+
+def test_an_admin_cannot_replace_an_owners_owner_invitation(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    org, person = create_tenant(client, "Acme"), create_tenant(client, "Home")
+    admin = org.add_member("admin")
+    invitation_id = str(_invite(client, org, person.owner_email, role="owner")["invitation_id"])
+    code = invitation_code(client, person.owner_email, invitation_id)
+    # Withdrawing it is refused to an admin, and so is renewing it with another role (which would void its code).
+    withdraw = client.delete(f"/v1/tenant/members/{invitation_id}", headers=admin.headers())
+    assert withdraw.status_code == 403 and withdraw.json()["code"] == "AUTH_003"
+    renew = client.post("/v1/tenant/members", json={"email": person.owner_email, "role": "member"}, headers=admin.headers())
+    assert renew.status_code == 403 and renew.json()["code"] == "AUTH_003", renew.text
+    [listed] = [m for m in client.get("/v1/tenant/members", headers=org.jwt_headers()).json()["data"] if m["status"] == "invited"]
+    assert (listed["invitation_id"], listed["role"]) == (invitation_id, "owner")
+    assert invitation_code(client, person.owner_email, invitation_id) == code  # no new code was mailed
+    # An invitation that expired is no longer a live one: an admin may invite the address anew.
+    with runtime.db.session() as session:
+        session.execute(
+            update(Invitation).where(Invitation.public_id == invitation_id).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    renewed = client.post("/v1/tenant/members", json={"email": person.owner_email, "role": "member"}, headers=admin.headers())
+    assert renewed.status_code == 201 and renewed.json()["data"]["role"] == "member", renewed.text
+    # The renewed invitation has a new code, and it grants member.
+    new_code = invitation_code(client, person.owner_email, invitation_id)
+    assert new_code != code
+    accepted = client.post(
+        f"/v1/auth/invitations/{invitation_id}/accept", json={"code": new_code}, headers=_own_jwt(client, person.owner_email)
+    )
+    assert accepted.status_code == 200 and accepted.json()["data"]["role"] == "member", accepted.text
+
+
+def test_an_owner_may_renew_an_owner_invitation_as_another_role(client: TestClient) -> None:
+    org, person = create_tenant(client, "Acme"), create_tenant(client, "Home")
+    invitation_id = str(_invite(client, org, person.owner_email, role="owner")["invitation_id"])
+    assert str(_invite(client, org, person.owner_email, role="viewer")["invitation_id"]) == invitation_id
+
+
+def test_no_code_is_mailed_for_an_invitation_that_was_not_committed(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    org = create_tenant(client, "Acme")
+    services = client.app.state.services  # type: ignore[attr-defined]
+    principal = services.identity.authenticate_request(authorization=f"Bearer {org.jwt}", x_api_key=None)
+    email = f"rolled-back-{secrets.token_hex(4)}@example.com"
+
+    class CommitFailed(Exception):
+        pass
+
+    with pytest.raises(CommitFailed), runtime.db.session() as session:
+        services.members.invite(session, principal, email=email, role="viewer")
+        raise CommitFailed
+    assert _mail_to(client, email) == []
+    assert [m for m in client.get("/v1/tenant/members", headers=org.jwt_headers()).json()["data"] if m["email"] == email] == []
+    # The route commits, then mails.
+    invitation_id = str(_invite(client, org, email, role="viewer")["invitation_id"])
+    assert len(_mail_to(client, email)) == 1
+    assert invitation_code(client, email, invitation_id).startswith("invc_")
+
+
+def test_a_mail_outage_keeps_the_invitation_and_inviting_again_sends_a_new_code(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    org = create_tenant(client, "Acme")
+    services = client.app.state.services  # type: ignore[attr-defined]
+    principal = services.identity.authenticate_request(authorization=f"Bearer {org.jwt}", x_api_key=None)
+    email = f"outage-{secrets.token_hex(4)}@example.com"
+    # A real SMTP client against a loopback port where nothing listens.
+    unreachable = runtime.settings.model_copy(
+        update={"email_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_timeout_seconds": 2.0}
+    )
+    members = MemberService(runtime, email=EmailService(unreachable))
+    with runtime.db.session() as session:
+        issued = members.invite(session, principal, email=email, role="viewer")
+    with pytest.raises(EmailDeliveryFailed, match="invite the address again"):
+        members.notify(issued)
+    [listed] = [m for m in client.get("/v1/tenant/members", headers=org.jwt_headers()).json()["data"] if m["email"] == email]
+    assert listed["invitation_id"] == issued.invitation.public_id
+    again = _invite(client, org, email, role="viewer")
+    assert again["invitation_id"] == issued.invitation.public_id
+    assert invitation_code(client, email, str(again["invitation_id"])) != issued.code

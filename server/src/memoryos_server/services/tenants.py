@@ -8,6 +8,7 @@ reads that mailbox can take the seat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from memoryos_server.errors import (
     MemberNotFound,
     PermissionDenied,
 )
-from memoryos_server.services.email import EmailService
+from memoryos_server.services.email import EmailDeliveryFailed, EmailService
 from memoryos_server.services.identity import IdentityService, normalise_email
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, Permission
 from memoryos_server.services.principal import Principal
@@ -41,6 +42,15 @@ INVITATION_TTL = timedelta(days=7)
 _CODE_PURPOSE = "invitation"
 
 
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """A new or renewed invitation, and what its email needs: the code exists only here."""
+
+    invitation: Invitation
+    organisation: str
+    code: str = field(repr=False)
+
+
 class MemberService:
     def __init__(self, runtime: Runtime, *, email: EmailService | None = None) -> None:
         self.rt = runtime
@@ -55,8 +65,9 @@ class MemberService:
         members = list(MembershipRepository(session).for_tenant(tenant_id))
         return members, list(InvitationRepository(session).pending_in_tenant(tenant_id, now=utcnow()))
 
-    def invite(self, session: Session, principal: Principal, *, email: str, role: str) -> Invitation:
-        """Invite an address (again: a new code and expiry) and mail it the code."""
+    def invite(self, session: Session, principal: Principal, *, email: str, role: str) -> IssuedInvitation:
+        """Invite an address (again: a new code and expiry). Nothing is mailed here: pass the
+        answer to ``notify`` once the transaction has committed."""
         tenant_id = principal.require(Permission.MEMBERS_MANAGE)
         self._check_role_change(principal, role)
         login_email = normalise_email(email)
@@ -70,22 +81,44 @@ class MemberService:
         if invitation is None:
             fresh = Invitation(public_id=public_id("inv_"), tenant_id=tenant_id, login_email=login_email)
             invitation = invitations.insert_if_absent(self._renew(fresh, principal, email, role, code))
-        if invitation is None:  # a concurrent invitation of the same address won: renew that one
-            invitation = invitations.for_address(tenant_id, login_email)
-            assert invitation is not None
-        self._renew(invitation, principal, email, role, code)
+            if invitation is None:  # a concurrent invitation of the same address won: renew that one
+                invitation = invitations.for_address(tenant_id, login_email)
+                assert invitation is not None
+                self._renew_existing(invitation, principal, email, role, code)
+        else:
+            self._renew_existing(invitation, principal, email, role, code)
         session.flush()
         tenant = TenantRepository(session).by_id(tenant_id)
         assert tenant is not None
-        self.email.send_invitation(
-            to=invitation.email,
-            organisation=tenant.name,
-            role=role,
-            invitation_id=invitation.public_id,
-            code=code,
-            expires_at=invitation.expires_at,
-        )
-        return invitation
+        return IssuedInvitation(invitation, organisation=tenant.name, code=code)
+
+    def notify(self, issued: IssuedInvitation) -> None:
+        """Mail the code to the invited address. Call after committing: the mail server's round
+        trip then holds no database lock, and no code goes out for an invitation that a failed
+        commit undid. If the mail fails, the invitation stays pending with a code nobody has;
+        inviting the address again sends a new one."""
+        invitation = issued.invitation
+        try:
+            self.email.send_invitation(
+                to=invitation.email,
+                organisation=issued.organisation,
+                role=invitation.role,
+                invitation_id=invitation.public_id,
+                code=issued.code,
+                expires_at=invitation.expires_at,
+            )
+        except EmailDeliveryFailed as exc:
+            raise EmailDeliveryFailed(
+                "the invitation is saved but its email could not be sent: invite the address again to send a new code"
+            ) from exc
+
+    def _renew_existing(self, invitation: Invitation, principal: Principal, email: str, role: str, code: str) -> None:
+        """Renewing rewrites a live invitation and voids its code, which is as much a change of
+        it as withdrawing: the same role rule applies (an admin cannot replace an owner's
+        ``owner`` invitation)."""
+        if invitation.status == "pending" and invitation.expires_at > utcnow():
+            self._check_role_change(principal, role, current=invitation.role)
+        self._renew(invitation, principal, email, role, code)
 
     def _renew(self, invitation: Invitation, principal: Principal, email: str, role: str, code: str) -> Invitation:
         invitation.email = email.strip()

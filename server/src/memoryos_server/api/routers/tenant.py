@@ -86,7 +86,9 @@ def list_members(principal: TenantPrincipal, runtime: RuntimeDep, services: Serv
 )
 def add_member(body: MemberIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
     with runtime.db.session() as session:
-        data = invitation_read(services.members.invite(session, principal, email=body.email, role=body.role))
+        issued = services.members.invite(session, principal, email=body.email, role=body.role)
+        data = invitation_read(issued.invitation)
+    services.members.notify(issued)
     return ok(data)
 
 
