@@ -4,17 +4,17 @@ and why), and every UUI handed out through users/resolve. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from memoryos_server.services.runtime import Runtime
 from tests.fixtures.passport import (  # noqa: F401
     AgentHandle,
     PassportHandle,
+    as_if_grant_expired,
     connected,
     new_agent,
     new_passport,
@@ -48,7 +48,7 @@ def _reads(client: TestClient, person: PassportHandle) -> list[dict[str, Any]]:
 
 
 def test_refused_reads_are_in_the_users_activity_with_the_reason(
-    app: FastAPI, client: TestClient, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
+    app: FastAPI, client: TestClient, runtime: Runtime, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
 ) -> None:
     agent, person, uui = connected(["preference"], "read_write")
     assert client.post(
@@ -63,11 +63,7 @@ def test_refused_reads_are_in_the_users_activity_with_the_reason(
     assert outside["permission_error"] == "categories_not_granted" and outside["data"] == []
 
     grant_id = client.get("/v1/uui/me/grants", headers=person.headers()).json()["data"][0]["id"]
-    soon = datetime.now(UTC) + timedelta(seconds=1)
-    assert client.patch(
-        f"/v1/uui/me/grants/{grant_id}", json={"expires_at": soon.isoformat()}, headers=person.headers()
-    ).status_code == 200
-    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    as_if_grant_expired(runtime, grant_id)
     expired = _retrieve(client, agent, uui)
     assert expired["permission_error"] == "grant_expired" and expired["data"] == []
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from memoryos_server.storage.models import Tenant, UniversalMemory
 from tests.fixtures import databases
 from tests.fixtures.app import make_settings
 from tests.fixtures.factories import TenantHandle, create_tenant
-from tests.fixtures.passport import AgentHandle, PassportHandle, create_agent, exchange, sign_in
+from tests.fixtures.passport import AgentHandle, PassportHandle, as_if_grant_expired, create_agent, exchange, sign_in
 
 LLM_MEMORIES = [
     {"content": "Is training for the Berlin marathon in October", "category": "goal", "importance": 8, "confidence": 0.9},
@@ -196,12 +194,7 @@ def _revoke(setup: Setup, passport: PassportHandle, grant_id: str) -> None:
 
 
 def _expire(setup: Setup, passport: PassportHandle, grant_id: str) -> None:
-    soon = datetime.now(UTC) + timedelta(seconds=1)
-    response = setup.client.patch(
-        f"/v1/uui/me/grants/{grant_id}", json={"expires_at": soon.isoformat()}, headers=passport.headers()
-    )
-    assert response.status_code == 200, response.text
-    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    as_if_grant_expired(setup.runtime, grant_id)
 
 
 def _make_read_only(setup: Setup, passport: PassportHandle, grant_id: str) -> None:
