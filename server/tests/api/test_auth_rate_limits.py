@@ -6,23 +6,25 @@ attempt is 429 RATE_429 with Retry-After, a right password included, and the ans
 same whether the account exists or not. Sign-ups (per address and per email) and password
 changes (per address) hash a password each time, so every attempt counts there. The limits
 here are small copies of the settings' (the suite's own app has them raised: its requests all
-come from one address).
+come from one address). A client address is counted by its network: an IPv6 address by its /64.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from memoryos_server.app import create_app
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.models import RateLimitCounter
+from tests.fixtures.clock import Clock
 from tests.fixtures.factories import PASSWORD, create_tenant
 from tests.fixtures.passport import fresh_ip
 
@@ -112,14 +114,31 @@ def test_right_passwords_are_not_counted(limited) -> None:  # type: ignore[no-un
 
 
 def test_the_lock_lifts_once_the_window_has_passed(runtime: Runtime, client: TestClient) -> None:
-    app = _limited_app(runtime, auth_failure_window_seconds=1)
+    app = _limited_app(runtime)  # a 900 s window
+    clock = Clock(1_800_000_000 + 10)  # 10 s into a window
+    app.state.services.limiter.clock = clock
     with TestClient(app, client=(fresh_ip(), 40000)) as client:
         email = _account(client)
         for _ in range(PER_EMAIL):
             assert _login(client, email, "wrong").status_code == 401
-        _assert_limited(_login(client, email, PASSWORD), window=1)
-        time.sleep(2.2)  # two windows: the sliding estimate no longer weighs the failures
+        _assert_limited(_login(client, email, PASSWORD))
+        clock.now += 900  # the next window: the sliding estimate still weighs the failures
+        _assert_limited(_login(client, email, PASSWORD))
+        clock.now += 900  # two windows: it no longer does
         assert _login(client, email, PASSWORD).status_code == 200
+
+
+def test_a_successful_login_refunds_the_window_it_was_counted_in(runtime: Runtime, client: TestClient) -> None:
+    app = _limited_app(runtime)  # a 900 s window
+    with TestClient(app, client=(fresh_ip(), 40000)) as client:
+        email = _account(client)
+        # Each reading of the clock takes a second: the login is counted (email, then address)
+        # in the last two seconds of a window, and over by the time the next one starts.
+        app.state.services.limiter.clock = Clock(1_800_000_000 + 898, step=1)
+        assert _login(client, email, PASSWORD).status_code == 200
+        # Were the refund taken from the new window, the success would still weigh on it.
+        answers = [_login(client, email, "wrong").status_code for _ in range(PER_EMAIL + 1)]
+        assert answers == [401] * PER_EMAIL + [429]
 
 
 def _oauth_client(client: TestClient) -> tuple[str, str]:
@@ -157,6 +176,24 @@ def test_token_failures_from_one_address_block_that_address_only(limited) -> Non
     assert _token(limited(), client_id, secret).status_code == 200
     for _ in range(PER_CLIENT + 2):  # successes are not counted
         assert _token(limited(), client_id, secret).status_code == 200
+
+
+def _ipv6_network() -> str:
+    """A fresh /64 (its first four groups) inside 2001:db8::/32, the documentation prefix."""
+    return f"2001:db8:{secrets.randbelow(0x10000):x}:{secrets.randbelow(0x10000):x}"
+
+
+def test_rotating_ipv6_addresses_inside_one_64_do_not_escape_the_address_limit(runtime: Runtime, limited) -> None:  # type: ignore[no-untyped-def]
+    network = _ipv6_network()
+    email = _account(limited())
+    for n in range(PER_IP):  # a new address and a new (unknown) email each time
+        guess = f"guess-{n}-{secrets.token_hex(4)}@example.com"
+        assert _login(limited(f"{network}:{n:x}::{n + 1:x}"), guess, "pw").status_code == 401
+    _assert_limited(_login(limited(f"{network}:ffff:ffff:ffff:fffe"), email, PASSWORD))
+    assert _login(limited(f"{_ipv6_network()}::1"), email, PASSWORD).status_code == 200  # another /64
+    with runtime.db.session(write=False) as session:
+        buckets = session.execute(select(RateLimitCounter.bucket)).scalars().all()
+    assert buckets and not any(network in bucket or "2001:db8" in bucket for bucket in buckets)
 
 
 # --- sign-up and password change: every attempt hashes a password, so every attempt counts ----

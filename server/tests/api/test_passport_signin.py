@@ -166,6 +166,27 @@ def test_sending_is_rate_limited_per_ip(from_ip, settings: Settings) -> None:  #
     assert _send(from_ip(), victim)["sent"] is True
 
 
+def test_sending_from_one_ipv6_64_is_limited_however_the_address_rotates(from_ip, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    network = f"2001:db8:{secrets.randbelow(0x10000):x}:{secrets.randbelow(0x10000):x}"
+    for n in range(settings.otp_send_per_ip_per_hour):  # each from another address of the /64
+        assert _send(from_ip(f"{network}::{n + 1:x}"), _email())["sent"] is True
+    limited = _send(from_ip(f"{network}:ffff:ffff:ffff:ffff"), _email())
+    assert limited["sent"] is False and limited["reason"] == "rate_limited"
+    assert _send(from_ip(f"{network}:0:0:0:1"), _email())["sent"] is False  # the same address, written out
+    neighbour = f"2001:db8:{secrets.randbelow(0x10000):x}:{secrets.randbelow(0x10000):x}::1"
+    assert _send(from_ip(neighbour), _email())["sent"] is True  # another /64
+
+
+def test_a_send_refused_for_its_email_costs_the_address_nothing(from_ip, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    popular = _email()
+    for _ in range(settings.otp_send_per_email_per_hour):
+        assert _send(from_ip(), popular)["sent"] is True
+    place = from_ip()
+    for _ in range(settings.otp_send_per_ip_per_hour):  # refused: the email's limit
+        assert _send(place, popular)["reason"] == "rate_limited"
+    assert _send(place, _email())["sent"] is True  # the address's own budget is untouched
+
+
 def test_bad_sign_in_bodies_are_4xx(client: TestClient) -> None:
     assert client.post("/v1/uui/otp/send", json={"email": "not-an-email"}).status_code == 422
     assert client.post("/v1/uui/otp/send", json={}).status_code == 422

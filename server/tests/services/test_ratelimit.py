@@ -9,21 +9,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from memoryos_server.errors import RateLimited
+from memoryos_server.crypto import TokenHasher
+from memoryos_server.errors import RateLimited, ServiceUnavailable
 from memoryos_server.services.email import EmailService, OutboxBackend
 from memoryos_server.services.passport import PassportService
-from memoryos_server.services.ratelimit import DatabaseCounters, RateLimiter, RedisCounters
+from memoryos_server.services.ratelimit import DatabaseCounters, Hit, RateLimiter, RedisCounters, client_network
 from memoryos_server.services.runtime import Runtime
+from tests.fixtures.clock import Clock
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _redis_or_skip() -> RedisCounters:
@@ -39,10 +33,10 @@ def _redis_or_skip() -> RedisCounters:
 def store(request: pytest.FixtureRequest, runtime: Runtime, client: TestClient) -> Iterator[Callable[[Clock], RateLimiter]]:
     """A limiter factory over one store (``client`` makes sure the schema is migrated)."""
     if request.param == "database":
-        yield lambda clock: RateLimiter(DatabaseCounters(runtime), clock=clock)
+        yield lambda clock: RateLimiter(DatabaseCounters(runtime), hasher=runtime.hasher, clock=clock)
         return
     counters = _redis_or_skip()
-    yield lambda clock: RateLimiter(counters, clock=clock)
+    yield lambda clock: RateLimiter(counters, hasher=runtime.hasher, clock=clock)
     counters.close()
 
 
@@ -53,12 +47,14 @@ def _bucket() -> str:
 def test_fixed_window(store) -> None:  # type: ignore[no-untyped-def]
     clock = Clock(1_000_020.0)  # 20 s into a 100 s window
     limiter, bucket = store(clock), _bucket()
-    assert [limiter.hit(bucket, limit=3, window_seconds=100, sliding=False) for _ in range(3)] == [2, 1, 0]
+    hits = [limiter.hit(bucket, limit=3, window_seconds=100, sliding=False) for _ in range(3)]
+    assert [hit.remaining for hit in hits] == [2, 1, 0]
+    assert {hit.window_start for hit in hits} == {1_000_000}
     with pytest.raises(RateLimited) as refused:
         limiter.hit(bucket, limit=3, window_seconds=100, sliding=False)
     assert refused.value.retry_after_seconds == 80
     clock.now += 80  # the next window
-    assert limiter.hit(bucket, limit=3, window_seconds=100, sliding=False) == 2
+    assert limiter.hit(bucket, limit=3, window_seconds=100, sliding=False).remaining == 2
 
 
 def test_sliding_window_weighs_the_previous_one(store) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +114,9 @@ def test_concurrent_hits_never_exceed_the_limit(store) -> None:  # type: ignore[
 def test_otp_sends_are_limited_through_redis(runtime: Runtime, client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
     counters = _redis_or_skip()
     passport = PassportService(
-        runtime, email=EmailService(runtime.settings, OutboxBackend(tmp_path)), limiter=RateLimiter(counters)
+        runtime,
+        email=EmailService(runtime.settings, OutboxBackend(tmp_path)),
+        limiter=RateLimiter(counters, hasher=runtime.hasher),
     )
     email = f"redis-{secrets.token_hex(4)}@example.com"
     results = [passport.send_code(email=email, ip=f"192.0.2.{n}") for n in range(runtime.settings.otp_send_per_email_per_hour + 1)]
@@ -130,9 +128,7 @@ def test_otp_sends_are_limited_through_redis(runtime: Runtime, client: TestClien
 
 
 def test_a_redis_outage_is_a_503_not_an_open_door() -> None:
-    from memoryos_server.errors import ServiceUnavailable
-
-    limiter = RateLimiter(RedisCounters("redis://127.0.0.1:1/0"))
+    limiter = RateLimiter(RedisCounters("redis://127.0.0.1:1/0"), hasher=TokenHasher(secrets.token_bytes(32)))
     with pytest.raises(ServiceUnavailable):
         limiter.hit(_bucket(), limit=5, window_seconds=60)
 
@@ -145,3 +141,97 @@ def test_retry_after_never_exceeds_the_window(store) -> None:  # type: ignore[no
     with pytest.raises(RateLimited) as refused:
         limiter.hit(bucket, limit=5, window_seconds=100)
     assert 1 <= refused.value.retry_after_seconds <= 100
+
+
+# --- refunds land in the window of their hit ---------------------------------------------------
+
+
+def test_a_refund_after_the_window_turned_leaves_the_new_window_alone(store) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(6_000_099.5)  # half a second before the window ends
+    limiter, bucket = store(clock), _bucket()
+    first = limiter.hit(bucket, limit=5, window_seconds=100)
+    clock.now = 6_000_100.5  # the attempt's password hash took a second: a new window
+    limiter.hit(bucket, limit=5, window_seconds=100)  # someone else's attempt, in the new window
+    limiter.refund(first)
+    assert limiter.counters.count(bucket, 6_000_000, None) == 0  # taken back where it was counted
+    assert limiter.counters.count(bucket, 6_000_100, None) == 1  # the other attempt still counts
+
+
+def test_a_refund_never_goes_below_zero_nor_creates_a_counter(store) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(7_000_010.0)
+    limiter, bucket = store(clock), _bucket()
+    hit = limiter.hit(bucket, limit=5, window_seconds=100)
+    limiter.refund(hit)
+    limiter.refund(hit)  # a second refund of one hit takes nothing more
+    assert limiter.counters.count(bucket, 7_000_000, None) == 0
+    limiter.refund(Hit(bucket, 7_000_100, 4))  # a window never counted (or already gone)
+    assert limiter.counters.count(bucket, 7_000_100, None) == 0
+    clock.now = 7_000_110.0
+    assert [limiter.hit(bucket, limit=2, window_seconds=100).remaining for _ in range(2)] == [1, 0]
+    with pytest.raises(RateLimited):  # no free attempt was left behind
+        limiter.hit(bucket, limit=2, window_seconds=100)
+
+
+def test_a_late_refund_leaves_no_redis_key_without_expiry() -> None:
+    counters = _redis_or_skip()
+    clock = Clock(8_000_099.5)
+    limiter, bucket = RateLimiter(counters, hasher=TokenHasher(secrets.token_bytes(32)), clock=clock), _bucket()
+    hit = limiter.hit(bucket, limit=5, window_seconds=100)
+    counters.client.delete(counters._key(bucket, hit.window_start))  # expired meanwhile
+    clock.now = 8_000_100.5
+    limiter.refund(hit)
+    assert counters.client.exists(counters._key(bucket, hit.window_start)) == 0
+    assert counters.client.exists(counters._key(bucket, 8_000_100)) == 0
+    kept = limiter.hit(bucket, limit=5, window_seconds=100)
+    limiter.hit(bucket, limit=5, window_seconds=100)
+    limiter.refund(kept)
+    assert counters.count(bucket, 8_000_100, None) == 1
+    assert 0 < counters.client.ttl(counters._key(bucket, 8_000_100)) <= 201  # still expires
+    counters.close()
+
+
+# --- several buckets at once -------------------------------------------------------------------
+
+
+def test_hit_all_counts_every_bucket_or_none(store) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(9_000_010.0)
+    limiter, wide, narrow = store(clock), _bucket(), _bucket()
+    limits = [(wide, 10), (narrow, 2)]
+    hits = [limiter.hit_all(limits, window_seconds=100) for _ in range(2)]
+    assert [[hit.remaining for hit in pair] for pair in hits] == [[9, 1], [8, 0]]
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            limiter.hit_all(limits, window_seconds=100)
+    assert limiter.counters.count(wide, 9_000_000, None) == 2  # the refused ones were taken back
+    assert limiter.counters.count(narrow, 9_000_000, None) == 2
+    clock.now = 9_000_150.0  # the next window; refunds still go to the hits' own
+    limiter.refund_all(hits[0])
+    assert limiter.counters.count(wide, 9_000_000, None) == 1
+    assert limiter.counters.count(narrow, 9_000_000, None) == 1
+    assert limiter.counters.count(wide, 9_000_100, None) == 0
+
+
+# --- client addresses --------------------------------------------------------------------------
+
+
+def test_ipv6_clients_are_counted_by_their_64(runtime: Runtime) -> None:
+    limiter = RateLimiter(DatabaseCounters(runtime), hasher=runtime.hasher)
+    one = limiter.client_key("2001:db8:1:2::1")
+    assert limiter.client_key("2001:db8:1:2:ffff:ffff:ffff:fffe") == one  # the same /64
+    assert limiter.client_key("2001:DB8:1:2:0:0:0:99") == one  # however written
+    assert limiter.client_key("2001:db8:1:3::1") != one  # the next /64
+    assert limiter.client_key("2001:db8:2:2::1") != one
+
+
+def test_ipv4_clients_are_counted_by_their_address(runtime: Runtime) -> None:
+    limiter = RateLimiter(DatabaseCounters(runtime), hasher=runtime.hasher)
+    assert limiter.client_key("192.0.2.1") != limiter.client_key("192.0.2.2")
+    assert limiter.client_key("::ffff:192.0.2.1") == limiter.client_key("192.0.2.1")  # IPv4-mapped
+    assert limiter.client_key("::ffff:192.0.2.2") != limiter.client_key("::ffff:192.0.2.1")
+
+
+def test_client_networks() -> None:
+    assert client_network("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert client_network("fe80::1%eth0") == "fe80::/64"
+    assert client_network("192.0.2.7") == "192.0.2.7"
+    assert client_network("testclient") == "testclient"  # not an address: counted as it is

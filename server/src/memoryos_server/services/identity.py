@@ -23,7 +23,6 @@ from memoryos_server.errors import (
     ClientNotFound,
     EndUserRequired,
     KeyNotFound,
-    RateLimited,
     SignupDisabled,
     UserNotFound,
 )
@@ -72,9 +71,9 @@ class IdentityService:
             raise SignupDisabled("sign-up is disabled on this server")
         settings = self.rt.settings
         login_email = normalise_email(email)
-        limits = [(f"signup:email:{self._bucket_key(login_email, 'signup_email')}", settings.signup_attempts_per_email)]
+        limits = [(f"signup:email:{self.limiter.key(login_email, purpose='signup_email')}", settings.signup_attempts_per_email)]
         if ip:
-            limits.append((f"signup:ip:{self._bucket_key(ip, 'client_ip')}", settings.signup_attempts_per_ip))
+            limits.append((f"signup:ip:{self.limiter.client_key(ip)}", settings.signup_attempts_per_ip))
         self._count_attempt(limits)
         with self.rt.db.session() as session:
             return self._signup(session, login_email, email, password, organization_name)
@@ -126,9 +125,9 @@ class IdentityService:
         """
         settings = self.rt.settings
         address = normalise_email(email)
-        limits = [(f"login:email:{self._bucket_key(address, 'login_email')}", settings.login_failures_per_email)]
+        limits = [(f"login:email:{self.limiter.key(address, purpose='login_email')}", settings.login_failures_per_email)]
         if ip:
-            limits.append((f"login:ip:{self._bucket_key(ip, 'client_ip')}", settings.login_failures_per_ip))
+            limits.append((f"login:ip:{self.limiter.client_key(ip)}", settings.login_failures_per_ip))
         with self._failures_counted(limits):
             with self.rt.db.session() as session:
                 return self._login(session, address, password, tenant_id)
@@ -176,7 +175,7 @@ class IdentityService:
         """Within the attempt limit of the caller's address (each attempt hashes twice)."""
         if ip:
             limit = self.rt.settings.password_change_attempts_per_ip
-            self._count_attempt([(f"password:ip:{self._bucket_key(ip, 'client_ip')}", limit)])
+            self._count_attempt([(f"password:ip:{self.limiter.client_key(ip)}", limit)])
         with self.rt.db.session() as session:
             user = UserRepository(session).by_id(principal.user_id or -1)
             if user is None or not self.rt.passwords.verify(user.password_hash, current):
@@ -237,9 +236,9 @@ class IdentityService:
     def client_credentials_token(self, *, client_id: str, client_secret: str, ip: str | None = None) -> IssuedToken:
         """RFC 6749 §4.4, within the failure limits of the client id and of the caller's address."""
         settings = self.rt.settings
-        limits = [(f"token:client:{self._bucket_key(client_id, 'oauth_client_id')}", settings.token_failures_per_client)]
+        limits = [(f"token:client:{self.limiter.key(client_id, purpose='oauth_client_id')}", settings.token_failures_per_client)]
         if ip:
-            limits.append((f"token:ip:{self._bucket_key(ip, 'client_ip')}", settings.token_failures_per_ip))
+            limits.append((f"token:ip:{self.limiter.client_key(ip)}", settings.token_failures_per_ip))
         with self._failures_counted(limits):
             with self.rt.db.session() as session:
                 return self._client_credentials_token(session, client_id, client_secret)
@@ -271,42 +270,22 @@ class IdentityService:
         or fails for another reason than its credentials. The buckets are the same whether the
         account exists or not, so neither a 429 nor its timing tells an account apart.
         """
-        window = self.rt.settings.auth_failure_window_seconds
-        counted: list[str] = []
+        hits = self.limiter.hit_all(limits, window_seconds=self.rt.settings.auth_failure_window_seconds)
         try:
-            for bucket, limit in limits:
-                self.limiter.hit(bucket, limit=limit, window_seconds=window)
-                counted.append(bucket)
             yield
         except AuthenticationFailed:
             raise
         except BaseException:
-            for bucket in counted:
-                self.limiter.refund(bucket, window_seconds=window)
+            self.limiter.refund_all(hits)
             raise
-        else:
-            for bucket in counted:
-                self.limiter.refund(bucket, window_seconds=window)
+        self.limiter.refund_all(hits)
 
     def _count_attempt(self, limits: list[tuple[str, int]]) -> None:
         """Count one attempt in every bucket, before any work; ``RateLimited`` past any limit,
         with none of the buckets counted then. For work that costs the same (a password hash)
         whether it succeeds or not, so successes count too and nothing is refunded. Run before
         the work's own session: on SQLite the counters' write would wait for it."""
-        window = self.rt.settings.auth_attempt_window_seconds
-        counted: list[str] = []
-        try:
-            for bucket, limit in limits:
-                self.limiter.hit(bucket, limit=limit, window_seconds=window)
-                counted.append(bucket)
-        except RateLimited:
-            for bucket in counted:
-                self.limiter.refund(bucket, window_seconds=window)
-            raise
-
-    def _bucket_key(self, value: str, purpose: str) -> str:
-        # Keyed hashes: the counters table holds no email address, client id or IP address.
-        return self.rt.hasher.hash(value, purpose=f"ratelimit:{purpose}")[:40]
+        self.limiter.hit_all(limits, window_seconds=self.rt.settings.auth_attempt_window_seconds)
 
     # --- authentication -----------------------------------------------------------------------------
 

@@ -125,10 +125,10 @@ class PassportService:
         settings = self.rt.settings
         address = normalise_email(email)
         email_hash = self._email_hash(address)
+        limits = [(f"otp-send:ip:{self.limiter.client_key(ip)}", settings.otp_send_per_ip_per_hour)] if ip else []
+        limits.append((f"otp-send:email:{email_hash[:40]}", settings.otp_send_per_email_per_hour))
         try:
-            if ip:
-                self.limiter.hit(f"otp-send:ip:{self._ip_hash(ip)}", limit=settings.otp_send_per_ip_per_hour, window_seconds=_HOUR)
-            self.limiter.hit(f"otp-send:email:{email_hash[:40]}", limit=settings.otp_send_per_email_per_hour, window_seconds=_HOUR)
+            self.limiter.hit_all(limits, window_seconds=_HOUR)
         except RateLimited as limited:
             return CodeSent(False, "rate_limited", limited.retry_after_seconds)
         code = numeric_code(6)
@@ -161,7 +161,7 @@ class PassportService:
             # Each code sent from an address may be tried max_attempts times, and no more.
             per_ip = settings.otp_send_per_ip_per_hour * settings.otp_max_attempts
             try:
-                self.limiter.hit(f"otp-verify:ip:{self._ip_hash(ip)}", limit=per_ip, window_seconds=_HOUR)
+                self.limiter.hit(f"otp-verify:ip:{self.limiter.client_key(ip)}", limit=per_ip, window_seconds=_HOUR)
             except RateLimited as limited:
                 raise NetworkPaused(limited.retry_after_seconds, "too many attempts from this network; try again later") from None
         now = utcnow()
@@ -275,9 +275,6 @@ class PassportService:
 
     def _email_hash(self, address: str) -> str:
         return self.rt.hasher.hash(address, purpose="otp_email")
-
-    def _ip_hash(self, ip: str) -> str:
-        return self.rt.hasher.hash(ip, purpose="client_ip")[:40]
 
     def _code_hash(self, code: str, email_hash: str) -> str:
         return self.rt.hasher.hash(code, purpose=f"otp:{email_hash}")

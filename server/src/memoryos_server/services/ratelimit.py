@@ -5,21 +5,28 @@ much of it still overlaps the last ``window_seconds`` (the sliding-window-counte
 a burst straddling a window boundary cannot get twice the limit through.
 
 A refused hit is not counted: a client that keeps retrying while blocked is let in again as
-soon as its earlier hits age out, no later.
+soon as its earlier hits age out, no later. A counted hit can be taken back (``refund``) in the
+window it was counted in, whatever the clock says by then.
+
+Bucket names hold keyed hashes, never an email address, client id or network address; a client
+address is counted by its network (``client_network``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
+from memoryos_server.crypto import TokenHasher
 from memoryos_server.errors import RateLimited, ServiceUnavailable
 from memoryos_server.storage.repositories.ratelimit import RateLimitRepository
 
@@ -32,11 +39,31 @@ T = TypeVar("T")
 
 MAX_WINDOW_SECONDS = 86_400
 
+# Take one back, never below zero and never creating the key: a refund that arrives after its
+# window's key expired must not leave a -1 behind with no expiry (a free attempt for ever).
+_DECREMENT_EXISTING = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+    return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One counted event: the bucket and the window it was counted in, and the room left."""
+
+    bucket: str
+    window_start: int
+    remaining: int
+
 
 class _Counters(Protocol):
     def increment(self, bucket: str, window_start: int, window_seconds: int, session: Session | None) -> int: ...
 
-    def decrement(self, bucket: str, window_start: int, session: Session | None) -> None: ...
+    def decrement(self, bucket: str, window_start: int, session: Session | None) -> None:
+        """Take one back from a window's counter if it holds more than zero; never create it."""
 
     def count(self, bucket: str, window_start: int, session: Session | None) -> int: ...
 
@@ -116,7 +143,7 @@ class RedisCounters:
 
     def decrement(self, bucket: str, window_start: int, session: Session | None) -> None:
         with self._errors():
-            self.client.decr(self._key(bucket, window_start))
+            self.client.eval(_DECREMENT_EXISTING, 1, self._key(bucket, window_start))
 
     def count(self, bucket: str, window_start: int, session: Session | None) -> int:
         with self._errors():
@@ -146,14 +173,27 @@ class RedisCounters:
 
 
 class RateLimiter:
-    def __init__(self, counters: _Counters, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, counters: _Counters, *, hasher: TokenHasher, clock: Callable[[], float] = time.time) -> None:
         self.counters = counters
-        self._clock = clock
+        self._hasher = hasher
+        self.clock = clock
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> RateLimiter:
         url = runtime.settings.redis_url
-        return cls(RedisCounters(url) if url else DatabaseCounters(runtime))
+        return cls(RedisCounters(url) if url else DatabaseCounters(runtime), hasher=runtime.hasher)
+
+    # --- bucket names ---------------------------------------------------------------------------
+
+    def key(self, value: str, *, purpose: str) -> str:
+        """A keyed hash of ``value`` to name a bucket by: the counters hold no email, id or address."""
+        return self._hasher.hash(value, purpose=f"ratelimit:{purpose}")[:40]
+
+    def client_key(self, ip: str) -> str:
+        """The bucket key of a client address: one per IPv4 address, one per IPv6 /64."""
+        return self.key(client_network(ip), purpose="client_ip")
+
+    # --- counting -------------------------------------------------------------------------------
 
     def hit(
         self,
@@ -163,14 +203,15 @@ class RateLimiter:
         window_seconds: int,
         sliding: bool = True,
         session: Session | None = None,
-    ) -> int:
+    ) -> Hit:
         """Count one event in ``bucket``; raise ``RateLimited`` (not counted) when over ``limit``.
 
-        Returns how many more events the bucket allows now.
+        Returns the counted hit (what ``refund`` takes back) and how many more events the bucket
+        allows now.
         """
         if not 1 <= window_seconds <= MAX_WINDOW_SECONDS:
             raise ValueError(f"a rate-limit window is 1 s to {MAX_WINDOW_SECONDS} s")
-        now = self._clock()
+        now = self.clock()
         window_start = int(now // window_seconds) * window_seconds
         elapsed = now - window_start
         current = self.counters.increment(bucket, window_start, window_seconds, session)
@@ -178,7 +219,7 @@ class RateLimiter:
         weight = (window_seconds - elapsed) / window_seconds
         estimate = previous * weight + current
         if estimate <= limit:
-            return int(limit - estimate)
+            return Hit(bucket, window_start, int(limit - estimate))
         self.counters.decrement(bucket, window_start, session)
         if not sliding:
             raise RateLimited(math.ceil(window_seconds - elapsed))
@@ -187,19 +228,53 @@ class RateLimiter:
         # that moment may, rarely, be refused once more for a short while).
         raise RateLimited(min(window_seconds, _retry_after(limit, current - 1, previous, elapsed, window_seconds)))
 
-    def refund(self, bucket: str, *, window_seconds: int, session: Session | None = None) -> None:
-        """Take back one event ``hit`` counted in ``bucket`` just now.
+    def refund(self, hit: Hit, *, session: Session | None = None) -> None:
+        """Take back one event ``hit`` counted, in the window it was counted in.
 
         For limits on failures that must still be checked before the outcome is known: hit
         first (so at most ``limit`` attempts run at once), refund when the attempt succeeds.
-        Should the window turn between the two, the refund lands in the new window, whose
-        counter then errs by one on the lenient side.
+        The window may have turned in between (a password hash lies between the two): the
+        refund still lands in the hit's own window, never in the new one, and takes nothing
+        from a window whose counter has already gone.
         """
-        window_start = int(self._clock() // window_seconds) * window_seconds
-        self.counters.decrement(bucket, window_start, session)
+        self.counters.decrement(hit.bucket, hit.window_start, session)
+
+    def hit_all(
+        self, limits: Sequence[tuple[str, int]], *, window_seconds: int, session: Session | None = None
+    ) -> list[Hit]:
+        """Count one event in every ``(bucket, limit)``, all or none: past any limit
+        ``RateLimited``, with the buckets already counted taken back."""
+        hits: list[Hit] = []
+        try:
+            for bucket, limit in limits:
+                hits.append(self.hit(bucket, limit=limit, window_seconds=window_seconds, session=session))
+        except BaseException:
+            self.refund_all(hits, session=session)
+            raise
+        return hits
+
+    def refund_all(self, hits: Sequence[Hit], *, session: Session | None = None) -> None:
+        for hit in hits:
+            self.refund(hit, session=session)
 
     def reset(self, bucket: str, *, session: Session | None = None) -> None:
         self.counters.reset(bucket, session)
+
+
+def client_network(ip: str) -> str:
+    """What a per-address limit counts a client by: an IPv4 address as it is, an IPv6 address by
+    its /64. One IPv6 subscriber or host usually holds a whole /64 and can send from any address
+    in it, so counting single IPv6 addresses would let it step around every per-address limit.
+    An IPv4-mapped IPv6 address counts as its IPv4 address; text that is no address, as it is."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
 
 
 def _retry_after(limit: int, current: int, previous: int, elapsed: float, window: int) -> int:

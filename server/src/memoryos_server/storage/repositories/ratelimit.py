@@ -22,9 +22,14 @@ class RateLimitRepository(Repository):
         return int(self.session.execute(statement).scalar_one())
 
     def decrement(self, bucket: str, window_start: int) -> None:
+        """Take one back from a window's counter, never below zero; no row, nothing to do."""
         self.session.execute(
             update(RateLimitCounter)
-            .where(RateLimitCounter.bucket == bucket, RateLimitCounter.window_start == window_start)
+            .where(
+                RateLimitCounter.bucket == bucket,
+                RateLimitCounter.window_start == window_start,
+                RateLimitCounter.count > 0,
+            )
             .values(count=RateLimitCounter.count - 1)
         )
 
