@@ -10,7 +10,6 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form, Header, Path
 from fastapi.responses import JSONResponse
 
-from memoryos_server.api.clientip import ClientIp
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import error_response, flat, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
@@ -23,6 +22,7 @@ from memoryos_server.api.schemas.identity import (
     SignupIn,
     received_invitation_read,
 )
+from memoryos_server.clientip import ClientIp
 from memoryos_server.errors import AuthenticationFailed, BadRequest
 
 router = APIRouter(prefix="/v1", tags=["identity"], route_class=AuthenticatedRoute)

@@ -23,6 +23,7 @@ from memoryos_server.api.schemas.passport import (
     grant_read,
     iso,
 )
+from memoryos_server.clientip import client_ip
 from memoryos_server.errors import BadRequest
 from memoryos_server.services.passport import SESSION_COOKIE
 
@@ -31,16 +32,12 @@ router = APIRouter(
 )
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 # --- signing in ------------------------------------------------------------------------------
 
 
 @router.post("/otp/send", summary="Email a one-time sign-in code (public; never says whether a passport exists)")
 def send_code(body: OtpSendIn, request: Request, services: ServicesDep) -> dict[str, Any]:
-    result = services.passport.send_code(email=str(body.email), ip=_client_ip(request))
+    result = services.passport.send_code(email=str(body.email), ip=client_ip(request))
     data: dict[str, Any] = {"sent": result.sent, "reason": result.reason}
     if result.retry_after_seconds is not None:
         data["retry_after_seconds"] = result.retry_after_seconds
@@ -49,7 +46,7 @@ def send_code(body: OtpSendIn, request: Request, services: ServicesDep) -> dict[
 
 @router.post("/otp/verify", summary="Sign in with the code; the first sign-in creates the passport (public)")
 def verify_code(body: OtpVerifyIn, request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
-    signed_in = services.passport.verify_code(email=str(body.email), code=body.otp, ip=_client_ip(request))
+    signed_in = services.passport.verify_code(email=str(body.email), code=body.otp, ip=client_ip(request))
     response.set_cookie(
         SESSION_COOKIE,
         signed_in.session_token,

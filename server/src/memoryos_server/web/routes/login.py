@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from memoryos_server.clientip import client_ip
 from memoryos_server.errors import NetworkPaused, RateLimited, WrongOneTimeCode
 from memoryos_server.services.passport import CodeSent
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field
@@ -23,10 +24,6 @@ from memoryos_server.web.templating import Flash
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 _EMAIL = TypeAdapter(EmailStr)
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def wait_text(seconds: int) -> str:
@@ -75,7 +72,7 @@ def send_code(request: Request, form: CheckedForm, site: SiteDep, services: Serv
         email = _EMAIL.validate_python(raw_email)
     except ValidationError:
         return _email_form(site, request, next_path=next_path, email=raw_email, error="Enter a valid email address, like name@example.com.", status=422)
-    result = services.passport.send_code(email=email, ip=_client_ip(request))
+    result = services.passport.send_code(email=email, ip=client_ip(request))
     if not result.sent:
         text, status = not_sent(result)
         response = _email_form(site, request, next_path=next_path, email=email, error=text, status=status)
@@ -105,7 +102,7 @@ def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
     email = str(pending["email"])
     code = field(form, "code", max_length=32).replace(" ", "")
     try:
-        signed_in = services.passport.verify_code(email=email, code=code, ip=_client_ip(request))
+        signed_in = services.passport.verify_code(email=email, code=code, ip=client_ip(request))
     except WrongOneTimeCode:
         text = "That code is wrong, has expired or was already used. Check the latest email, or send a new code."
         return _code_form(site, request, email=email, error=text, status=401)
@@ -133,7 +130,7 @@ def resend_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
     pending = site.login.read(request)
     if pending is None:
         return site.redirect(request, "/login", Flash("warning", "Enter your email address again to get a new code."))
-    result = services.passport.send_code(email=str(pending["email"]), ip=_client_ip(request))
+    result = services.passport.send_code(email=str(pending["email"]), ip=client_ip(request))
     if result.sent:
         response = site.redirect(request, "/login/code", Flash("ok", "We sent you a new code. Only the newest one works."))
         site.login.store(request, response, pending)  # the address waits as long as the new code lives

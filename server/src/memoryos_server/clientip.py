@@ -1,8 +1,11 @@
-"""The caller's network address, as the server sees it.
+"""The caller's network address, as the server sees it; read here and nowhere else.
 
 Behind a proxy this is the address from ``X-Forwarded-For`` only when the proxy is trusted
 (uvicorn's ``--forwarded-allow-ips``; ``memoryos serve`` trusts the local host), so a client
 cannot pick its own address to slip past a per-address limit.
+
+A module of its own, below ``api`` and ``web``: both read the address, and neither may import
+the other.
 """
 
 from __future__ import annotations
