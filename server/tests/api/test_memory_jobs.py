@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,61 +23,7 @@ from memoryos_server.storage.models import Job
 from tests.fixtures import databases
 from tests.fixtures.app import LiveServer, free_port, make_settings
 from tests.fixtures.factories import TenantHandle, create_tenant
-
-LLM_MEMORIES = [
-    {
-        "content": "Is training for the Berlin marathon in October",
-        "category": "goal",
-        "importance": 8,
-        "confidence": 0.9,
-    },
-    {"content": "Has a cat named Miso", "category": "relationship", "importance": 6, "confidence": 0.9},
-]
-SECRET_MESSAGE = "I am training for the Berlin marathon in October and my cat Miso hates it"
-
-
-class FakeLLM:
-    """An OpenAI-compatible chat completions endpoint on loopback that answers fixed memories."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 — the http.server interface
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
-                answer = {
-                    "id": "chatcmpl-test",
-                    "object": "chat.completion",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": json.dumps({"memories": LLM_MEMORIES})},
-                        }
-                    ],
-                }
-                payload = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeLLM:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.fixtures.llm import MARATHON_MEMORIES, MARATHON_MESSAGE, FakeLLM
 
 
 @pytest.fixture
@@ -133,15 +78,15 @@ def test_llm_extraction_runs_in_the_queue(isolated_app: Callable[..., TestClient
     with FakeLLM() as llm:
         client = isolated_app(llm_base_url=llm.url, llm_model="test-model")
         tenant = create_tenant(client)
-        body = _queued_add(client, tenant, SECRET_MESSAGE)
+        body = _queued_add(client, tenant, MARATHON_MESSAGE)
         job = _wait_for_job(client, tenant, body["job_id"])
     assert job["status"] == "completed", job
     assert job["memories_created"] == 2 and job["extraction_metadata"]["extractor"] == "llm"
     assert llm.requests and llm.requests[0]["path"] == "/v1/chat/completions"
     assert llm.requests[0]["body"]["model"] == "test-model"
-    assert SECRET_MESSAGE in json.dumps(llm.requests[0]["body"])
+    assert MARATHON_MESSAGE in json.dumps(llm.requests[0]["body"])
     listed = client.get("/v1/memories", headers=tenant.key_headers("alice")).json()["data"]
-    assert {m["content"] for m in listed} == {m["content"] for m in LLM_MEMORIES}
+    assert {m["content"] for m in listed} == {m["content"] for m in MARATHON_MEMORIES}
     assert sorted(job["created_memory_ids"]) == sorted(m["id"] for m in listed)
     found = client.post("/v1/memories/retrieve", json={"query": "marathon"}, headers=tenant.key_headers("alice")).json()
     assert found["data"][0]["content"] == "Is training for the Berlin marathon in October"
@@ -156,7 +101,7 @@ def test_a_queued_payload_is_encrypted(isolated_app: Callable[..., TestClient]) 
     # No worker: the job stays queued, and its row can be read as stored.
     client = isolated_app(llm_base_url="http://127.0.0.1:9/v1", worker_enabled=False)
     tenant = create_tenant(client)
-    body = _queued_add(client, tenant, SECRET_MESSAGE)
+    body = _queued_add(client, tenant, MARATHON_MESSAGE)
     assert (
         client.get(f"/v1/memories/jobs/{body['job_id']}", headers=tenant.key_headers()).json()["data"]["status"]
         == "queued"
@@ -192,7 +137,7 @@ def test_a_failing_job_is_retried_then_dead(isolated_app: Callable[..., TestClie
         client = isolated_app(llm_base_url=llm.url, job_max_attempts=2)
         client.app.state.runtime.use_embedder(BrokenEmbedder())  # type: ignore[attr-defined]
         tenant = create_tenant(client)
-        body = _queued_add(client, tenant, SECRET_MESSAGE)
+        body = _queued_add(client, tenant, MARATHON_MESSAGE)
         seen: set[str] = set()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

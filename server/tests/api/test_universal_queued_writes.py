@@ -7,11 +7,9 @@ runs the worker itself, so it can change the grant between queueing and running.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,63 +24,12 @@ from memoryos_server.storage.models import Tenant, UniversalMemory
 from tests.fixtures import databases
 from tests.fixtures.app import make_settings
 from tests.fixtures.factories import TenantHandle, create_tenant
+from tests.fixtures.llm import MARATHON_MESSAGE, FakeLLM, fake_llm  # noqa: F401
 from tests.fixtures.passport import AgentHandle, PassportHandle, as_if_grant_expired, create_agent, exchange, sign_in
-
-LLM_MEMORIES = [
-    {"content": "Is training for the Berlin marathon in October", "category": "goal", "importance": 8, "confidence": 0.9},
-    {"content": "Has a cat named Miso", "category": "relationship", "importance": 6, "confidence": 0.9},
-]
-MESSAGE = "I am training for the Berlin marathon in October and my cat Miso hates it"
-
-
-class LLM:
-    """Chat completions on loopback answering ``LLM_MEMORIES``; ``hold()`` keeps the answer
-    back until ``release()``, so a test can act while the worker waits for it."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.called = threading.Event()
-        self._release = threading.Event()
-        self._release.set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 — the http.server interface
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append(json.loads(self.rfile.read(length)))
-                outer.called.set()
-                outer._release.wait(30)
-                content = json.dumps({"memories": LLM_MEMORIES})
-                payload = json.dumps(
-                    {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def hold(self) -> None:
-        self._release.clear()
-
-    def release(self) -> None:
-        self._release.set()
-
-    def close(self) -> None:
-        self._release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Setup:
-    def __init__(self, client: TestClient, llm: LLM) -> None:
+    def __init__(self, client: TestClient, llm: FakeLLM) -> None:
         self.client = client
         self.llm = llm
         self.app = client.app
@@ -99,7 +46,7 @@ class Setup:
 
     def queue_add(self, agent: AgentHandle, uui: str) -> str:
         response = self.client.post(
-            "/v1/universal/memories/add", json={"messages": [{"role": "user", "content": MESSAGE}]}, headers=agent.headers(uui)
+            "/v1/universal/memories/add", json={"messages": [{"role": "user", "content": MARATHON_MESSAGE}]}, headers=agent.headers(uui)
         )
         assert response.status_code == 200, response.text
         body = response.json()
@@ -134,7 +81,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(test_database: databases.TestDatabase, tmp_path: Path) -> Iterator[Setup]:
+def setup(test_database: databases.TestDatabase, tmp_path: Path, fake_llm: FakeLLM) -> Iterator[Setup]:
     """An app of its own (same backend, own database): only the test's worker runs its jobs."""
     pg_name = None
     if test_database.backend == "sqlite":
@@ -142,17 +89,15 @@ def setup(test_database: databases.TestDatabase, tmp_path: Path) -> Iterator[Set
     else:
         pg_name, url = databases.create_postgres_database()
         database = databases.TestDatabase("postgresql", url)
-    llm = LLM()
-    settings = make_settings(database, tmp_path / "data", llm_base_url=llm.url, llm_model="test-model", worker_enabled=False)
+    settings = make_settings(database, tmp_path / "data", llm_base_url=fake_llm.url, llm_model="test-model", worker_enabled=False)
     runtime = build_runtime(settings)
     client = TestClient(create_app(settings, runtime=runtime), raise_server_exceptions=False)
     client.__enter__()
     try:
-        yield Setup(client, llm)
+        yield Setup(client, fake_llm)
     finally:
         client.__exit__(None, None, None)
         runtime.close()
-        llm.close()
         if pg_name is not None:
             databases.drop_postgres_database(pg_name)
 
