@@ -12,10 +12,11 @@ from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import LinkToken, OrgConnection
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.factories import TenantHandle
-from tests.fixtures.passport import AgentHandle, connected, exchange, new_agent, new_passport  # noqa: F401
+from tests.fixtures.passport import AgentHandle, connected, exchange, link_token, new_agent, new_passport  # noqa: F401
 
 
 def _link(client: TestClient, agent: AgentHandle, account: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """The route's raw answer, for the test of the route itself; the others use ``link_token``."""
     return client.post(
         "/v1/tenant/memory-passport/link-token",
         json={"agent_id": agent.id, "external_user_id": account},
@@ -55,7 +56,7 @@ def test_a_link_connects_once_and_resolve_then_finds_the_user(client: TestClient
     ).json()["data"]
     assert resolve() == {"uui_token": None, "permission_error": "not_connected"}
 
-    link = _link(client, agent, account).json()["data"]["link_token"]
+    link = link_token(agent, account)
     granted = passport.grant(agent, ["preference"], link_token=link)
     connections = client.get("/v1/uui/me/connections", headers=passport.headers()).json()["data"]
     assert len(connections) == 1
@@ -87,7 +88,7 @@ def test_a_link_connects_once_and_resolve_then_finds_the_user(client: TestClient
 def test_a_connection_alone_grants_nothing(client: TestClient, new_agent, new_passport) -> None:  # type: ignore[no-untyped-def]
     agent, passport = new_agent(), new_passport()
     other = new_agent()
-    link = _link(client, agent, "acct-only-connected").json()["data"]["link_token"]
+    link = link_token(agent, "acct-only-connected")
     passport.grant(other, ["fact"], link_token=None)
     # Connect through a grant to another agent of the same tenant? The link is bound to `agent`.
     refused = client.post(
@@ -112,7 +113,7 @@ def test_a_connection_alone_grants_nothing(client: TestClient, new_agent, new_pa
 
 def test_expired_links_are_gone(client: TestClient, runtime: Runtime, new_agent, new_passport) -> None:  # type: ignore[no-untyped-def]
     agent, passport = new_agent(), new_passport()
-    link = _link(client, agent, "acct-late").json()["data"]["link_token"]
+    link = link_token(agent, "acct-late")
     with runtime.db.session() as session:
         session.execute(
             update(LinkToken)
@@ -140,7 +141,7 @@ def test_resolve_is_scoped_to_the_agents_own_tenant(client: TestClient, new_tena
     a, b = new_tenant("A"), new_tenant("B")
     agent_a, agent_b = create_agent(a), create_agent(b)
     passport = new_passport()
-    link = _link(client, agent_a, "shared-id").json()["data"]["link_token"]
+    link = link_token(agent_a, "shared-id")
     passport.grant(agent_a, ["fact"], link_token=link)
     passport.grant(agent_b, ["fact"])
     # Tenant B uses the same account id: it is a different account, never connected at B.
@@ -152,7 +153,7 @@ def test_resolve_is_scoped_to_the_agents_own_tenant(client: TestClient, new_tena
 
 def test_disconnecting(client: TestClient, new_agent, new_passport) -> None:  # type: ignore[no-untyped-def]
     agent, passport, intruder = new_agent(), new_passport(), new_passport()
-    link = _link(client, agent, "acct-disconnect").json()["data"]["link_token"]
+    link = link_token(agent, "acct-disconnect")
     passport.grant(agent, ["fact"], link_token=link)
     connection_id = client.get("/v1/uui/me/connections", headers=passport.headers()).json()["data"][0]["id"]
     stranger = client.delete(f"/v1/uui/me/connections/{connection_id}", headers=intruder.headers())

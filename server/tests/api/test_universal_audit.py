@@ -16,6 +16,7 @@ from tests.fixtures.passport import (  # noqa: F401
     PassportHandle,
     as_if_grant_expired,
     connected,
+    link_token,
     new_agent,
     new_passport,
 )
@@ -97,11 +98,7 @@ def test_a_uui_handed_out_by_resolve_is_in_the_users_activity(
     new_passport: Callable[..., PassportHandle],
 ) -> None:
     agent, person, stranger = new_agent(), new_passport(), new_passport()
-    link = client.post(
-        "/v1/tenant/memory-passport/link-token",
-        json={"agent_id": agent.id, "external_user_id": "customer-9"},
-        headers=agent.tenant.key_headers(),
-    ).json()["data"]["link_token"]
+    link = link_token(agent, "customer-9")
     person.grant(agent, ["goal"], "read_only", link_token=link)
 
     resolved = client.post("/v1/universal/users/resolve", json={"external_user_id": "customer-9"}, headers=agent.headers())

@@ -9,16 +9,12 @@ from memoryos import WriteNotPermitted
 from memoryos.universal import UniversalMemory
 
 from tests.fixtures.app import LiveServer
-from tests.fixtures.passport import new_agent, new_passport  # noqa: F401
+from tests.fixtures.passport import link_token, new_agent, new_passport  # noqa: F401
 
 
 def test_the_agent_backend_flow(live_server: LiveServer, client: TestClient, new_agent, new_passport) -> None:  # type: ignore[no-untyped-def]
     agent, person = new_agent(), new_passport()
-    link = client.post(
-        "/v1/tenant/memory-passport/link-token",
-        json={"agent_id": agent.id, "external_user_id": "customer-77"},
-        headers=agent.tenant.key_headers(),
-    ).json()["data"]["link_token"]
+    link = link_token(agent, "customer-77")
     granted = person.grant(agent, ["preference", "goal"], "read_only", link_token=link)
 
     exchanged = UniversalMemory.exchange_code(granted["code"], agent_api_key=agent.key, base_url=live_server.url)

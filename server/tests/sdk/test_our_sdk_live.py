@@ -25,19 +25,9 @@ from memoryos.universal import UniversalMemory
 
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
-from tests.fixtures.passport import AgentHandle, PassportHandle, new_agent, new_passport  # noqa: F401
+from tests.fixtures.passport import AgentHandle, PassportHandle, link_token, new_agent, new_passport  # noqa: F401
 
 SEED = "Please remember that I prefer short, structured explanations and Python examples."
-
-
-def _link_token(client: TestClient, agent: AgentHandle, external_user_id: str) -> str:
-    response = client.post(
-        "/v1/tenant/memory-passport/link-token",
-        json={"agent_id": agent.id, "external_user_id": external_user_id},
-        headers=agent.tenant.key_headers(),
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["data"]["link_token"])
 
 
 def _from_the_server(error: MemoryOSError, status: int, code: str) -> None:
@@ -56,7 +46,7 @@ def test_async_universal_flow_exchange_get_add_revoke(
 ) -> None:
     agent, person = new_agent(), new_passport()
     account = f"customer-{uuid.uuid4().hex[:8]}"
-    granted = person.grant(agent, ["preference", "goal"], "read_write", link_token=_link_token(client, agent, account))
+    granted = person.grant(agent, ["preference", "goal"], "read_write", link_token=link_token(agent, account))
 
     async def flow() -> dict[str, Any]:
         seen: dict[str, Any] = {}

@@ -20,7 +20,7 @@ from memoryos_server.storage.models import LinkToken
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
-from tests.fixtures.passport import AgentHandle, create_agent, new_agent  # noqa: F401
+from tests.fixtures.passport import AgentHandle, create_agent, link_token, new_agent  # noqa: F401
 from tests.web.browser import DESKTOP, PHONE, Person
 
 pytestmark = pytest.mark.browser
@@ -36,16 +36,6 @@ def _grants(client: TestClient, person: Person) -> list[dict[str, Any]]:
     response = client.get("/v1/uui/me/grants", headers=_session(person))
     assert response.status_code == 200, response.text
     return list(response.json()["data"])
-
-
-def _link_token(client: TestClient, tenant: TenantHandle, agent: AgentHandle, account: str) -> str:
-    response = client.post(
-        "/v1/tenant/memory-passport/link-token",
-        json={"agent_id": agent.id, "external_user_id": account},
-        headers=tenant.key_headers(),
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["data"]["link_token"])
 
 
 def test_a_forged_or_missing_csrf_token_changes_nothing(
@@ -151,7 +141,6 @@ def test_unknown_refused_and_switched_off_agents_get_a_refusal_page(
 
 def test_the_secure_link_connects_once(
     person: Callable[..., Person],
-    client: TestClient,
     runtime: Runtime,
     live_server: LiveServer,
     new_tenant: Callable[..., TenantHandle],
@@ -159,7 +148,7 @@ def test_the_secure_link_connects_once(
     acme = new_tenant("Acme Support")
     copilot = create_agent(acme, name="Support Copilot", description="Answers your support questions with your approved context.")
     billing = create_agent(acme, name="Billing Helper")
-    token = _link_token(client, acme, copilot, "cust_42")
+    token = link_token(copilot, "cust_42")
     link = f"/connect?agent_id={copilot.id}&link_token={token}"
     cleo = person("cleo.connect@example.com")
     page = cleo.page
@@ -197,7 +186,7 @@ def test_the_secure_link_connects_once(
     cleo.shot("error-link-used")
 
     # Expired before it was used: the same clear page.
-    late = _link_token(client, acme, copilot, "cust_44")
+    late = link_token(copilot, "cust_44")
     with runtime.db.session() as session:
         session.execute(
             update(LinkToken)
@@ -208,7 +197,7 @@ def test_the_secure_link_connects_once(
     expect(page.get_by_role("heading", name="This link has expired or was already used")).to_be_visible()
 
     # A link made for one agent, opened in another's name.
-    other = _link_token(client, acme, copilot, "cust_43")
+    other = link_token(copilot, "cust_43")
     cleo.open(f"/connect?agent_id={billing.id}&link_token={other}")
     expect(page.get_by_role("heading", name="This link belongs to a different app")).to_be_visible()
     # ...and the consent URL variant with a link_token, used or mismatched.
@@ -231,7 +220,7 @@ def test_a_link_token_on_the_consent_url_connects_on_approval(
 ) -> None:
     shop = new_tenant("Corner Shop")
     assistant = create_agent(shop, name="Shop Assistant")
-    token = _link_token(client, shop, assistant, "shopper-7")
+    token = link_token(assistant, "shopper-7")
     lena = person("lena.link@example.com")
     lena.sign_in(UniversalMemory.consent_url(assistant.id, link_token=token, categories=["preference"], base_url=live_server.url))
     page = lena.page

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.settings import Settings
 from memoryos_server.storage.text import UNSTORABLE_MESSAGE
-from tests.fixtures.passport import AgentHandle, client_from, exchange, fresh_ip, latest_code, new_agent  # noqa: F401
+from tests.fixtures.passport import AgentHandle, client_from, exchange, fresh_ip, latest_code, link_token, new_agent  # noqa: F401
 
 Form = list[tuple[str, str]]
 NUL = "x\x00y"
@@ -69,16 +69,6 @@ def _sign_in(browser: TestClient, settings: Settings, email: str) -> None:
     assert signed.status_code == 303, signed.text
 
 
-def _link(client: TestClient, agent: AgentHandle, account: str) -> str:
-    made = client.post(
-        "/v1/tenant/memory-passport/link-token",
-        json={"agent_id": agent.id, "external_user_id": account},
-        headers=agent.tenant.key_headers(),
-    )
-    assert made.status_code == 200, made.text
-    return str(made.json()["data"]["link_token"])
-
-
 @pytest.fixture
 def world(app: FastAPI, client: TestClient, settings: Settings, new_agent: Callable[..., AgentHandle]) -> World:
     """A passport user with a grant, a connection, two memories that contradict each other (so
@@ -92,7 +82,7 @@ def world(app: FastAPI, client: TestClient, settings: Settings, new_agent: Calla
     agent, unconnected = new_agent(), new_agent()
     granted = client.post(
         "/v1/uui/me/grants",
-        json={"agent_id": agent.id, "categories_allowed": ["fact", "goal"], "access_type": "read_write", "link_token": _link(client, agent, "acct-1")},
+        json={"agent_id": agent.id, "categories_allowed": ["fact", "goal"], "access_type": "read_write", "link_token": link_token(agent, "acct-1")},
         headers=headers,
     )
     assert granted.status_code == 200, granted.text
@@ -120,7 +110,7 @@ def world(app: FastAPI, client: TestClient, settings: Settings, new_agent: Calla
         Page("/login", [("email", f"form-text-new-{secrets.token_hex(4)}@example.com"), ("next", "/manage")], anonymous),
         Page("/login/code", [("code", code)], pending),
         Page("/login/resend", [], pending),
-        Page("/connect", [("agent_id", agent.id), ("link_token", _link(client, agent, "acct-2"))], browser),
+        Page("/connect", [("agent_id", agent.id), ("link_token", link_token(agent, "acct-2"))], browser),
         Page(
             "/consent",
             [
