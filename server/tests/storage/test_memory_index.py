@@ -175,6 +175,46 @@ def test_approximate_paths_keep_filters_and_find_the_nearest(
     assert np.mean(recall) >= 0.9
 
 
+def test_a_rare_category_of_a_large_owner_is_searched_exactly(
+    services: Services, test_database: databases.TestDatabase
+) -> None:
+    """PostgreSQL: an owner past ``exact_rows`` whose filter admits few rows skips the HNSW walk
+    (which would pass over every row the filter rejects) and scores those rows exactly."""
+    if test_database.backend != "postgresql":
+        pytest.skip("the HNSW path is PostgreSQL's")
+    from memoryos_server.storage.index.postgres import PostgresSearchIndex
+
+    owner = make_end_user(services)
+    n = 400
+    vectors = _vectors(n, seed=11)
+    categories = ["goal" if i % 50 == 0 else "fact" for i in range(n)]  # 8 goals
+    ids = _store_vectors(services, owner, vectors, categories)
+    index = PostgresSearchIndex(dim=EMBEDDING_DIM, exact_rows=50)
+    statements: list[str] = []
+    queries = _vectors(5, seed=12)
+    with services.runtime.db.session(write=False) as session:
+        from sqlalchemy import event
+
+        def note(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(session.get_bind(), "before_cursor_execute", note)
+        try:
+            rare = index.dense(session, TENANT, owner.search_filter(categories=["goal"]), queries, 5)
+            rare_statements = len(statements)
+            common = index.dense(session, TENANT, owner.search_filter(categories=["fact"]), queries[:1], 5)
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", note)
+    goals = [i for i, c in enumerate(categories) if c == "goal"]
+    for query, hits in zip(queries, rare, strict=True):
+        exact = sorted(goals, key=lambda r: -float(vectors[r] @ query))[:5]
+        assert [m for m, _ in hits] == [ids[r] for r in exact]  # exactly the nearest, in order
+    assert len(common[0]) == 5 and all(categories[ids.index(m)] == "fact" for m, _ in common[0])
+    # Only the common category walked the graph (its HNSW settings are set for the statement).
+    assert not any("set_config" in s for s in statements[:rare_statements])
+    assert any("set_config" in s for s in statements[rare_statements:])
+
+
 def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> None:
     owner = make_end_user(services)
     add(

@@ -6,7 +6,9 @@ one SQL statement, so a filtered query still returns ``k`` rows:
 - An owner with up to ``exact_rows`` memories is scored exactly through the owner's btree
   index: ordering by ``distance + 0`` keeps the planner off the HNSW index, which would
   otherwise walk the whole table's graph looking for this owner's rows.
-- A larger owner goes through the HNSW index with pgvector's iterative scan
+- So is a larger owner whose filters (a rare category, a short time window) admit that few
+  rows: counted first, up to ``exact_rows + 1``.
+- Otherwise the HNSW index with pgvector's iterative scan
   (``hnsw.iterative_scan = relaxed_order``, 0.8+), which keeps walking the graph until
   ``k`` rows pass the filters; the slightly relaxed order is re-sorted here.
 
@@ -60,7 +62,7 @@ class PostgresSearchIndex:
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
         model = family.memory
-        exact = state.read(session, family, where.owner_id).doc_count <= self.exact_rows
+        exact = self._few_rows(session, family, where)
         vector_type = Embedding(self.dim)
         if len(queries) == 1:
             # One vector (a retrieval): a plain parameter, which the HNSW scan handles best.
@@ -105,6 +107,21 @@ class PostgresSearchIndex:
         for hits_of_query in grouped:
             hits_of_query.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return grouped
+
+    def _few_rows(self, session: Session, family: MemoryFamily, where: SearchFilter) -> bool:
+        """Whether the rows this search admits are few enough to score exactly.
+
+        An owner of up to ``exact_rows`` memories always is. A larger one is too when its
+        filters (categories, a time window, ``as_of``) leave that few: the HNSW walk, filters and
+        all, would have to pass over the many rows the filter rejects to find k it admits (a
+        rare category among 100k rows took seconds). Counting stops at ``exact_rows + 1``.
+        """
+        if state.read(session, family, where.owner_id).doc_count <= self.exact_rows:
+            return True
+        if not (where.categories or where.created_since is not None or where.as_of is not None):
+            return False
+        admitted = select(literal(1)).where(*conditions(family, where)).limit(self.exact_rows + 1).subquery()
+        return int(session.execute(select(func.count()).select_from(admitted)).scalar_one()) <= self.exact_rows
 
     def _tune_hnsw(self, session: Session, k: int) -> None:
         """For this one statement: walk the HNSW graph, filters and all, until k rows qualify.
