@@ -310,8 +310,7 @@ def _principal_for(credential: str) -> Principal:
 
 
 def principal_may(credential: str, permission: Permission) -> bool:
-    principal = _principal_for(credential)
-    return principal.tenant_id is not None and principal.may(permission)
+    return _principal_for(credential).may(permission)
 
 
 def expected_allowed(case: RouteCase, credential: str) -> bool:

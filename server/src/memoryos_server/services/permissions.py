@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from memoryos_server.errors import PermissionDenied
-
 
 class Permission(StrEnum):
     MEMORY_READ = "memory.read"  # the caller's own end-user memory routes
@@ -75,10 +73,3 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 
 def allowed(role: str, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
-
-
-def require(role: str, permission: Permission, *, on_behalf: bool = False) -> None:
-    if not allowed(role, permission):
-        if on_behalf:
-            raise PermissionDenied(f"this credential acts for a {role}, who may not {permission.value}")
-        raise PermissionDenied(f"the {role} role may not {permission.value}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from memoryos_server.errors import PermissionDenied
-from memoryos_server.services.permissions import Permission, allowed, require
+from memoryos_server.services.permissions import Permission, allowed
 
 PrincipalKind = Literal["user", "api_key", "oauth_client"]
 
@@ -33,14 +33,25 @@ class Principal:
     def actor(self) -> str:
         return f"{self.kind}:{self.credential_id}"
 
+    def may(self, permission: Permission) -> bool:
+        """Whether the caller may do ``permission`` in its organisation."""
+        return self._refusal(permission) is None
+
     def require(self, permission: Permission) -> int:
         """Check the permission and return the tenant id the caller acts in."""
-        if self.tenant_id is None:
-            raise PermissionDenied("this account belongs to no organisation")
-        require(self.role, permission)
-        if self.creator_role is not None:
-            require(self.creator_role, permission, on_behalf=True)
+        refusal = self._refusal(permission)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+        assert self.tenant_id is not None  # no refusal: the caller has an organisation
         return self.tenant_id
 
-    def may(self, permission: Permission) -> bool:
-        return allowed(self.role, permission) and (self.creator_role is None or allowed(self.creator_role, permission))
+    def _refusal(self, permission: Permission) -> str | None:
+        """Why the caller may not do ``permission`` (None: it may). It needs an organisation, a
+        role that allows it, and, for a key or OAuth client, a creator whose role still does."""
+        if self.tenant_id is None:
+            return "this account belongs to no organisation"
+        if not allowed(self.role, permission):
+            return f"the {self.role} role may not {permission.value}"
+        if self.creator_role is not None and not allowed(self.creator_role, permission):
+            return f"this credential acts for a {self.creator_role}, who may not {permission.value}"
+        return None
