@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from sqlalchemy import func, literal, select, union_all
-from sqlalchemy.orm import Session
-
-if TYPE_CHECKING:
-    from memoryos_server.storage.repositories.memories import MemoryFamily
 
 # Keyword queries stop adding terms (rarest first) past this many postings: the terms left out
 # are the owner's common ones, whose idf is small, and reading them would cost the most.
@@ -41,30 +35,3 @@ def affordable_terms(doc_freqs: Mapping[int, int], doc_count: int, *, budget: in
         kept.append(int(term))
         spent += df
     return kept
-
-
-def doc_freqs(
-    session: Session, family: MemoryFamily, owner_id: int, terms: Sequence[int], *, cap: int = POSTINGS_BUDGET
-) -> dict[int, int]:
-    """How many of the owner's documents hold each term, counting no further than ``cap + 1``.
-
-    A term past the budget is never read (``affordable_terms``), so its exact count is not
-    needed; counting the postings of a very common term would cost more than the search.
-    """
-    if not terms:
-        return {}
-    term = family.term
-    parts = [
-        select(
-            literal(t).label("term"),
-            select(func.count())
-            .select_from(
-                select(term.memory_id).where(term.owner_id == owner_id, term.term == t).limit(cap + 1).subquery()
-            )
-            .scalar_subquery()
-            .label("df"),
-        )
-        for t in terms
-    ]
-    rows = session.connection().execute(union_all(*parts) if len(parts) > 1 else parts[0]).all()
-    return {int(t): int(df) for t, df in rows if df}

@@ -17,7 +17,8 @@ plus the few columns filters need (category, status, created/archived times, ter
 
 Keyword search keeps the owner's postings in memory too (``sqlite_postings``), loaded on the
 first keyword query and brought up to date by the same generations, and filters them with the
-same in-memory columns.
+same in-memory columns. Nothing here is SQLite-specific SQL: PostgreSQL's index uses this class
+with ``dim=0`` (no vectors, which pgvector serves) for its keyword search.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import LargeBinary, select, type_coerce
+from sqlalchemy import LargeBinary, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from memoryos_server.storage.index import state
@@ -311,9 +312,11 @@ class SQLiteSearchIndex:
 
     def _load(self, session: Session, family: MemoryFamily, owner_id: int, *, after: int | None) -> _Rows:
         model = family.memory
+        # Without dimensions (PostgreSQL's keyword cache) the vectors are not read at all.
+        embedding = type_coerce(model.embedding, LargeBinary) if self.dim else literal(None)
         statement = select(
             model.id,
-            type_coerce(model.embedding, LargeBinary),
+            embedding,
             model.category,
             model.status,
             model.created_at,
@@ -329,9 +332,11 @@ class SQLiteSearchIndex:
         ids = [row[0] for row in result]
         blobs = [row[1] for row in result]
         expected = self.dim * 4
-        ok = np.fromiter((blob is not None and len(blob) == expected for blob in blobs), dtype=bool, count=n)
+        ok = np.fromiter(
+            (not self.dim or (blob is not None and len(blob) == expected) for blob in blobs), dtype=bool, count=n
+        )
         vectors = np.zeros((n, self.dim), dtype=np.float32)
-        if ok.any():
+        if self.dim and ok.any():
             joined = b"".join(blob for blob, good in zip(blobs, ok, strict=True) if good)
             vectors[ok] = np.frombuffer(joined, dtype=np.float32).reshape(-1, self.dim)
         status = np.fromiter((_status_code(row[3]) for row in result), dtype=np.uint8, count=n)
