@@ -29,6 +29,7 @@ from memoryos_server.api.routers import (
     workspace,
 )
 from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.origins import SiteOrigins
 from memoryos_server.services.container import Services, build_services
 from memoryos_server.services.memory.worker import start_background as start_memory_worker
 from memoryos_server.services.runtime import Runtime, build_runtime
@@ -99,6 +100,7 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.services = services
+    app.state.site_origins = SiteOrigins.at(settings.resolved_public_url, settings.resolved_consent_base_url)
 
     install_error_handlers(app)
     routers = (

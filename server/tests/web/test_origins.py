@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from memoryos_server.app import create_app
-from memoryos_server.services.passport import origin_of
+from memoryos_server.origins import origin_of
 from memoryos_server.services.runtime import Runtime
 from tests.fixtures.passport import connected, fresh_ip, latest_code, new_agent, new_passport, outbox_messages  # noqa: F401
 

@@ -8,13 +8,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 
 from memoryos_server.errors import CrossSiteRequest, PermissionDenied
+from memoryos_server.origins import claimed_origin, site_origins
 from memoryos_server.services.container import Services
-from memoryos_server.services.passport import (
-    SESSION_COOKIE,
-    PassportCaller,
-    from_this_site,
-    site_origins,
-)
+from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.universal import AgentCaller
 from memoryos_server.services.runtime import Runtime
@@ -84,10 +80,8 @@ def _passport_caller(request: Request) -> PassportCaller:
         return services.passport.authenticate_request(header)
     token = request.cookies.get(SESSION_COOKIE)
     if token and request.method not in _SAFE_METHODS:
-        claimed = request.headers.get("origin") or request.headers.get("referer")
-        configured = site_origins(services.runtime.settings)
-        host = request.headers.get("host", "")
-        if not claimed or not from_this_site(claimed, scheme=request.url.scheme, host=host, configured=configured):
+        claimed = claimed_origin(request)
+        if not claimed or not site_origins(request).from_this_site(request, claimed):
             raise CrossSiteRequest(
                 "a change made with the session cookie must come from this site; other clients send X-MemoryOS-Session"
             )

@@ -14,7 +14,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,6 @@ from memoryos_server.errors import (
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
-from memoryos_server.settings import Settings
 from memoryos_server.storage.models import OtpChallenge, PassportSession, UniversalUser
 from memoryos_server.storage.repositories.memories import UNIVERSAL, MemoryRepository
 from memoryos_server.storage.repositories.passport import (
@@ -76,40 +74,6 @@ class PassportCaller:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-# --- where a browser request comes from ------------------------------------------------------------
-
-
-def origin_of(url: str | None) -> str | None:
-    """``scheme://host:port`` of an http(s) URL (lower case, default port spelled out), so two
-    spellings of one origin compare equal; ``None`` for anything else (``null``, garbage)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
-
-
-def site_origins(settings: Settings) -> frozenset[str]:
-    """The origins this server is reached at as configured: its public URL and the consent app's
-    base URL. Behind a reverse proxy that rewrites ``Host`` these are what browsers send."""
-    found = (origin_of(settings.resolved_public_url), origin_of(settings.resolved_consent_base_url))
-    return frozenset(origin for origin in found if origin)
-
-
-def from_this_site(claimed: str, *, scheme: str, host: str, configured: frozenset[str]) -> bool:
-    """Whether ``claimed`` (an ``Origin``, or a ``Referer`` URL) is this site: the origin the
-    request was addressed to (its scheme and ``Host``), or one of the ``configured`` ones."""
-    origin = origin_of(claimed)
-    return origin is not None and (origin in configured or origin == origin_of(f"{scheme}://{host}"))
 
 
 class PassportService:

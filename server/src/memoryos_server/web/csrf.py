@@ -18,7 +18,7 @@ import secrets
 from fastapi import Request, Response
 
 from memoryos_server.errors import MemoryOSError
-from memoryos_server.services.passport import from_this_site
+from memoryos_server.origins import claimed_origin, site_origins
 
 CSRF_COOKIE = "memoryos_csrf"
 
@@ -28,10 +28,9 @@ class CsrfFailed(MemoryOSError):
 
 
 class Csrf:
-    def __init__(self, key: bytes, *, secure: bool, site_origins: frozenset[str] = frozenset()) -> None:
+    def __init__(self, key: bytes, *, secure: bool) -> None:
         self._key = key
         self._secure = secure
-        self._site_origins = site_origins
 
     def token(self, request: Request, response: Response | None = None) -> str:
         """The token for forms on this page; sets the cookie on ``response`` when it is new."""
@@ -57,14 +56,9 @@ class Csrf:
         given = submitted.encode("utf-8", "surrogatepass") if submitted else b""
         if not seed or not submitted or not hmac.compare_digest(expected, given):
             raise CsrfFailed("this form expired or did not come from this site; reload the page and try again")
-        origin = request.headers.get("origin") or request.headers.get("referer")
-        if origin and not self.from_this_site(request, origin):
+        claimed = claimed_origin(request)
+        if claimed and not site_origins(request).from_this_site(request, claimed):
             raise CsrfFailed("this form did not come from this site")
-
-    def from_this_site(self, request: Request, origin: str) -> bool:
-        return from_this_site(
-            origin, scheme=request.url.scheme, host=request.headers.get("host", ""), configured=self._site_origins
-        )
 
     def _sign(self, seed: str) -> str:
         return hmac.new(self._key, seed.encode(), hashlib.sha256).hexdigest()

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from memoryos_server import errors as e
+from memoryos_server.origins import site_origins
 from memoryos_server.web.csrf import CsrfFailed
 from memoryos_server.web.redirects import here, local_path
 
@@ -104,7 +105,7 @@ def _back_to(request: Request) -> str:
     if request.method == "GET":
         return here(request)
     referer = request.headers.get("referer")
-    if referer and request.app.state.site.csrf.from_this_site(request, referer):
+    if referer and site_origins(request).from_this_site(request, referer):
         parts = urlsplit(referer)
         return local_path(f"{parts.path}?{parts.query}" if parts.query else parts.path)
     return "/manage"

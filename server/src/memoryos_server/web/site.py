@@ -8,7 +8,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from memoryos_server.crypto import derive_key
-from memoryos_server.services.passport import SESSION_COOKIE, site_origins
+from memoryos_server.services.passport import SESSION_COOKIE
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.web.csrf import Csrf
 from memoryos_server.web.redirects import sign_in_url
@@ -25,11 +25,7 @@ class Site:
         master = runtime.master.key
         self.session_ttl_seconds = settings.passport_session_ttl_seconds
         self.code_minutes = max(1, settings.otp_ttl_seconds // 60)
-        self.csrf = Csrf(
-            derive_key(master, "web-csrf"),
-            secure=settings.resolved_consent_base_url.startswith("https://"),
-            site_origins=site_origins(settings),
-        )
+        self.csrf = Csrf(derive_key(master, "web-csrf"), secure=settings.resolved_consent_base_url.startswith("https://"))
         self.pages = Pages(self.csrf)
         # A flash lives for one redirect; a minute is plenty and keeps a consent code short-lived.
         self.flash = SealedCookie(derive_key(master, "web-flash"), FLASH_COOKIE, max_age=60)
