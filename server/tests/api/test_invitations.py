@@ -111,6 +111,13 @@ def test_a_new_address_creates_its_account_from_the_invitation(client: TestClien
 
     joined = client.post(f"/v1/auth/invitations/{invitation_id}/signup", json={"code": code, "password": PASSWORD})
     assert joined.status_code == 201, joined.text
+    # The answer of an open sign-up, and the role joined.
+    signed_up = client.post(
+        "/v1/auth/signup", json={"email": f"open-{secrets.token_hex(4)}@example.com", "password": PASSWORD, "organization_name": "X"}
+    )
+    assert list(signed_up.json()["data"]) == ["user", "tenant", "access_token", "token_type", "expires_in"]
+    assert list(joined.json()["data"]) == ["user", "tenant", "role", "access_token", "token_type", "expires_in"]
+    assert joined.json()["data"]["user"]["email"] == email and joined.json()["data"]["tenant"]["name"] == "Acme"
     me = client.get("/v1/auth/me", headers=_bearer(joined.json()["data"]["access_token"])).json()["data"]
     assert (me["tenant_id"], me["role"], me["email"]) == (org.tenant_id, "viewer", email)
     assert _login(client, email, org.tenant_id) == 200

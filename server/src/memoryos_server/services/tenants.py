@@ -25,7 +25,7 @@ from memoryos_server.errors import (
     PermissionDenied,
 )
 from memoryos_server.services.email import EmailDeliveryFailed, EmailService
-from memoryos_server.services.identity import IdentityService, normalise_email
+from memoryos_server.services.identity import IdentityService, IssuedToken, normalise_email
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
@@ -49,6 +49,16 @@ class IssuedInvitation:
     invitation: Invitation
     organisation: str
     code: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A new membership, with a JWT for that organisation (the person is signed in to it)."""
+
+    membership: Membership
+    tenant: Tenant
+    user: User
+    token: IssuedToken = field(repr=False)
 
 
 class MemberService:
@@ -162,21 +172,17 @@ class MemberService:
         user = self._signed_in(session, principal)
         return list(InvitationRepository(session).pending_for_address(user.login_email or "", now=utcnow()))
 
-    def accept(
-        self, session: Session, principal: Principal, invitation_id: str, *, code: str
-    ) -> tuple[Membership, Tenant, User]:
+    def accept(self, session: Session, principal: Principal, invitation_id: str, *, code: str) -> Joined:
         user = self._signed_in(session, principal)
         invitation, tenant = self._usable(session, invitation_id, code, login_email=user.login_email)
-        return self._join(session, invitation, user), tenant, user
+        return self._join(session, invitation, tenant, user)
 
     def decline(self, session: Session, principal: Principal, invitation_id: str, *, code: str) -> None:
         user = self._signed_in(session, principal)
         invitation, _tenant = self._usable(session, invitation_id, code, login_email=user.login_email)
         invitation.status, invitation.responded_at = "declined", utcnow()
 
-    def sign_up(
-        self, session: Session, invitation_id: str, *, code: str, password: str
-    ) -> tuple[Membership, Tenant, User]:
+    def sign_up(self, session: Session, invitation_id: str, *, code: str, password: str) -> Joined:
         """Create the account of an invited address that has none, and join, in one step.
 
         Works while open sign-up is disabled: the invitation is the permission. The code
@@ -187,7 +193,7 @@ class MemberService:
         if UserRepository(session).by_login_email(invitation.login_email) is not None:
             raise AlreadyExists("this address has an account: sign in and accept the invitation")
         user = self.identity.create_dashboard_user(session, email=invitation.email, password=password, tenant=tenant)
-        return self._join(session, invitation, user), tenant, user
+        return self._join(session, invitation, tenant, user)
 
     def _usable(
         self, session: Session, invitation_id: str, code: str, *, login_email: str | None
@@ -202,15 +208,14 @@ class MemberService:
         assert tenant is not None
         return invitation, tenant
 
-    @staticmethod
-    def _join(session: Session, invitation: Invitation, user: User) -> Membership:
+    def _join(self, session: Session, invitation: Invitation, tenant: Tenant, user: User) -> Joined:
         membership = MembershipRepository(session).insert_if_absent(
             Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role)
         )
         if membership is None:
             raise AlreadyExists("this account is already a member")
         invitation.status, invitation.responded_at = "accepted", utcnow()
-        return membership
+        return Joined(membership, tenant, user, self.identity.issue_user_token(user, tenant))
 
     @staticmethod
     def _signed_in(session: Session, principal: Principal) -> User:

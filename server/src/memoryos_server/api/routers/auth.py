@@ -21,6 +21,7 @@ from memoryos_server.api.schemas.identity import (
     PasswordChangeIn,
     SignupIn,
     received_invitation_read,
+    signed_in_read,
 )
 from memoryos_server.clientip import ClientIp
 from memoryos_server.errors import AuthenticationFailed, BadRequest
@@ -33,16 +34,7 @@ def signup(body: SignupIn, services: ServicesDep, ip: ClientIp) -> dict[str, Any
     user, tenant = services.identity.signup(
         email=body.email, password=body.password, organization_name=body.organization_name, ip=ip
     )
-    token = services.identity.issue_user_token(user, tenant)
-    return ok(
-        {
-            "user": {"id": user.public_id, "email": user.email},
-            "tenant": {"id": tenant.public_id, "name": tenant.name},
-            "access_token": token.access_token,
-            "token_type": token.token_type,
-            "expires_in": token.expires_in,
-        }
-    )
+    return ok(signed_in_read(user, tenant, services.identity.issue_user_token(user, tenant)))
 
 
 @router.post("/auth/login", summary="Exchange email and password for a JWT (public)")
@@ -82,8 +74,9 @@ def accept_invitation(
     services: ServicesDep,
 ) -> dict[str, Any]:
     with runtime.db.session() as session:
-        membership, tenant, user = services.members.accept(session, principal, invitation_id, code=body.code)
-        return ok(_joined(services, membership.role, tenant, user))
+        joined = services.members.accept(session, principal, invitation_id, code=body.code)
+        data = signed_in_read(joined.user, joined.tenant, joined.token, role=joined.membership.role)
+    return ok(data)
 
 
 @router.post("/auth/invitations/{invitation_id}/decline", summary="Turn an invitation down")
@@ -111,23 +104,9 @@ def signup_with_invitation(
     services: ServicesDep,
 ) -> dict[str, Any]:
     with runtime.db.session() as session:
-        membership, tenant, user = services.members.sign_up(
-            session, invitation_id, code=body.code, password=body.password
-        )
-        return ok(_joined(services, membership.role, tenant, user))
-
-
-def _joined(services: Any, role: str, tenant: Any, user: Any) -> dict[str, Any]:
-    """The new membership, with a JWT for that organisation."""
-    token = services.identity.issue_user_token(user, tenant)
-    return {
-        "user": {"id": user.public_id, "email": user.email},
-        "tenant": {"id": tenant.public_id, "name": tenant.name},
-        "role": role,
-        "access_token": token.access_token,
-        "token_type": token.token_type,
-        "expires_in": token.expires_in,
-    }
+        joined = services.members.sign_up(session, invitation_id, code=body.code, password=body.password)
+        data = signed_in_read(joined.user, joined.tenant, joined.token, role=joined.membership.role)
+    return ok(data)
 
 
 @router.post("/oauth/token", summary="OAuth 2.0 client-credentials grant, RFC 6749 §4.4 (public)")

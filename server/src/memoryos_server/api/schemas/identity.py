@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field
 
 from memoryos_server.api.schemas.common import Strict
+from memoryos_server.services.identity import IssuedToken
 from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
 
 Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
@@ -77,6 +78,19 @@ def oauth_client_read(client: OAuthClient) -> dict[str, Any]:
         "last_used_at": iso(client.last_used_at),
         "revoked_at": iso(client.revoked_at),
         "is_active": client.revoked_at is None,
+    }
+
+
+def signed_in_read(user: User, tenant: Tenant, token: IssuedToken, *, role: str | None = None) -> dict[str, Any]:
+    """An account signed in to an organisation: the sign-up answer and, with the ``role``, the
+    answer to joining one by invitation."""
+    return {
+        "user": {"id": user.public_id, "email": user.email},
+        "tenant": {"id": tenant.public_id, "name": tenant.name},
+        **({"role": role} if role is not None else {}),
+        "access_token": token.access_token,
+        "token_type": token.token_type,
+        "expires_in": token.expires_in,
     }
 
 
