@@ -395,22 +395,11 @@ class IdentityService:
         if not _END_USER_ID.match(end_user_id):
             raise BadRequest("invalid_end_user_id", "an end-user id is 1–255 printable characters")
         assert principal.tenant_id is not None and principal.tenant_public_id is not None
-        users = UserRepository(session)
         external_id = f"{principal.tenant_public_id}:{end_user_id}"
-        existing = users.by_external_id(external_id)
-        if existing is not None:
-            return existing
-        if not create:
+        user = self._owner_row(session, principal.tenant_id, "end_user", external_id, create=create)
+        if user is None:
             raise UserNotFound("no such end-user")
-        candidate = User(
-            public_id=public_id("usr_"),
-            tenant_id=principal.tenant_id,
-            kind="end_user",
-            external_id=external_id,
-            role="user",
-        )
-        self.rt.vault.new_key_for(candidate)
-        return users.insert_if_absent(candidate)
+        return user
 
     def member_owner(self, session: Session, principal: Principal, *, create: bool) -> User | None:
         """The row that owns a dashboard human's own memories in the tenant of their JWT.
@@ -423,19 +412,7 @@ class IdentityService:
         if principal.kind != "user" or principal.tenant_id is None or principal.tenant_public_id is None:
             raise AuthenticationFailed("missing or invalid credentials")
         external_id = f"{principal.tenant_public_id}{MEMBER_MARK}{principal.credential_id}"
-        users = UserRepository(session)
-        existing = users.by_external_id(external_id)
-        if existing is not None or not create:
-            return existing
-        candidate = User(
-            public_id=public_id("usr_"),
-            tenant_id=principal.tenant_id,
-            kind="member",
-            external_id=external_id,
-            role="user",
-        )
-        self.rt.vault.new_key_for(candidate)
-        return users.insert_if_absent(candidate)
+        return self._owner_row(session, principal.tenant_id, "member", external_id, create=create)
 
     def existing_end_user(self, session: Session, principal: Principal, reference: str) -> User:
         """The end-user that GET, export and DELETE /v1/users/{reference} act on.
@@ -458,18 +435,21 @@ class IdentityService:
 
     def workspace_owner(self, session: Session, tenant_id: int, tenant_public_id: str) -> User:
         """The row that owns (and holds the data key of) a tenant's workspace memories."""
-        candidate = User(
-            public_id=public_id("usr_"),
-            tenant_id=tenant_id,
-            kind="workspace",
-            external_id=f"{tenant_public_id}{WORKSPACE_SUFFIX}",
-            role="user",
-        )
-        existing = UserRepository(session).by_external_id(candidate.external_id or "")
-        if existing is not None:
+        owner = self._owner_row(session, tenant_id, "workspace", f"{tenant_public_id}{WORKSPACE_SUFFIX}", create=True)
+        assert owner is not None
+        return owner
+
+    def _owner_row(self, session: Session, tenant_id: int, kind: str, external_id: str, *, create: bool) -> User | None:
+        """The user row that owns memories under ``external_id``: made on first sight (with a
+        data key of its own) when ``create``, one row even when two requests race to make it;
+        else ``None`` until then."""
+        users = UserRepository(session)
+        existing = users.by_external_id(external_id)
+        if existing is not None or not create:
             return existing
+        candidate = User(public_id=public_id("usr_"), tenant_id=tenant_id, kind=kind, external_id=external_id, role="user")
         self.rt.vault.new_key_for(candidate)
-        return UserRepository(session).insert_if_absent(candidate)
+        return users.insert_if_absent(candidate)
 
 
 def _creator_role(session: Session, tenant_id: int, creator_user_id: int | None) -> str | None:
