@@ -95,7 +95,7 @@ class Retriever:
         if not fused:
             return Ranked([], [])
         repo = MemoryRepository(session, owner.family)
-        rows = repo.by_ids(owner.id, [memory_id for memory_id, _ in fused], with_vectors=False)
+        rows = repo.search_rows(owner.id, [memory_id for memory_id, _ in fused])
         rows = {memory_id: row for memory_id, row in rows.items() if _admitted(row, where)}
         light = {
             memory_id: RankSignals(importance=round(row.importance), updated_at=row.valid_at or row.updated_at)

@@ -479,11 +479,14 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, k: int, ids: list[str]) -> list[Hit]:
+    """The ``k`` best, ties broken by memory id: the order rows happen to sit in the matrix
+    (arrival in this worker, or the database's order on a reload) must not decide."""
     if rows.size == 0:
         return []
     if rows.size > k:
-        part = np.argpartition(-scores, k - 1)[:k]
+        kth = np.partition(scores, rows.size - k)[rows.size - k]  # the k-th best score
+        part = np.flatnonzero(scores >= kth)  # with every row tied with it
     else:
         part = np.arange(rows.size)
-    order = part[np.argsort(-scores[part], kind="stable")]
-    return [(ids[int(rows[i])], float(scores[i])) for i in order]
+    best = sorted(part.tolist(), key=lambda i: (-float(scores[i]), ids[int(rows[i])]))[:k]
+    return [(ids[int(rows[i])], float(scores[i])) for i in best]
