@@ -35,7 +35,7 @@ def search_targets(index_class: type) -> list[Target]:
         ("embed the query", LocalMiniLMEmbedder, "embed"),
         ("dense index", index_class, "dense"),
         ("keyword index", index_class, "keyword"),
-        ("fetch the rows", MemoryRepository, "by_ids"),
+        ("fetch the rows", MemoryRepository, "search_rows"),
         ("decrypt", MemoryCodec, "open"),
         ("open clarification lookup", service.MemoryService, "current_clarification"),
         ("render the prompt block", service, "render"),

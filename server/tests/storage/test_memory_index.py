@@ -98,6 +98,17 @@ def test_keyword_search_in_a_warm_worker_follows_rewrites_and_deletes(services: 
     assert {m for m, _ in _keyword(services, warm, owner, "museum Porto")} == set(added)
 
 
+def test_a_warm_worker_reads_many_new_rows_postings_in_chunks(services: Services) -> None:
+    owner = make_end_user(services)
+    warm = _second_worker(services)
+    first = add(services, owner, "I keep bees in the garden", infer=False).results[0].id
+    assert [m for m, _ in _keyword(services, warm, owner, "bees garden")] == [first]
+    ids = _store_vectors(services, owner, _vectors(700, seed=5), ["fact"] * 700)  # "synthetic 0" … "synthetic 699"
+    for query in ("synthetic 699", "synthetic 1", "bees synthetic 350"):
+        assert _keyword(services, warm, owner, query) == _keyword(services, _second_worker(services), owner, query)
+    assert _keyword(services, warm, owner, "699")[0][0] == ids[699]
+
+
 def test_a_rolled_back_write_never_reaches_a_cache(services: Services) -> None:
     owner = make_end_user(services)
     kept = add(services, owner, "I love hiking").results[0].id

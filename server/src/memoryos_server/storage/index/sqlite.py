@@ -92,6 +92,7 @@ class OwnerMatrix:
         # Keyword postings: None until the first keyword search asks for them.
         self.postings: PostingStore | None = None
         self.postings_generation = -1
+        self._postings_rows = 0  # the matrix's size when the postings were last brought up to date
         self._allocate(0)
 
     # --- storage ---------------------------------------------------------------------------
@@ -135,7 +136,10 @@ class OwnerMatrix:
             return store
         with self.refresh_lock:
             store = self.postings
-            if store is None or store.mostly_stale:
+            # Rows the postings have not seen yet; many of them (a bulk load, a long quiet spell)
+            # read faster as one full load than by memory id.
+            unseen = self.size - self._postings_rows
+            if store is None or store.mostly_stale or unseen > max(1024, self.size // 4):
                 changed, terms, rows, tfs = load_postings(session, family, owner_id, self.row_of, after=None)
                 self.postings = PostingStore.empty().replaced(changed, terms, rows, tfs)
                 self.postings_generation = generation  # exactly this snapshot; newer rows come as deltas
@@ -145,6 +149,7 @@ class OwnerMatrix:
                 )
                 self.postings = store.replaced(changed, terms, rows, tfs)
                 self.postings_generation = generation
+            self._postings_rows = self.size
             return self.postings
 
     def view(self) -> _View:
