@@ -159,3 +159,43 @@ def test_rows_left_behind_after_the_key_is_destroyed_are_unreadable(client: Test
         with pytest.raises(EncryptionKeyDestroyed):
             vault.decrypt(owner, row.content_ct, aad=memory_id)
     assert client.get("/v1/users/half-deleted/export", headers=tenant.key_headers()).status_code == 404
+
+
+def _every_row_as_text(services) -> str:  # type: ignore[no-untyped-def]
+    """Every row of every table, as the database would hand it to anyone who can read it."""
+    from sqlalchemy import inspect
+
+    engine = services.runtime.db.engine
+    dumped: list[str] = []
+    with engine.connect() as connection:
+        for table in inspect(connection).get_table_names():
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                for value in row:
+                    if isinstance(value, (bytes, bytearray, memoryview)):
+                        dumped.append(bytes(value).decode("latin-1"))
+                    else:
+                        dumped.append(str(value))
+    return "\n".join(dumped)
+
+
+def test_a_deleted_end_users_text_is_nowhere_in_the_database(client: TestClient, tenant: TenantHandle, settings) -> None:  # type: ignore[no-untyped-def]
+    """Through the real add path (memories, versions, keyword postings, the job and the replay
+    record of an idempotent add), then deletion: no table holds the words, on either database."""
+    word = f"zq{uuid.uuid4().hex[:12]}"
+    secret = f"My locker code word is {word}"
+    headers = {**tenant.key_headers("erased"), "Idempotency-Key": "erase-1"}
+    added = client.post("/v1/memories/add", json={"messages": [{"role": "user", "content": secret}], "infer": False},
+                        headers=headers)
+    assert added.status_code == 200, added.text
+    found = client.post("/v1/memories/retrieve", json={"query": word}, headers=tenant.key_headers("erased"))
+    assert [m["content"] for m in found.json()["data"]] == [secret]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert word not in _every_row_as_text(services)  # ciphertext and keyed hashes only, even while alive
+
+    assert client.delete("/v1/users/erased", headers=tenant.key_headers()).status_code == 200
+    assert word not in _every_row_as_text(services)
+    again = client.post("/v1/memories/retrieve", json={"query": word}, headers=tenant.key_headers("erased"))
+    assert again.status_code == 200 and again.json()["data"] == []
+    if settings.is_sqlite:
+        raw = b"".join(path.read_bytes() for path in _sqlite_files(settings))
+        assert word.encode() not in raw
