@@ -15,25 +15,18 @@ SEED = "Please remember that I prefer short, structured explanations and Python 
 def main(base_url: str, api_key: str, user: str) -> dict:
     out: dict = {}
     with Memory(api_key=api_key, base_url=base_url) as memory:
-        added = memory.add(
-            messages=[{"role": "user", "content": SEED}],
-            external_user_id=user,
-            agent_id="support-bot",
-            metadata={"channel": "chat"},
-            idempotency_key="contract-add-1",
-            source=Memory.source("billing", scope={"plan": "pro"}),
-            conversation_id="conv-1",
-        )
+        first_add = {
+            "messages": [{"role": "user", "content": SEED}],
+            "external_user_id": user,
+            "agent_id": "support-bot",
+            "metadata": {"channel": "chat"},
+            "idempotency_key": "contract-add-1",
+            "conversation_id": "conv-1",
+        }
+        added = memory.add(**first_add, source=Memory.source("billing", scope={"plan": "pro"}))
         out["add"] = added.model_dump(mode="json")
-        repeated = memory.add(  # a retry: the same request with the same key
-            messages=[{"role": "user", "content": SEED}],
-            external_user_id=user,
-            agent_id="support-bot",
-            metadata={"channel": "chat"},
-            idempotency_key="contract-add-1",
-            source=Memory.source("billing", scope={"plan": "pro"}),
-            conversation_id="conv-1",
-        )
+        # A retry: the same call with the same key (Memory.source draws a fresh event id and time).
+        repeated = memory.add(**first_add, source=Memory.source("billing", scope={"plan": "pro"}))
         out["add_repeat_job_id"] = repeated.job_id
         try:  # the same key for another request is refused, not answered with the first one
             memory.add(
