@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 
-from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.runtime import Runtime
-from tests.fixtures.factories import PASSWORD, TenantHandle
+from tests.fixtures.factories import TenantHandle, operator_headers
 from tests.fixtures.passport import connected, create_agent, exchange, new_agent, new_passport  # noqa: F401
 
 PUBLIC_FIELDS = {
@@ -26,14 +24,8 @@ PUBLIC_FIELDS = {
 
 
 @pytest.fixture
-def operator(client: TestClient, runtime: Runtime) -> dict[str, str]:
-    email = f"operator-{secrets.token_hex(4)}@example.com"
-    with runtime.db.session() as session:
-        IdentityService(runtime).create_dashboard_user(
-            session, email=email, password=PASSWORD, tenant=None, platform_role="admin"
-        )
-    token = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()["data"]["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+def operator(client: TestClient) -> dict[str, str]:
+    return operator_headers(client)
 
 
 def test_create_with_the_seed_body_returns_the_key_once(client: TestClient, tenant: TenantHandle) -> None:

@@ -26,7 +26,7 @@ from memoryos_server.engine.types import ChatMessage
 from memoryos_server.services.memory import MemoryOwner
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, ROLE_PERMISSIONS, SERVICE_ROLE, Permission
 from memoryos_server.services.principal import Principal
-from tests.fixtures.factories import PASSWORD, TenantHandle, create_tenant
+from tests.fixtures.factories import TenantHandle, create_tenant, operator_headers
 
 P = Permission
 CREDENTIALS = (*MEMBERSHIP_ROLES, "api_key", "oauth_client", "operator")
@@ -332,23 +332,10 @@ def org(client: TestClient) -> Org:
         data={"grant_type": "client_credentials", "client_id": created["client_id"], "client_secret": created["client_secret"]},
     ).json()["access_token"]
     headers["oauth_client"] = {"Authorization": f"Bearer {token}"}
-    headers["operator"] = _operator_headers(client)
+    headers["operator"] = operator_headers(client)
     organisation = Org(client, handle, headers, agent_id="")
     organisation.agent_id = organisation.new_agent()
     return organisation
-
-
-def _operator_headers(client: TestClient) -> dict[str, str]:
-    from memoryos_server.services.identity import IdentityService
-
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    email = f"operator-{secrets.token_hex(4)}@example.com"
-    with runtime.db.session() as session:
-        IdentityService(runtime).create_dashboard_user(
-            session, email=email, password=PASSWORD, tenant=None, platform_role="admin"
-        )
-    token = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()["data"]["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
