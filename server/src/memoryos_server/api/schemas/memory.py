@@ -193,6 +193,7 @@ def retrieved_read(memory: RetrievedMemory) -> dict[str, Any]:
         "access_count": memory.access_count,
         "created_at": iso(memory.created_at),
         "disputed": memory.disputed,
+        "unconfirmed": memory.unconfirmed,
     }
 
 

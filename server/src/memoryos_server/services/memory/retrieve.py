@@ -130,7 +130,16 @@ class Retriever:
                     agent_id=row.agent_id,
                 )
             )
-            context.append(ContextMemory(memory_id, content, category, score, disputed=bool(row.disputed)))
+            context.append(
+                ContextMemory(
+                    memory_id,
+                    content,
+                    category,
+                    score,
+                    disputed=bool(row.disputed),
+                    unconfirmed=bool(row.unconfirmed),
+                )
+            )
         return Ranked(memories, context)
 
 
