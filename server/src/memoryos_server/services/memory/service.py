@@ -133,6 +133,7 @@ class MemoryService:
             allowed_categories=allowed,
             extractor=extractor_name,
             now=now,
+            verbatim=not infer,
         )
 
     def store_extracted(
@@ -145,12 +146,17 @@ class MemoryService:
         allowed_categories: Sequence[str] | None,
         extractor: str,
         now: datetime,
+        verbatim: bool = False,
     ) -> AddOutcome:
-        """Embed, decide and write candidates an extractor produced; record the completed job."""
+        """Embed, decide and write candidates an extractor produced; record the completed job.
+
+        ``verbatim``: the caller's own texts (``infer: false``), stored as given. ``nothing_to_extract``
+        is true only when no memory was found at all: memories dropped for their category count
+        in ``skipped`` instead (SPEC §5)."""
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
         candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now)
+        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now, verbatim=verbatim)
         job = jobs.record_completed(
             session,
             owner,
@@ -165,7 +171,7 @@ class MemoryService:
         return AddOutcome(
             job_id=job.id,
             status="completed",
-            nothing_to_extract=not applied.events,
+            nothing_to_extract=not applied.events and not skipped,
             results=applied.events,
             skipped=skipped,
             extractor=extractor,
