@@ -240,7 +240,12 @@ class Ingestor:
         for category, indexes in by_category.items():
             vectors = np.stack([candidates[i].vector for i in indexes])
             hits = self.index.dense(
-                session, owner.family, owner.search_filter(categories=[category]), vectors, NEIGHBOURS
+                session,
+                owner.family,
+                # A flagged memory is still the owner's: restating it must not slip a copy past the flag.
+                owner.search_filter(categories=[category], include_flagged=True),
+                vectors,
+                NEIGHBOURS,
             )
             for position, index in enumerate(indexes):
                 found[index] = [memory_id for memory_id, _ in hits[position]]

@@ -289,9 +289,12 @@ class MemoryService:
         category: str | None = None,
         importance: float | None = None,
         metadata: dict[str, Any] | None = None,
+        flagged: bool | None = None,
         event: str = "EDIT",
     ) -> MemoryView:
-        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication."""
+        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication.
+
+        ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version)."""
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
         row = self._row(session, owner, memory_id, for_update=True)
@@ -315,6 +318,14 @@ class MemoryService:
                 category=category,
                 importance=importance,
                 metadata=metadata,
+            )
+        if flagged is not None and flagged != bool(row.flagged):
+            writer.change(
+                row,
+                event="FLAG" if flagged else "UNFLAG",
+                actor=actor,
+                content=codec.open(row.id, row.content_ct),
+                flagged=flagged,
             )
         writer.finish()
         return memory_view(codec, row)

@@ -135,7 +135,7 @@ class MemoryRepository(Repository):
         model = self.family.memory
         columns = [
             model.id, model.content_ct, model.category, model.status, model.importance, model.original_importance,
-            model.disputed, model.unconfirmed, model.access_count, model.created_at, model.updated_at,
+            model.disputed, model.unconfirmed, model.flagged, model.access_count, model.created_at, model.updated_at,
             model.valid_at, model.archived_at, model.agent_id,
         ]
         statement = select(*columns).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
