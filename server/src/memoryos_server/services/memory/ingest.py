@@ -77,13 +77,6 @@ class Candidate:
 
 
 @dataclass
-class _Pending:
-    row: Any
-    content: str
-    hash: str
-
-
-@dataclass
 class ApplyResult:
     events: list[AddEvent] = field(default_factory=list)
     conflict_ids: list[str] = field(default_factory=list)
@@ -178,7 +171,7 @@ class Ingestor:
                 texts[row.id] = codec.open(row.id, row.content_ct)
             return texts[row.id]
 
-        pending: list[_Pending] = []
+        pending: list[Any] = []  # the rows this add wrote, in order
         for index, candidate in enumerate(candidates):
             same = _restated(candidate, hashes[index], [exact.get((hashes[index], candidate.category))], pending)
             if same is not None:
@@ -187,7 +180,7 @@ class Ingestor:
             if verbatim:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
-                pending.append(_Pending(row, candidate.content, hashes[index]))
+                pending.append(row)
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
                 continue
             options = self._options(candidate, [rows[m] for m in neighbours[index] if m in rows], pending)
@@ -212,21 +205,18 @@ class Ingestor:
                 if candidate.valid_at is not None:
                     target.valid_at = candidate.valid_at
                 texts[target.id] = candidate.content
-                for item in pending:
-                    if item.row is target:
-                        item.content, item.hash = candidate.content, hashes[index]
                 result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
             elif decision is Decision.CONFLICT and target is not None:
                 row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
                 writer.change(target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True)
                 result.conflict_ids.append(open_conflict(session, owner, target, row, now=now))
                 texts[row.id] = candidate.content
-                pending.append(_Pending(row, candidate.content, hashes[index]))
+                pending.append(row)
                 result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category))
             else:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
-                pending.append(_Pending(row, candidate.content, hashes[index]))
+                pending.append(row)
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
         writer.finish()
         return result
@@ -252,10 +242,10 @@ class Ingestor:
         return found
 
     @staticmethod
-    def _options(candidate: Candidate, existing: list[Any], pending: list[_Pending]) -> list[tuple[Any, float]]:
+    def _options(candidate: Candidate, existing: list[Any], pending: list[Any]) -> list[tuple[Any, float]]:
         """The nearest of the existing neighbours and this add's earlier memories, by the
         similarity of their current vectors; below ``related`` the decision is ADD anyway."""
-        rows = [r for r in dict.fromkeys([*existing, *(p.row for p in pending)]) if r.status == "active"]
+        rows = [r for r in dict.fromkeys([*existing, *pending]) if r.status == "active"]
         rows = [r for r in rows if r.category == candidate.category]
         if not rows:
             return []
@@ -285,11 +275,11 @@ class Ingestor:
         )
 
 
-def _restated(candidate: Candidate, content_hash: str, existing: list[Any], pending: list[_Pending]) -> Any:
+def _restated(candidate: Candidate, content_hash: str, existing: list[Any], pending: list[Any]) -> Any:
     """The active memory of the candidate's category holding its exact text, if any: one found
     before this add, else one this add wrote. Checked again on the row, since an earlier
     candidate of the same add may have rewritten it."""
-    for row in [*existing, *(p.row for p in pending)]:
+    for row in [*existing, *pending]:
         if (
             row is not None
             and row.status == "active"
