@@ -45,7 +45,15 @@ def build_server(config: AgentConfig, *, client: AgentClient | None = None) -> M
         return {
             "system_prompt_addition": body.get("system_prompt_addition", ""),
             "memories": [
-                {"id": m["id"], "content": m["content"], "category": m["category"], "relevance": m.get("relevance_score")}
+                {
+                    "id": m["id"],
+                    "content": m["content"],
+                    "category": m["category"],
+                    "relevance": m.get("relevance_score"),
+                    # The user's own marks: check with them before relying on such a memory.
+                    "disputed": bool(m.get("disputed", False)),
+                    "unconfirmed": bool(m.get("unconfirmed", False)),
+                }
                 for m in body.get("data", [])
             ],
             "permission_status": body.get("permission_error"),

@@ -133,6 +133,7 @@ class MemoryService:
             allowed_categories=allowed,
             extractor=extractor_name,
             now=now,
+            verbatim=not infer,
         )
 
     def store_extracted(
@@ -145,12 +146,17 @@ class MemoryService:
         allowed_categories: Sequence[str] | None,
         extractor: str,
         now: datetime,
+        verbatim: bool = False,
     ) -> AddOutcome:
-        """Embed, decide and write candidates an extractor produced; record the completed job."""
+        """Embed, decide and write candidates an extractor produced; record the completed job.
+
+        ``verbatim``: the caller's own texts (``infer: false``), stored as given. ``nothing_to_extract``
+        is true only when no memory was found at all: memories dropped for their category count
+        in ``skipped`` instead (SPEC §5)."""
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
         candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now)
+        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now, verbatim=verbatim)
         job = jobs.record_completed(
             session,
             owner,
@@ -165,7 +171,7 @@ class MemoryService:
         return AddOutcome(
             job_id=job.id,
             status="completed",
-            nothing_to_extract=not applied.events,
+            nothing_to_extract=not applied.events and not skipped,
             results=applied.events,
             skipped=skipped,
             extractor=extractor,
@@ -283,9 +289,12 @@ class MemoryService:
         category: str | None = None,
         importance: float | None = None,
         metadata: dict[str, Any] | None = None,
+        flagged: bool | None = None,
         event: str = "EDIT",
     ) -> MemoryView:
-        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication."""
+        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication.
+
+        ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version)."""
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
         row = self._row(session, owner, memory_id, for_update=True)
@@ -309,6 +318,14 @@ class MemoryService:
                 category=category,
                 importance=importance,
                 metadata=metadata,
+            )
+        if flagged is not None and flagged != bool(row.flagged):
+            writer.change(
+                row,
+                event="FLAG" if flagged else "UNFLAG",
+                actor=actor,
+                content=codec.open(row.id, row.content_ct),
+                flagged=flagged,
             )
         writer.finish()
         return memory_view(codec, row)
