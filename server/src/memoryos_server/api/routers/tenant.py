@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
@@ -21,9 +21,15 @@ from memoryos_server.api.schemas.identity import (
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant"], route_class=AuthenticatedRoute)
 
+# Every field of NamedIn has a default, so the body may be left out (or be ``{}``) altogether.
+OptionalName = Annotated[NamedIn | None, Body()]
+
 
 @router.post("/api-keys", status_code=201, summary="Create an API key (the raw key is shown once)")
-def create_api_key(body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+def create_api_key(
+    principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep, body: OptionalName = None
+) -> dict[str, Any]:
+    body = body or NamedIn()
     with runtime.db.session() as session:
         key, raw = services.identity.create_api_key(session, principal, name=body.name)
         data = {**api_key_read(key), "raw_api_key": raw}
@@ -47,8 +53,9 @@ def revoke_api_key(key_id: str, principal: TenantPrincipal, runtime: RuntimeDep,
 
 @router.post("/oauth-clients", status_code=201, summary="Create an OAuth client (the secret is shown once)")
 def create_oauth_client(
-    body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+    principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep, body: OptionalName = None
 ) -> dict[str, Any]:
+    body = body or NamedIn()
     with runtime.db.session() as session:
         client, secret = services.identity.create_oauth_client(session, principal, name=body.name)
         data = {**oauth_client_read(client), "client_secret": secret}
