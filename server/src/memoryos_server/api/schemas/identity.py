@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
+from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.schemas.common import Strict
 from memoryos_server.services.identity import IssuedToken
 from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
@@ -15,13 +16,13 @@ Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
 
 
 class SignupIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     password: str = Field(min_length=8, max_length=256)
     organization_name: str = Field(min_length=1, max_length=200)
 
 
 class LoginIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     password: str = Field(min_length=1, max_length=256)
     tenant_id: str | None = Field(default=None, max_length=40, description="Organisation to sign in to (ten_…).")
 
@@ -38,7 +39,7 @@ class NamedIn(Strict):
 class MemberIn(Strict):
     """An invitation: the person sets their own password when they accept."""
 
-    email: EmailStr
+    email: EmailAddress
     role: Role
 
 
