@@ -96,6 +96,10 @@ def create_app(
         version="0.1.0",
         summary="A self-hostable memory layer for AI agents, with Memory Passport.",
         lifespan=lifespan,
+        # The docs are served by the web package from files of our own (web/docs.py), not
+        # from FastAPI's defaults, which load Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime
