@@ -13,6 +13,7 @@ from memoryos_server.services.ids import row_number_cursor
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.seen import SeenLog
 from memoryos_server.storage.models import User
 from memoryos_server.storage.repositories.identity import UserRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
@@ -29,9 +30,10 @@ class EndUserSummary:
 
 
 class EndUserService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, seen: SeenLog | None = None) -> None:
         self.rt = runtime
         self.identity = IdentityService(runtime)
+        self.seen = seen or SeenLog()
 
     def list(
         self, session: Session, principal: Principal, *, cursor: str | None, limit: int
@@ -83,8 +85,7 @@ class EndUserService:
                 UserRepository(session).delete(row)
         return public_id, own_id
 
-    @staticmethod
-    def _summary(user: User, counts: tuple[int, int]) -> EndUserSummary:
+    def _summary(self, user: User, counts: tuple[int, int]) -> EndUserSummary:
         active, total = counts
         return EndUserSummary(
             public_id=user.public_id,
@@ -92,7 +93,7 @@ class EndUserService:
             memory_count=total,
             active_memory_count=active,
             created_at=user.created_at,
-            last_seen_at=user.last_seen_at,
+            last_seen_at=self.seen.last_seen(user),
         )
 
 
