@@ -17,6 +17,7 @@ from memoryos_server.services.passport_memory import PassportMemoryService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.seen import SeenLog
+from memoryos_server.services.tenant_audit import TenantAuditService
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
 from memoryos_server.services.universal_memory import UniversalMemoryAccess
@@ -45,6 +46,7 @@ class Services:
     feedback: RetrievalFeedbackService
     usage: UsageService
     seen: SeenLog
+    tenant_audit: TenantAuditService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -58,11 +60,12 @@ def build_services(runtime: Runtime) -> Services:
     connections = ConnectionService(runtime)
     universal = UniversalAccessService(runtime, grants=grants)
     seen = SeenLog()
+    tenant_audit = TenantAuditService(audit)
     return Services(
         runtime=runtime,
         identity=identity,
         members=MemberService(runtime, email=email),
-        users=EndUserService(runtime, seen=seen),
+        users=EndUserService(runtime, seen=seen, audit=tenant_audit),
         email=email,
         limiter=limiter,
         agents=AgentService(runtime),
@@ -78,4 +81,5 @@ def build_services(runtime: Runtime) -> Services:
         feedback=RetrievalFeedbackService(audit),
         usage=UsageService(),
         seen=seen,
+        tenant_audit=tenant_audit,
     )

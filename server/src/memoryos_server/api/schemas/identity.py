@@ -10,6 +10,7 @@ from pydantic import Field
 from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.schemas.common import Strict
 from memoryos_server.services.identity import IssuedToken
+from memoryos_server.services.tenant_audit import TenantAuditItem
 from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
 
 Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
@@ -68,6 +69,16 @@ def api_key_read(key: ApiKey) -> dict[str, Any]:
         "last_used_at": iso(key.last_used_at),
         "revoked_at": iso(key.revoked_at),
         "is_active": key.revoked_at is None,
+    }
+
+
+def tenant_audit_read(item: TenantAuditItem) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "action": item.action,
+        "actor": {"type": item.actor_type, "id": item.actor_id},
+        "detail": item.detail,
+        "created_at": iso(item.created_at),
     }
 
 

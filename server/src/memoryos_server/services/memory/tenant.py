@@ -42,10 +42,10 @@ EndUserRef = tuple[str | None, str | None]  # (X-End-User-ID header, body or que
 
 
 class TenantMemoryService:
-    def __init__(self, memory: MemoryService, identity: IdentityService, *, seen: SeenLog | None = None) -> None:
+    def __init__(self, memory: MemoryService, identity: IdentityService, *, seen: SeenLog) -> None:
         self.memory = memory
         self.identity = identity
-        self.seen = seen or SeenLog()  # each end-user route notes that the tenant acted for them
+        self.seen = seen  # each end-user route notes that the tenant acted for them
 
     # --- owners ---------------------------------------------------------------------------------
 
