@@ -39,6 +39,11 @@ def _stored(runtime: Runtime, public_id: str) -> datetime | None:
         return session.execute(select(User.last_seen_at).where(User.public_id == public_id)).scalar_one()
 
 
+def _row(runtime: Runtime, public_id: str) -> User:
+    with runtime.db.session(write=False) as session:
+        return session.execute(select(User).where(User.public_id == public_id)).scalar_one()
+
+
 def _move_into_past(runtime: Runtime, public_id: str, by: timedelta) -> datetime:
     when = utcnow() - by
     with runtime.db.session() as session:
@@ -80,11 +85,6 @@ def test_within_a_minute_a_call_writes_nothing(app: FastAPI, client: TestClient,
     assert app.state.services.seen.last_seen(_row(runtime, public_id)) == stored
 
 
-def _row(runtime: Runtime, public_id: str) -> User:
-    with runtime.db.session(write=False) as session:
-        return session.execute(select(User).where(User.public_id == public_id)).scalar_one()
-
-
 def test_reads_older_than_a_minute_move_it(app: FastAPI, client: TestClient, runtime: Runtime, tenant: TenantHandle) -> None:
     _add(client, tenant, "cy", "Lives in Oslo.")
     public_id = _summary(client, tenant, "cy")["public_id"]
@@ -117,7 +117,7 @@ def test_reading_the_end_users_summary_is_not_acting_for_them(
     assert _shown(client, tenant, "di") == old
 
 
-def test_an_unknown_end_user_read_creates_and_notes_nothing(client: TestClient, tenant: TenantHandle) -> None:
+def test_a_read_for_an_unknown_end_user_creates_nobody(client: TestClient, tenant: TenantHandle) -> None:
     _retrieve(client, tenant, "never-added")
     assert client.get("/v1/users/never-added", headers=tenant.key_headers()).status_code == 404
 
