@@ -16,6 +16,8 @@ from memoryos_server.services.passport import PassportService
 from memoryos_server.services.passport_memory import PassportMemoryService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.seen import SeenLog
+from memoryos_server.services.tenant_audit import TenantAuditService
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
 from memoryos_server.services.universal_memory import UniversalMemoryAccess
@@ -43,6 +45,8 @@ class Services:
     passport_memory: PassportMemoryService
     feedback: RetrievalFeedbackService
     usage: UsageService
+    seen: SeenLog
+    tenant_audit: TenantAuditService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -55,11 +59,13 @@ def build_services(runtime: Runtime) -> Services:
     passport = PassportService(runtime, email=email, limiter=limiter)
     connections = ConnectionService(runtime)
     universal = UniversalAccessService(runtime, grants=grants)
+    seen = SeenLog()
+    tenant_audit = TenantAuditService(audit)
     return Services(
         runtime=runtime,
         identity=identity,
         members=MemberService(runtime, email=email),
-        users=EndUserService(runtime),
+        users=EndUserService(runtime, seen=seen, audit=tenant_audit),
         email=email,
         limiter=limiter,
         agents=AgentService(runtime),
@@ -69,9 +75,11 @@ def build_services(runtime: Runtime) -> Services:
         universal=universal,
         audit=audit,
         memory=memory,
-        tenant_memory=TenantMemoryService(memory, identity),
+        tenant_memory=TenantMemoryService(memory, identity, seen=seen),
         universal_memory=UniversalMemoryAccess(memory, universal),
         passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
         feedback=RetrievalFeedbackService(audit),
         usage=UsageService(),
+        seen=seen,
+        tenant_audit=tenant_audit,
     )

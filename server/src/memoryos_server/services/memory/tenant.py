@@ -34,6 +34,7 @@ from memoryos_server.services.memory.types import (
 )
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
+from memoryos_server.services.seen import SeenLog
 from memoryos_server.storage.repositories.identity import ApiKeyRepository, UserRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
 
@@ -41,15 +42,17 @@ EndUserRef = tuple[str | None, str | None]  # (X-End-User-ID header, body or que
 
 
 class TenantMemoryService:
-    def __init__(self, memory: MemoryService, identity: IdentityService) -> None:
+    def __init__(self, memory: MemoryService, identity: IdentityService, *, seen: SeenLog) -> None:
         self.memory = memory
         self.identity = identity
+        self.seen = seen  # each end-user route notes that the tenant acted for them
 
     # --- owners ---------------------------------------------------------------------------------
 
     def _writer_owner(self, session: Session, principal: Principal, end_user: EndUserRef) -> MemoryOwner:
         tenant_id = principal.require(Permission.MEMORY_WRITE)
         user = self.identity.resolve_end_user(session, principal, header_value=end_user[0], body_value=end_user[1])
+        self.seen.note(user)
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
     def _reader_owner(
@@ -72,6 +75,7 @@ class TenantMemoryService:
             user = self.identity.end_user(session, principal, raw.strip(), create=False)
         except UserNotFound:
             return None
+        self.seen.note(user)
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
     def _existing_owner(
@@ -105,6 +109,7 @@ class TenantMemoryService:
         # A dashboard human's own memories (kind "member") are theirs alone, not the backend's.
         if user is None or user.kind != "end_user":
             raise MemoryNotFound("no such memory")
+        self.seen.note(user)
         return MemoryOwner.end_user(user, tenant_id=tenant_id)
 
     @staticmethod
