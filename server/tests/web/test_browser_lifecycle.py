@@ -232,7 +232,10 @@ def test_the_grant_lifecycle_as_a_person(
 
     # --- 8. Maya revokes Study Buddy; its next read is empty ------------------------------------
     maya.open("/manage/agents")
-    _card(maya, "Study Buddy").get_by_role("button", name="Revoke access").click()
+    _card(maya, "Study Buddy").get_by_role("link", name="Revoke access").click()
+    expect(page.get_by_role("heading", name="Revoke Study Buddy's access?")).to_be_visible()
+    maya.shot("manage-agents-revoke")
+    page.get_by_role("button", name="Revoke access").click()
     expect(page.get_by_role("status")).to_contain_text("Study Buddy can no longer use your Memory Passport")
     expect(_card(maya, "Study Buddy").locator(".badge", has_text="Revoked")).to_be_visible()
     expect(_card(maya, "Notebook").locator(".badge", has_text="Active")).to_be_visible()

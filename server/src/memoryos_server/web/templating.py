@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +95,12 @@ def format_day(value: datetime | None) -> str:
     return value.strftime("%d %b %Y").lstrip("0") if value else "—"
 
 
+def spoken_list(values: Iterable[str]) -> str:
+    """"Goals", "Facts and Goals", "Facts, Goals and Expertise"."""
+    items = [str(value) for value in values]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""
+
+
 def category_label(value: str) -> str:
     return CATEGORY_LABELS.get(value, (value, ""))[0]
 
@@ -124,7 +131,7 @@ class Pages:
             EVENT_LABELS=EVENT_LABELS,
             ANSWER_LABELS=ANSWER_LABELS,
         )
-        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label)
+        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list)
 
     def render(
         self,
