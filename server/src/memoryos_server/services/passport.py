@@ -57,6 +57,15 @@ class CodeSent:
 
 
 @dataclass(frozen=True)
+class CodeTries:
+    """Where an address stands with its sign-in code: wrong codes it may still take, or how long
+    it stays locked after too many."""
+
+    tries_left: int
+    locked_for_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class SignedIn:
     user: UniversalUser
     session_token: str  # shown once: the cookie value or X-MemoryOS-Session header
@@ -129,7 +138,7 @@ class PassportService:
             except RateLimited as limited:
                 raise NetworkPaused(limited.retry_after_seconds, "too many attempts from this network; try again later") from None
         now = utcnow()
-        failed = False
+        failed: WrongOneTimeCode | None = None
         with self.rt.db.session() as session:
             challenge = OtpChallengeRepository(session).get_or_create(email_hash, now)
             if _locked(challenge, now):
@@ -143,18 +152,38 @@ class PassportService:
                 challenge.updated_at = now
                 signed_in = self._sign_in(session, address, now)
             else:
-                failed = True
                 challenge.failed_attempts += 1
                 challenge.updated_at = now
+                tries_left = max(0, settings.otp_max_attempts - challenge.failed_attempts)
+                failed = WrongOneTimeCode("the code is wrong or has expired", tries_left=tries_left)
                 if challenge.failed_attempts >= settings.otp_max_attempts:
                     challenge.locked_until = now + timedelta(seconds=settings.otp_lock_seconds)
                     challenge.failed_attempts = 0
                     challenge.code_hash = None
                     challenge.expires_at = None
+                    failed = WrongOneTimeCode(
+                        "the code is wrong; too many wrong codes, so signing in to this address is paused",
+                        tries_left=0,
+                        locked_for_seconds=settings.otp_lock_seconds,
+                    )
         # Raised only now, after the failure has been committed.
-        if failed:
-            raise WrongOneTimeCode("the code is wrong or has expired")
+        if failed is not None:
+            raise failed
         return signed_in
+
+    def code_tries(self, *, email: str) -> CodeTries:
+        """How many wrong codes the address may still take, or how long it stays locked. Says
+        nothing about whether a passport exists: every address has the same counter."""
+        email_hash = self._email_hash(normalise_email(email))
+        now = utcnow()
+        with self.rt.db.session(write=False) as session:
+            challenge = OtpChallengeRepository(session).peek(email_hash)
+            if challenge is None:
+                return CodeTries(self.rt.settings.otp_max_attempts)
+            if _locked(challenge, now):
+                assert challenge.locked_until is not None
+                return CodeTries(0, _seconds_until(challenge.locked_until, now))
+            return CodeTries(max(0, self.rt.settings.otp_max_attempts - challenge.failed_attempts))
 
     def _code_matches(self, challenge: OtpChallenge, code: str, email_hash: str, now: datetime) -> bool:
         if not challenge.code_hash or challenge.expires_at is None or challenge.expires_at <= now:

@@ -60,6 +60,10 @@ class PassportSessionRepository(Repository):
 
 
 class OtpChallengeRepository(Repository):
+    def peek(self, email_hash: str) -> OtpChallenge | None:
+        """The challenge row as it is, for reading (no lock)."""
+        return self.one_or_none(select(OtpChallenge).where(OtpChallenge.email_hash == email_hash))
+
     def for_update(self, email_hash: str) -> OtpChallenge | None:
         """The challenge row, locked on PostgreSQL so concurrent guesses count one by one.
 
