@@ -140,6 +140,10 @@ class ClarificationNotFound(NotFound):
     error = "clarification_not_found"
 
 
+class SessionNotFound(NotFound):
+    error = "session_not_found"
+
+
 class ConnectionNotFound(NotFound):
     error = "connection_not_found"
 

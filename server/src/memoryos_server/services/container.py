@@ -14,6 +14,7 @@ from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.memory import MemoryService, TenantMemoryService
 from memoryos_server.services.passport import PassportService
 from memoryos_server.services.passport_memory import PassportMemoryService
+from memoryos_server.services.passport_sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.tenants import MemberService
@@ -33,6 +34,7 @@ class Services:
     limiter: RateLimiter
     agents: AgentService
     passport: PassportService
+    sessions: PassportSessionService
     grants: GrantService
     connections: ConnectionService
     universal: UniversalAccessService
@@ -64,6 +66,7 @@ def build_services(runtime: Runtime) -> Services:
         limiter=limiter,
         agents=AgentService(runtime),
         passport=passport,
+        sessions=PassportSessionService(passport),
         grants=grants,
         connections=connections,
         universal=universal,

@@ -15,6 +15,7 @@ from memoryos_server.services.audit import ActivityItem
 from memoryos_server.services.connections import ConnectionView
 from memoryos_server.services.grants import GrantView
 from memoryos_server.services.memory import JobView, jobs
+from memoryos_server.services.passport_sessions import SessionView
 from memoryos_server.storage.models import GlobalAgent, Grant, Tenant
 
 Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
@@ -157,6 +158,18 @@ def connection_read(view: ConnectionView) -> dict[str, Any]:
         "directory_id": view.directory_id,
         "method": view.method,
         "created_at": iso(view.created_at),
+    }
+
+
+def session_read(view: SessionView) -> dict[str, Any]:
+    """A signed-in session as its owner sees it: never its token, nor the token's hash."""
+    return {
+        "id": view.id,
+        "device": view.device,
+        "signed_in_at": iso(view.signed_in_at),
+        "last_used_at": iso(view.last_used_at),
+        "expires_at": iso(view.expires_at),
+        "current": view.current,
     }
 
 

@@ -20,6 +20,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("memories", "Memories", "/manage/memories"),
     ("questions", "Pending Questions", "/manage/questions"),
     ("activity", "Activity", "/manage/activity"),
+    ("sessions", "Sessions", "/manage/sessions"),
     ("export", "Export", "/manage/export"),
     ("delete", "Delete passport", "/manage/delete"),
 )

@@ -152,7 +152,7 @@ def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
     email = str(pending["email"])
     code = field(form, "code", max_length=32).replace(" ", "")
     try:
-        signed_in = services.passport.verify_code(email=email, code=code, ip=client_ip(request))
+        signed_in = services.passport.verify_code(email=email, code=code, ip=client_ip(request), user_agent=request.headers.get("user-agent"))
     except WrongOneTimeCode as wrong:
         if wrong.locked_for_seconds:  # that wrong code was one too many
             return _locked_page(site, request, email=email, seconds=wrong.locked_for_seconds, status=401)
