@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memoryos_server.services.activity import ActivityService
 from memoryos_server.services.agents import AgentService
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
@@ -39,6 +40,7 @@ class Services:
     connections: ConnectionService
     universal: UniversalAccessService
     audit: AuditService
+    activity: ActivityService
     memory: MemoryService
     tenant_memory: TenantMemoryService
     universal_memory: UniversalMemoryAccess
@@ -71,6 +73,7 @@ def build_services(runtime: Runtime) -> Services:
         connections=connections,
         universal=universal,
         audit=audit,
+        activity=ActivityService(audit),
         memory=memory,
         tenant_memory=TenantMemoryService(memory, identity),
         universal_memory=UniversalMemoryAccess(memory, universal),

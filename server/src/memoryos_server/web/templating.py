@@ -105,14 +105,15 @@ def category_label(value: str) -> str:
     return CATEGORY_LABELS.get(value, (value, ""))[0]
 
 
-def actor_label(value: str | None) -> str:
-    """Who wrote a memory version, from the person's side (actors are ``kind:id …``)."""
+def actor_label(value: str | None, names: dict[str, str] | None = None) -> str:
+    """Who wrote a memory version, from the person's side (actors are ``kind:id …``); an agent
+    by its name when ``names`` has it (``PassportMemoryService.authors``)."""
     if not value:
         return "—"
     if value.startswith("passport_user:"):
         return "You"
     if value.startswith("agent:"):
-        return "An agent"
+        return (names or {}).get(value) or "An agent"
     return "MemoryOS"
 
 

@@ -18,7 +18,7 @@ from memoryos_server.api.schemas.passport import (
     GrantUpdate,
     OtpSendIn,
     OtpVerifyIn,
-    activity_read,
+    activity_line_read,
     connection_read,
     grant_read,
     iso,
@@ -230,7 +230,10 @@ def end_other_sessions(caller: PassportUser, runtime: RuntimeDep, services: Serv
 # --- activity ----------------------------------------------------------------------------------------
 
 
-@router.get("/me/activity", summary="Which agent read or wrote what, and grant changes, newest first")
+@router.get(
+    "/me/activity",
+    summary="Which agent read or wrote what, and every change, newest first, each in words; repeated look-ups are one line",
+)
 def activity(
     caller: PassportUser,
     runtime: RuntimeDep,
@@ -240,9 +243,9 @@ def activity(
 ) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        items, next_cursor, total = services.audit.activity(session, user, cursor=cursor, limit=limit)
+        lines, next_cursor, total = services.activity.timeline(session, user, cursor=cursor, limit=limit)
     return page(
-        [activity_read(item) for item in items],
+        [activity_line_read(line) for line in lines],
         next_cursor=str(next_cursor) if next_cursor else None,
         limit=limit,
         total=total,

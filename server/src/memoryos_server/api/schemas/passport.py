@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, field_validator
 
 from memoryos_server.api.schemas.common import Lenient, Strict
 from memoryos_server.api.schemas.memory import MAX_METADATA_BYTES, MessageIn, memory_read, review_read, version_read
+from memoryos_server.services.activity import ActivityLine
 from memoryos_server.services.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
 from memoryos_server.services.connections import ConnectionView
@@ -183,6 +184,17 @@ def activity_read(item: ActivityItem) -> dict[str, Any]:
         "memory_ids": item.memory_ids,
         "detail": item.detail,
         "created_at": iso(item.created_at),
+    }
+
+
+def activity_line_read(line: ActivityLine) -> dict[str, Any]:
+    """One line of activity: its newest event, what happened in words, and how many times in a
+    row it happened (``count``, since ``first_at``; the event fields are the newest one's)."""
+    return {
+        **activity_read(line.last),
+        "summary": line.summary,
+        "count": line.count,
+        "first_at": iso(line.first.created_at),
     }
 
 
