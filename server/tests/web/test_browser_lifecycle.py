@@ -136,6 +136,7 @@ def test_the_grant_lifecycle_as_a_person(
     )
     # Not signed in on this browser: the consent URL asks her to sign in first, then comes back.
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fconsent%3Fagent_id%3D" + agent.id))
+    expect(page.get_by_role("heading", name="Sign in to connect Study Buddy")).to_be_visible()
     page.set_viewport_size(PHONE)
     maya.shot("login-phone")
     page.set_viewport_size(DESKTOP)
@@ -143,6 +144,7 @@ def test_the_grant_lifecycle_as_a_person(
 
     # --- 2. She signs in with the code from her email, on that consent URL -----------------------
     maya.ask_for_code()
+    expect(page.get_by_text("Then you'll choose what Study Buddy may use.")).to_be_visible()
     maya.shot("login-code")
     maya.enter_code(maya.latest_code())
     expect(page).to_have_url(backend.consent_urls[0])

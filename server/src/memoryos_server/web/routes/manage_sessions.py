@@ -45,7 +45,7 @@ def sign_out_others_confirm(request: Request, site: SiteDep, services: ServicesD
             "lines": [
                 "Every other browser or app signed in to your Memory Passport will have to sign in again with a code "
                 "from your email. This one stays signed in.",
-                "Agents you approved keep their access: that is in Agents.",
+                "Agents you approved keep their access; to end that, revoke it in Agents.",
             ],
             "action": "/manage/sessions/sign-out-others",
             "button": "Sign out all other sessions",
@@ -80,7 +80,7 @@ def sign_out_confirm(session_id: SessionId, request: Request, site: SiteDep, ser
                 "its next page asks for a new sign-in code.",
             ],
             "action": f"/manage/sessions/{view.id}/sign-out",
-            "button": "Sign out",
+            "button": "Sign out here" if view.current else "Sign out that session",
             "cancel": "/manage/sessions",
         }
         return render_tab(site, request, services, session, user, tab="sessions", template="manage/confirm.html", context=context)
