@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memoryos_server.services.activity import ActivityService
 from memoryos_server.services.agents import AgentService
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
@@ -14,6 +15,7 @@ from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.memory import MemoryService, TenantMemoryService
 from memoryos_server.services.passport import PassportService
 from memoryos_server.services.passport_memory import PassportMemoryService
+from memoryos_server.services.passport_sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.seen import SeenLog
@@ -35,10 +37,12 @@ class Services:
     limiter: RateLimiter
     agents: AgentService
     passport: PassportService
+    sessions: PassportSessionService
     grants: GrantService
     connections: ConnectionService
     universal: UniversalAccessService
     audit: AuditService
+    activity: ActivityService
     memory: MemoryService
     tenant_memory: TenantMemoryService
     universal_memory: UniversalMemoryAccess
@@ -70,10 +74,12 @@ def build_services(runtime: Runtime) -> Services:
         limiter=limiter,
         agents=AgentService(runtime),
         passport=passport,
+        sessions=PassportSessionService(passport),
         grants=grants,
         connections=connections,
         universal=universal,
         audit=audit,
+        activity=ActivityService(audit),
         memory=memory,
         tenant_memory=TenantMemoryService(memory, identity, seen=seen),
         universal_memory=UniversalMemoryAccess(memory, universal),

@@ -21,6 +21,7 @@ from memoryos_server.services.memory import AnswerOutcome, MemoryOwner, MemorySe
 from memoryos_server.services.memory.views import memory_view, version_view
 from memoryos_server.services.passport import PassportService
 from memoryos_server.storage.models import UniversalUser
+from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.memories import UNIVERSAL, MemoryRepository
 from memoryos_server.storage.repositories.passport import UniversalMemoryListing
 from memoryos_server.storage.types import utcnow
@@ -88,6 +89,13 @@ class PassportMemoryService:
 
     def history(self, session: Session, user: UniversalUser, memory_id: str) -> list[VersionView]:
         return self.memory.history(session, owner=self.owner(user), memory_id=memory_id)
+
+    def authors(self, session: Session, versions: Sequence[VersionView]) -> dict[str, str]:
+        """The name of the agent behind each version an agent wrote (``agent:<id>``), deleted
+        agents included, so a history says "By: Study Buddy" rather than "an agent"."""
+        agent_of = {v.actor: v.actor.split(":", 1)[1].split(" ", 1)[0] for v in versions if v.actor and v.actor.startswith("agent:")}
+        agents = AgentRepository(session).any_by_ids(sorted(set(agent_of.values())))
+        return {actor: agents[agent_id].name for actor, agent_id in agent_of.items() if agent_id in agents}
 
     def flag(self, session: Session, user: UniversalUser, memory_id: str, *, flagged: bool) -> MemoryView:
         view = self.memory.flag(session, owner=self.owner(user), memory_id=memory_id, flagged=flagged, actor=_actor(user))

@@ -52,7 +52,8 @@ def memory_history(memory_id: uuid.UUID, caller: PassportUser, runtime: RuntimeD
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
         versions = services.passport_memory.history(session, user, str(memory_id))
-    return ok([version_read(v) for v in versions], memory_id=str(memory_id))
+        authors = services.passport_memory.authors(session, versions)
+    return ok([{**version_read(v), "actor_name": authors.get(v.actor or "")} for v in versions], memory_id=str(memory_id))
 
 
 @router.post("/memories/{memory_id}/flag", summary="Flag a memory as wrong or unwanted")

@@ -59,7 +59,7 @@ def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, service
         user = services.passport.user(session, caller.user_id)
         memory = services.passport_memory.get(session, user, str(memory_id))
         versions = services.passport_memory.history(session, user, str(memory_id))
-        context = {"memory": memory, "versions": list(reversed(versions))}
+        context = {"memory": memory, "versions": list(reversed(versions)), "authors": services.passport_memory.authors(session, versions)}
         return render_tab(site, request, services, session, user, tab="memories", template="manage/history.html", context=context)
 
 
