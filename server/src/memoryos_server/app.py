@@ -22,7 +22,6 @@ from memoryos_server.api.routers import (
     memories_compat,
     passport,
     passport_memories,
-    reviews,
     tenant,
     universal,
     users,
@@ -104,11 +103,14 @@ def create_app(
 
     install_error_handlers(app)
     routers = (
-        health, auth, tenant, users, memories_compat, memories, workspace, reviews,
-        agents, connectors, admin, passport, passport_memories, universal,
+        health.router, auth.router, tenant.router, users.router,
+        memories_compat.router, memories.router, workspace.router, workspace.reviews_router,
+        agents.router, connectors.router, admin.router,
+        passport.router, passport_memories.memories_router, passport_memories.questions_router, passport_memories.router,
+        universal.router, universal.memories_router,
     )
-    for module in routers:
-        app.include_router(module.router)
+    for router in routers:
+        app.include_router(router)
     install_web(app, runtime)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.

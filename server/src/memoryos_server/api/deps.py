@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
 
 from memoryos_server.errors import CrossSiteRequest, PermissionDenied
 from memoryos_server.origins import claimed_origin, site_origins
@@ -28,6 +29,24 @@ def get_services(request: Request) -> Services:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _read_session(request: Request) -> Iterator[Session]:
+    with get_runtime(request).db.session(write=False) as session:
+        yield session
+
+
+def _write_session(request: Request) -> Iterator[Session]:
+    with get_runtime(request).db.session() as session:
+        yield session
+
+
+# One request, one transaction: it commits when the handler has returned and its answer is
+# serialised, before a byte is sent (scope="function"), so an acknowledged write is durable; it
+# rolls back if anything raised. A write session takes SQLite's write lock at its first
+# statement, which comes after authentication (its own read, run by ``AuthenticatedRoute``).
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 
 
 def authenticated(request: Request, authenticate: Callable[[Request], T]) -> T:

@@ -11,14 +11,15 @@ from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
-from memoryos_server.services.memory import MemoryService, TenantMemoryService
+from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport import PassportService
-from memoryos_server.services.passport_memory import PassportMemoryService
+from memoryos_server.services.passport_account import PassportAccountService
+from memoryos_server.services.passport_scopes import PassportScopes
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.scopes import TenantScopes
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
-from memoryos_server.services.universal_memory import UniversalMemoryAccess
 from memoryos_server.services.usage import UsageService
 from memoryos_server.services.users import EndUserService
 
@@ -38,9 +39,9 @@ class Services:
     universal: UniversalAccessService
     audit: AuditService
     memory: MemoryService
-    tenant_memory: TenantMemoryService
-    universal_memory: UniversalMemoryAccess
-    passport_memory: PassportMemoryService
+    scopes: TenantScopes
+    passport_scopes: PassportScopes
+    passport_account: PassportAccountService
     feedback: RetrievalFeedbackService
     usage: UsageService
 
@@ -55,6 +56,7 @@ def build_services(runtime: Runtime) -> Services:
     passport = PassportService(runtime, email=email, limiter=limiter)
     connections = ConnectionService(runtime)
     universal = UniversalAccessService(runtime, grants=grants)
+    passport_scopes = PassportScopes(universal, audit)
     return Services(
         runtime=runtime,
         identity=identity,
@@ -69,9 +71,11 @@ def build_services(runtime: Runtime) -> Services:
         universal=universal,
         audit=audit,
         memory=memory,
-        tenant_memory=TenantMemoryService(memory, identity),
-        universal_memory=UniversalMemoryAccess(memory, universal),
-        passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
+        scopes=TenantScopes(identity),
+        passport_scopes=passport_scopes,
+        passport_account=PassportAccountService(
+            memory, passport=passport, scopes=passport_scopes, grants=grants, connections=connections, audit=audit
+        ),
         feedback=RetrievalFeedbackService(audit),
         usage=UsageService(),
     )

@@ -66,10 +66,14 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class PassportCaller:
-    """A request's signed-in passport user (the route loads the row in its own session)."""
+    """A request's signed-in passport user, read once when the session was checked."""
 
-    user_id: int
+    user: UniversalUser
     session_token: str
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user.id)
 
 
 def normalise_email(email: str) -> str:
@@ -198,7 +202,7 @@ class PassportService:
     def authenticate_request(self, token: str | None) -> PassportCaller:
         with self.rt.db.session(write=False) as session:
             user = self.authenticate(session, token)
-            return PassportCaller(user.id, token or "")
+            return PassportCaller(user, token or "")
 
     def sign_out(self, session: Session, token: str | None) -> bool:
         if not token or not token.startswith(SESSION_PREFIX):

@@ -93,7 +93,7 @@ def me(caller: PassportUser, runtime: RuntimeDep, services: ServicesDep) -> dict
 
 @router.delete("/me", summary="Delete the passport: its key first, then memories, grants, connections")
 def delete_me(caller: PassportUser, response: Response, services: ServicesDep) -> dict[str, Any]:
-    public_id = services.passport_memory.delete_passport(caller.user_id)
+    public_id = services.passport_account.delete(caller.user)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return ok({"deleted": True, "user_uui_id": public_id})
 

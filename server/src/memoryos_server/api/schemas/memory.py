@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 from memoryos_server.api.envelope import flat
 from memoryos_server.api.schemas.common import Lenient, Strict
 from memoryos_server.engine.types import ChatMessage
+from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory import (
     AddOutcome,
     AnswerOutcome,
@@ -77,6 +78,21 @@ class AddIn(Lenient):
 
     def chat_messages(self) -> list[ChatMessage]:
         return [m.to_chat() for m in self.messages]
+
+    def service_arguments(self) -> dict[str, Any]:
+        """How to read the messages and what to stamp on what they yield."""
+        return {
+            "infer": self.infer,
+            "category": self.category,
+            "metadata": self.metadata,
+            "source": self.source,
+            "conversation_id": self.conversation_id,
+            "agent_id": self.agent_id,
+        }
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a repeat with the same idempotency key must ask again."""
+        return add_request(self.chat_messages(), infer=self.infer, category=self.category)
 
 
 class WorkspaceAddIn(AddIn):

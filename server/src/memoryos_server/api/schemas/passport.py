@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field, field_validator
 
 from memoryos_server.api.schemas.common import Lenient, Strict
+from memoryos_server.engine.types import ChatMessage
+from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.api.schemas.memory import MAX_METADATA_BYTES, MessageIn, memory_read, review_read, version_read
 from memoryos_server.services.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
@@ -220,6 +222,15 @@ class UniversalAddIn(Lenient):
         if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
         return value
+
+    def chat_messages(self) -> list[ChatMessage]:
+        return [m.to_chat() for m in self.messages]
+
+    def service_arguments(self) -> dict[str, Any]:
+        return {"metadata": self.metadata}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return add_request(self.chat_messages())
 
 
 def universal_job_read(view: JobView) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def render_tab(
     template: str,
     context: dict[str, Any],
 ) -> Response:
-    open_questions = services.passport_memory.questions(session, user, status="open", limit=1).total
+    open_questions = services.memory.questions(session, services.passport_scopes.passport_user(user), status="open", limit=1).total
     values = {"tabs": TABS, "current_tab": tab, "open_questions": open_questions, **context}
     return site.render(request, template, values, email=user.email)
 

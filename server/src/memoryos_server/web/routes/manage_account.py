@@ -115,7 +115,7 @@ def delete_tab(request: Request, site: SiteDep, services: ServicesDep, caller: S
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
         context = {
-            "memories": services.passport_memory.list(session, user, limit=1).total,
+            "memories": services.memory.list(session, services.passport_scopes.passport_user(user), limit=1).total,
             "grants": sum(1 for view in services.grants.list(session, user) if view.status == "active"),
             "connections": len(services.connections.list(session, user)),
             "confirm_word": CONFIRM_WORD,
@@ -127,7 +127,7 @@ def delete_tab(request: Request, site: SiteDep, services: ServicesDep, caller: S
 def delete_passport(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
     if field(form, "confirm", max_length=32) != CONFIRM_WORD:
         return site.redirect(request, "/manage/delete", Flash("error", f"Type {CONFIRM_WORD} in capitals to confirm. Nothing was deleted."))
-    services.passport_memory.delete_passport(caller.user_id)
+    services.passport_account.delete(caller.user)
     response = site.redirect(
         request, "/login", Flash("ok", "Your Memory Passport is deleted: its memories, agents' access, connections and key are gone.")
     )

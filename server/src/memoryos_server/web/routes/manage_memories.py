@@ -41,7 +41,7 @@ def memories_tab(
         raise BadRequest("invalid_category", f"there is no category called {category!r}")
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        page = services.passport_memory.list(session, user, categories=[category] if category else None, cursor=cursor, limit=PAGE_SIZE)
+        page = services.memory.list(session, services.passport_scopes.passport_user(user), categories=[category] if category else None, cursor=cursor, limit=PAGE_SIZE)
         groups = [(name, [m for m in page.items if m.category == name]) for name in CATEGORIES]
         context = {
             "category": category,
@@ -57,8 +57,9 @@ def memories_tab(
 def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        memory = services.passport_memory.get(session, user, str(memory_id))
-        versions = services.passport_memory.history(session, user, str(memory_id))
+        scope = services.passport_scopes.passport_user(user)
+        memory = services.memory.get(session, scope, str(memory_id))
+        versions = services.memory.history(session, scope, str(memory_id))
         context = {"memory": memory, "versions": list(reversed(versions))}
         return render_tab(site, request, services, session, user, tab="memories", template="manage/history.html", context=context)
 
@@ -70,7 +71,7 @@ def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, sit
     try:
         with services.runtime.db.session() as session:
             user = services.passport.user(session, caller.user_id)
-            services.passport_memory.correct(session, user, str(memory_id), corrected_content=text)
+            services.memory.correct(session, services.passport_scopes.passport_user(user), str(memory_id), corrected_content=text)
     except BadRequest:
         return site.redirect(request, back, Flash("error", "A correction needs some text. Nothing was changed."))
     return site.redirect(request, back, Flash("ok", "Corrected. Agents see the new text from now on; the old one stays in the history."))
@@ -82,7 +83,7 @@ def flag_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: 
     back = back_to(field(form, "back"), "/manage/memories")
     with services.runtime.db.session() as session:
         user = services.passport.user(session, caller.user_id)
-        services.passport_memory.flag(session, user, str(memory_id), flagged=flagged)
+        services.memory.flag(session, services.passport_scopes.passport_user(user), str(memory_id), flagged=flagged)
     return site.redirect(request, back, Flash("ok", "Flagged as wrong or unwanted." if flagged else "Flag removed."))
 
 
@@ -91,7 +92,7 @@ def delete_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site
     back = back_to(field(form, "back"), "/manage/memories")
     with services.runtime.db.session() as session:
         user = services.passport.user(session, caller.user_id)
-        services.passport_memory.delete(session, user, str(memory_id))
+        services.memory.delete(session, services.passport_scopes.passport_user(user), str(memory_id), hard=True)
     return site.redirect(request, back, Flash("ok", "Deleted for good, with its history."))
 
 
@@ -106,7 +107,7 @@ def questions_tab(
     answered = show == "answered"
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        page = services.passport_memory.questions(session, user, status="resolved" if answered else "open", limit=100)
+        page = services.memory.questions(session, services.passport_scopes.passport_user(user), status="resolved" if answered else "open", limit=100)
         context = {"questions": page.items, "answered": answered, "total": page.total}
         return render_tab(site, request, services, session, user, tab="questions", template="manage/questions.html", context=context)
 
@@ -116,5 +117,5 @@ def answer_question(question_id: QuestionId, request: Request, form: CheckedForm
     answer = field(form, "answer", max_length=16)
     with services.runtime.db.session() as session:
         user = services.passport.user(session, caller.user_id)
-        outcome = services.passport_memory.answer(session, user, question_id, answer=answer)
+        outcome = services.memory.answer(session, services.passport_scopes.passport_user(user), question_id, answer=answer)
     return site.redirect(request, "/manage/questions", Flash("ok", f"Thanks! {ANSWER_RESULTS[outcome.resolution]}"))
