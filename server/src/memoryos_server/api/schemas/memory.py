@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from memoryos_server.api.envelope import flat
 from memoryos_server.api.schemas.common import Lenient, Strict
-from memoryos_server.engine.types import ChatMessage
+from memoryos_server.engine.types import CATEGORIES, Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory import (
     AddOutcome,
@@ -28,7 +28,6 @@ from memoryos_server.services.memory import (
     VersionView,
 )
 
-Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
 Format = Literal["bullets", "json", "xml"]
 AnswerChoice = Literal["A", "B", "both", "neither"]
 
@@ -71,7 +70,7 @@ class AddIn(Lenient):
     def _category_from_metadata(self) -> AddIn:
         if self.category is None and "category" in self.metadata:
             given = self.metadata["category"]
-            if given not in ("preference", "fact", "goal", "procedure", "relationship", "expertise"):
+            if given not in CATEGORIES:
                 raise ValueError("metadata.category must be one of the six categories")
             self.category = given
         return self

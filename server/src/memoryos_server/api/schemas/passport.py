@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field, field_validator
 
 from memoryos_server.api.schemas.common import Lenient, Strict
-from memoryos_server.engine.types import ChatMessage
+from memoryos_server.engine.types import Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.api.schemas.memory import MAX_METADATA_BYTES, MessageIn, memory_read, review_read, version_read
 from memoryos_server.services.agents import is_verified
@@ -19,7 +19,6 @@ from memoryos_server.services.grants import GrantView
 from memoryos_server.services.memory import JobView, jobs
 from memoryos_server.storage.models import GlobalAgent, Grant, Tenant
 
-Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
 AccessType = Literal["read_only", "read_write"]
 Url = str  # checked by the agent service: https, or http on localhost only
 
