@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from memoryos_server.api.context import current_request_id
+from memoryos_server.request_context import current_request_id
 
 
 def now_iso() -> str:

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from memoryos_server.errors import BadRequest, PassportSessionRequired
 from memoryos_server.services.container import Services
 from memoryos_server.services.passport import PassportCaller
-from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
+from memoryos_server.storable import UNSTORABLE_MESSAGE, is_storable
 from memoryos_server.web.site import Site
 
 
