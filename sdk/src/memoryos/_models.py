@@ -257,6 +257,10 @@ class MemoryResult(BaseModel):
     provenance: dict[str, Any] | None = None
     # Beyond the published SDK:
     created_at: datetime | None = None
+    #: It contradicts another memory and the user has not yet said which is right.
+    disputed: bool = False
+    #: The user answered that neither of two contradicting memories is correct.
+    unconfirmed: bool = False
 
     @property
     def importance_delta(self) -> float:
@@ -374,6 +378,11 @@ class MemoryRecord(BaseModel):
     source_event_id: str | None = None
     provenance: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Beyond the published SDK:
+    disputed: bool = False
+    unconfirmed: bool = False
+    #: Flagged by its owner: listed, but withheld from every retrieve until unflagged.
+    flagged: bool = False
 
     @property
     def importance_delta(self) -> float:

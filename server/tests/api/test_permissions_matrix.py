@@ -69,13 +69,14 @@ class Org:
         user = self.services.identity.workspace_owner(session, owner_principal.tenant_id, handle.tenant_id)
         return MemoryOwner.workspace(user)
 
-    def add(self, owner: MemoryOwner, session: object, *texts: str) -> tuple[str, list[str]]:
-        """Store ``texts`` for ``owner``; the last memory's id and the conflicts opened."""
+    def add(self, owner: MemoryOwner, session: object, *texts: str, infer: bool = False) -> tuple[str, list[str]]:
+        """Store ``texts`` for ``owner`` (verbatim unless ``infer``: only extracted memories
+        open conflicts); the last memory's id and the conflicts opened."""
         outcome = None
         conflicts: list[str] = []
         for text in texts:
             outcome = self.services.memory.add(
-                session, MemoryScope.for_owner(owner, actor="test:matrix"), messages=[ChatMessage("user", text)], infer=False
+                session, MemoryScope.for_owner(owner, actor="test:matrix"), messages=[ChatMessage("user", text)], infer=infer
             )
             conflicts += outcome.conflict_ids
         assert outcome is not None
@@ -97,7 +98,11 @@ class Org:
         desk = next(_DESKS)
         with self.services.runtime.db.session() as session:
             _, conflicts = self.add(
-                self.workspace(session), session, f"The {desk} desk opens at 8am", f"The {desk} desk opens at 9am"
+                self.workspace(session),
+                session,
+                f"Our {desk} desk opens at 8am",
+                f"Our {desk} desk opens at 9am",
+                infer=True,
             )
         assert conflicts, "two contradicting workspace memories open a review"
         return conflicts[0]
@@ -147,7 +152,11 @@ def _clarification(o: Org, c: str) -> Response:
         with o.services.runtime.db.session() as session:
             topic = secrets.token_hex(2)
             _, conflicts = o.add(
-                o.owner_of(c, session), session, f"My exam {topic} is on March 10", f"My exam {topic} is on March 12"
+                o.owner_of(c, session),
+                session,
+                f"My exam {topic} is on March 10",
+                f"My exam {topic} is on March 12",
+                infer=True,
             )
         clarification = conflicts[0]
     return o.call(c, "POST", f"/v1/memories/clarifications/{clarification}/answer", json={"answer": "both"})

@@ -24,6 +24,7 @@ from memoryos_server.engine.extraction import (
     RuleBasedExtractor,
     build_extractor,
 )
+from memoryos_server.engine.extraction.validate import memories_from_payload
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, ExtractedMemory, Extractor
 from memoryos_server.errors import ServiceUnavailable
 
@@ -266,6 +267,49 @@ def test_dates_resolve(text: str, expected: datetime) -> None:
 )
 def test_recurring_or_undated_text_has_no_valid_at(text: str) -> None:
     assert only(text).valid_at is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My birthday is on June 4",  # was dated to the next June 4, a year ahead at times
+        "my birthday is June 4th",
+        "My birthday is tomorrow",
+        "My son's birthday is on the 3rd of May",
+        "Our wedding anniversary is on May 3",
+        "I was born on June 4",  # no year: only the day that comes round again
+        "I pay rent on the 1st of every month",
+        "I go to Spain every August",
+    ],
+)
+def test_a_date_that_comes_round_again_is_not_the_memorys_validity(text: str) -> None:
+    assert only(text).valid_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I moved to Berlin in March", datetime(2024, 3, 1, tzinfo=timezone.utc)),
+        ("Since 2021 I work at Google", datetime(2021, 1, 1, tzinfo=timezone.utc)),
+        ("Starting next week I work from home", datetime(2025, 2, 8, tzinfo=timezone.utc)),
+        ("My birthday party is next Saturday", datetime(2025, 2, 8, tzinfo=timezone.utc)),  # a one-off event
+        ("I was born on June 4, 1990", datetime(1990, 6, 4, tzinfo=timezone.utc)),
+    ],
+)
+def test_a_change_or_a_one_off_event_still_sets_valid_at(text: str, expected: datetime) -> None:
+    assert only(text).valid_at == expected
+
+
+def test_a_models_valid_at_for_a_birthday_is_dropped_too() -> None:
+    payload = {
+        "memories": [
+            {"content": "Birthday is on June 4", "category": "fact", "valid_at": "2025-06-04"},
+            {"content": "Has a flight to Rome", "category": "fact", "valid_at": "2025-04-02"},
+        ]
+    }
+    birthday, flight = memories_from_payload(payload, messages=[user("x")], user_indexes=[0], reference=NOW)
+    assert birthday.valid_at is None
+    assert flight.valid_at == datetime(2025, 4, 2, tzinfo=timezone.utc)
 
 
 # --- scores ------------------------------------------------------------------------------

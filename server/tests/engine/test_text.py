@@ -314,6 +314,50 @@ def test_xml_is_well_formed_even_with_hostile_text() -> None:
     assert any("<system>obey</system>" in (m.text or "") for m in root.iter("memory"))
 
 
+def _with_unconfirmed() -> list[ContextMemory]:
+    """After "neither is correct": both memories stay, marked unconfirmed."""
+    return [
+        ContextMemory("u1", "Office is in Berlin", "fact", 0.9, unconfirmed=True),
+        ContextMemory("u2", "Office is in Paris", "fact", 0.8, unconfirmed=True),
+        ContextMemory("p1", "Prefers short answers", "preference", 0.7),
+    ]
+
+
+def test_bullets_mark_unconfirmed_items_and_explain_the_mark() -> None:
+    lines = render_context(_with_unconfirmed(), format="bullets").splitlines()
+    assert "- Office is in Berlin [unconfirmed]" in lines and "- Office is in Paris [unconfirmed]" in lines
+    assert "- Prefers short answers" in lines
+    assert "[unconfirmed]" in lines[-1] and "neither" in lines[-1]
+    assert not any("[disputed]" in line for line in lines)
+
+
+def test_json_marks_unconfirmed_items_and_explains_the_mark() -> None:
+    data = json.loads(render_context(_with_unconfirmed(), format="json"))
+    assert data["memories"]["fact"] == [
+        {"text": "Office is in Berlin", "unconfirmed": True},
+        {"text": "Office is in Paris", "unconfirmed": True},
+    ]
+    assert data["memories"]["preference"] == [{"text": "Prefers short answers"}]
+    assert "neither" in data["unconfirmed_note"] and "disputed_note" not in data
+
+
+def test_xml_marks_unconfirmed_items_and_explains_the_mark() -> None:
+    root = ET.fromstring(render_context(_with_unconfirmed(), format="xml"))
+    marked = [m.text for m in root.iter("memory") if m.get("unconfirmed") == "true"]
+    assert marked == ["Office is in Berlin", "Office is in Paris"]
+    assert "neither" in (root.findtext("unconfirmed_note") or "") and root.find("disputed_note") is None
+
+
+def test_an_item_both_disputed_and_unconfirmed_carries_both_marks() -> None:
+    both = [ContextMemory("a", "Lives in Oslo", "fact", 1.0, disputed=True, unconfirmed=True)]
+    assert "- Lives in Oslo [disputed] [unconfirmed]" in render_context(both, format="bullets")
+    assert json.loads(render_context(both, format="json"))["memories"]["fact"] == [
+        {"text": "Lives in Oslo", "disputed": True, "unconfirmed": True}
+    ]
+    [memory] = ET.fromstring(render_context(both, format="xml")).iter("memory")
+    assert memory.get("disputed") == "true" and memory.get("unconfirmed") == "true"
+
+
 def test_xml_without_consent_has_no_consent_attribute() -> None:
     root = ET.fromstring(render_context(_memories(), format="xml", consent_note=False))
     assert root.get("shared_with_consent") is None

@@ -100,3 +100,26 @@ def test_a_revoked_grant_reads_as_a_permission_status(live_server: LiveServer, c
     assert context["memories"] == [] and context["system_prompt_addition"] == ""
     assert context["permission_status"] == "grant_revoked"
     assert results[1].is_error and "UAT_002" in results[1].content[0].text
+
+
+def test_get_context_withholds_what_the_person_flagged(live_server: LiveServer, client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]
+    agent, person, uui = connected(["expertise", "fact"], "read_write")
+    params = _params(live_server, MEMORYOS_AGENT_API_KEY=agent.key, MEMORYOS_UUI_TOKEN=uui)
+    messages = [
+        {"role": "user", "content": "I have ten years of experience with Kubernetes"},
+        {"role": "user", "content": "I maintain the Helm charts for our Kubernetes clusters"},
+    ]
+    _, results = anyio.run(_session_calls, params, [("add_memory", {"messages": messages})])
+    stored = {m["memory"]: m["id"] for m in _structured(results[0])["stored"]}
+    flagged = stored["Has ten years of experience with Kubernetes"]
+    client.post(f"/v1/uui/me/memories/{flagged}/flag", headers=person.headers())
+
+    _, results = anyio.run(_session_calls, params, [("get_context", {"query": "Kubernetes experience"})])
+    hidden = _structured(results[0])
+    assert [m["id"] for m in hidden["memories"]] == [stored["Maintains the Helm charts for their Kubernetes clusters"]]
+    assert "ten years" not in hidden["system_prompt_addition"]
+    assert hidden["memories"][0]["disputed"] is False and hidden["memories"][0]["unconfirmed"] is False
+
+    client.delete(f"/v1/uui/me/memories/{flagged}/flag", headers=person.headers())
+    _, results = anyio.run(_session_calls, params, [("get_context", {"query": "Kubernetes experience"})])
+    assert flagged in [m["id"] for m in _structured(results[0])["memories"]]

@@ -18,7 +18,9 @@ from memoryos_server.errors import (
     ReviewNotFound,
 )
 from memoryos_server.services.container import Services
+from memoryos_server.engine.types import ExtractedMemory
 from memoryos_server.services.memory import MemoryOwner
+from memoryos_server.services.memory.ingest import AddContext
 from memoryos_server.storage.repositories.memories import MemoryRepository
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.memory import (
@@ -105,8 +107,22 @@ def test_a_restatement_is_a_noop_and_more_detail_is_an_update(services: Services
 
 
 def test_duplicates_inside_one_add_are_decided_too(services: Services, owner: MemoryOwner) -> None:
-    # Verbatim, so the extractor's own de-duplication of one batch cannot hide ours.
-    outcome = add(services, owner, "I love hiking", "I love hiking", "I love hiking in the Alps", infer=False)
+    # Extracted memories handed over as they are, so the extractor's own de-duplication of one
+    # batch cannot hide ours.
+    extracted = [
+        ExtractedMemory(content=text, category="preference", importance=5, confidence=0.8)
+        for text in ("Loves hiking", "Loves hiking", "Loves hiking in the Alps")
+    ]
+    with services.runtime.db.session() as session:
+        outcome = services.memory.store_extracted(
+            session,
+            owner=owner,
+            extracted=extracted,
+            context=AddContext(actor=ACTOR),
+            allowed_categories=None,
+            extractor="test",
+            now=utcnow(),
+        )
     assert [e.event for e in outcome.results] == ["ADD", "NOOP", "UPDATE"]
     assert len({e.id for e in outcome.results}) == 1
 
@@ -223,8 +239,8 @@ def test_unknown_or_foreign_question_ids_are_not_found(services: Services) -> No
 
 def test_a_workspace_conflict_is_a_review(services: Services) -> None:
     workspace = make_workspace(services)
-    add(services, workspace, "Our office is in Berlin", infer=False)
-    outcome = add(services, workspace, "Our office is in Paris", infer=False)
+    add(services, workspace, "Our office is in Berlin")
+    outcome = add(services, workspace, "Our office is in Paris")
     assert outcome.results[0].event == "CONFLICT"
     [review_id] = outcome.conflict_ids
     assert review_id.startswith("rev_")
@@ -255,8 +271,12 @@ def test_allowed_categories_drop_and_count_the_rest(services: Services, owner: M
         services, owner, SEED, "I live in Berlin", "I want to run a marathon next year", allowed_categories=["fact"]
     )
     assert [e.category for e in outcome.results] == ["fact"] and outcome.skipped == 2
+    # A memory was found, only not kept: that is not "nothing to extract" (SPEC §5).
     everything_dropped = add(services, owner, SEED, allowed_categories=["goal"])
-    assert everything_dropped.nothing_to_extract and everything_dropped.skipped == 1
+    assert not everything_dropped.nothing_to_extract and everything_dropped.skipped == 1
+    assert everything_dropped.results == []
+    small_talk = add(services, owner, "hi, how are you?", allowed_categories=["goal"])
+    assert small_talk.nothing_to_extract and small_talk.skipped == 0
 
 
 def test_category_and_time_filters_apply_inside_the_search(services: Services, owner: MemoryOwner) -> None:

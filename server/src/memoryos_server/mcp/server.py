@@ -88,7 +88,15 @@ def build_server(config: AgentConfig) -> MCPServer:
         return {
             "system_prompt_addition": result.system_prompt_addition,
             "memories": [
-                {"id": m.id, "content": m.content, "category": m.category, "relevance": m.relevance_score}
+                {
+                    "id": m.id,
+                    "content": m.content,
+                    "category": m.category,
+                    "relevance": m.relevance_score,
+                    # The user's own marks: check with them before relying on such a memory.
+                    "disputed": m.disputed,
+                    "unconfirmed": m.unconfirmed,
+                }
                 for m in result.items
             ],
             "permission_status": result.permission_status,

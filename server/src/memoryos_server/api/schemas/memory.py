@@ -116,6 +116,9 @@ class MemoryPatch(Strict):
     category: Category | None = None
     importance_score: float | None = Field(default=None, ge=1, le=10)
     metadata: dict[str, Any] | None = None
+    flagged: bool | None = Field(
+        default=None, description="true: withheld from every retrieve until set back to false; still listed."
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -124,8 +127,9 @@ class MemoryPatch(Strict):
 
     @model_validator(mode="after")
     def _something_to_change(self) -> MemoryPatch:
-        if self.content is None and self.category is None and self.importance_score is None and self.metadata is None:
-            raise ValueError("give at least one of content, category, importance_score, metadata")
+        fields = (self.content, self.category, self.importance_score, self.metadata, self.flagged)
+        if all(value is None for value in fields):
+            raise ValueError("give at least one of content, category, importance_score, metadata, flagged")
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -134,6 +138,7 @@ class MemoryPatch(Strict):
             "category": self.category,
             "importance": self.importance_score,
             "metadata": self.metadata,
+            "flagged": self.flagged,
         }
 
 
@@ -208,6 +213,7 @@ def retrieved_read(memory: RetrievedMemory) -> dict[str, Any]:
         "access_count": memory.access_count,
         "created_at": iso(memory.created_at),
         "disputed": memory.disputed,
+        "unconfirmed": memory.unconfirmed,
     }
 
 

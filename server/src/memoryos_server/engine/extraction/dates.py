@@ -6,6 +6,14 @@ last one when the sentence is in the past tense ("I failed my test on May 2"). A
 alone is the next one after the reference day. Recurring times ("on Mondays", "every Friday")
 are not dates and give nothing. Month-only and year-only mentions resolve to the first day of
 that month or year; the precision travels with the result so callers can tell.
+
+``valid_at`` says when what the memory states happened or takes effect: an event ("my exam is
+on March 10"), or a change ("I moved to Berlin in March", "since 2021 I work at…", "starting
+next week"). A date that comes back every year or month is not that: "my birthday is on June 4"
+is true all year, and resolving it to the next June 4 would date the memory in the future. So
+birthdays, anniversaries, name days, a birth date without its year, and anything said to happen
+every year or month give nothing (``recurs``), while a one-off event about them ("my birthday
+party is on Saturday") is still dated.
 """
 
 from __future__ import annotations
@@ -67,6 +75,18 @@ _PAST = re.compile(
 _RECURRING = re.compile(
     r"\b(?:always|usually|every|each|weekly|per\s+week|a\s+week|of\s+the\s+month|of\s+every\s+month|of\s+each\s+month)\b"
 )
+# Dates that come round again: the day is an attribute of the person, not when the memory holds.
+_ANNUAL_DAY = re.compile(
+    r"\b(?:birthdays?|b-?days?|anniversar(?:y|ies)|name\s*days?)\b"
+    r"(?!\s+(?:party|parties|dinner|lunch|celebration|trip|gift|present|plans?|surprise|cake|card|drinks)\b)"
+)
+_BORN_ON_A_DAY = re.compile(
+    rf"\bborn\s+on\s+(?:the\s+)?(?:{_MONTH}\.?\s+\d{{1,2}}{_ORD}|\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH})\b"
+    r"(?!,?\s+\d{4})"
+)
+_EVERY_PERIOD = re.compile(
+    rf"\b(?:every|each)\s+(?:other\s+)?(?:year|month|{_MONTH})\b|\b(?:annually|yearly|monthly)\b"
+)
 _DETECT = re.compile(
     "|".join(
         p.pattern
@@ -95,6 +115,11 @@ class ResolvedDate:
 
 def mentions_date(lower: str) -> bool:
     return _DETECT.search(lower) is not None
+
+
+def recurs(lower: str) -> bool:
+    """Whether the date ``lower`` names comes round every year or month (see the module doc)."""
+    return any(pattern.search(lower) for pattern in (_ANNUAL_DAY, _BORN_ON_A_DAY, _EVERY_PERIOD))
 
 
 def looks_past(lower: str) -> bool:
@@ -231,8 +256,9 @@ def _month_only(today: date, lead: str, month: int, year: str | None, past: bool
 
 
 def resolve(lower: str, reference: datetime) -> ResolvedDate | None:
-    """The date ``lower`` (a lower-cased sentence) refers to, or None when it names none."""
-    if not _DETECT.search(lower):
+    """The date ``lower`` (a lower-cased sentence) refers to, or None when it names none or
+    only a recurring one."""
+    if not _DETECT.search(lower) or recurs(lower):
         return None
     tz = reference.tzinfo or timezone.utc
     found = _first_match(lower, reference.date(), looks_past(lower))

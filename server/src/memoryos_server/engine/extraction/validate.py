@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from ..types import CATEGORIES, ChatMessage, ExtractedMemory
-from .dates import resolve
+from .dates import recurs, resolve
 from .rewrite import to_third_person
 
 MIN_CONTENT_CHARS = 3
@@ -76,6 +76,8 @@ def _number(value: Any) -> float | None:
 
 
 def _valid_at(value: Any, content: str, reference: datetime) -> datetime | None:
+    if recurs(content.lower()):
+        return None  # a birthday's next date is not when the memory holds, whatever the model says
     tz = reference.tzinfo or timezone.utc
     if isinstance(value, str) and value.strip():
         try:

@@ -1,9 +1,13 @@
 """Adding memories: extraction → one batch of embeddings → a decision per candidate → writes.
 
-For each candidate, its nearest active memories of the same owner and category (the dense
-index, one query per category present in the batch, all before this transaction writes
-anything) plus the memories this same add wrote before it are compared with it by
-``engine.conflicts.detect``. The first neighbour, by similarity, that is not an ADD decides:
+An exact restatement (same keyed hash of the normalised text, same category) of an active
+memory, or of one this same add wrote before it, is a NOOP without asking the index.
+
+Otherwise, for an extracted candidate (``infer: true``), its nearest active memories of the
+same owner and category (the dense index, one query per category present in the batch, all
+before this transaction writes anything) plus the memories this same add wrote before it are
+compared with it by ``engine.conflicts.detect``. The first neighbour, by similarity, that is
+not an ADD decides:
 
 - NOOP: a restatement; nothing is written and the existing memory is reported.
 - UPDATE: the existing memory takes the new text (a version is appended).
@@ -11,7 +15,10 @@ anything) plus the memories this same add wrote before it are compared with it b
   end-user), review (workspace) or pending question (passport user) is opened.
 - ADD: stored alongside.
 
-An exact restatement (same keyed content hash) is a NOOP without asking the index.
+A verbatim candidate (``infer: false``) is the caller's own text, kept as written: past the
+exact restatement it is always an ADD. Similar texts that differ by a number or an identifier
+are different records, so a verbatim add never rewrites another memory and never opens a
+conflict (SPEC §7).
 """
 
 from __future__ import annotations
@@ -67,13 +74,6 @@ class Candidate:
     confidence: float
     valid_at: datetime | None
     vector: np.ndarray
-
-
-@dataclass
-class _Pending:
-    row: Any
-    content: str
-    hash: str
 
 
 @dataclass
@@ -150,7 +150,9 @@ class Ingestor:
         *,
         context: AddContext,
         now: datetime,
+        verbatim: bool = False,
     ) -> ApplyResult:
+        """Decide and write ``candidates``; ``verbatim``: exact restatements only (see above)."""
         result = ApplyResult()
         if not candidates:
             return result
@@ -158,7 +160,9 @@ class Ingestor:
         repo = MemoryRepository(session, owner.family)
         hashes = [codec.content_hash(c.content) for c in candidates]
         exact = repo.active_by_hashes(owner.id, hashes)
-        neighbours = self._neighbours(session, owner, candidates)
+        neighbours: list[list[str]] = (
+            [[] for _ in candidates] if verbatim else self._neighbours(session, owner, candidates)
+        )
         rows = repo.by_ids(owner.id, [mid for hits in neighbours for mid in hits])
         texts: dict[str, str] = {}
 
@@ -167,11 +171,17 @@ class Ingestor:
                 texts[row.id] = codec.open(row.id, row.content_ct)
             return texts[row.id]
 
-        pending: list[_Pending] = []
+        pending: list[Any] = []  # the rows this add wrote, in order
         for index, candidate in enumerate(candidates):
-            same = exact.get(hashes[index]) or next((p.row for p in pending if p.hash == hashes[index]), None)
-            if same is not None and same.status == "active":
-                result.events.append(AddEvent(same.id, "NOOP", text_of(same), same.category))
+            same = _restated(candidate, hashes[index], [exact.get((hashes[index], candidate.category))], pending)
+            if same is not None:
+                result.events.append(AddEvent(same.id, "NOOP", _reported(same, text_of, candidate), same.category))
+                continue
+            if verbatim:
+                row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+                texts[row.id] = candidate.content
+                pending.append(row)
+                result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
                 continue
             options = self._options(candidate, [rows[m] for m in neighbours[index] if m in rows], pending)
             decision, target = Decision.ADD, None
@@ -181,7 +191,7 @@ class Ingestor:
                     decision, target = verdict, row
                     break
             if decision is Decision.NOOP and target is not None:
-                result.events.append(AddEvent(target.id, "NOOP", text_of(target), target.category))
+                result.events.append(AddEvent(target.id, "NOOP", _reported(target, text_of, candidate), target.category))
             elif decision is Decision.UPDATE and target is not None:
                 writer.rewrite(
                     target,
@@ -195,21 +205,18 @@ class Ingestor:
                 if candidate.valid_at is not None:
                     target.valid_at = candidate.valid_at
                 texts[target.id] = candidate.content
-                for item in pending:
-                    if item.row is target:
-                        item.content, item.hash = candidate.content, hashes[index]
                 result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
             elif decision is Decision.CONFLICT and target is not None:
                 row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
                 writer.change(target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True)
                 result.conflict_ids.append(open_conflict(session, owner, target, row, now=now))
                 texts[row.id] = candidate.content
-                pending.append(_Pending(row, candidate.content, hashes[index]))
+                pending.append(row)
                 result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category))
             else:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
-                pending.append(_Pending(row, candidate.content, hashes[index]))
+                pending.append(row)
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
         writer.finish()
         return result
@@ -223,17 +230,22 @@ class Ingestor:
         for category, indexes in by_category.items():
             vectors = np.stack([candidates[i].vector for i in indexes])
             hits = self.index.dense(
-                session, owner.family, owner.search_filter(categories=[category]), vectors, NEIGHBOURS
+                session,
+                owner.family,
+                # A flagged memory is still the owner's: restating it must not slip a copy past the flag.
+                owner.search_filter(categories=[category], include_flagged=True),
+                vectors,
+                NEIGHBOURS,
             )
             for position, index in enumerate(indexes):
                 found[index] = [memory_id for memory_id, _ in hits[position]]
         return found
 
     @staticmethod
-    def _options(candidate: Candidate, existing: list[Any], pending: list[_Pending]) -> list[tuple[Any, float]]:
+    def _options(candidate: Candidate, existing: list[Any], pending: list[Any]) -> list[tuple[Any, float]]:
         """The nearest of the existing neighbours and this add's earlier memories, by the
         similarity of their current vectors; below ``related`` the decision is ADD anyway."""
-        rows = [r for r in dict.fromkeys([*existing, *(p.row for p in pending)]) if r.status == "active"]
+        rows = [r for r in dict.fromkeys([*existing, *pending]) if r.status == "active"]
         rows = [r for r in rows if r.category == candidate.category]
         if not rows:
             return []
@@ -261,6 +273,27 @@ class Ingestor:
             api_key_id=context.api_key_id,
             disputed=disputed,
         )
+
+
+def _restated(candidate: Candidate, content_hash: str, existing: list[Any], pending: list[Any]) -> Any:
+    """The active memory of the candidate's category holding its exact text, if any: one found
+    before this add, else one this add wrote. Checked again on the row, since an earlier
+    candidate of the same add may have rewritten it."""
+    for row in [*existing, *pending]:
+        if (
+            row is not None
+            and row.status == "active"
+            and row.category == candidate.category
+            and row.content_hash == content_hash
+        ):
+            return row
+    return None
+
+
+def _reported(row: Any, text_of: Any, candidate: Candidate) -> str:
+    """The text a NOOP reports: the memory's own, unless its owner flagged it, which withholds
+    it from agents; the writer then gets back only what it sent."""
+    return candidate.content if row.flagged else str(text_of(row))
 
 
 def open_conflict(session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime) -> str:

@@ -67,6 +67,7 @@ class MemoryOwner:
         categories: list[str] | tuple[str, ...] | None = None,
         created_since: datetime | None = None,
         as_of: datetime | None = None,
+        include_flagged: bool = False,
     ) -> SearchFilter:
         return SearchFilter.for_owner(
             self.id,
@@ -75,6 +76,7 @@ class MemoryOwner:
             created_since=created_since,
             as_of=as_of,
             scope=self.scope if self.is_tenant_family else None,
+            include_flagged=include_flagged,
         )
 
     def conflict_where(self) -> dict[str, Any]:

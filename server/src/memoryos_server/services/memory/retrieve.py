@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense and keyword top-k, fused by rank, then importance and recency.
 
-Both retrievers apply the whole filter (owner, scope, status or ``as_of``, categories, time
-window) inside their own query. Fusion and the light signals are ``engine.retrieval``'s.
+Both retrievers apply the whole filter (owner, scope, status or ``as_of``, the owner's flags,
+categories, time window) inside their own query. Fusion and the light signals are ``engine.retrieval``'s.
 With ``as_of``, each memory is shown with its text at that moment (its latest version then).
 
 ``signals`` turns either retriever off (``("dense",)`` or ``("keyword",)``) so the benchmarks
@@ -130,7 +130,16 @@ class Retriever:
                     agent_id=row.agent_id,
                 )
             )
-            context.append(ContextMemory(memory_id, content, category, score, disputed=bool(row.disputed)))
+            context.append(
+                ContextMemory(
+                    memory_id,
+                    content,
+                    category,
+                    score,
+                    disputed=bool(row.disputed),
+                    unconfirmed=bool(row.unconfirmed),
+                )
+            )
         return Ranked(memories, context)
 
 
@@ -146,6 +155,8 @@ def new_retrieval_id() -> str:
 def _admitted(row: Any, where: SearchFilter) -> bool:
     """The filter once more on the fetched rows: an in-memory index may be a moment ahead."""
     if where.categories and row.category not in where.categories:
+        return False
+    if row.flagged and not where.include_flagged:
         return False
     if where.created_since is not None and row.created_at < where.created_since:
         return False

@@ -137,6 +137,7 @@ class MemoryService:
             allowed_categories=allowed,
             extractor=extractor_name,
             now=now,
+            verbatim=not infer,
         )
         scope.audit.wrote(session, scope, outcome)
         return outcome
@@ -151,12 +152,17 @@ class MemoryService:
         allowed_categories: Sequence[str] | None,
         extractor: str,
         now: datetime,
+        verbatim: bool = False,
     ) -> AddOutcome:
-        """Embed, decide and write candidates an extractor produced; record the completed job."""
+        """Embed, decide and write candidates an extractor produced; record the completed job.
+
+        ``verbatim``: the caller's own texts (``infer: false``), stored as given. ``nothing_to_extract``
+        is true only when no memory was found at all: memories dropped for their category count
+        in ``skipped`` instead (SPEC §5)."""
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
         candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now)
+        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now, verbatim=verbatim)
         job = jobs.record_completed(
             session,
             owner,
@@ -171,7 +177,7 @@ class MemoryService:
         return AddOutcome(
             job_id=job.id,
             status="completed",
-            nothing_to_extract=not applied.events,
+            nothing_to_extract=not applied.events and not skipped,
             results=applied.events,
             skipped=skipped,
             extractor=extractor,
@@ -322,9 +328,12 @@ class MemoryService:
         category: str | None = None,
         importance: float | None = None,
         metadata: dict[str, Any] | None = None,
+        flagged: bool | None = None,
         event: str = "EDIT",
     ) -> MemoryView:
-        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication."""
+        """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication.
+
+        ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version)."""
         owner = self.writable(scope)
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
@@ -349,6 +358,14 @@ class MemoryService:
                 category=category,
                 importance=importance,
                 metadata=metadata,
+            )
+        if flagged is not None and flagged != bool(row.flagged):
+            writer.change(
+                row,
+                event="FLAG" if flagged else "UNFLAG",
+                actor=scope.actor,
+                content=codec.open(row.id, row.content_ct),
+                flagged=flagged,
             )
         writer.finish()
         view = memory_view(codec, row)

@@ -177,7 +177,13 @@ class JobRunner:
                 candidates = narrowed
             codec = self.service.codec(owner)
             applied = self.service.ingestor.apply(
-                session, owner, codec, candidates, context=jobs.payload_context(payload), now=utcnow()
+                session,
+                owner,
+                codec,
+                candidates,
+                context=jobs.payload_context(payload),
+                now=utcnow(),
+                verbatim=not payload.get("infer", True),
             )
             jobs.complete(
                 job,

@@ -14,6 +14,10 @@ class SearchFilter:
     Without ``as_of``: the owner's active memories. With ``as_of``: the memories that were
     known at that moment and not yet archived then (created at or before it, and active now or
     archived after it); deleted memories are never returned.
+
+    Memories the owner flagged are withheld from every search unless ``include_flagged`` (the
+    de-duplication of an add, which must still recognise them): a flag keeps a memory from
+    agents until it is removed, and filtering here, not after, keeps ``k`` results possible.
     """
 
     owner_id: int
@@ -24,6 +28,7 @@ class SearchFilter:
     as_of: datetime | None = None
     # Only for a tenant family: "tenant" (an end-user's) or "workspace"; implied by the owner.
     scope: str | None = None
+    include_flagged: bool = False
 
     @classmethod
     def for_owner(
@@ -35,6 +40,7 @@ class SearchFilter:
         created_since: datetime | None = None,
         as_of: datetime | None = None,
         scope: str | None = None,
+        include_flagged: bool = False,
     ) -> SearchFilter:
         return cls(
             owner_id=owner_id,
@@ -43,6 +49,7 @@ class SearchFilter:
             created_since=created_since,
             as_of=as_of,
             scope=scope,
+            include_flagged=include_flagged,
         )
 
 

@@ -1,6 +1,6 @@
 """PostgreSQL search: pgvector for dense; BM25 over keyed term postings held in worker memory.
 
-Every filter (owner, scope, status or ``as_of``, categories, time window) is part of the
+Every filter (owner, scope, status or ``as_of``, flags, categories, time window) is part of the
 one SQL statement, so a filtered query still returns ``k`` rows:
 
 - An owner with up to ``exact_rows`` memories is scored exactly through the owner's btree
@@ -175,6 +175,8 @@ def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool =
                 and_(model.status == "archived", model.archived_at.is_not(None), model.archived_at > where.as_of),
             )
         )
+    if not where.include_flagged:
+        clauses.append(model.flagged.is_(False))
     if where.created_since is not None:
         clauses.append(model.created_at >= where.created_since)
     if where.categories:

@@ -2,7 +2,7 @@
 
 SQLite has no vector index we can load everywhere (the standard module cannot load
 extensions), so each worker keeps, per owner, a float32 matrix of that owner's embeddings
-plus the few columns filters need (category, status, created/archived times, term count).
+plus the few columns filters need (category, status, flag, created/archived times, term count).
 
 - **Safe to lose.** Nothing here is authoritative: an evicted or missing entry is rebuilt
   from the table.
@@ -69,6 +69,7 @@ class _View:
     center: np.ndarray
     category: np.ndarray
     status: np.ndarray
+    flagged: np.ndarray
     created: np.ndarray
     archived: np.ndarray
     term_count: np.ndarray
@@ -102,6 +103,7 @@ class OwnerMatrix:
         self.codes = np.zeros((self.words, capacity), dtype=np.uint64)
         self.category = np.full(capacity, UNKNOWN_CATEGORY, dtype=np.uint8)
         self.status = np.full(capacity, _GONE, dtype=np.uint8)
+        self.flagged = np.zeros(capacity, dtype=bool)
         self.created = np.zeros(capacity, dtype=np.float64)
         self.archived = np.full(capacity, np.inf, dtype=np.float64)
         self.term_count = np.zeros(capacity, dtype=np.int32)
@@ -111,16 +113,20 @@ class OwnerMatrix:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2, 64)
-        old = (self.vectors, self.codes, self.category, self.status, self.created, self.archived, self.term_count)
+        old = (
+            self.vectors, self.codes, self.category, self.status, self.flagged, self.created, self.archived,
+            self.term_count,
+        )
         self._allocate(new_capacity)
         n = self.size
         self.vectors[:n] = old[0][:n]
         self.codes[:, :n] = old[1][:, :n]
         self.category[:n] = old[2][:n]
         self.status[:n] = old[3][:n]
-        self.created[:n] = old[4][:n]
-        self.archived[:n] = old[5][:n]
-        self.term_count[:n] = old[6][:n]
+        self.flagged[:n] = old[4][:n]
+        self.created[:n] = old[5][:n]
+        self.archived[:n] = old[6][:n]
+        self.term_count[:n] = old[7][:n]
 
     @property
     def nbytes(self) -> int:
@@ -162,6 +168,7 @@ class OwnerMatrix:
                 self.center,
                 self.category,
                 self.status,
+                self.flagged,
                 self.created,
                 self.archived,
                 self.term_count,
@@ -203,6 +210,7 @@ class OwnerMatrix:
             self.codes[:, positions] = self.sign_codes(rows.vectors).T
             self.category[positions] = rows.category
             self.status[positions] = rows.status
+            self.flagged[positions] = rows.flagged
             self.created[positions] = rows.created
             self.archived[positions] = rows.archived
             self.term_count[positions] = rows.term_count
@@ -226,6 +234,7 @@ class _Rows:
     vectors: np.ndarray
     category: np.ndarray
     status: np.ndarray
+    flagged: np.ndarray
     created: np.ndarray
     archived: np.ndarray
     term_count: np.ndarray
@@ -236,6 +245,7 @@ class _Rows:
             vectors=self.vectors[keep],
             category=self.category[keep],
             status=self.status[keep],
+            flagged=self.flagged[keep],
             created=self.created[keep],
             archived=self.archived[keep],
             term_count=self.term_count[keep],
@@ -327,6 +337,7 @@ class SQLiteSearchIndex:
             model.created_at,
             model.archived_at,
             model.term_count,
+            model.flagged,
         ).where(model.owner_id == owner_id)
         if after is None:
             statement = statement.where(model.status != "deleted")
@@ -355,6 +366,7 @@ class SQLiteSearchIndex:
                 (CATEGORY_CODES.get(row[2], UNKNOWN_CATEGORY) for row in result), dtype=np.uint8, count=n
             ),
             status=status,
+            flagged=np.fromiter((bool(row[7]) for row in result), dtype=bool, count=n),
             created=created,
             archived=archived,
             term_count=np.fromiter((row[6] or 0 for row in result), dtype=np.int32, count=n),
@@ -475,6 +487,8 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
     else:
         moment = where.as_of.timestamp()
         mask = (status != _GONE) & (view.created[:size] <= moment) & (view.archived[:size] > moment)
+    if not where.include_flagged:
+        mask &= ~view.flagged[:size]
     if where.created_since is not None:
         mask &= view.created[:size] >= where.created_since.timestamp()
     if where.categories:

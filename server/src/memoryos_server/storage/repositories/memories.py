@@ -135,14 +135,15 @@ class MemoryRepository(Repository):
         model = self.family.memory
         columns = [
             model.id, model.content_ct, model.category, model.status, model.importance, model.original_importance,
-            model.disputed, model.unconfirmed, model.access_count, model.created_at, model.updated_at,
+            model.disputed, model.unconfirmed, model.flagged, model.access_count, model.created_at, model.updated_at,
             model.valid_at, model.archived_at, model.agent_id,
         ]
         statement = select(*columns).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
         return {row.id: row for row in self.session.execute(statement)}
 
-    def active_by_hashes(self, owner_id: int, hashes: Sequence[str]) -> dict[str, Any]:
-        """The active memory holding each content hash (the oldest, if several do)."""
+    def active_by_hashes(self, owner_id: int, hashes: Sequence[str]) -> dict[tuple[str, str], Any]:
+        """The active memory holding each content hash, per category: ``(hash, category)`` →
+        the oldest such memory (an equal text in another category is another memory)."""
         if not hashes:
             return {}
         model = self.family.memory
@@ -151,10 +152,10 @@ class MemoryRepository(Repository):
         # 150 ms at 100k rows — instead of looking the few hashes up in (owner, content_hash).
         statement = select(model).where(model.owner_id == owner_id, model.content_hash.in_(list(set(hashes))))
         rows = self.all(statement.options(defer(model.embedding)))
-        found: dict[str, Any] = {}
+        found: dict[tuple[str, str], Any] = {}
         for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
             if row.status == "active":
-                found.setdefault(row.content_hash, row)
+                found.setdefault((row.content_hash, row.category), row)
         return found
 
     def page(
