@@ -10,7 +10,7 @@ serve: $(STAMP)
 	$(BIN)/memoryos serve
 
 test: $(STAMP) system
-	$(BIN)/lint-imports --config server/importlinter.ini
+	$(BIN)/lint-imports server/importlinter.ini
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)

@@ -32,6 +32,7 @@ from memoryos_server.origins import SiteOrigins
 from memoryos_server.services.container import Services, build_services
 from memoryos_server.services.memory.worker import start_background as start_memory_worker
 from memoryos_server.services.runtime import Runtime, build_runtime
+from memoryos_server.services.seen import start_flusher as start_last_seen_flusher
 from memoryos_server.settings import Settings, get_settings
 from memoryos_server.storage.migrate import upgrade
 from memoryos_server.web import install_web
@@ -69,7 +70,9 @@ def freeze_start_up_objects(services: Services) -> Callable[[], None]:
     return lambda: None
 
 
-LIFECYCLE_HOOKS: list[LifecycleHook] = [start_memory_worker, warm_up_models, freeze_start_up_objects]
+LIFECYCLE_HOOKS: list[LifecycleHook] = [
+    start_memory_worker, start_last_seen_flusher, warm_up_models, freeze_start_up_objects
+]
 
 
 def create_app(
@@ -95,6 +98,10 @@ def create_app(
         version="0.1.0",
         summary="A self-hostable memory layer for AI agents, with Memory Passport.",
         lifespan=lifespan,
+        # The docs are served by the web package from files of our own (web/docs.py), not
+        # from FastAPI's defaults, which load Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime

@@ -81,6 +81,36 @@ def test_a_revoked_api_key_fails_at_once(client: TestClient, tenant: TenantHandl
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        {},  # no body at all, as the first-run message's curl sends it
+        {"content": b"", "headers": {"Content-Type": "application/json"}},
+        {"json": {}},
+    ],
+    ids=["no-body", "empty-json-body", "empty-object"],
+)
+@pytest.mark.parametrize("route", ["/v1/tenant/api-keys", "/v1/tenant/oauth-clients"])
+def test_a_key_or_client_needs_no_body_its_name_has_a_default(
+    client: TestClient, tenant: TenantHandle, route: str, body: dict[str, object]
+) -> None:
+    headers = {**tenant.jwt_headers(), **body.pop("headers", {})}  # type: ignore[dict-item]
+    created = client.post(route, headers=headers, **body)  # type: ignore[arg-type]
+    assert created.status_code == 201, created.text
+    data = created.json()["data"]
+    assert data["name"] == "default"
+    if route.endswith("api-keys"):
+        assert client.get("/v1/users", headers={"X-API-Key": data["raw_api_key"]}).status_code == 200
+    else:
+        assert data["client_secret"]
+
+
+def test_a_key_body_that_is_not_an_object_is_still_refused(client: TestClient, tenant: TenantHandle) -> None:
+    for body in ([], "x", {"name": ""}):
+        response = client.post("/v1/tenant/api-keys", json=body, headers=tenant.jwt_headers())
+        assert response.status_code == 422 and response.json()["code"] == "REQ_422", body
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {},

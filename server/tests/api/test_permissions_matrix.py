@@ -163,7 +163,7 @@ def _clarification(o: Org, c: str) -> Response:
 
 
 CASES: list[RouteCase] = [
-    # Tenant administration: credentials, members, usage.
+    # Tenant administration: credentials, members, usage, the audit trail.
     RouteCase("POST", "/v1/tenant/api-keys", P.KEYS_MANAGE, 201, lambda o, c: o.call(c, "POST", "/v1/tenant/api-keys", json={"name": "x"})),
     RouteCase("GET", "/v1/tenant/api-keys", P.KEYS_MANAGE, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/api-keys")),
     RouteCase(
@@ -190,6 +190,7 @@ CASES: list[RouteCase] = [
         lambda o, c: o.call(c, "DELETE", f"/v1/tenant/members/{o.handle.add_member('viewer').user_id}"),
     ),
     RouteCase("GET", "/v1/tenant/usage", P.USAGE_READ, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/usage")),
+    RouteCase("GET", "/v1/tenant/audit", P.USAGE_READ, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/audit")),
     # The tenant's end-users.
     RouteCase("GET", "/v1/users", P.USERS_READ, 200, lambda o, c: o.call(c, "GET", "/v1/users")),
     RouteCase("GET", "/v1/users/{external_user_id}", P.USERS_READ, 200, lambda o, c: o.call(c, "GET", f"/v1/users/{o.end_user()}")),

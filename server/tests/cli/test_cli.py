@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -167,3 +168,87 @@ def test_serve_with_json_logs_writes_one_json_object_per_line(tmp_path: Path) ->
     sent = next(r for r in access if r["target"] == "/v1/uui/otp/send")
     assert sent["request_id"] == request_id and sent["status"] == 200 and sent["method"] == "POST"
     assert "secretXYZ" not in output
+
+
+# --- the first-run message names commands as the person can type them ----------------------
+
+
+def _first_run_output(argv0: str, cwd: Path, path_env: str, tmp_path: Path) -> tuple[str, str]:
+    """Start ``memoryos serve`` as ``argv0`` from ``cwd`` with ``PATH=path_env`` on a fresh data
+    dir; sign up and run the greeting's API-key curl with the token; return (output, key answer)."""
+    data_dir, port = tmp_path / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [argv0, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=cwd, env=_env(data_dir, PATH=path_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    greeting: list[str] = []
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # the greeting comes before the server starts listening
+            greeting.append(line)
+            if line.startswith("Start here:"):
+                break
+        _wait_healthy(url, server)
+        signup = httpx.post(
+            f"{url}/v1/auth/signup",
+            json={"email": "first@example.com", "password": "a long password", "organization_name": "Acme"},
+        )
+        token = signup.json()["data"]["access_token"]
+        curl = next(line.strip() for line in greeting if "/v1/tenant/api-keys" in line)
+        answer = subprocess.run(
+            ["bash", "-c", curl.replace("ACCESS_TOKEN", token)], capture_output=True, text=True, timeout=30
+        ).stdout
+    finally:
+        rest = _stop(server)
+    return "".join(greeting) + rest, answer
+
+
+def _path_without(directory: Path) -> str:
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != directory)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_first_run_after_make_serve_names_the_venv_command_and_its_curl_works(tmp_path: Path) -> None:
+    """``make serve`` runs ``.venv/bin/memoryos serve`` from the checkout, venv not on PATH."""
+    bin_dir = Path(MEMORYOS).parent
+    checkout = bin_dir.parent.parent
+    relative = str(Path(MEMORYOS).relative_to(checkout))  # .venv/bin/memoryos
+    output, answer = _first_run_output(relative, checkout, _path_without(bin_dir), tmp_path)
+    assert f"{relative} admin create-operator --email" in output
+    assert " memoryos admin" not in output  # nothing the person cannot run as written
+    created = json.loads(answer)["data"]
+    assert created["raw_api_key"].startswith("mem_") and created["name"] == "default"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_first_run_of_an_installed_memoryos_names_the_bare_command(tmp_path: Path) -> None:
+    bin_dir = Path(MEMORYOS).parent
+    on_path = f"{bin_dir}{os.pathsep}{_path_without(bin_dir)}"
+    output, answer = _first_run_output(shutil.which("memoryos", path=on_path) or "", tmp_path, on_path, tmp_path)
+    assert "(verifies agents): memoryos admin create-operator --email" in output
+    assert str(bin_dir) not in output
+    assert json.loads(answer)["data"]["raw_api_key"].startswith("mem_")
+
+
+def test_command_as_run_prefers_the_name_only_when_path_finds_this_program(tmp_path: Path) -> None:
+    from memoryos_server.cli.firstrun import command_as_run
+
+    venv_bin, other_bin = tmp_path / "repo" / ".venv" / "bin", tmp_path / "elsewhere" / "bin"
+    for directory in (venv_bin, other_bin):
+        directory.mkdir(parents=True)
+        (directory / "memoryos").write_text("#!/bin/sh\n")
+        (directory / "memoryos").chmod(0o755)
+    ours = str(venv_bin / "memoryos")
+
+    def which_in(*dirs: Path):  # type: ignore[no-untyped-def]
+        return lambda name: shutil.which(name, path=os.pathsep.join(map(str, dirs)))
+
+    repo = tmp_path / "repo"
+    assert command_as_run(".venv/bin/memoryos", which=which_in(), cwd=repo) == ".venv/bin/memoryos"
+    assert command_as_run(ours, which=which_in(), cwd=repo) == ".venv/bin/memoryos"
+    assert command_as_run(ours, which=which_in(), cwd=tmp_path / "elsewhere") == ours
+    assert command_as_run(ours, which=which_in(venv_bin), cwd=tmp_path) == "memoryos"
+    # Another memoryos first on PATH: the bare name would run that one, so the path is kept.
+    assert command_as_run(ours, which=which_in(other_bin, venv_bin), cwd=repo) == ".venv/bin/memoryos"
+    assert command_as_run("/usr/lib/python3/some/__main__.py", which=which_in()) == "memoryos"

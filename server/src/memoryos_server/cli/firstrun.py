@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -25,6 +30,34 @@ def _say(settings: Settings, text: str, *, warning: bool = False) -> None:
         typer.echo(text)
 
 
+def command_as_run(
+    argv0: str | None = None, *, which: Callable[[str], str | None] = shutil.which, cwd: Path | None = None
+) -> str:
+    """``memoryos`` as the person who started this server can type it again: the bare name when
+    that name on their PATH is this very program, else the path they used (``.venv/bin/memoryos``
+    after ``make serve``), relative to where they stand when it lies below it."""
+    program = argv0 if argv0 is not None else sys.argv[0]
+    if Path(program).name != "memoryos":  # started another way (python -m, a test runner)
+        return "memoryos"
+    on_path = which("memoryos")
+    if on_path and _same_file(on_path, program):
+        return "memoryos"
+    if not os.path.isabs(program):
+        return program
+    here = (cwd or Path.cwd()).resolve()
+    try:
+        return str(Path(program).resolve().relative_to(here))
+    except ValueError:
+        return program
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def prepare_and_greet(settings: Settings) -> None:
     master = load_or_create_master_key(
         settings.master_key.get_secret_value() if settings.master_key else None, settings.data_dir
@@ -41,6 +74,7 @@ def prepare_and_greet(settings: Settings) -> None:
             warning=True,
         )
     if first_start or master.created:
+        memoryos = command_as_run()
         where = "SQLite at " + settings.resolved_database_url.removeprefix("sqlite:///") if settings.is_sqlite else "PostgreSQL"
         _say(
             settings,
@@ -55,8 +89,10 @@ def prepare_and_greet(settings: Settings) -> None:
                     "Create your first account and organisation:",
                     f"  curl -s -X POST {base}/v1/auth/signup -H 'Content-Type: application/json' \\",
                     "       -d '{\"email\":\"you@example.com\",\"password\":\"a long password\",\"organization_name\":\"Acme\"}'",
-                    "Then create an API key with the token it returns (POST /v1/tenant/api-keys).",
-                    "An operator (verifies agents): memoryos admin create-operator --email you@example.com",
+                    "Then an API key, with the access_token it returns:",
+                    f"  curl -s -X POST {base}/v1/tenant/api-keys -H 'Authorization: Bearer ACCESS_TOKEN'",
+                    f"An operator (verifies agents): {memoryos} admin create-operator --email you@example.com",
+                    f"Start here: {base}/  (the README has a five-minute quick start)",
                     "",
                 ]
             )

@@ -18,6 +18,8 @@ from memoryos_server.services.passport_scopes import PassportScopes
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.scopes import TenantScopes
+from memoryos_server.services.seen import SeenLog
+from memoryos_server.services.tenant_audit import TenantAuditService
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
 from memoryos_server.services.usage import UsageService
@@ -44,6 +46,8 @@ class Services:
     passport_account: PassportAccountService
     feedback: RetrievalFeedbackService
     usage: UsageService
+    seen: SeenLog
+    tenant_audit: TenantAuditService
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -57,11 +61,13 @@ def build_services(runtime: Runtime) -> Services:
     connections = ConnectionService(runtime)
     universal = UniversalAccessService(runtime, grants=grants)
     passport_scopes = PassportScopes(universal, audit)
+    seen = SeenLog()
+    tenant_audit = TenantAuditService(audit)
     return Services(
         runtime=runtime,
         identity=identity,
         members=MemberService(runtime, email=email),
-        users=EndUserService(runtime),
+        users=EndUserService(runtime, seen=seen, audit=tenant_audit),
         email=email,
         limiter=limiter,
         agents=AgentService(runtime),
@@ -71,11 +77,13 @@ def build_services(runtime: Runtime) -> Services:
         universal=universal,
         audit=audit,
         memory=memory,
-        scopes=TenantScopes(identity),
+        scopes=TenantScopes(identity, seen=seen),
         passport_scopes=passport_scopes,
         passport_account=PassportAccountService(
             memory, passport=passport, scopes=passport_scopes, grants=grants, connections=connections, audit=audit
         ),
         feedback=RetrievalFeedbackService(audit),
         usage=UsageService(),
+        seen=seen,
+        tenant_audit=tenant_audit,
     )

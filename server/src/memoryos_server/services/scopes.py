@@ -26,6 +26,7 @@ from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
+from memoryos_server.services.seen import SeenLog
 from memoryos_server.storage.repositories.identity import ApiKeyRepository, UserRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
 
@@ -35,8 +36,9 @@ TENANT_CALLER = "tenant"  # a tenant's backend is one idempotency namespace, whi
 
 
 class TenantScopes:
-    def __init__(self, identity: IdentityService) -> None:
+    def __init__(self, identity: IdentityService, *, seen: SeenLog) -> None:
         self.identity = identity
+        self.seen = seen  # an end-user the tenant acts for is "last seen" now (to the minute)
 
     def end_user(
         self, session: Session, principal: Principal, reference: str | None, *, permission: Permission, create: bool = False
@@ -55,6 +57,8 @@ class TenantScopes:
                 user = self.identity.end_user(session, principal, reference.strip(), create=create)
             except UserNotFound:
                 user = None
+            else:
+                self.seen.note(user)
         owner = MemoryOwner.end_user(user, tenant_id=tenant_id) if user is not None else None
         return self._scope(session, principal, owner, tenant_id=tenant_id, conflicts="clarification", write=write)
 
@@ -86,6 +90,7 @@ class TenantScopes:
         user = UserRepository(session).by_id(row.owner_id) if row is not None else None
         if user is None or user.kind != "end_user":
             raise MemoryNotFound("no such memory")
+        self.seen.note(user)
         return MemoryScope(
             owner=MemoryOwner.end_user(user, tenant_id=scope.tenant_id),
             actor=scope.actor,

@@ -13,6 +13,8 @@ from memoryos_server.services.ids import row_number_cursor
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.seen import SeenLog
+from memoryos_server.services.tenant_audit import TenantAuditService
 from memoryos_server.storage.models import User
 from memoryos_server.storage.repositories.identity import UserRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
@@ -29,9 +31,11 @@ class EndUserSummary:
 
 
 class EndUserService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, seen: SeenLog, audit: TenantAuditService) -> None:
         self.rt = runtime
         self.identity = IdentityService(runtime)
+        self.seen = seen
+        self.audit = audit
 
     def list(
         self, session: Session, principal: Principal, *, cursor: str | None, limit: int
@@ -69,13 +73,18 @@ class EndUserService:
         """Destroy the user's data key and commit that first; then delete their rows.
 
         If the second step never happens (a crash), what remains is ciphertext nobody can read.
-        Returns the user's public id and the tenant's own id for them.
+        The organisation's audit trail records the erasure (who, how many memories) in the
+        first step's transaction. Returns the user's public id and the tenant's own id for them.
         """
         with self.rt.db.session() as session:
-            principal.require(Permission.USERS_DELETE)
+            tenant_id = principal.require(Permission.USERS_DELETE)
             user = self.identity.existing_end_user(session, principal, external_user_id)
+            active, total = UserRepository(session).memory_counts([user.id]).get(user.id, (0, 0))
             self.rt.vault.destroy_key(user)
             user_id, public_id, own_id = user.id, user.public_id, external_user_id_of(user)
+            self.audit.end_user_deleted(
+                session, principal, tenant_id=tenant_id, user_public_id=public_id, memories=total, active_memories=active
+            )
         with self.rt.db.session() as session:
             MemoryRepository(session, TENANT).purge_owner(user_id, job_family="tenant")
             row = UserRepository(session).by_id(user_id)
@@ -83,8 +92,7 @@ class EndUserService:
                 UserRepository(session).delete(row)
         return public_id, own_id
 
-    @staticmethod
-    def _summary(user: User, counts: tuple[int, int]) -> EndUserSummary:
+    def _summary(self, user: User, counts: tuple[int, int]) -> EndUserSummary:
         active, total = counts
         return EndUserSummary(
             public_id=user.public_id,
@@ -92,7 +100,7 @@ class EndUserService:
             memory_count=total,
             active_memory_count=active,
             created_at=user.created_at,
-            last_seen_at=user.last_seen_at,
+            last_seen_at=self.seen.last_seen(user),
         )
 
 

@@ -9,15 +9,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from memoryos_server.services.runtime import Runtime
-from memoryos_server.web.routes import router
+from memoryos_server.web.docs import install_docs
+from memoryos_server.web.routes import home, router
 from memoryos_server.web.site import Site
 from memoryos_server.web.templating import STATIC_DIR
 
 
 def install_web(app: FastAPI, runtime: Runtime) -> None:
-    """Add the pages and their stylesheet to ``app`` (whose ``state.services`` is set)."""
+    """Add the pages, the API docs and the stylesheet to ``app`` (whose ``state.services`` is set)."""
     app.state.site = Site(runtime)
+    app.include_router(home.router)
     app.include_router(router)
+    install_docs(app)  # before the /static mount, which would answer /static/docs/… itself
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

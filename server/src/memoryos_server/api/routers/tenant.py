@@ -1,14 +1,15 @@
-"""Tenant administration: API keys, OAuth clients, members, usage."""
+"""Tenant administration: API keys, OAuth clients, members, usage, the audit trail."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Query
 
 from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
 from memoryos_server.api.envelope import ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
+from memoryos_server.api.schemas.common import RowIdCursor
 from memoryos_server.api.schemas.identity import (
     MemberIn,
     MemberPatch,
@@ -17,13 +18,20 @@ from memoryos_server.api.schemas.identity import (
     invitation_read,
     member_read,
     oauth_client_read,
+    tenant_audit_read,
 )
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant"], route_class=AuthenticatedRoute)
 
+# Every field of NamedIn has a default, so the body may be left out (or be ``{}``) altogether.
+OptionalName = Annotated[NamedIn | None, Body()]
+
 
 @router.post("/api-keys", status_code=201, summary="Create an API key (the raw key is shown once)")
-def create_api_key(body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+def create_api_key(
+    principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep, body: OptionalName = None
+) -> dict[str, Any]:
+    body = body or NamedIn()
     with runtime.db.session() as session:
         key, raw = services.identity.create_api_key(session, principal, name=body.name)
         data = {**api_key_read(key), "raw_api_key": raw}
@@ -47,8 +55,9 @@ def revoke_api_key(key_id: str, principal: TenantPrincipal, runtime: RuntimeDep,
 
 @router.post("/oauth-clients", status_code=201, summary="Create an OAuth client (the secret is shown once)")
 def create_oauth_client(
-    body: NamedIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+    principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep, body: OptionalName = None
 ) -> dict[str, Any]:
+    body = body or NamedIn()
     with runtime.db.session() as session:
         client, secret = services.identity.create_oauth_client(session, principal, name=body.name)
         data = {**oauth_client_read(client), "client_secret": secret}
@@ -114,3 +123,17 @@ def usage(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
     with runtime.db.session(write=False) as session:
         data = services.usage.report(session, principal)
     return ok(data)
+
+
+@router.get("/audit", summary="The organisation's audit trail, newest first: erased end-users, and more")
+def audit(
+    principal: TenantPrincipal,
+    runtime: RuntimeDep,
+    services: ServicesDep,
+    action: Annotated[str | None, Query(max_length=40, description="Only events of this action, e.g. end_user.deleted")] = None,
+    cursor: RowIdCursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        items, next_id, total = services.tenant_audit.events(session, principal, action=action, cursor=cursor, limit=limit)
+    return page([tenant_audit_read(i) for i in items], next_cursor=str(next_id) if next_id else None, limit=limit, total=total)

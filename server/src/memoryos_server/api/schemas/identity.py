@@ -5,23 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
+from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.schemas.common import Strict
 from memoryos_server.services.identity import IssuedToken
+from memoryos_server.services.tenant_audit import TenantAuditItem
 from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
 
 Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
 
 
 class SignupIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     password: str = Field(min_length=8, max_length=256)
     organization_name: str = Field(min_length=1, max_length=200)
 
 
 class LoginIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     password: str = Field(min_length=1, max_length=256)
     tenant_id: str | None = Field(default=None, max_length=40, description="Organisation to sign in to (ten_…).")
 
@@ -38,7 +40,7 @@ class NamedIn(Strict):
 class MemberIn(Strict):
     """An invitation: the person sets their own password when they accept."""
 
-    email: EmailStr
+    email: EmailAddress
     role: Role
 
 
@@ -67,6 +69,16 @@ def api_key_read(key: ApiKey) -> dict[str, Any]:
         "last_used_at": iso(key.last_used_at),
         "revoked_at": iso(key.revoked_at),
         "is_active": key.revoked_at is None,
+    }
+
+
+def tenant_audit_read(item: TenantAuditItem) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "action": item.action,
+        "actor": {"type": item.actor_type, "id": item.actor_id},
+        "detail": item.detail,
+        "created_at": iso(item.created_at),
     }
 
 

@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import Field, field_validator
 
+from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.schemas.common import Lenient, Strict
 from memoryos_server.engine.types import Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
@@ -104,11 +105,11 @@ class LinkTokenIn(Strict):
 
 
 class OtpSendIn(Strict):
-    email: EmailStr
+    email: EmailAddress
 
 
 class OtpVerifyIn(Strict):
-    email: EmailStr
+    email: EmailAddress
     otp: str = Field(min_length=1, max_length=12)
 
 

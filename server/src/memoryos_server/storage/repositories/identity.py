@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, TenantMemory, User
@@ -81,6 +81,29 @@ class UserRepository(Repository):
 
     def touch(self, user: User, when: datetime) -> None:
         user.last_seen_at = when
+
+    def record_seen(self, seen: Mapping[int, datetime]) -> int:
+        """Set ``last_seen_at`` of these users where it is older, without touching ``updated_at``.
+
+        Rows another transaction holds are skipped, not waited for (PostgreSQL; SQLite has one
+        writer): noting a visit must never block or deadlock a request. Returns how many rows it
+        could take (a newer stored time is kept).
+        """
+        free = list(
+            self.session.execute(
+                select(User.id).where(User.id.in_(list(seen))).order_by(User.id).with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not free:
+            return 0
+        statement = (
+            update(User)
+            .where(User.id == bindparam("user_id"), or_(User.last_seen_at.is_(None), User.last_seen_at < bindparam("when")))
+            .values(last_seen_at=bindparam("when"), updated_at=User.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.connection().execute(statement, [{"user_id": user_id, "when": seen[user_id]} for user_id in free])
+        return len(free)
 
 
 class MembershipRepository(Repository):

@@ -10,8 +10,9 @@ network is said so, without blaming the address).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from memoryos_server.addresses import EmailAddress
 from memoryos_server.clientip import client_ip
 from memoryos_server.errors import NetworkPaused, RateLimited, WrongOneTimeCode
 from memoryos_server.services.passport import CodeSent
@@ -23,7 +24,7 @@ from memoryos_server.web.templating import Flash
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-_EMAIL = TypeAdapter(EmailStr)
+_EMAIL = TypeAdapter(EmailAddress)
 
 
 def wait_text(seconds: int) -> str:
