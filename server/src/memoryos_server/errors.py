@@ -45,7 +45,20 @@ class PassportSessionRequired(MemoryOSError):
 
 
 class WrongOneTimeCode(MemoryOSError):
+    """A wrong, expired or used sign-in code. ``tries_left`` is how many more wrong codes the
+    address may take before it is locked; at 0 it is locked for ``locked_for_seconds``."""
+
     error = "invalid_one_time_code"
+
+    def __init__(self, message: str | None = None, *, tries_left: int | None = None, locked_for_seconds: int | None = None) -> None:
+        details: dict[str, int] | None = None
+        if tries_left is not None:
+            details = {"tries_left": tries_left}
+            if locked_for_seconds is not None:
+                details["retry_after_seconds"] = locked_for_seconds
+        super().__init__(message, details=details)
+        self.tries_left = tries_left
+        self.locked_for_seconds = locked_for_seconds
 
 
 class RateLimited(MemoryOSError):
@@ -125,6 +138,10 @@ class UserNotFound(NotFound):
 
 class ClarificationNotFound(NotFound):
     error = "clarification_not_found"
+
+
+class SessionNotFound(NotFound):
+    error = "session_not_found"
 
 
 class ConnectionNotFound(NotFound):

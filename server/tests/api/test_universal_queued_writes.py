@@ -119,7 +119,7 @@ def test_the_worker_writes_and_the_activity_lists_the_ids_it_wrote(setup: Setup)
     assert sorted(write["memory_ids"]) == sorted(m["id"] for m in stored)
     assert sorted(write["categories"]) == ["goal", "relationship"]
     assert write["detail"]["job_id"] == job_id and write["detail"]["status"] == "completed"
-    assert f"{agent.body['name']} wrote 2 memories" in setup.activity_page(passport)
+    assert f"{agent.body['name']} stored 2 memories (goal, relationship)" in setup.activity_page(passport)
 
     # Each memory names the tenant of the agent that wrote it, as an inline add does.
     with setup.runtime.db.session(write=False) as session:

@@ -85,6 +85,7 @@ def test_outbox_writes_one_eml_per_message(tmp_path: Path) -> None:
     text = message.get_content()
     assert "Tutor" in message["Subject"] and "read and add to" in text and "goal, fact" in text
     assert "https://consent.example.com/manage" in text and "until you revoke it" in text
+    assert "https://consent.example.com/manage/sessions" in text  # where "sign out" is done
 
 
 def test_console_is_the_default_and_logs_the_code(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

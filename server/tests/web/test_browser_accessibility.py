@@ -87,6 +87,8 @@ def test_every_page_is_labelled_and_shows_focus(
         f"/manage/memories/{added[-1]}/history",
         "/manage/questions",
         "/manage/activity",
+        "/manage/sessions",
+        f"/manage/agents/{granted['id']}/revoke",
         "/manage/export",
         "/manage/delete",
     ]

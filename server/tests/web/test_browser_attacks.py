@@ -51,14 +51,14 @@ def test_a_forged_or_missing_csrf_token_changes_nothing(
     grant_id = granted.json()["data"]["id"]
     page = fay.page
 
-    fay.open("/manage/agents")
+    fay.open(f"/manage/agents/{grant_id}/revoke")  # the confirm page: its form is the one that revokes
     real_token = page.locator("input[name=csrf_token]").first.input_value()
     page.evaluate("document.querySelectorAll('input[name=csrf_token]').forEach(i => i.value = 'forged')")
     page.get_by_role("button", name="Revoke access").click()
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
     fay.shot("error-csrf")
 
-    fay.open("/manage/agents")
+    fay.open(f"/manage/agents/{grant_id}/revoke")
     page.evaluate("document.querySelectorAll('input[name=csrf_token]').forEach(i => i.remove())")
     page.get_by_role("button", name="Revoke access").click()
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
@@ -66,7 +66,7 @@ def test_a_forged_or_missing_csrf_token_changes_nothing(
     # The right token, sent from another site: refused by the Origin check.
     cross_site = fay.context.request.post(
         f"{live_server.url}/manage/agents/{grant_id}/revoke",
-        form={"csrf_token": real_token},
+        form={"csrf_token": real_token, "confirm": "yes"},
         headers={"Origin": "https://evil.example"},
         max_redirects=0,
     )
@@ -208,7 +208,11 @@ def test_the_secure_link_connects_once(
 
     # Disconnecting: resolve no longer finds her, though the grant stays.
     cleo.open("/manage/connections")
-    page.get_by_role("button", name="Disconnect Acme Support").click()
+    page.get_by_role("link", name="Disconnect Acme Support").click()
+    expect(page.get_by_role("heading", name="Disconnect your Acme Support account?")).to_be_visible()
+    expect(page.locator(".connection")).to_have_count(0)  # asked, not yet done
+    assert UniversalMemory.resolve_user("cust_42", agent_api_key=copilot.key, base_url=live_server.url).uui_token
+    page.get_by_role("button", name="Disconnect").click()
     expect(page.get_by_role("status")).to_contain_text("Disconnected. Acme Support is no longer linked")
     expect(page.locator(".connection")).to_have_count(0)
     gone = UniversalMemory.resolve_user("cust_42", agent_api_key=copilot.key, base_url=live_server.url)

@@ -136,6 +136,7 @@ def test_the_grant_lifecycle_as_a_person(
     )
     # Not signed in on this browser: the consent URL asks her to sign in first, then comes back.
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fconsent%3Fagent_id%3D" + agent.id))
+    expect(page.get_by_role("heading", name="Sign in to connect Study Buddy")).to_be_visible()
     page.set_viewport_size(PHONE)
     maya.shot("login-phone")
     page.set_viewport_size(DESKTOP)
@@ -143,6 +144,7 @@ def test_the_grant_lifecycle_as_a_person(
 
     # --- 2. She signs in with the code from her email, on that consent URL -----------------------
     maya.ask_for_code()
+    expect(page.get_by_text("Then you'll choose what Study Buddy may use.")).to_be_visible()
     maya.shot("login-code")
     maya.enter_code(maya.latest_code())
     expect(page).to_have_url(backend.consent_urls[0])
@@ -232,7 +234,10 @@ def test_the_grant_lifecycle_as_a_person(
 
     # --- 8. Maya revokes Study Buddy; its next read is empty ------------------------------------
     maya.open("/manage/agents")
-    _card(maya, "Study Buddy").get_by_role("button", name="Revoke access").click()
+    _card(maya, "Study Buddy").get_by_role("link", name="Revoke access").click()
+    expect(page.get_by_role("heading", name="Revoke Study Buddy's access?")).to_be_visible()
+    maya.shot("manage-agents-revoke")
+    page.get_by_role("button", name="Revoke access").click()
     expect(page.get_by_role("status")).to_contain_text("Study Buddy can no longer use your Memory Passport")
     expect(_card(maya, "Study Buddy").locator(".badge", has_text="Revoked")).to_be_visible()
     expect(_card(maya, "Notebook").locator(".badge", has_text="Active")).to_be_visible()

@@ -51,6 +51,7 @@ def test_wrong_expired_and_reused_codes(person: Callable[..., Person], runtime: 
     sam.enter_code(_wrong(code))
     expect(page.get_by_role("alert")).to_contain_text("That code is wrong, has expired or was already used")
     expect(page.get_by_label("Sign-in code")).to_be_visible()
+    expect(page.locator(".tries")).to_contain_text("4 tries left")
     sam.shot("login-wrong-code")
 
     # Expired: the right code, too late.
@@ -88,16 +89,27 @@ def test_guessing_codes_locks_the_address(person: Callable[..., Person], setting
     lee.open("/login")
     lee.ask_for_code()
     code = lee.latest_code()
-    for attempt in range(settings.otp_max_attempts):
+    for attempt in range(settings.otp_max_attempts - 1):
         lee.enter_code(_wrong(code, attempt + 1))
         expect(page.get_by_role("alert")).to_contain_text("That code is wrong")
-    # Locked: even the right code is refused now, with when to come back.
-    lee.enter_code(code)
+        left = settings.otp_max_attempts - attempt - 1
+        expect(page.locator(".tries")).to_contain_text(f"{left} tr{'y' if left == 1 else 'ies'} left")
+    # The last wrong code locks the address: the page says until when, and has no form left.
+    lee.enter_code(_wrong(code, settings.otp_max_attempts))
+    expect(page.get_by_role("heading", name="Signing in is paused")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("Too many wrong codes")
     expect(page.get_by_role("alert")).to_contain_text(f"try again in {settings.otp_lock_seconds // 60} minutes")
+    expect(page.get_by_label("Sign-in code")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send a new code")).to_have_count(0)
     lee.shot("login-locked")
+    # Coming back to the code page while locked: the same, not a form.
+    lee.open("/login/code")
+    expect(page.get_by_role("heading", name="Signing in is paused")).to_be_visible()
+    expect(page.get_by_label("Sign-in code")).to_have_count(0)
     # Asking for a new code does not get round the lock.
-    page.get_by_role("button", name="Send a new code").click()
+    page.get_by_role("link", name="Use a different email").click()
+    page.get_by_label("Email address").fill(lee.email)
+    page.get_by_role("button", name="Email me a code").click()
     expect(page.get_by_role("alert")).to_contain_text("Signing in to this address is paused")
     lee.open("/manage")
     expect(page).to_have_url(re.compile(r"/login"))

@@ -96,6 +96,12 @@ def world(app: FastAPI, client: TestClient, settings: Settings, new_agent: Calla
     memory_id = memory_ids[0]
     question_id = client.get("/v1/uui/me/clarifications", headers=headers).json()["data"][0]["id"]
     connection_id = client.get("/v1/uui/me/connections", headers=headers).json()["data"][0]["id"]
+    # The same person signed in elsewhere too: a session to sign out.
+    elsewhere = client_from(app, fresh_ip())
+    email = client.get("/v1/uui/me", headers=headers).json()["data"]["email"]
+    assert elsewhere.post("/v1/uui/otp/send", json={"email": email}).status_code == 200
+    assert elsewhere.post("/v1/uui/otp/verify", json={"email": email, "otp": latest_code(settings.resolved_outbox_dir, email)}).status_code == 200
+    other_session = next(s["id"] for s in client.get("/v1/uui/me/sessions", headers=headers).json()["data"] if not s["current"])
 
     anonymous = client_from(app, fresh_ip())
     anonymous.get("/login")
@@ -127,13 +133,15 @@ def world(app: FastAPI, client: TestClient, settings: Settings, new_agent: Calla
             browser,
         ),
         Page(f"/manage/agents/{grant_id}/edit", [("categories", "fact"), ("access_type", "read_only"), ("duration", "7")], browser),
-        Page(f"/manage/agents/{grant_id}/revoke", [], browser),
+        Page(f"/manage/agents/{grant_id}/revoke", [("confirm", "yes")], browser),
         Page(f"/manage/agents/{grant_id}/code", [], browser),
-        Page(f"/manage/connections/{connection_id}/delete", [], browser),
+        Page(f"/manage/connections/{connection_id}/delete", [("confirm", "yes")], browser),
         Page(f"/manage/memories/{memory_id}/correct", [("corrected_content", "My exam is on March 12."), back], browser),
         Page(f"/manage/memories/{memory_id}/flag", [("flagged", "1"), back], browser),
         Page(f"/manage/memories/{memory_id}/delete", [back], browser),
         Page(f"/manage/questions/{question_id}/answer", [("answer", "A")], browser),
+        Page(f"/manage/sessions/{other_session}/sign-out", [("confirm", "yes")], browser),
+        Page("/manage/sessions/sign-out-others", [("confirm", "yes")], browser),
         Page("/manage/delete", [("confirm", "DELETE")], browser),
         Page("/logout", [], browser),
     ]
@@ -151,6 +159,7 @@ def _state(client: TestClient, world: World, settings: Settings) -> dict[str, An
         "passport": data,
         "emails": sorted(path.name for path in settings.resolved_outbox_dir.glob("*.eml")),
         "signed_in": world.browser.get("/manage/agents", follow_redirects=False).status_code,
+        "sessions": [s["id"] for s in client.get("/v1/uui/me/sessions", headers={"X-MemoryOS-Session": world.session}).json()["data"]],
         "pending_signed_in": "memoryos_uui_session" in world.pending.cookies,
     }
 

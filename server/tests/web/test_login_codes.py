@@ -18,7 +18,7 @@ from memoryos_server.app import create_app
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import OtpChallenge
 from memoryos_server.storage.types import utcnow
-from tests.fixtures.passport import client_from, fresh_ip, latest_code, outbox_messages
+from tests.fixtures.passport import client_from, fresh_ip, latest_code, new_agent, outbox_messages  # noqa: F401
 
 
 def _csrf(response_text: str) -> str:
@@ -150,3 +150,90 @@ def test_too_many_code_checks_from_one_network_pause_the_network_not_the_address
     # The JSON API tells the same story with its own code.
     api = network.post("/v1/uui/otp/verify", json={"email": mine, "otp": "000000"})
     assert api.status_code == 429 and api.json()["code"] == "RATE_429" and "network" in api.json()["message"]
+
+
+# --- how many tries are left, and the lock -------------------------------------------------------
+
+
+def _text(response: Response) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+
+
+def test_the_code_page_counts_down_the_tries_and_shows_the_lock_instead_of_the_form(app: FastAPI, client: TestClient, runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert settings.otp_max_attempts == 5 and settings.otp_lock_seconds == 1800
+    email = f"tries-{secrets.token_hex(4)}@example.com"
+    browser = client_from(app, fresh_ip())
+    token = _ask_for_code(browser, email)
+    code = latest_code(settings.resolved_outbox_dir, email)
+    assert "tries left" not in _text(browser.get("/login/code"))  # nothing to warn about yet
+
+    for left in (4, 3, 2):
+        wrong = _enter(browser, token, _wrong(code))
+        assert wrong.status_code == 401 and "That code is wrong" in wrong.text
+        assert f"{left} tries left before signing in to this address is paused for 30 minutes" in _text(wrong)
+        assert 'name="code"' in wrong.text
+    # The count belongs to the address, not to the page: it is there when the page is opened again.
+    assert "2 tries left" in _text(browser.get("/login/code"))
+    assert "1 try left" in _text(_enter(browser, token, _wrong(code)))
+
+    # The fifth wrong code: the page says when to come back, and offers no form that cannot work.
+    locked = _enter(browser, token, _wrong(code))
+    assert locked.status_code == 401 and 1700 <= int(locked.headers["retry-after"]) <= 1800
+    words = _text(locked)
+    assert "Signing in is paused" in words and "please try again in 30 minutes" in words and "no code works for it until" in words
+    assert 'name="code"' not in locked.text and 'action="/login/resend"' not in locked.text
+    for page in (browser.get("/login/code"), _enter(browser, token, code)):  # even the right code
+        assert page.status_code == 429 and int(page.headers["retry-after"]) > 0
+        assert 'name="code"' not in page.text and "Signing in is paused" in _text(page)
+    assert "memoryos_uui_session" not in browser.cookies
+
+
+def test_the_json_api_reports_the_tries_left(app: FastAPI, client: TestClient, runtime: Runtime) -> None:
+    api = client_from(app, fresh_ip())
+    email = f"tries-api-{secrets.token_hex(4)}@example.com"
+    assert api.post("/v1/uui/otp/send", json={"email": email}).json()["data"]["sent"] is True
+    code = latest_code(runtime.settings.resolved_outbox_dir, email)
+    answers = [api.post("/v1/uui/otp/verify", json={"email": email, "otp": _wrong(code)}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [401] * 5
+    assert [a.json()["code"] for a in answers] == ["UUI_OTP_401"] * 5
+    assert [a.json()["details"]["tries_left"] for a in answers] == [4, 3, 2, 1, 0]
+    assert answers[-1].json()["details"]["retry_after_seconds"] == 1800
+    locked = api.post("/v1/uui/otp/verify", json={"email": email, "otp": code})
+    assert locked.status_code == 429 and locked.json()["code"] == "RATE_429"
+
+
+# --- the sign-in page names the agent that asked ----------------------------------------------------
+
+
+def test_signing_in_from_a_consent_or_connect_link_names_the_agent(app: FastAPI, client: TestClient, new_agent) -> None:  # type: ignore[no-untyped-def]
+    agent = new_agent(name="Study Buddy <Beta>")
+    browser = client_from(app, fresh_ip())
+    for path in (f"/consent?agent_id={agent.id}&categories=goal&state=s", f"/connect?agent_id={agent.id}&link_token=plink_x"):
+        sent_there = browser.get(path, follow_redirects=False)
+        assert sent_there.status_code == 303 and sent_there.headers["location"].startswith("/login?next=")
+        page = browser.get(sent_there.headers["location"])
+        assert "<title>Sign in to connect Study Buddy &lt;Beta&gt; · MemoryOS</title>" in page.text
+        assert "<h1>Sign in to connect Study Buddy &lt;Beta&gt;</h1>" in page.text
+        assert "Study Buddy <Beta> asks to use your Memory Passport" in _text(page).replace("&lt;", "<").replace("&gt;", ">")
+
+    # The code page, on the way there, still knows.
+    email = f"named-{secrets.token_hex(4)}@example.com"
+    sent = browser.post(
+        "/login",
+        data={"csrf_token": _csrf(browser.get("/login").text), "email": email, "next": f"/consent?agent_id={agent.id}"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert "Then you'll choose what Study Buddy &lt;Beta&gt; may use." in browser.get("/login/code").text.replace("&#39;", "'")
+
+    # Anything else, an unknown agent, or no agent: the ordinary page, naming nobody.
+    for next_path in (
+        "/manage/agents",
+        "/consent?agent_id=00000000-0000-0000-0000-000000000000",
+        "/consent?agent_id=not-an-agent",
+        "/consent",
+        f"/manage/agents?agent_id={agent.id}",
+    ):
+        page = browser.get("/login", params={"next": next_path})
+        assert "<h1>Sign in to your Memory Passport</h1>" in page.text and "Study Buddy" not in page.text, next_path

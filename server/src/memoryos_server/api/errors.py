@@ -40,6 +40,7 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.ClarificationNotFound: (404, "CLR_404"),
     e.ReviewNotFound: (404, "CLR_404"),
     e.ConnectionNotFound: (404, "ORG_CONN_404"),
+    e.SessionNotFound: (404, "SES_404"),
     e.DirectoryEntryNotFound: (404, "ORG_404"),
     e.InvitationNotFound: (404, "INV_404"),
     e.InvitationCodeInvalid: (403, "INV_403"),

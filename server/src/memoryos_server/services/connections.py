@@ -113,10 +113,16 @@ class ConnectionService:
         user confirms anything.
         """
         row = self._usable_link(session, agent_id, link_token, utcnow())
-        tenant = TenantRepository(session).by_id(row.tenant_id)
-        directory = OrgConnectionRepository(session).directory_names([row.tenant_id])
-        name = directory[row.tenant_id][1] if row.tenant_id in directory else (tenant.name if tenant else "")
-        return LinkPreview(organisation_name=name, agent_id=row.agent_id, expires_at=row.expires_at)
+        return LinkPreview(organisation_name=self._organisation_name(session, row.tenant_id), agent_id=row.agent_id, expires_at=row.expires_at)
+
+    @staticmethod
+    def _organisation_name(session: Session, tenant_id: int) -> str:
+        """What a person knows the tenant by: its directory name, else the tenant's own name."""
+        directory = OrgConnectionRepository(session).directory_names([tenant_id])
+        if tenant_id in directory:
+            return directory[tenant_id][1]
+        tenant = TenantRepository(session).by_id(tenant_id)
+        return tenant.name if tenant else ""
 
     def connect_with_link(self, session: Session, user: UniversalUser, agent_id: str, link_token: str) -> OrgConnection:
         """Use a secure link: connect the user's passport to the account it was made for.
@@ -146,7 +152,11 @@ class ConnectionService:
             actor_id=user.public_id,
             universal_user_id=user.id,
             agent_id=row.agent_id,
-            detail={"connection_id": connection.id, "method": "secure_link"},
+            detail={
+                "connection_id": connection.id,
+                "method": "secure_link",
+                "organisation_name": self._organisation_name(session, row.tenant_id),
+            },
         )
         return connection
 
@@ -165,11 +175,21 @@ class ConnectionService:
             for connection, tenant in rows
         ]
 
-    def delete(self, session: Session, user: UniversalUser, connection_id: str) -> None:
+    def get(self, session: Session, user: UniversalUser, connection_id: str) -> ConnectionView:
+        """One of the user's own connections; anyone else's is simply not found."""
+        found = next((view for view in self.list(session, user) if view.id == connection_id), None)
+        if found is None:
+            raise ConnectionNotFound("no such connection")
+        return found
+
+    def delete(self, session: Session, user: UniversalUser, connection_id: str) -> ConnectionView:
+        """Disconnect. The audit event names the organisation as it was called then, so the
+        activity can say which account it was after the connection is gone."""
         repo = OrgConnectionRepository(session)
         connection = repo.of_user(user.id, connection_id) if is_plain_id(connection_id) else None
         if connection is None:
             raise ConnectionNotFound("no such connection")
+        view = self.get(session, user, connection_id)
         repo.delete(connection)
         self.audit.record(
             session,
@@ -177,8 +197,14 @@ class ConnectionService:
             actor_type="passport_user",
             actor_id=user.public_id,
             universal_user_id=user.id,
-            detail={"connection_id": connection_id},
+            detail={
+                "connection_id": connection_id,
+                "method": view.method,
+                "organisation_name": view.organisation_name,
+                "directory_id": view.directory_id,
+            },
         )
+        return view
 
     def _usable_link(self, session: Session, agent_id: str, link_token: str, now: datetime) -> LinkToken:
         row = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memoryos_server.services.activity import ActivityService
 from memoryos_server.services.agents import AgentService
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.connections import ConnectionService
@@ -15,6 +16,7 @@ from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport import PassportService
 from memoryos_server.services.passport_account import PassportAccountService
 from memoryos_server.services.passport_scopes import PassportScopes
+from memoryos_server.services.passport_sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.services.scopes import TenantScopes
@@ -36,10 +38,12 @@ class Services:
     limiter: RateLimiter
     agents: AgentService
     passport: PassportService
+    sessions: PassportSessionService
     grants: GrantService
     connections: ConnectionService
     universal: UniversalAccessService
     audit: AuditService
+    activity: ActivityService
     memory: MemoryService
     scopes: TenantScopes
     passport_scopes: PassportScopes
@@ -72,10 +76,12 @@ def build_services(runtime: Runtime) -> Services:
         limiter=limiter,
         agents=AgentService(runtime),
         passport=passport,
+        sessions=PassportSessionService(passport),
         grants=grants,
         connections=connections,
         universal=universal,
         audit=audit,
+        activity=ActivityService(audit),
         memory=memory,
         scopes=TenantScopes(identity, seen=seen),
         passport_scopes=passport_scopes,

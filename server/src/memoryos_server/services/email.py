@@ -125,12 +125,13 @@ class EmailService:
         mode = "read and add to" if access_type == "read_write" else "read"
         until = f"until {expires_at:%d %B %Y, %H:%M} UTC" if expires_at else "until you revoke it"
         shared = ", ".join(categories) if categories else "no categories"
-        manage_url = f"{self.settings.resolved_consent_base_url}/manage"
+        base = self.settings.resolved_consent_base_url
         body = (
             f"You allowed {agent_name} to {mode} these Memory Passport categories: {shared}.\n"
             f"This access lasts {until}.\n\n"
-            f"Review, change or revoke it at any time: {manage_url}\n"
-            "If this was not you, revoke the access there and sign out of other sessions.\n"
+            f"Review, change or revoke it at any time: {base}/manage\n\n"
+            f"If this was not you, revoke the access there, then sign out every session you don't recognise\n"
+            f"(or all but your own) at {base}/manage/sessions\n"
         )
         self.backend.send(self._message(to, f"{agent_name} can now use your Memory Passport", body))
 

@@ -54,6 +54,11 @@ class GrantView:
     agent: GlobalAgent
     status: str
 
+    @property
+    def given_at(self) -> datetime:
+        """When the person last set this access (approved, replaced or changed it)."""
+        return self.grant.updated_at or self.grant.created_at
+
 
 @dataclass(frozen=True)
 class IssuedCode:
@@ -84,6 +89,14 @@ class GrantService:
         now = utcnow()
         return [GrantView(grant, agent, grant_status(grant, now)) for grant, agent in GrantRepository(session).for_user(user.id)]
 
+    def active_for_agent(self, session: Session, user: UniversalUser, agent_id: str) -> GrantView | None:
+        """The user's active grant to this agent, if there is one (the consent screen shows it)."""
+        grant = GrantRepository(session).for_pair(user.id, agent_id)
+        agent = AgentRepository(session).live(grant.agent_id) if grant else None
+        if grant is None or agent is None or grant_status(grant) != "active":
+            return None
+        return GrantView(grant, agent, "active")
+
     def get(self, session: Session, user: UniversalUser, grant_id: str) -> GrantView:
         grant = GrantRepository(session).of_user(user.id, grant_id) if is_plain_id(grant_id) else None
         agent = AgentRepository(session).live(grant.agent_id) if grant else None
@@ -104,8 +117,13 @@ class GrantService:
         expires_at: datetime | None = None,
         duration_days: int | None = None,
         link_token: str | None = None,
+        keep_expiry: bool = False,
     ) -> IssuedGrant:
         """Approve an agent. Replaces the user's earlier grant to it, revoked or not.
+
+        ``keep_expiry`` keeps the end of the agent's active grant (the consent screen's "keep the
+        current end" when the person updates an access they gave before); without an active
+        grant there is no end to keep, and the person is asked to choose one.
 
         A ``link_token`` (from the agent's tenant) also connects the user's account there; a bad
         link fails the whole call, so nothing is granted half-way.
@@ -113,12 +131,18 @@ class GrantService:
         agent = self.grantable_agent(session, agent_id)
         allowed = _categories(categories)
         _check_access_type(access_type)
-        expiry = _expiry(expires_at, duration_days)
+        repo = GrantRepository(session)
+        grant = repo.for_pair(user.id, agent.id)
+        if keep_expiry:
+            if grant is None or grant_status(grant) != "active":
+                message = "choose how long the access lasts: the earlier access has ended"
+                raise ValidationFailed(message, details=[{"loc": ["body", "duration_days"], "msg": message, "type": "missing"}])
+            expiry = grant.expires_at
+        else:
+            expiry = _expiry(expires_at, duration_days)
         if link_token:
             self.connections.connect_with_link(session, user, agent.id, link_token)
-        repo = GrantRepository(session)
         now = utcnow()
-        grant = repo.for_pair(user.id, agent.id)
         replaced = grant is not None
         if grant is None:
             grant, created = repo.insert_or_get(

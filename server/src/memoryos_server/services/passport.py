@@ -25,6 +25,7 @@ from memoryos_server.errors import (
     ServiceUnavailable,
     WrongOneTimeCode,
 )
+from memoryos_server.services.devices import device_summary
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
@@ -41,6 +42,8 @@ from memoryos_server.storage.types import utcnow
 log = logging.getLogger("memoryos.passport")
 
 SESSION_PREFIX = "mps_"
+SESSION_PUBLIC_PREFIX = "pss_"  # the id a session is listed and ended by; not a secret
+LAST_USED_EVERY = timedelta(minutes=1)
 SESSION_COOKIE = "memoryos_uui_session"
 SESSION_HEADER = "X-MemoryOS-Session"
 _CODE = re.compile(r"^\d{6}$")
@@ -54,6 +57,15 @@ class CodeSent:
     sent: bool
     reason: str | None = None  # rate_limited | locked | delivery_failed
     retry_after_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class CodeTries:
+    """Where an address stands with its sign-in code: wrong codes it may still take, or how long
+    it stays locked after too many."""
+
+    tries_left: int
+    locked_for_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +127,9 @@ class PassportService:
             return CodeSent(False, "delivery_failed")
         return CodeSent(True)
 
-    def verify_code(self, *, email: str, code: str, ip: str | None) -> SignedIn:
-        """Check a code; on success create the passport (first time) and a session.
+    def verify_code(self, *, email: str, code: str, ip: str | None, user_agent: str | None = None) -> SignedIn:
+        """Check a code; on success create the passport (first time) and a session (named in the
+        person's session list by a summary of ``user_agent``: "Chrome on Linux").
 
         Wrong, expired or reused → ``WrongOneTimeCode``; the fifth failure in a row locks the
         address for ``otp_lock_seconds``, during which every attempt is ``RateLimited``. Too many
@@ -133,7 +146,7 @@ class PassportService:
             except RateLimited as limited:
                 raise NetworkPaused(limited.retry_after_seconds, "too many attempts from this network; try again later") from None
         now = utcnow()
-        failed = False
+        failed: WrongOneTimeCode | None = None
         with self.rt.db.session() as session:
             challenge = OtpChallengeRepository(session).get_or_create(email_hash, now)
             if _locked(challenge, now):
@@ -145,20 +158,40 @@ class PassportService:
                 challenge.failed_attempts = 0
                 challenge.locked_until = None
                 challenge.updated_at = now
-                signed_in = self._sign_in(session, address, now)
+                signed_in = self._sign_in(session, address, now, device=device_summary(user_agent))
             else:
-                failed = True
                 challenge.failed_attempts += 1
                 challenge.updated_at = now
+                tries_left = max(0, settings.otp_max_attempts - challenge.failed_attempts)
+                failed = WrongOneTimeCode("the code is wrong or has expired", tries_left=tries_left)
                 if challenge.failed_attempts >= settings.otp_max_attempts:
                     challenge.locked_until = now + timedelta(seconds=settings.otp_lock_seconds)
                     challenge.failed_attempts = 0
                     challenge.code_hash = None
                     challenge.expires_at = None
+                    failed = WrongOneTimeCode(
+                        "the code is wrong; too many wrong codes, so signing in to this address is paused",
+                        tries_left=0,
+                        locked_for_seconds=settings.otp_lock_seconds,
+                    )
         # Raised only now, after the failure has been committed.
-        if failed:
-            raise WrongOneTimeCode("the code is wrong or has expired")
+        if failed is not None:
+            raise failed
         return signed_in
+
+    def code_tries(self, *, email: str) -> CodeTries:
+        """How many wrong codes the address may still take, or how long it stays locked. Says
+        nothing about whether a passport exists: every address has the same counter."""
+        email_hash = self._email_hash(normalise_email(email))
+        now = utcnow()
+        with self.rt.db.session(write=False) as session:
+            challenge = OtpChallengeRepository(session).peek(email_hash)
+            if challenge is None:
+                return CodeTries(self.rt.settings.otp_max_attempts)
+            if _locked(challenge, now):
+                assert challenge.locked_until is not None
+                return CodeTries(0, _seconds_until(challenge.locked_until, now))
+            return CodeTries(max(0, self.rt.settings.otp_max_attempts - challenge.failed_attempts))
 
     def _code_matches(self, challenge: OtpChallenge, code: str, email_hash: str, now: datetime) -> bool:
         if not challenge.code_hash or challenge.expires_at is None or challenge.expires_at <= now:
@@ -167,7 +200,7 @@ class PassportService:
             return False
         return self.rt.hasher.matches(code.strip(), challenge.code_hash, purpose=f"otp:{email_hash}")
 
-    def _sign_in(self, session: Session, address: str, now: datetime) -> SignedIn:
+    def _sign_in(self, session: Session, address: str, now: datetime, *, device: str | None) -> SignedIn:
         candidate = UniversalUser(public_id=public_id("uup_"), email=address)
         self.rt.vault.new_key_for(candidate)
         user, created = UniversalUserRepository(session).insert_if_absent(candidate)
@@ -176,9 +209,12 @@ class PassportService:
         expires_at = now + timedelta(seconds=self.rt.settings.passport_session_ttl_seconds)
         PassportSessionRepository(session).add(
             PassportSession(
-                session_hash=self._session_hash(token),
+                public_id=public_id(SESSION_PUBLIC_PREFIX),
+                session_hash=self.session_hash(token),
                 universal_user_id=user.id,
+                device=device,
                 created_at=now,
+                last_used_at=now,
                 expires_at=expires_at,
             )
         )
@@ -188,26 +224,38 @@ class PassportService:
 
     def authenticate(self, session: Session, token: str | None) -> UniversalUser:
         """The passport user behind a session token; ``PassportSessionRequired`` otherwise."""
+        return self._live_session(session, token)[1]
+
+    def _live_session(self, session: Session, token: str | None) -> tuple[PassportSession, UniversalUser]:
         if not token or not token.startswith(SESSION_PREFIX) or len(token) > 200:
             raise PassportSessionRequired("sign in to your Memory Passport")
-        row = PassportSessionRepository(session).by_hash(self._session_hash(token))
+        row = PassportSessionRepository(session).by_hash(self.session_hash(token))
         now = utcnow()
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise PassportSessionRequired("sign in to your Memory Passport")
         user = UniversalUserRepository(session).by_id(row.universal_user_id)
         if user is None or user.wrapped_key is None:  # deleted, or being deleted
             raise PassportSessionRequired("sign in to your Memory Passport")
-        return user
+        return row, user
 
     def authenticate_request(self, token: str | None) -> PassportCaller:
+        """The caller of one request. Notes when the session was last used, at most once per
+        ``LAST_USED_EVERY`` (a write on every page view would buy nothing the list shows)."""
+        now = utcnow()
         with self.rt.db.session(write=False) as session:
-            user = self.authenticate(session, token)
-            return PassportCaller(user, token or "")
+            row, user = self._live_session(session, token)
+            caller = PassportCaller(user, token or "")
+            stale = row.last_used_at is None or row.last_used_at <= now - LAST_USED_EVERY
+            row_id = row.id
+        if stale:
+            with self.rt.db.session() as session:
+                PassportSessionRepository(session).touch(row_id, now, not_since=now - LAST_USED_EVERY)
+        return caller
 
     def sign_out(self, session: Session, token: str | None) -> bool:
         if not token or not token.startswith(SESSION_PREFIX):
             return False
-        row = PassportSessionRepository(session).by_hash(self._session_hash(token))
+        row = PassportSessionRepository(session).by_hash(self.session_hash(token))
         if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = utcnow()
@@ -247,7 +295,7 @@ class PassportService:
     def _code_hash(self, code: str, email_hash: str) -> str:
         return self.rt.hasher.hash(code, purpose=f"otp:{email_hash}")
 
-    def _session_hash(self, token: str) -> str:
+    def session_hash(self, token: str) -> str:
         return self.rt.hasher.hash(token, purpose="passport_session")
 
 

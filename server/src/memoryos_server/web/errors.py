@@ -64,6 +64,7 @@ ERROR_PAGES: dict[type[e.MemoryOSError], ErrorPage] = {
     e.MemoryNotFound: ErrorPage(404, "This memory no longer exists", "It may have been deleted already."),
     e.ClarificationNotFound: ErrorPage(404, "This question no longer exists"),
     e.ConnectionNotFound: ErrorPage(404, "This connection no longer exists", "It may have been disconnected already."),
+    e.SessionNotFound: ErrorPage(404, "This session has already ended", "It may have been signed out already, or expired."),
     e.NotFound: ErrorPage(404, "Not found"),
     e.ClarificationClosed: ErrorPage(409, "This question was already answered"),
     e.GrantNotActive: ErrorPage(409, "This access is no longer active"),

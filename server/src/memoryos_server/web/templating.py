@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -94,18 +95,25 @@ def format_day(value: datetime | None) -> str:
     return value.strftime("%d %b %Y").lstrip("0") if value else "—"
 
 
+def spoken_list(values: Iterable[str]) -> str:
+    """"Goals", "Facts and Goals", "Facts, Goals and Expertise"."""
+    items = [str(value) for value in values]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""
+
+
 def category_label(value: str) -> str:
     return CATEGORY_LABELS.get(value, (value, ""))[0]
 
 
-def actor_label(value: str | None) -> str:
-    """Who wrote a memory version, from the person's side (actors are ``kind:id …``)."""
+def actor_label(value: str | None, names: dict[str, str] | None = None) -> str:
+    """Who wrote a memory version, from the person's side (actors are ``kind:id …``); an agent
+    by its name when ``names`` has it (``PassportMemoryService.authors``)."""
     if not value:
         return "—"
     if value.startswith("passport_user:"):
         return "You"
     if value.startswith("agent:"):
-        return "An agent"
+        return (names or {}).get(value) or "An agent"
     return "MemoryOS"
 
 
@@ -124,7 +132,7 @@ class Pages:
             EVENT_LABELS=EVENT_LABELS,
             ANSWER_LABELS=ANSWER_LABELS,
         )
-        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label)
+        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list)
 
     def render(
         self,

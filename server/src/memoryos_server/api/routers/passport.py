@@ -18,10 +18,11 @@ from memoryos_server.api.schemas.passport import (
     GrantUpdate,
     OtpSendIn,
     OtpVerifyIn,
-    activity_read,
+    activity_line_read,
     connection_read,
     grant_read,
     iso,
+    session_read,
 )
 from memoryos_server.clientip import client_ip
 from memoryos_server.errors import BadRequest
@@ -46,7 +47,9 @@ def send_code(body: OtpSendIn, request: Request, services: ServicesDep) -> dict[
 
 @router.post("/otp/verify", summary="Sign in with the code; the first sign-in creates the passport (public)")
 def verify_code(body: OtpVerifyIn, request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
-    signed_in = services.passport.verify_code(email=str(body.email), code=body.otp, ip=client_ip(request))
+    signed_in = services.passport.verify_code(
+        email=str(body.email), code=body.otp, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+    )
     response.set_cookie(
         SESSION_COOKIE,
         signed_in.session_token,
@@ -195,10 +198,42 @@ def delete_connection(connection_id: str, caller: PassportUser, runtime: Runtime
     return ok({"deleted": True, "id": connection_id})
 
 
+# --- sessions ----------------------------------------------------------------------------------------
+
+
+@router.get("/me/sessions", summary="Where this passport is signed in (the current session first)")
+def list_sessions(caller: PassportUser, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        items = [session_read(view) for view in services.sessions.list(session, user, current_token=caller.session_token)]
+    return page(items, next_cursor=None, limit=len(items), total=len(items))
+
+
+@router.delete("/me/sessions/{session_id}", summary="Sign out one session (the current one too, if named)")
+def end_session(session_id: str, caller: PassportUser, response: Response, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        view = services.sessions.sign_out(session, user, session_id, current_token=caller.session_token)
+    if view.current:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return ok({"signed_out": True, "id": view.id, "current": view.current})
+
+
+@router.post("/me/sessions/sign-out-others", summary="Sign out every session but this one")
+def end_other_sessions(caller: PassportUser, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        user = services.passport.user(session, caller.user_id)
+        ended = services.sessions.sign_out_others(session, user, current_token=caller.session_token)
+    return ok({"signed_out": len(ended), "ids": [view.id for view in ended]})
+
+
 # --- activity ----------------------------------------------------------------------------------------
 
 
-@router.get("/me/activity", summary="Which agent read or wrote what, and grant changes, newest first")
+@router.get(
+    "/me/activity",
+    summary="Which agent read or wrote what, and every change, newest first, each in words; repeated look-ups are one line",
+)
 def activity(
     caller: PassportUser,
     runtime: RuntimeDep,
@@ -208,9 +243,9 @@ def activity(
 ) -> dict[str, Any]:
     with runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        items, next_cursor, total = services.audit.activity(session, user, cursor=cursor, limit=limit)
+        lines, next_cursor, total = services.activity.timeline(session, user, cursor=cursor, limit=limit)
     return page(
-        [activity_read(item) for item in items],
+        [activity_line_read(line) for line in lines],
         next_cursor=str(next_cursor) if next_cursor else None,
         limit=limit,
         total=total,

@@ -278,6 +278,7 @@ def version_read(view: VersionView) -> dict[str, Any]:
         "importance_score": view.importance,
         "status": view.status,
         "actor": view.actor,
+        "actor_name": view.actor_name,
         "created_at": iso(view.created_at),
     }
 

@@ -13,11 +13,13 @@ from memoryos_server.api.schemas.common import Lenient, Strict
 from memoryos_server.engine.types import Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.api.schemas.memory import MAX_METADATA_BYTES, MessageIn, memory_read, review_read, version_read
+from memoryos_server.services.activity import ActivityLine
 from memoryos_server.services.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
 from memoryos_server.services.connections import ConnectionView
 from memoryos_server.services.grants import GrantView
 from memoryos_server.services.memory import JobView, jobs
+from memoryos_server.services.passport_sessions import SessionView
 from memoryos_server.storage.models import GlobalAgent, Grant, Tenant
 
 AccessType = Literal["read_only", "read_write"]
@@ -162,6 +164,18 @@ def connection_read(view: ConnectionView) -> dict[str, Any]:
     }
 
 
+def session_read(view: SessionView) -> dict[str, Any]:
+    """A signed-in session as its owner sees it: never its token, nor the token's hash."""
+    return {
+        "id": view.id,
+        "device": view.device,
+        "signed_in_at": iso(view.signed_in_at),
+        "last_used_at": iso(view.last_used_at),
+        "expires_at": iso(view.expires_at),
+        "current": view.current,
+    }
+
+
 def activity_read(item: ActivityItem) -> dict[str, Any]:
     return {
         "id": str(item.id),
@@ -172,6 +186,17 @@ def activity_read(item: ActivityItem) -> dict[str, Any]:
         "memory_ids": item.memory_ids,
         "detail": item.detail,
         "created_at": iso(item.created_at),
+    }
+
+
+def activity_line_read(line: ActivityLine) -> dict[str, Any]:
+    """One line of activity: its newest event, what happened in words, and how many times in a
+    row it happened (``count``, since ``first_at``; the event fields are the newest one's)."""
+    return {
+        **activity_read(line.last),
+        "summary": line.summary,
+        "count": line.count,
+        "first_at": iso(line.first.created_at),
     }
 
 

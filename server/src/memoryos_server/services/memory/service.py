@@ -47,6 +47,7 @@ from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.index import build_search_index
 from memoryos_server.storage.models import EMBEDDING_DIM
+from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
 from memoryos_server.storage.types import utcnow
@@ -413,7 +414,11 @@ class MemoryService:
         owner = self._owner(scope)
         row = self._row(session, scope, memory_id)
         codec = self.codec(owner)
-        return [version_view(codec, row.id, v) for v in MemoryRepository(session, owner.family).history(row.id)]
+        rows = MemoryRepository(session, owner.family).history(row.id)
+        agent_of = {v.actor: v.actor.split(":", 1)[1].split(" ", 1)[0] for v in rows if v.actor and v.actor.startswith("agent:")}
+        agents = AgentRepository(session).any_by_ids(sorted(set(agent_of.values())))
+        names = {actor: agents[agent_id].name for actor, agent_id in agent_of.items() if agent_id in agents}
+        return [version_view(codec, row.id, v, actor_name=names.get(v.actor or "")) for v in rows]
 
     @staticmethod
     def _owner(scope: MemoryScope) -> MemoryOwner:

@@ -81,6 +81,9 @@ class VersionView:
     status: str
     actor: str | None
     created_at: datetime
+    # Who ``actor`` is, where it can be named: the agent's name for ``agent:<id>`` (deleted
+    # agents included), so a history says "By: Study Buddy" rather than "an agent".
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True)

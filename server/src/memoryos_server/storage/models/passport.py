@@ -22,12 +22,18 @@ class UniversalUser(Timestamped, Base):
 
 
 class PassportSession(Base):
+    """A signed-in browser or client. The session id is a secret held only as a keyed hash;
+    ``public_id`` is what the person's session list shows and acts on."""
+
     __tablename__ = "passport_sessions"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)  # pss_…
     session_hash: Mapped[str] = mapped_column(String(64), unique=True)
     universal_user_id: Mapped[int] = mapped_column(ForeignKey("universal_users.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str | None] = mapped_column(String(80))  # "Chrome on Linux": a summary, never the raw User-Agent
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

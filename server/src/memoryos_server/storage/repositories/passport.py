@@ -58,8 +58,45 @@ class PassportSessionRepository(Repository):
     def by_hash(self, session_hash: str) -> PassportSession | None:
         return self.one_or_none(select(PassportSession).where(PassportSession.session_hash == session_hash))
 
+    def live_for_user(self, user_id: int, now: datetime) -> Sequence[PassportSession]:
+        """The user's sessions that still sign in (not ended, not expired), newest first."""
+        return self.all(
+            select(PassportSession)
+            .where(
+                PassportSession.universal_user_id == user_id,
+                PassportSession.revoked_at.is_(None),
+                PassportSession.expires_at > now,
+            )
+            .order_by(PassportSession.created_at.desc(), PassportSession.id.desc())
+        )
+
+    def live_of_user(self, user_id: int, public_id: str, now: datetime) -> PassportSession | None:
+        return self.one_or_none(
+            select(PassportSession).where(
+                PassportSession.universal_user_id == user_id,
+                PassportSession.public_id == public_id,
+                PassportSession.revoked_at.is_(None),
+                PassportSession.expires_at > now,
+            )
+        )
+
+    def touch(self, session_id: int, now: datetime, *, not_since: datetime) -> None:
+        """Note that a session was used, unless that was already noted after ``not_since``."""
+        self.session.execute(
+            update(PassportSession)
+            .where(
+                PassportSession.id == session_id,
+                (PassportSession.last_used_at.is_(None)) | (PassportSession.last_used_at <= not_since),
+            )
+            .values(last_used_at=now)
+        )
+
 
 class OtpChallengeRepository(Repository):
+    def peek(self, email_hash: str) -> OtpChallenge | None:
+        """The challenge row as it is, for reading (no lock)."""
+        return self.one_or_none(select(OtpChallenge).where(OtpChallenge.email_hash == email_hash))
+
     def for_update(self, email_hash: str) -> OtpChallenge | None:
         """The challenge row, locked on PostgreSQL so concurrent guesses count one by one.
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from memoryos_server.services.container import Services
 from memoryos_server.storage.models import UniversalUser
@@ -19,6 +20,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("memories", "Memories", "/manage/memories"),
     ("questions", "Pending Questions", "/manage/questions"),
     ("activity", "Activity", "/manage/activity"),
+    ("sessions", "Sessions", "/manage/sessions"),
     ("export", "Export", "/manage/export"),
     ("delete", "Delete passport", "/manage/delete"),
 )
@@ -44,3 +46,14 @@ def back_to(value: str, default: str) -> str:
     """Where a form returns to: a page of the permission center, nothing else."""
     path = local_path(value, default)
     return path if path.startswith("/manage") else default
+
+
+CONFIRMED = "yes"
+
+
+def confirmed(form: FormData) -> bool:
+    """Whether a form is the confirming one of a change that asks once (revoke, disconnect, sign
+    out): its confirm page sends ``confirm=yes``. A form without it, an older page's or a
+    hand-made one's, leads to the confirm page instead of changing anything."""
+    value = form.get("confirm")
+    return isinstance(value, str) and value == CONFIRMED

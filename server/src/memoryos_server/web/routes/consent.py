@@ -65,6 +65,9 @@ def requested_categories(raw: str | None) -> list[str]:
     return [name for name in dict.fromkeys(names) if name in CATEGORIES]
 
 
+KEEP_EXPIRY = "keep"
+
+
 def duration_days(value: str) -> int | None:
     if value not in _DURATION_DAYS:
         raise BadRequest("invalid_duration", "choose how long the access lasts")
@@ -86,7 +89,7 @@ def _render_consent(
 ) -> Response:
     target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
     link = services.connections.preview_link(session, agent.id, ask.link_token) if ask.link_token else None
-    existing = next((view for view in services.grants.list(session, user) if view.agent.id == agent.id), None)
+    existing = services.grants.active_for_agent(session, user, agent.id)
     context: dict[str, Any] = {
         "agent": agent,
         "website_host": urlsplit(agent.website_url).hostname if agent.website_url else None,
@@ -94,7 +97,9 @@ def _render_consent(
         "ask": ask,
         "choices": choices,
         "link": link,
-        "existing": existing if existing is not None and existing.status == "active" else None,
+        "existing": existing,
+        # What the app asks for beyond the access it holds: said, not silently ticked.
+        "asks_more": [name for name in ask.categories if existing and name not in existing.grant.categories],
     }
     flashes = [Flash("error", error)] if error else []
     return site.render(request, "consent.html", context, status_code=status, email=user.email, flashes=flashes)
@@ -122,8 +127,13 @@ def consent_page(
         if caller is None:
             return site.sign_in_first(request, here(request))
         user = services.passport.user(session, caller.user_id)
-        preselected = ask.categories or list(agent.default_categories or [])
-        choices = Choices(preselected, "read_only", DEFAULT_DURATION)
+        existing = services.grants.active_for_agent(session, user, agent.id)
+        if existing is not None:
+            # The access the person gave before, as it is: one click on "Update access" changes
+            # nothing they did not change themselves.
+            choices = Choices(list(existing.grant.categories), existing.grant.access_type, KEEP_EXPIRY)
+        else:
+            choices = Choices(ask.categories or list(agent.default_categories or []), "read_only", DEFAULT_DURATION)
         return _render_consent(site, request, services, session, user=user, agent=agent, ask=ask, choices=choices)
 
 
@@ -147,14 +157,16 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
             user = services.passport.user(session, caller.user_id)
             agent = services.grants.grantable_agent(session, ask.agent_id)
             target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+            keep = choices.duration == KEEP_EXPIRY
             issued = services.grants.create_or_replace(
                 session,
                 user,
                 agent_id=agent.id,
                 categories=choices.categories,
                 access_type=choices.access_type,
-                duration_days=duration_days(choices.duration),
+                duration_days=None if keep else duration_days(choices.duration),
                 link_token=ask.link_token,
+                keep_expiry=keep,
             )
     except ValidationFailed as error:
         return _ask_again(request, site, services, caller, ask, choices, str(error))
@@ -165,7 +177,8 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
 
 
 def _deny(request: Request, site: Site, services: Services, ask: ConsentAsk) -> Response:
-    """Nothing is stored; the agent learns only that the answer was no."""
+    """Nothing is stored, and an access given earlier stays as it was (the hosted page says so);
+    the agent learns only that the answer was no."""
     with services.runtime.db.session(write=False) as session:
         agent = services.grants.grantable_agent(session, ask.agent_id)
         target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
@@ -195,6 +208,6 @@ def consent_complete(
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
         agent = services.agents.public_profile(session, agent_id or "")
-        grant = next((view for view in services.grants.list(session, user) if view.agent.id == agent.id), None)
-        context = {"agent": agent, "denied": status == "denied", "grant": grant if grant and grant.status == "active" else None}
+        grant = services.grants.active_for_agent(session, user, agent.id)
+        context = {"agent": agent, "denied": status == "denied", "grant": grant}
         return site.render(request, "consent_done.html", context, email=user.email)

@@ -9,14 +9,18 @@ network is said so, without blaming the address).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
 from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from memoryos_server.addresses import EmailAddress
 from memoryos_server.clientip import client_ip
-from memoryos_server.errors import NetworkPaused, RateLimited, WrongOneTimeCode
+from memoryos_server.errors import AgentNotFound, NetworkPaused, RateLimited, WrongOneTimeCode
+from memoryos_server.services.container import Services
 from memoryos_server.services.passport import CodeSent
-from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field, get_services
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import local_path
 from memoryos_server.web.site import Site
@@ -46,14 +50,60 @@ def not_sent(result: CodeSent) -> tuple[str, int]:
     return "We couldn't send the email just now. Please try again in a moment.", 503
 
 
+def asking_agent(services: Services, next_path: str | None) -> str | None:
+    """The public name of the agent a consent screen or secure link is for, when signing in is
+    the way there; None for anything else, and for an agent no one may approve (unknown,
+    deleted, switched off, refused): the page then stays the generic one."""
+    parts = urlsplit(next_path or "")
+    if parts.path not in ("/consent", "/connect"):
+        return None
+    agent_id = parse_qs(parts.query).get("agent_id", [""])[0]
+    if not agent_id:
+        return None
+    try:
+        with services.runtime.db.session(write=False) as session:
+            return services.grants.grantable_agent(session, agent_id).name
+    except AgentNotFound:
+        return None
+
+
 def _email_form(site: Site, request: Request, *, next_path: str, email: str = "", error: str | None = None, status: int = 200) -> Response:
     flashes = [Flash("error", error)] if error else []
-    return site.render(request, "login.html", {"next": next_path, "email": email}, status_code=status, flashes=flashes)
+    context = {"next": next_path, "email": email, "agent_name": asking_agent(get_services(request), next_path)}
+    return site.render(request, "login.html", context, status_code=status, flashes=flashes)
 
 
-def _code_form(site: Site, request: Request, *, email: str, error: str | None = None, status: int = 200) -> Response:
+def tries_text(tries_left: int) -> str:
+    return f"{tries_left} tr{'y' if tries_left == 1 else 'ies'} left"
+
+
+def _code_form(
+    site: Site, request: Request, services: Services, *, email: str, error: str | None = None, status: int = 200
+) -> Response:
+    """The code form; while the address is locked, the page that says until when instead."""
+    tries = services.passport.code_tries(email=email)
+    if tries.locked_for_seconds:
+        return _locked_page(site, request, email=email, seconds=tries.locked_for_seconds, status=429 if status == 200 else status)
     flashes = [Flash("error", error)] if error else []
-    return site.render(request, "login_code.html", {"email": email, "minutes": site.code_minutes}, status_code=status, flashes=flashes)
+    pending = site.login.read(request)
+    context = {
+        "email": email,
+        "minutes": site.code_minutes,
+        # Said once a wrong code has been entered (a new code does not reset the count).
+        "tries_left": tries_text(tries.tries_left) if tries.tries_left < services.runtime.settings.otp_max_attempts else None,
+        "lock_minutes": max(1, services.runtime.settings.otp_lock_seconds // 60),
+        "agent_name": asking_agent(services, str(pending.get("next") or "") if pending else None),
+    }
+    return site.render(request, "login_code.html", context, status_code=status, flashes=flashes)
+
+
+def _locked_page(site: Site, request: Request, *, email: str, seconds: int, status: int) -> Response:
+    """Too many wrong codes: no code form (it could only fail), but when to come back."""
+    text = f"Too many wrong codes. For your safety, signing in to this address is paused; please try again {wait_text(seconds)}."
+    context = {"email": email, "until": datetime.now(UTC) + timedelta(seconds=seconds)}
+    response = site.render(request, "login_locked.html", context, status_code=status, flashes=[Flash("error", text)])
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.get("/login")
@@ -86,13 +136,13 @@ def send_code(request: Request, form: CheckedForm, site: SiteDep, services: Serv
 
 
 @router.get("/login/code")
-def code_page(request: Request, site: SiteDep, caller: MaybeSignedIn) -> Response:
+def code_page(request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn) -> Response:
     pending = site.login.read(request)
     if caller is not None:
         return site.redirect(request, local_path(pending.get("next") if pending else None))
     if pending is None:
         return site.redirect(request, "/login", Flash("warning", "Enter your email address again to get a new code."))
-    return _code_form(site, request, email=pending["email"])
+    return _code_form(site, request, services, email=pending["email"])
 
 
 @router.post("/login/code")
@@ -103,20 +153,18 @@ def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
     email = str(pending["email"])
     code = field(form, "code", max_length=32).replace(" ", "")
     try:
-        signed_in = services.passport.verify_code(email=email, code=code, ip=client_ip(request))
-    except WrongOneTimeCode:
+        signed_in = services.passport.verify_code(email=email, code=code, ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    except WrongOneTimeCode as wrong:
+        if wrong.locked_for_seconds:  # that wrong code was one too many
+            return _locked_page(site, request, email=email, seconds=wrong.locked_for_seconds, status=401)
         text = "That code is wrong, has expired or was already used. Check the latest email, or send a new code."
-        return _code_form(site, request, email=email, error=text, status=401)
+        return _code_form(site, request, services, email=email, error=text, status=401)
     except RateLimited as limited:
-        if isinstance(limited, NetworkPaused):
-            # The network, not this address, is paused: the code stays good from elsewhere.
-            text = f"Too many attempts from your network; please try again {wait_text(limited.retry_after_seconds)}."
-        else:
-            text = (
-                "Too many wrong codes. For your safety, signing in to this address is paused; "
-                f"please try again {wait_text(limited.retry_after_seconds)}."
-            )
-        response = _code_form(site, request, email=email, error=text, status=429)
+        if not isinstance(limited, NetworkPaused):
+            return _locked_page(site, request, email=email, seconds=limited.retry_after_seconds, status=429)
+        # The network, not this address, is paused: the code stays good from elsewhere.
+        text = f"Too many attempts from your network; please try again {wait_text(limited.retry_after_seconds)}."
+        response = _code_form(site, request, services, email=email, error=text, status=429)
         response.headers["Retry-After"] = str(limited.retry_after_seconds)
         return response
     welcome = "Welcome! Your Memory Passport is ready." if signed_in.created else "You're signed in."

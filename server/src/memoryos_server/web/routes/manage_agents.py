@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
 from memoryos_server.errors import ValidationFailed
+from memoryos_server.services.grants import GrantView
 from memoryos_server.web.deps import CheckedForm, ServicesDep, SignedIn, SiteDep, field, fields
 from memoryos_server.web.errors import WebRoute
-from memoryos_server.web.routes._manage import render_tab
-from memoryos_server.web.routes.consent import duration_days
+from memoryos_server.web.routes._manage import confirmed, render_tab
+from memoryos_server.web.routes.consent import KEEP_EXPIRY, duration_days
 from memoryos_server.web.templating import Flash
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 Id = Annotated[str, Path(max_length=64)]
-KEEP_EXPIRY = "keep"
+
+
+_STATUS_ORDER = {"active": 0, "expired": 1, "revoked": 2}
+
+
+def card_order(view: GrantView) -> tuple[int, str, datetime, str]:
+    """Active first, then expired, then revoked; by agent name within each, then by when the
+    grant was first made. Nothing a person changes on a card moves it (a card that jumps to the
+    top after an edit is hard to find again)."""
+    return (_STATUS_ORDER.get(view.status, 3), view.agent.name.casefold(), view.grant.created_at, view.grant.id)
 
 
 @router.get("/manage")
@@ -28,10 +39,7 @@ def manage_home(request: Request, site: SiteDep, caller: SignedIn) -> Response:
 def agents_tab(request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
     with services.runtime.db.session(write=False) as session:
         user = services.passport.user(session, caller.user_id)
-        grants = services.grants.list(session, user)
-        # Active first, then expired, then revoked; newest change first within each.
-        order = {"active": 0, "expired": 1, "revoked": 2}
-        grants.sort(key=lambda view: (order.get(view.status, 3), -(view.grant.updated_at or view.grant.created_at).timestamp()))
+        grants = sorted(services.grants.list(session, user), key=card_order)
         return render_tab(site, request, services, session, user, tab="agents", template="manage/agents.html", context={"grants": grants})
 
 
@@ -58,8 +66,33 @@ def edit_grant(grant_id: Id, request: Request, form: CheckedForm, site: SiteDep,
     return site.redirect(request, "/manage/agents", Flash("ok", f"Saved. {view.agent.name}'s access is updated."))
 
 
+@router.get("/manage/agents/{grant_id}/revoke")
+def revoke_grant_confirm(grant_id: Id, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    """Revoking asks once: the card's button leads here, and only the form here revokes."""
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        view = services.grants.get(session, user, grant_id)
+        if view.status == "revoked":
+            return site.redirect(request, "/manage/agents", Flash("warning", f"{view.agent.name}'s access was already revoked."))
+        name = view.agent.name
+        context = {
+            "title": f"Revoke {name}'s access?",
+            "lines": [
+                f"{name} will no longer read{' or add to' if view.grant.access_type == 'read_write' else ''} your Memory Passport. "
+                "Its very next request gets nothing.",
+                "Your memories stay as they are. To let it in again later, start from the app: it will ask you on a consent screen.",
+            ],
+            "action": f"/manage/agents/{view.grant.id}/revoke",
+            "button": "Revoke access",
+            "cancel": f"/manage/agents#grant-{view.grant.id}",
+        }
+        return render_tab(site, request, services, session, user, tab="agents", template="manage/confirm.html", context=context)
+
+
 @router.post("/manage/agents/{grant_id}/revoke")
 def revoke_grant(grant_id: Id, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    if not confirmed(form):
+        return site.redirect(request, f"/manage/agents/{grant_id}/revoke")
     with services.runtime.db.session() as session:
         user = services.passport.user(session, caller.user_id)
         view = services.grants.revoke(session, user, grant_id)
@@ -87,11 +120,34 @@ def connections_tab(request: Request, site: SiteDep, services: ServicesDep, call
         )
 
 
+@router.get("/manage/connections/{connection_id}/delete")
+def disconnect_confirm(connection_id: Id, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    """Disconnecting asks once, as revoking does."""
+    with services.runtime.db.session(write=False) as session:
+        user = services.passport.user(session, caller.user_id)
+        view = services.connections.get(session, user, connection_id)
+        organisation = view.organisation_name
+        context = {
+            "title": f"Disconnect your {organisation} account?",
+            "lines": [
+                f"{organisation}'s apps will no longer find your passport through this account. "
+                "Agents you approved keep the access you gave them: revoke that in Agents.",
+                "To connect again later, use the app's “Connect Memory Passport” link.",
+            ],
+            "action": f"/manage/connections/{view.id}/delete",
+            "button": "Disconnect",
+            "cancel": "/manage/connections",
+        }
+        return render_tab(site, request, services, session, user, tab="connections", template="manage/confirm.html", context=context)
+
+
 @router.post("/manage/connections/{connection_id}/delete")
 def disconnect(connection_id: Id, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+    if not confirmed(form):
+        return site.redirect(request, f"/manage/connections/{connection_id}/delete")
     with services.runtime.db.session() as session:
         user = services.passport.user(session, caller.user_id)
-        named = {view.id: view.organisation_name for view in services.connections.list(session, user)}
-        services.connections.delete(session, user, connection_id)
-    organisation = named.get(connection_id) or "The organisation"
-    return site.redirect(request, "/manage/connections", Flash("ok", f"Disconnected. {organisation} is no longer linked to your passport."))
+        view = services.connections.delete(session, user, connection_id)
+    return site.redirect(
+        request, "/manage/connections", Flash("ok", f"Disconnected. {view.organisation_name} is no longer linked to your passport.")
+    )

@@ -60,7 +60,7 @@ def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, service
         scope = services.passport_scopes.passport_user(user)
         memory = services.memory.get(session, scope, str(memory_id))
         versions = services.memory.history(session, scope, str(memory_id))
-        context = {"memory": memory, "versions": list(reversed(versions))}
+        context = {"memory": memory, "versions": list(reversed(versions)), "authors": {v.actor: v.actor_name for v in versions if v.actor_name}}
         return render_tab(site, request, services, session, user, tab="memories", template="manage/history.html", context=context)
 
 
