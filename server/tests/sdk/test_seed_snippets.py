@@ -93,7 +93,10 @@ def test_the_guides_consent_urls_open_our_consent_page_for_that_agent(
     uui = exchange(client, agent, granted["code"])["uui_token"]
     out = _run_guide(live_server, agent_id=agent.id, agent_key=agent.key, uui=uui)
     expected_ticks = [set(), {"preference", "goal", "expertise"}, {"preference", "fact"}]
-    with httpx.Client(base_url=live_server.url, timeout=20) as stranger, _signed_in(live_server, person) as browser:
+    # Someone who has not approved this agent yet: the screen pre-ticks what each link asks (for
+    # the person above, who has, it shows their current grant instead).
+    newcomer = new_passport()
+    with httpx.Client(base_url=live_server.url, timeout=20) as stranger, _signed_in(live_server, newcomer) as browser:
         for url, ticks in zip(out["consent_urls"], expected_ticks, strict=True):
             parts = urlsplit(url)
             assert f"{parts.scheme}://{parts.netloc}" == live_server.url
