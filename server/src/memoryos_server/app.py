@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from memoryos_server.api.errors import install_error_handlers
+from memoryos_server.api.openapi import install_openapi
 from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware, StorableTextMiddleware
 from memoryos_server.api.routers import (
     admin,
@@ -118,6 +119,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    install_openapi(app)
     install_web(app, runtime)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.

@@ -14,6 +14,7 @@ from memoryos_server.errors import BadRequest, EndUserRequired, EncryptionKeyDes
 from memoryos_server.storage.models import TenantMemory, TenantMemoryTerm, TenantMemoryVersion, User
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.factories import TenantHandle
+from tests.fixtures.rawfiles import raw_bytes
 
 
 def _principal(client: TestClient, tenant: TenantHandle):  # type: ignore[no-untyped-def]
@@ -134,13 +135,12 @@ def test_deleting_an_end_user_destroys_the_key_then_the_rows(client: TestClient,
         assert session.execute(select(User).where(User.external_id == f"{tenant.tenant_id}:leaver")).first() is None
     assert client.get("/v1/users/leaver", headers=tenant.key_headers()).status_code == 404
     if settings.is_sqlite:
-        raw = b"".join(path.read_bytes() for path in _sqlite_files(settings))
+        raw = raw_bytes(_database_file(settings))
         assert secret.encode() not in raw  # the plaintext was never on disk
 
 
-def _sqlite_files(settings) -> list[Path]:  # type: ignore[no-untyped-def]
-    database = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
-    return [path for path in (database, Path(f"{database}-wal")) if path.exists()]
+def _database_file(settings) -> Path:  # type: ignore[no-untyped-def]
+    return Path(settings.resolved_database_url.removeprefix("sqlite:///"))
 
 
 def test_rows_left_behind_after_the_key_is_destroyed_are_unreadable(client: TestClient, tenant: TenantHandle) -> None:
@@ -197,5 +197,5 @@ def test_a_deleted_end_users_text_is_nowhere_in_the_database(client: TestClient,
     again = client.post("/v1/memories/retrieve", json={"query": word}, headers=tenant.key_headers("erased"))
     assert again.status_code == 200 and again.json()["data"] == []
     if settings.is_sqlite:
-        raw = b"".join(path.read_bytes() for path in _sqlite_files(settings))
+        raw = raw_bytes(_database_file(settings))
         assert word.encode() not in raw

@@ -25,6 +25,7 @@ from memoryos_server.storage.repositories.memories import TENANT
 from memoryos_server.storage.types import utcnow
 from tests.fixtures import databases
 from tests.fixtures.memory import ACTOR, add, contents, make_end_user, make_passport_user, retrieve, scope_of
+from tests.fixtures.rawfiles import raw_bytes
 
 SECRET_WORDS = ("zanzibar", "quokka", "marmalade")
 
@@ -275,7 +276,7 @@ def test_the_keyword_index_and_the_database_hold_no_plaintext(
             assert word.encode() not in value.lower(), f"{word!r} stored in clear"
     if test_database.backend == "sqlite":
         path = Path(services.runtime.db.engine.url.database or "")
-        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        raw = raw_bytes(path)
         for word in SECRET_WORDS:
             assert word.encode() not in raw.lower()
 

@@ -24,25 +24,28 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from memoryos_server.api.deps import EndUserHeader, ReadSession, ServicesDep, WriteSession
-from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.memory import (
-    Category,
+    AddOut,
+    AnswerOut,
+    DeletedOut,
+    HistoryOut,
+    MemoryOut,
     MemoryPatch,
+    TenantDeletedOut,
+    VersionOut,
     add_body,
-    answer_read,
-    memory_read,
-    version_read,
 )
+from memoryos_server.engine.types import Category
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.memory.types import JobView, RetrieveOutcome
 
 JSON = "application/json"
 
@@ -136,15 +139,20 @@ class AddRoute:
 
 @dataclass(frozen=True)
 class RetrieveRoute:
+    """``answer`` is the response model: its ``fields_of(outcome)`` are the body's fields."""
+
     body: type[BaseModel]
     summary: str
-    answer: Callable[[RetrieveOutcome], dict[str, Any]]
+    answer: Any
 
 
 @dataclass(frozen=True)
 class JobRoute:
+    """``answer`` is the job's model (``of(view)``); a bare body without the envelope unless
+    ``enveloped``."""
+
     summary: str
-    answer: Callable[[JobView], Any]
+    answer: Any
     enveloped: bool = True
 
 
@@ -230,17 +238,18 @@ def _add_route(router: APIRouter, mount: MemoryMount, spec: AddRoute) -> None:
 
     if not spec.header_key:
         _drop_parameter(add_memories, "idempotency_key")
-    router.add_api_route("/add", add_memories, methods=["POST"], summary=spec.summary)
+    router.add_api_route("/add", add_memories, methods=["POST"], summary=spec.summary, response_model=AddOut)
 
 
 def _job_route(router: APIRouter, mount: MemoryMount, spec: JobRoute) -> None:
     Scope = scope_dependency(mount, Need.JOBS)
 
     def job_status(job_id: Annotated[str, Path(max_length=64)], scope: Scope, session: session_dependency(mount, Need.JOBS), services: ServicesDep) -> Any:  # type: ignore[valid-type]
-        view = services.memory.job(session, scope, job_id)
-        return ok(spec.answer(view)) if spec.enveloped else JSONResponse(spec.answer(view))
+        answer = spec.answer.of(services.memory.job(session, scope, job_id))
+        return ok(answer) if spec.enveloped else answer
 
-    router.add_api_route("/jobs/{job_id}", job_status, methods=["GET"], summary=spec.summary)
+    model = Envelope[spec.answer] if spec.enveloped else spec.answer  # type: ignore[name-defined]
+    router.add_api_route("/jobs/{job_id}", job_status, methods=["GET"], summary=spec.summary, response_model=model)
 
 
 def _retrieve_route(router: APIRouter, mount: MemoryMount, spec: RetrieveRoute) -> None:
@@ -259,9 +268,9 @@ def _retrieve_route(router: APIRouter, mount: MemoryMount, spec: RetrieveRoute) 
             format=body.format,
             context_max_tokens=body.context_max_tokens,
         )
-        return ok(**spec.answer(outcome))
+        return ok(**spec.answer.fields_of(outcome))
 
-    router.add_api_route("/retrieve", retrieve, methods=["POST"], summary=spec.summary)
+    router.add_api_route("/retrieve", retrieve, methods=["POST"], summary=spec.summary, response_model=spec.answer)
 
 
 def _list_route(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> None:
@@ -279,11 +288,12 @@ def _list_route(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> No
         result = services.memory.list(
             session, scope, categories=[category] if category else None, cursor=cursor, limit=limit, sort=sort
         )
-        return page([memory_read(m) for m in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
+        return page([MemoryOut.of(m) for m in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
 
     if not spec.sortable:
         _drop_parameter(list_memories, "sort")
-    router.add_api_route("", list_memories, methods=["GET"], summary=f"{spec.noun[0].upper()}{spec.noun[1:]}, newest first")
+    summary = f"{spec.noun[0].upper()}{spec.noun[1:]}, newest first"
+    router.add_api_route("", list_memories, methods=["GET"], summary=summary, response_model=Paged[MemoryOut])
 
 
 def _get_routes(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> None:
@@ -291,15 +301,19 @@ def _get_routes(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> No
     Session_ = session_dependency(mount, Need.READ)
 
     def get_memory(memory_id: MemoryId, scope: Scope, session: Session_, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        return ok(memory_read(services.memory.get(session, scope, str(memory_id))))
+        return ok(MemoryOut.of(services.memory.get(session, scope, str(memory_id))))
 
     def memory_history(memory_id: MemoryId, scope: Scope, session: Session_, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
         versions = services.memory.history(session, scope, str(memory_id))
-        return ok([version_read(v) for v in versions], memory_id=str(memory_id))
+        return ok([VersionOut.of(v) for v in versions], memory_id=str(memory_id))
 
-    router.add_api_route("/{memory_id}", get_memory, methods=["GET"], summary="One memory")
+    router.add_api_route("/{memory_id}", get_memory, methods=["GET"], summary="One memory", response_model=Envelope[MemoryOut])
     router.add_api_route(
-        "/{memory_id}/history", memory_history, methods=["GET"], summary="Every version of a memory, oldest first"
+        "/{memory_id}/history",
+        memory_history,
+        methods=["GET"],
+        summary="Every version of a memory, oldest first",
+        response_model=HistoryOut,
     )
 
 
@@ -307,22 +321,31 @@ def _edit_route(router: APIRouter, mount: MemoryMount) -> None:
     Scope = scope_dependency(mount, Need.EDIT, body=MemoryPatch, query=True)
 
     def update_memory(memory_id: MemoryId, body: MemoryPatch, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        return ok(memory_read(services.memory.update(session, scope, str(memory_id), **body.changes())))
+        return ok(MemoryOut.of(services.memory.update(session, scope, str(memory_id), **body.changes())))
 
-    router.add_api_route("/{memory_id}", update_memory, methods=["PATCH"], summary="Edit a memory (a version is kept)")
+    router.add_api_route(
+        "/{memory_id}",
+        update_memory,
+        methods=["PATCH"],
+        summary="Edit a memory (a version is kept)",
+        response_model=Envelope[MemoryOut],
+    )
 
 
 def _flag_routes(router: APIRouter, mount: MemoryMount) -> None:
     Scope = scope_dependency(mount, Need.EDIT)
 
     def flag(memory_id: MemoryId, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        return ok(memory_read(services.memory.flag(session, scope, str(memory_id), flagged=True)))
+        return ok(MemoryOut.of(services.memory.flag(session, scope, str(memory_id), flagged=True)))
 
     def unflag(memory_id: MemoryId, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        return ok(memory_read(services.memory.flag(session, scope, str(memory_id), flagged=False)))
+        return ok(MemoryOut.of(services.memory.flag(session, scope, str(memory_id), flagged=False)))
 
-    router.add_api_route("/{memory_id}/flag", flag, methods=["POST"], summary="Flag a memory as wrong or unwanted")
-    router.add_api_route("/{memory_id}/flag", unflag, methods=["DELETE"], summary="Remove my flag")
+    model = Envelope[MemoryOut]
+    router.add_api_route(
+        "/{memory_id}/flag", flag, methods=["POST"], summary="Flag a memory as wrong or unwanted", response_model=model
+    )
+    router.add_api_route("/{memory_id}/flag", unflag, methods=["DELETE"], summary="Remove my flag", response_model=model)
 
 
 def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseModel]) -> None:
@@ -331,10 +354,14 @@ def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseM
 
     def correct(memory_id: MemoryId, body: Body, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
         view = services.memory.correct(session, scope, str(memory_id), corrected_content=body.corrected_content)
-        return ok(memory_read(view))
+        return ok(MemoryOut.of(view))
 
     router.add_api_route(
-        "/{memory_id}/correct", correct, methods=["POST"], summary="Correct a memory (the old text stays in its history)"
+        "/{memory_id}/correct",
+        correct,
+        methods=["POST"],
+        summary="Correct a memory (the old text stays in its history)",
+        response_model=Envelope[MemoryOut],
     )
 
 
@@ -353,12 +380,13 @@ def _delete_route(router: APIRouter, mount: MemoryMount, spec: DeleteRoute) -> N
             scope = services.scopes.owner_of_memory(session, scope, str(memory_id))
         deleted = services.memory.delete(session, scope, str(memory_id), hard=hard)
         if spec.always_hard:
-            return ok({"deleted": deleted, "id": str(memory_id)})
-        return ok({"deleted": deleted, "id": str(memory_id), "hard_delete": hard})
+            return ok(DeletedOut(deleted=deleted, id=str(memory_id)))
+        return ok(TenantDeletedOut(deleted=deleted, id=str(memory_id), hard_delete=hard))
 
+    model = Envelope[DeletedOut] if spec.always_hard else Envelope[TenantDeletedOut]
     if spec.always_hard:
         _drop_parameter(delete_memory, "hard_delete")
-    router.add_api_route("/{memory_id}", delete_memory, methods=["DELETE"], summary=spec.summary)
+    router.add_api_route("/{memory_id}", delete_memory, methods=["DELETE"], summary=spec.summary, response_model=model)
 
 
 def _answer_route(router: APIRouter, mount: MemoryMount, spec: AnswerRoute) -> None:
@@ -370,7 +398,7 @@ def _answer_route(router: APIRouter, mount: MemoryMount, spec: AnswerRoute) -> N
         outcome = services.memory.answer(
             session, scope, values[spec.id_name], answer=body.answer, free_text=getattr(body, "free_text", None)
         )
-        return ok(answer_read(outcome))
+        return ok(AnswerOut.of(outcome))
 
     # The id's name is the path's own (clarification_id, review_id, question_id).
     answer.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -383,7 +411,7 @@ def _answer_route(router: APIRouter, mount: MemoryMount, spec: AnswerRoute) -> N
         ],
         return_annotation=dict[str, Any],
     )
-    router.add_api_route(spec.path, answer, methods=["POST"], summary=spec.summary)
+    router.add_api_route(spec.path, answer, methods=["POST"], summary=spec.summary, response_model=Envelope[AnswerOut])
 
 
 def _drop_parameter(function: Callable[..., Any], name: str) -> None:

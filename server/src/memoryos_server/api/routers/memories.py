@@ -20,7 +20,7 @@ from memoryos_server.api.memory_routes import (
     RetrieveRoute,
     memory_router,
 )
-from memoryos_server.api.schemas.memory import AddIn, ClarificationAnswerIn, RetrieveIn, job_read, retrieve_fields
+from memoryos_server.api.schemas.memory import AddIn, ClarificationAnswerIn, JobOut, RetrieveIn, RetrieveOut
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
@@ -48,8 +48,8 @@ END_USERS = MemoryMount(
 router = memory_router(
     END_USERS,
     add=AddRoute(AddIn, "Extract memories from messages and store them"),
-    job=JobRoute("The state of an extraction job", job_read),
-    retrieve=RetrieveRoute(RetrieveIn, "Hybrid search, with a block to add to the agent's prompt", retrieve_fields),
+    job=JobRoute("The state of an extraction job", JobOut),
+    retrieve=RetrieveRoute(RetrieveIn, "Hybrid search, with a block to add to the agent's prompt", RetrieveOut),
     browse=BrowseRoutes("the end-user's memories"),
     answer=AnswerRoute(
         "/clarifications/{clarification_id}/answer",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from memoryos_server.api.deps import PassportUser, ReadSession, ServicesDep
-from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.memory_routes import (
     AnswerRoute,
     BrowseRoutes,
@@ -21,8 +20,8 @@ from memoryos_server.api.memory_routes import (
     scope_dependency,
 )
 from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.memory import review_read
-from memoryos_server.api.schemas.passport import CorrectionIn, QuestionAnswerIn, export_read
+from memoryos_server.api.schemas.memory import ReviewOut
+from memoryos_server.api.schemas.passport import CorrectionIn, PassportExportOut, QuestionAnswerIn
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.passport import PassportCaller
@@ -54,7 +53,7 @@ questions_router = memory_router(
 QuestionReader = scope_dependency(MY_QUESTIONS, Need.READ)
 
 
-@questions_router.get("", summary="Pending Questions: my memories that contradict each other")
+@questions_router.get("", summary="Pending Questions: my memories that contradict each other", response_model=Paged[ReviewOut])
 def list_questions(
     scope: QuestionReader,  # type: ignore[valid-type]
     session: ReadSession,
@@ -64,14 +63,14 @@ def list_questions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     result = services.memory.questions(session, scope, status=None if status == "all" else status, cursor=cursor, limit=limit)
-    return page([review_read(q) for q in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
+    return page([ReviewOut.of(q) for q in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
 
 
 router = APIRouter(prefix="/v1/uui/me", tags=list(TAGS), route_class=AuthenticatedRoute)
 
 
-@router.get("/export", summary="Everything my passport holds, as JSON", response_model=None)
-def export(caller: PassportUser, session: ReadSession, services: ServicesDep) -> JSONResponse:
-    data = export_read(services.passport_account.export(session, caller.user))
+@router.get("/export", summary="Everything my passport holds, as JSON", response_model=Envelope[PassportExportOut])
+def export(caller: PassportUser, session: ReadSession, services: ServicesDep, response: Response) -> dict[str, Any]:
     # A download when a browser follows the permission center's Export link; plain JSON to clients.
-    return JSONResponse(ok(data), headers={"Content-Disposition": 'attachment; filename="memory-passport-export.json"'})
+    response.headers["Content-Disposition"] = 'attachment; filename="memory-passport-export.json"'
+    return ok(PassportExportOut.of(services.passport_account.export(session, caller.user)))

@@ -8,56 +8,69 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from memoryos_server.api.deps import AgentForUser, AgentKey, ReadSession, ServicesDep, WriteSession
-from memoryos_server.api.envelope import ok
+from memoryos_server.api.envelope import Envelope, ok
 from memoryos_server.api.memory_routes import AddRoute, JobRoute, MemoryMount, Need, RetrieveRoute, memory_router
 from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.memory import retrieved_read
 from memoryos_server.api.schemas.passport import (
+    AgentGrantOut,
+    AgentJobOut,
+    AgentRetrieveOut,
+    ExchangedGrantOut,
+    ExchangedOut,
     ExchangeIn,
+    ResolvedOut,
     ResolveIn,
     UniversalAddIn,
     UniversalRetrieveIn,
-    agent_grant_read,
-    iso,
-    universal_job_read,
 )
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.memory.types import RetrieveOutcome
 from memoryos_server.services.universal import AgentCaller
 
 TAGS = ["memory passport: agents' calls"]
 router = APIRouter(prefix="/v1/universal", tags=list(TAGS), route_class=AuthenticatedRoute)
 
 
-@router.post("/consent/exchange", summary="Trade the one-time consent code for this agent's UUI of the user")
+@router.post(
+    "/consent/exchange",
+    summary="Trade the one-time consent code for this agent's UUI of the user",
+    response_model=Envelope[ExchangedOut],
+)
 def exchange(body: ExchangeIn, caller: AgentKey, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
     exchanged = services.universal.exchange_code(session, caller.agent, body.code)
     grant = exchanged.grant
     return ok(
-        {
-            "uui_token": exchanged.uui_token,
-            "grant": {
-                "id": grant.id,
-                "categories_allowed": list(grant.categories),
-                "access_type": grant.access_type,
-                "expires_at": iso(grant.expires_at),
-            },
-        }
+        ExchangedOut(
+            uui_token=exchanged.uui_token,
+            grant=ExchangedGrantOut(
+                id=grant.id,
+                categories_allowed=list(grant.categories),
+                access_type=grant.access_type,
+                expires_at=grant.expires_at,
+            ),
+        )
     )
 
 
-@router.post("/users/resolve", summary="The UUI of the passport user who connected one of your accounts")
+@router.post(
+    "/users/resolve",
+    summary="The UUI of the passport user who connected one of your accounts",
+    response_model=Envelope[ResolvedOut],
+)
 def resolve(body: ResolveIn, caller: AgentKey, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
     resolved = services.universal.resolve_user(session, caller.agent, body.external_user_id)
-    return ok({"uui_token": resolved.uui_token, "permission_error": resolved.permission_error})
+    return ok(ResolvedOut(uui_token=resolved.uui_token, permission_error=resolved.permission_error))
 
 
-@router.get("/grant", summary="This agent's own grant for this user (null when it never had one)")
+@router.get(
+    "/grant",
+    summary="This agent's own grant for this user (null when it never had one)",
+    response_model=Envelope[AgentGrantOut | None],
+)
 def own_grant(caller: AgentForUser, session: ReadSession, services: ServicesDep) -> dict[str, Any]:
     assert caller.user is not None
     state = services.universal.grant_state(session, caller.agent, caller.user)
-    return ok(agent_grant_read(state.grant, state.status) if state.grant is not None else None)
+    return ok(AgentGrantOut.of(state.grant, state.status) if state.grant is not None else None)
 
 
 # --- the person's memories, within the grant -----------------------------------------------------
@@ -72,26 +85,11 @@ AGENTS = MemoryMount(
 )
 
 
-def agent_retrieve_fields(outcome: RetrieveOutcome) -> dict[str, Any]:
-    """No, expired or revoked grant: 200 with nothing and the reason (``permission_error``)."""
-    return {
-        "data": [retrieved_read(memory) for memory in outcome.memories],
-        "retrieval_id": outcome.retrieval_id,
-        "cached": False,
-        "system_prompt_addition": outcome.system_prompt_addition,
-        "context_token_count": outcome.context_token_count,
-        "permission_error": outcome.permission_error,
-        "categories_available": outcome.categories_available,
-        "is_passthrough": False,
-        "quota_mode": "FULL",
-    }
-
-
 memories_router = memory_router(
     AGENTS,
     retrieve=RetrieveRoute(
-        UniversalRetrieveIn, "The user's memories in the categories granted to this agent", agent_retrieve_fields
+        UniversalRetrieveIn, "The user's memories in the categories granted to this agent", AgentRetrieveOut
     ),
     add=AddRoute(UniversalAddIn, "Remember from messages, in the categories this agent may write", header_key=False),
-    job=JobRoute("One of this agent's add jobs (a bare body, no envelope)", universal_job_read, enveloped=False),
+    job=JobRoute("One of this agent's add jobs (a bare body, no envelope)", AgentJobOut, enveloped=False),
 )

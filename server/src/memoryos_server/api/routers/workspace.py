@@ -10,7 +10,7 @@ from fastapi import Query
 from sqlalchemy.orm import Session
 
 from memoryos_server.api.deps import ReadSession, ServicesDep, TenantPrincipal
-from memoryos_server.api.envelope import page
+from memoryos_server.api.envelope import Paged, page
 from memoryos_server.api.memory_routes import (
     AddRoute,
     AnswerRoute,
@@ -22,7 +22,7 @@ from memoryos_server.api.memory_routes import (
     memory_router,
     scope_dependency,
 )
-from memoryos_server.api.schemas.memory import RetrieveIn, ReviewAnswerIn, WorkspaceAddIn, retrieve_fields, review_read
+from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, ReviewOut, WorkspaceAddIn
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
@@ -47,7 +47,7 @@ REVIEWS = replace(WORKSPACE, prefix="/v1/tenant/reviews", tags=["reviews"], reso
 router = memory_router(
     WORKSPACE,
     add=AddRoute(WorkspaceAddIn, "Add workspace memories (contradictions open tenant reviews)"),
-    retrieve=RetrieveRoute(RetrieveIn, "Search the workspace memories", retrieve_fields),
+    retrieve=RetrieveRoute(RetrieveIn, "Search the workspace memories", RetrieveOut),
     browse=BrowseRoutes("workspace memories"),
     edit=True,
     delete=DeleteRoute("Delete a workspace memory"),
@@ -59,7 +59,7 @@ reviews_router = memory_router(
 ReviewReader = scope_dependency(REVIEWS, Need.READ)
 
 
-@reviews_router.get("", summary="Workspace conflicts to review (open ones by default)")
+@reviews_router.get("", summary="Workspace conflicts to review (open ones by default)", response_model=Paged[ReviewOut])
 def list_reviews(
     scope: ReviewReader,  # type: ignore[valid-type]
     session: ReadSession,
@@ -69,4 +69,4 @@ def list_reviews(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     result = services.memory.questions(session, scope, status=None if status == "all" else status, cursor=cursor, limit=limit)
-    return page([review_read(r) for r in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
+    return page([ReviewOut.of(r) for r in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)

@@ -170,7 +170,6 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
             )
     except ValidationFailed as error:
         return _ask_again(request, site, services, caller, ask, choices, str(error))
-    services.grants.notify(user, issued.view)
     if target is not None:
         return site.redirect(request, with_query(target, {"status": "granted", "state": ask.state, "code": issued.code.code}))
     return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "granted"}))
