@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session
 
 from memoryos_server.errors import CrossSiteRequest, PermissionDenied
 from memoryos_server.origins import claimed_origin, site_origins
-from memoryos_server.services.container import Services
+
+# The request's services and transaction, shared with the pages (re-exported for the routers).
+from memoryos_server.request_scope import ReadSession, RuntimeDep, ServicesDep, WriteSession, get_runtime, get_services  # noqa: F401
 from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.universal import AgentCaller
-from memoryos_server.services.runtime import Runtime
 
 T = TypeVar("T")
-
-
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def _read_session(request: Request) -> Iterator[Session]:
-    with get_runtime(request).db.session(write=False) as session:
-        yield session
-
-
-def _write_session(request: Request) -> Iterator[Session]:
-    with get_runtime(request).db.session() as session:
-        yield session
-
-
-# One request, one transaction: it commits when the handler has returned and its answer is
-# serialised, before a byte is sent (scope="function"), so an acknowledged write is durable; it
-# rolls back if anything raised. A write session takes SQLite's write lock at its first
-# statement, which comes after authentication (its own read, run by ``AuthenticatedRoute``).
-ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
-WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
 
 
 def authenticated(request: Request, authenticate: Callable[[Request], T]) -> T:
