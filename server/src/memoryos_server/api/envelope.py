@@ -108,9 +108,11 @@ _ERRORS = {
     403: "Not allowed (AUTH_003, UAT_001, UAT_002, PLINK_403)",
     404: "Not found (MEM_404, AGN_404, GNT_404, JOB_404, USR_404, …)",
     409: "Conflict with the current state (CLR_409, GNT_409, REQ_409)",
+    410: "Gone: a one-time link used or expired (PLINK_410)",
     413: "Body too large (REQ_413)",
     422: "Validation failed (REQ_422): details lists each field's error",
     429: "Rate limited (RATE_429), with Retry-After",
+    500: "An unexpected failure on our side (SRV_500), with the request id to quote",
     503: "Temporarily unavailable (SRV_503)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
