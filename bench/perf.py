@@ -19,14 +19,14 @@ dropped for the load and rebuilt from its own definition afterwards, as a bulk l
 
 At each data point, in this order:
 
-1. search in process: ``TenantMemoryService.retrieve`` in a read session, as the router calls
+1. search in process: ``MemoryService.retrieve`` (with the end-user's scope) in a read session, as the router calls
    it (everything but HTTP and authentication), the default embedder embedding every query;
 2. the baseline, same queries: embed with the same embedder, then a brute-force numpy scan of
    the owner's vectors (one matrix product, top 10) — no filters, no keyword signal, no fusion,
    no database, no decryption;
 3. over HTTP: a real uvicorn server in a child process on loopback, one httpx client with
    keep-alive, ``POST /v1/memories/retrieve`` then ``POST /v1/memories/add``;
-4. add throughput in process: batches of 64 messages through ``TenantMemoryService.add``,
+4. add throughput in process: batches of 64 messages through ``MemoryService.add``,
    ``infer: false`` (embed + de-duplication + write) and with the default extractor.
 
 Searches: a warm pass first (models loaded, per-owner caches built), then every query once,
@@ -513,7 +513,7 @@ def render(points: Sequence[Point], loads: Sequence[LoadRun], command: str, guar
             + "; ".join(embed_note) + ".",
             "Baseline (same run, same queries): embed the query with the same embedder, then a brute-force numpy "
             "scan of the owner's vectors, top 10 — no filters, no keyword signal, no fusion, no database.",
-            "In process: `TenantMemoryService.retrieve` in a read session, as the router calls it (end-user lookup, "
+            "In process: `MemoryService.retrieve` in a read session, as the router calls it (end-user lookup, "
             "hybrid search, rows, decryption, prompt block, open-clarification lookup); HTTP adds authentication by "
             "API key, JSON, uvicorn (one worker, a child process) and loopback, with one keep-alive httpx client. "
             "QPS: that one client, one request at a time.",

@@ -7,7 +7,7 @@ The set (bench/data/retrieval/*.json) holds, per persona, dated sessions of chat
 questions an agent might ask, each labelled with the user turns that answer it.
 
 For each persona (one end-user of one tenant), every user turn goes through the real add path
-(``TenantMemoryService.add``, what ``POST /v1/memories/add`` calls) as its own add, dated by its
+(``MemoryService.add``, what ``POST /v1/memories/add`` calls) as its own add, dated by its
 session, in session order, in one of two variants:
 
 - ``extractor``: the default rule-based extractor (``infer: true``);

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.api.schemas.memory import add_body
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.services.container import Services, build_services
+from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime, build_runtime
 from memoryos_server.settings import Settings
@@ -78,20 +79,18 @@ class Stack:
         """One ``POST /v1/memories/add`` worth of work, in process: one write session, committed."""
         messages = [ChatMessage(role="user", content=t, occurred_at=occurred_at) for t in texts]
         with self.runtime.db.session() as session:
-            body, _ = self.services.tenant_memory.add(
-                session, self.principal, end_user=(end_user, None), messages=messages, render=add_body,
-                infer=infer, metadata=metadata,
+            scope = self.services.scopes.end_user(
+                session, self.principal, end_user, permission=Permission.MEMORY_WRITE, create=True
             )
-        result: dict[str, Any] = json.loads(body)
+            outcome = self.services.memory.add(session, scope, messages=messages, infer=infer, metadata=metadata)
+        result: dict[str, Any] = json.loads(add_body(outcome))
         return result
 
     def retrieve(self, end_user: str, query: str, *, limit: int = 10) -> Any:
         """One ``POST /v1/memories/retrieve`` worth of work, in process: one read session."""
         with self.runtime.db.session(write=False) as session:
-            return self.services.tenant_memory.retrieve(
-                session, self.principal, end_user=(end_user, None), query=query, limit=limit, categories=None,
-                time_filter_days=None, as_of=None, format="bullets", context_max_tokens=500,
-            )
+            scope = self.services.scopes.end_user(session, self.principal, end_user, permission=Permission.MEMORY_READ)
+            return self.services.memory.retrieve(session, scope, query=query, limit=limit)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

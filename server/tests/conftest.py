@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 pytest_plugins = [
+    "tests.fixtures.contract",
     "tests.fixtures.databases",
     "tests.fixtures.app",
     "tests.fixtures.factories",

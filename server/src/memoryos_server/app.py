@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from memoryos_server.api.errors import install_error_handlers
+from memoryos_server.api.openapi import install_openapi
 from memoryos_server.api.middleware import BodyLimitMiddleware, RequestContextMiddleware, StorableTextMiddleware
 from memoryos_server.api.routers import (
     admin,
@@ -22,7 +23,6 @@ from memoryos_server.api.routers import (
     memories_compat,
     passport,
     passport_memories,
-    reviews,
     tenant,
     universal,
     users,
@@ -111,11 +111,15 @@ def create_app(
 
     install_error_handlers(app)
     routers = (
-        health, auth, tenant, users, memories_compat, memories, workspace, reviews,
-        agents, connectors, admin, passport, passport_memories, universal,
+        health.router, auth.router, tenant.router, users.router,
+        memories_compat.router, memories.router, workspace.router, workspace.reviews_router,
+        agents.router, connectors.router, admin.router,
+        passport.router, passport_memories.memories_router, passport_memories.questions_router, passport_memories.router,
+        universal.router, universal.memories_router,
     )
-    for module in routers:
-        app.include_router(module.router)
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app)
     install_web(app, runtime)
 
     # Outermost last: the request context wraps everything, so even a 413 carries a request id.

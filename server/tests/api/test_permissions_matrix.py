@@ -23,7 +23,7 @@ from httpx import Response
 
 from memoryos_server.api.deps import get_principal
 from memoryos_server.engine.types import ChatMessage
-from memoryos_server.services.memory import MemoryOwner
+from memoryos_server.services.memory import MemoryOwner, MemoryScope
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, ROLE_PERMISSIONS, SERVICE_ROLE, Permission
 from memoryos_server.services.principal import Principal
 from tests.fixtures.factories import TenantHandle, create_tenant, operator_headers
@@ -76,7 +76,7 @@ class Org:
         conflicts: list[str] = []
         for text in texts:
             outcome = self.services.memory.add(
-                session, owner=owner, messages=[ChatMessage("user", text)], actor="test:matrix", infer=infer
+                session, MemoryScope.for_owner(owner, actor="test:matrix"), messages=[ChatMessage("user", text)], infer=infer
             )
             conflicts += outcome.conflict_ids
         assert outcome is not None

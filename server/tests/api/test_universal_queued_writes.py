@@ -54,7 +54,7 @@ class Setup:
         return str(body["job_id"])
 
     def run_worker(self) -> bool:
-        return JobRunner(self.services.memory, universal_gate=self.services.universal_memory).run_once()
+        return JobRunner(self.services.memory, universal_gate=self.services.passport_scopes).run_once()
 
     def job(self, agent: AgentHandle, uui: str, job_id: str) -> dict[str, Any]:
         response = self.client.get(f"/v1/universal/memories/jobs/{job_id}", headers=agent.headers(uui))

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryOwner
 from memoryos_server.storage.types import utcnow
-from tests.fixtures.memory import ACTOR, add, contents, make_end_user, make_passport_user, make_workspace, retrieve
+from tests.fixtures.memory import add, contents, make_end_user, make_passport_user, make_workspace, retrieve, scope_of
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def owner(request: pytest.FixtureRequest, services: Services) -> MemoryOwner:
 
 def _flag(services: Services, owner: MemoryOwner, memory_id: str, flagged: bool) -> None:
     with services.runtime.db.session() as session:
-        services.memory.flag(session, owner=owner, memory_id=memory_id, flagged=flagged, actor=ACTOR)
+        services.memory.flag(session, scope_of(owner), memory_id, flagged=flagged)
 
 
 KUBERNETES = "I have ten years of experience with Kubernetes"
@@ -62,7 +62,7 @@ def test_a_flagged_memory_is_withheld_from_retrieve_until_unflagged(services: Se
     assert flagged.id not in [m.id for m in retrieve(services, owner, "Kubernetes", as_of=utcnow()).memories]
     # The owner still sees it, marked.
     with services.runtime.db.session(write=False) as session:
-        listed = {m.id: m for m in services.memory.list(session, owner=owner).items}
+        listed = {m.id: m for m in services.memory.list(session, scope_of(owner)).items}
     assert listed[flagged.id].flagged and not listed[kept.id].flagged
 
     _flag(services, owner, flagged.id, False)
@@ -87,12 +87,12 @@ def test_restating_a_flagged_memory_makes_no_unflagged_copy(services: Services, 
 def test_an_update_flags_and_unflags_too(services: Services, owner: MemoryOwner) -> None:
     [memory] = add(services, owner, KUBERNETES).results
     with services.runtime.db.session() as session:
-        view = services.memory.update(session, owner=owner, memory_id=memory.id, actor=ACTOR, flagged=True)
+        view = services.memory.update(session, scope_of(owner), memory.id, flagged=True)
     assert view.flagged
     assert retrieve(services, owner, "Kubernetes").memories == []
     with services.runtime.db.session() as session:
-        services.memory.update(session, owner=owner, memory_id=memory.id, actor=ACTOR, flagged=False)
-        events = [v.event for v in services.memory.history(session, owner=owner, memory_id=memory.id)]
+        services.memory.update(session, scope_of(owner), memory.id, flagged=False)
+        events = [v.event for v in services.memory.history(session, scope_of(owner), memory.id)]
     assert events == ["ADD", "FLAG", "UNFLAG"]
     assert [m.id for m in retrieve(services, owner, "Kubernetes").memories] == [memory.id]
 
@@ -104,9 +104,9 @@ def test_neither_is_correct_marks_both_memories_unconfirmed_for_agents(services:
     disputed = retrieve(services, owner, "Where is the office?")
     assert all(m.disputed and not m.unconfirmed for m in disputed.memories)
     with services.runtime.db.session(write=False) as session:
-        [question] = services.memory.questions(session, owner=owner).items
+        [question] = services.memory.questions(session, scope_of(owner)).items
     with services.runtime.db.session() as session:
-        services.memory.answer(session, owner=owner, conflict_id=question.id, answer="neither", actor=ACTOR)
+        services.memory.answer(session, scope_of(owner), question.id, answer="neither")
 
     found = retrieve(services, owner, "Where is the office?")
     assert {m.id for m in found.memories} == {older.id, newer.id}

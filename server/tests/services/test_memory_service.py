@@ -31,6 +31,7 @@ from tests.fixtures.memory import (
     make_passport_user,
     make_workspace,
     retrieve,
+    scope_of,
 )
 
 SEED = "Please remember that I prefer short, structured explanations and Python examples"
@@ -52,12 +53,12 @@ def owner(request: pytest.FixtureRequest, services: Services) -> MemoryOwner:
 
 def _history(services: Services, owner: MemoryOwner, memory_id: str) -> list[tuple[str, str]]:
     with services.runtime.db.session(write=False) as session:
-        return [(v.event, v.content) for v in services.memory.history(session, owner=owner, memory_id=memory_id)]
+        return [(v.event, v.content) for v in services.memory.history(session, scope_of(owner), memory_id)]
 
 
 def _get(services: Services, owner: MemoryOwner, memory_id: str):  # type: ignore[no-untyped-def]
     with services.runtime.db.session(write=False) as session:
-        return services.memory.get(session, owner=owner, memory_id=memory_id)
+        return services.memory.get(session, scope_of(owner), memory_id)
 
 
 def test_the_seed_example_is_a_preference(services: Services, owner: MemoryOwner) -> None:
@@ -75,7 +76,7 @@ def test_small_talk_and_one_off_instructions_are_nothing_to_extract(services: Se
     outcome = add(services, owner, "hi, how are you?", "make this reply shorter")
     assert outcome.nothing_to_extract and outcome.results == [] and outcome.status == "completed"
     with services.runtime.db.session(write=False) as session:
-        job = services.memory.job(session, job_id=outcome.job_id, family=services.memory.job_family(owner), owner=owner)
+        job = services.memory.job(session, scope_of(owner), outcome.job_id)
     assert job.status == "completed" and job.memories_created == 0
 
 
@@ -101,7 +102,7 @@ def test_a_restatement_is_a_noop_and_more_detail_is_an_update(services: Services
     assert _get(services, owner, first.id).content == "Loves hiking in the Alps"
     assert _history(services, owner, first.id) == [("ADD", "Loves hiking"), ("UPDATE", "Loves hiking in the Alps")]
     with services.runtime.db.session(write=False) as session:
-        listed = services.memory.list(session, owner=owner)
+        listed = services.memory.list(session, scope_of(owner))
     assert listed.total == 1  # no copies
 
 
@@ -167,7 +168,7 @@ def _conflicted(services: Services, owner: MemoryOwner) -> tuple[str, str, str]:
 def _answer(services: Services, owner: MemoryOwner, conflict_id: str, answer: str, free_text: str | None = None):  # type: ignore[no-untyped-def]
     with services.runtime.db.session() as session:
         return services.memory.answer(
-            session, owner=owner, conflict_id=conflict_id, answer=answer, actor=ACTOR, free_text=free_text
+            session, scope_of(owner), conflict_id, answer=answer, free_text=free_text
         )
 
 
@@ -215,7 +216,7 @@ def test_deleting_one_side_closes_the_question_and_records_the_other_sides_relea
     conflict_id, berlin, paris = _conflicted(services, owner)
     assert _get(services, owner, berlin).disputed
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=paris, actor=ACTOR)
+        services.memory.delete(session, scope_of(owner), paris)
     kept = _get(services, owner, berlin)
     assert kept.status == "active" and not kept.disputed
     assert [e for e, _ in _history(services, owner, berlin)][-1] == "RESOLVE"
@@ -244,7 +245,7 @@ def test_a_workspace_conflict_is_a_review(services: Services) -> None:
     [review_id] = outcome.conflict_ids
     assert review_id.startswith("rev_")
     with services.runtime.db.session(write=False) as session:
-        reviews = services.memory.questions(session, owner=workspace)
+        reviews = services.memory.questions(session, scope_of(workspace))
     assert [r.id for r in reviews.items] == [review_id]
     assert retrieve(services, workspace, "office").clarification is None  # reviews go to the dashboard
     _answer(services, workspace, review_id, "B")
@@ -259,7 +260,7 @@ def test_a_passport_conflict_is_a_pending_question(services: Services) -> None:
     add(services, passport, "I live in Berlin")
     add(services, passport, "I live in Paris")
     with services.runtime.db.session(write=False) as session:
-        questions = services.memory.questions(session, owner=passport)
+        questions = services.memory.questions(session, scope_of(passport))
     assert questions.total == 1 and questions.items[0].kind == "question"
     # Questions of the passport user are for the permission center, not surfaced to agents.
     assert retrieve(services, passport, "Where does the user live?").clarification is None
@@ -360,18 +361,18 @@ def test_updates_deletes_and_history(services: Services, owner: MemoryOwner) -> 
     memory_id = add(services, owner, "I live in Berlin").results[0].id
     with services.runtime.db.session() as session:
         edited = services.memory.update(
-            session, owner=owner, memory_id=memory_id, actor=ACTOR, content="Lives in Berlin-Mitte", importance=8
+            session, scope_of(owner), memory_id, content="Lives in Berlin-Mitte", importance=8
         )
     assert (edited.content, edited.importance, edited.version) == ("Lives in Berlin-Mitte", 8.0, 2)
     assert contents(retrieve(services, owner, "Mitte")) == ["Lives in Berlin-Mitte"]
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=memory_id, actor=ACTOR)
+        services.memory.delete(session, scope_of(owner), memory_id)
     with pytest.raises(MemoryNotFound):
         _get(services, owner, memory_id)
     assert retrieve(services, owner, "Mitte").memories == []
     hard = add(services, owner, "I work at Acme").results[0].id
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=hard, actor=ACTOR, hard=True)
+        services.memory.delete(session, scope_of(owner), hard, hard=True)
     with pytest.raises(MemoryNotFound):
         _history(services, owner, hard)
 
@@ -416,7 +417,7 @@ def test_concurrent_adds_for_one_owner_lose_nothing(services: Services, owner: M
         thread.join()
     assert not errors, errors
     with services.runtime.db.session(write=False) as session:
-        listed = services.memory.list(session, owner=owner, limit=200)
+        listed = services.memory.list(session, scope_of(owner), limit=200)
     texts = {m.content for m in listed.items}
     assert len(texts) == threads_count * per_thread
     found = retrieve(services, owner, "locker code 203", limit=5)

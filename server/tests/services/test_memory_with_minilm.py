@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from memoryos_server.engine.embeddings import LocalMiniLMEmbedder
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryService
-from tests.fixtures.memory import ACTOR, make_end_user
+from tests.fixtures.memory import make_end_user, scope_of
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,11 @@ def test_minilm_retrieval_dedupe_and_conflicts(memory: tuple[Services, MemorySer
         from memoryos_server.engine.types import ChatMessage
 
         with services.runtime.db.session() as session:
-            return service.add(session, owner=owner, messages=[ChatMessage("user", t) for t in texts], actor=ACTOR)
+            return service.add(session, scope_of(owner), messages=[ChatMessage("user", t) for t in texts])
 
     def search(query: str) -> list[str]:
         with services.runtime.db.session(write=False) as session:
-            return [m.content for m in service.retrieve(session, owner=owner, query=query, limit=3).memories]
+            return [m.content for m in service.retrieve(session, scope_of(owner), query=query, limit=3).memories]
 
     add(
         "Please remember that I prefer short, structured explanations and Python examples",

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
+from memoryos_server.services.universal import AgentCaller
 from memoryos_server.storage.models import AuditEvent, GlobalAgent, Grant, UniversalUser
 from tests.fixtures.passport import AgentHandle, PassportHandle, connected, new_agent, new_passport  # noqa: F401
 
@@ -41,7 +42,8 @@ def test_the_service_refuses_a_pair_that_never_had_a_grant(
     services = app.state.services
 
     with app.state.runtime.db.session() as session:
-        result = services.universal_memory.retrieve(session, agent_row, user_row, query="window seats")
+        scope = services.passport_scopes.agent(session, AgentCaller(agent_row, user_row))
+        result = services.memory.retrieve(session, scope, query="window seats")
     assert result.permission_error == "no_grant_for_user"
     assert result.memories == [] and result.system_prompt_addition == "" and result.categories_available == []
 

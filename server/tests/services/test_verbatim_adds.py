@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryOwner
-from tests.fixtures.memory import add, make_end_user, make_passport_user, make_workspace, retrieve
+from tests.fixtures.memory import add, make_end_user, make_passport_user, make_workspace, retrieve, scope_of
 
 
 @pytest.fixture
@@ -33,12 +33,12 @@ def owner(request: pytest.FixtureRequest, services: Services) -> MemoryOwner:
 
 def _listed(services: Services, owner: MemoryOwner) -> list:  # type: ignore[type-arg]
     with services.runtime.db.session(write=False) as session:
-        return services.memory.list(session, owner=owner, limit=500).items
+        return services.memory.list(session, scope_of(owner), limit=500).items
 
 
 def _versions(services: Services, owner: MemoryOwner, memory_id: str) -> list[tuple[str, str]]:
     with services.runtime.db.session(write=False) as session:
-        return [(v.event, v.content) for v in services.memory.history(session, owner=owner, memory_id=memory_id)]
+        return [(v.event, v.content) for v in services.memory.history(session, scope_of(owner), memory_id)]
 
 
 def test_texts_that_differ_by_an_identifier_or_a_number_are_two_memories(
@@ -93,7 +93,7 @@ def test_many_similar_verbatim_texts_open_no_conflict(services: Services, owner:
     assert sorted(m.content for m in listed) == sorted(texts)
     assert not any(m.disputed for m in listed)
     with services.runtime.db.session(write=False) as session:
-        assert services.memory.questions(session, owner=owner).total == 0
+        assert services.memory.questions(session, scope_of(owner)).total == 0
     assert retrieve(services, owner, "Who is the manager?").clarification is None
 
 

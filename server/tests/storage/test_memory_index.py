@@ -24,7 +24,7 @@ from memoryos_server.storage.models import EMBEDDING_DIM, TenantMemoryTerm
 from memoryos_server.storage.repositories.memories import TENANT
 from memoryos_server.storage.types import utcnow
 from tests.fixtures import databases
-from tests.fixtures.memory import ACTOR, add, contents, make_end_user, make_passport_user, retrieve
+from tests.fixtures.memory import ACTOR, add, contents, make_end_user, make_passport_user, retrieve, scope_of
 from tests.fixtures.rawfiles import raw_bytes
 
 SECRET_WORDS = ("zanzibar", "quokka", "marmalade")
@@ -42,7 +42,7 @@ def _second_worker(services: Services) -> MemoryService:
 
 def _ids(services: Services, memory: MemoryService, owner: MemoryOwner, query: str, **options: object) -> list[str]:
     with services.runtime.db.session(write=False) as session:
-        outcome = memory.retrieve(session, owner=owner, query=query, **options)  # type: ignore[arg-type]
+        outcome = memory.retrieve(session, scope_of(owner), query=query, **options)  # type: ignore[arg-type]
     return [m.id for m in outcome.memories]
 
 
@@ -56,16 +56,16 @@ def test_a_second_worker_sees_adds_edits_archives_and_deletes(services: Services
     assert _ids(services, other, owner, "peanuts allergy")[0] == second  # a newer generation: delta
 
     with services.runtime.db.session() as session:
-        services.memory.update(session, owner=owner, memory_id=second, actor=ACTOR, category="preference")
+        services.memory.update(session, scope_of(owner), second, category="preference")
     assert _ids(services, other, owner, "peanuts", categories=["fact"]) == []
     assert second in _ids(services, other, owner, "peanuts", categories=["preference"])
 
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=second, actor=ACTOR)
+        services.memory.delete(session, scope_of(owner), second)
     assert second not in _ids(services, other, owner, "peanuts")
 
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=first, actor=ACTOR, hard=True)
+        services.memory.delete(session, scope_of(owner), first, hard=True)
     assert _ids(services, other, owner, "hiking") == []  # a purge: reloaded
 
 
@@ -85,12 +85,12 @@ def test_keyword_search_in_a_warm_worker_follows_rewrites_and_deletes(services: 
     assert [m for m, _ in _keyword(services, warm, owner, "hiking mountains")] == [hiking]  # loads the owner
 
     with services.runtime.db.session() as session:
-        services.memory.update(session, owner=owner, memory_id=hiking, actor=ACTOR, content="I love sailing on the lake")
+        services.memory.update(session, scope_of(owner), hiking, content="I love sailing on the lake")
     assert _keyword(services, warm, owner, "hiking mountains") == []  # the old words no longer count
     assert [m for m, _ in _keyword(services, warm, owner, "sailing lake")] == [hiking]
 
     with services.runtime.db.session() as session:
-        services.memory.delete(session, owner=owner, memory_id=lisbon, actor=ACTOR)
+        services.memory.delete(session, scope_of(owner), lisbon)
     assert _keyword(services, warm, owner, "sister Lisbon") == []
     added = [add(services, owner, f"Visited museum number {i} in Porto", infer=False).results[0].id for i in range(5)]
     # The warm worker answers what a worker starting now would, scores included.
@@ -117,9 +117,9 @@ def test_a_rolled_back_write_never_reaches_a_cache(services: Services) -> None:
         with services.runtime.db.session() as session:
             from memoryos_server.engine.types import ChatMessage
 
-            services.memory.add(session, owner=owner, messages=[ChatMessage("user", "I love sailing")], actor=ACTOR)
+            services.memory.add(session, scope_of(owner), messages=[ChatMessage("user", "I love sailing")])
             # The same session searches after writing: it must not teach the shared cache.
-            services.memory.retrieve(session, owner=owner, query="sailing")
+            services.memory.retrieve(session, scope_of(owner), query="sailing")
             raise RuntimeError("roll back")
     assert _ids(services, services.memory, owner, "sailing hiking") == [kept]
     chess = add(services, owner, "I enjoy chess").results[0].id  # takes the rolled-back generation

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from memoryos_server.settings import Settings
-from memoryos_server.storage.text import UNSTORABLE_MESSAGE
+from memoryos_server.storable import UNSTORABLE_MESSAGE
 from tests.fixtures.passport import AgentHandle, client_from, exchange, fresh_ip, latest_code, link_token, new_agent  # noqa: F401
 
 Form = list[tuple[str, str]]

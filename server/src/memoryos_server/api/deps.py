@@ -9,25 +9,14 @@ from fastapi import Depends, Header, Request
 
 from memoryos_server.errors import CrossSiteRequest, PermissionDenied
 from memoryos_server.origins import claimed_origin, site_origins
-from memoryos_server.services.container import Services
+
+# The request's services and transaction, shared with the pages (re-exported for the routers).
+from memoryos_server.request_scope import ReadSession, RuntimeDep, ServicesDep, WriteSession, get_runtime, get_services  # noqa: F401
 from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.universal import AgentCaller
-from memoryos_server.services.runtime import Runtime
 
 T = TypeVar("T")
-
-
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def authenticated(request: Request, authenticate: Callable[[Request], T]) -> T:

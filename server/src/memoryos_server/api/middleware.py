@@ -13,7 +13,7 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memoryos_server.api.context import new_request_id, reset_request_id, set_request_id
+from memoryos_server.request_context import new_request_id, reset_request_id, set_request_id
 from memoryos_server.api.envelope import error_body
 from memoryos_server.api.schemas.common import UNSTORABLE_MESSAGE, is_storable
 

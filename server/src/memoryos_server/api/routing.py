@@ -21,6 +21,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from memoryos_server.api.deps import AUTHENTICATORS
+from memoryos_server.api.envelope import ERROR_RESPONSES
+from memoryos_server.api.openapi import security_of
 
 
 def authenticators_of(dependant: Dependant) -> list[Callable[[Request], Any]]:
@@ -38,6 +40,16 @@ def authenticators_of(dependant: Dependant) -> list[Callable[[Request], Any]]:
 
 
 class AuthenticatedRoute(APIRoute):
+    """Also what /openapi.json says of the route: the credential its authenticators take
+    (``security``, unless the route states its own) and our error envelope for every error."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {**ERROR_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
+        extra = dict(self.openapi_extra or {})
+        extra.setdefault("security", security_of(authenticators_of(self.dependant)))
+        self.openapi_extra = extra
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         first = authenticators_of(self.dependant)

@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from memoryos_server.api.context import peek_request_id
+from memoryos_server.request_context import peek_request_id
 from memoryos_server.settings import Settings
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.

@@ -93,7 +93,7 @@ def mcp(
     ] = None,
 ) -> None:
     """Serve one agent's universal memory as Model Context Protocol tools over stdio."""
-    from memoryos_server.mcp.client import AgentConfig
+    from memoryos_server.mcp.server import AgentConfig
     from memoryos_server.mcp.server import run_stdio
 
     base = api_url or settings_with().resolved_public_url

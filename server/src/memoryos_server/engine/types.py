@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
-CATEGORIES: tuple[str, ...] = ("preference", "fact", "goal", "procedure", "relationship", "expertise")
+# The six categories, defined here once: everything else (request schemas, the search index's
+# codes, the pages, the MCP tools) takes them from this type.
 Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True, slots=True)

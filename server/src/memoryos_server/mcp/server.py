@@ -3,19 +3,27 @@
 - ``get_context``: what the user shared with this agent, ready to put in a prompt;
 - ``add_memory``: remember something from the conversation (needs a read-write grant);
 - ``create_consent_url``: where to send the user to grant (or change) access.
+
+The server is a client of a running MemoryOS (local or remote), like any agent backend: it
+calls the agent side of the API through our SDK's ``AsyncUniversalMemory`` with an agent key
+and one UUI, and never touches a database.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from memoryos_server.mcp.client import AgentClient, AgentConfig, MemoryOSCallFailed
+from memoryos import APIConnectionError, MemoryOSError
+from memoryos.universal import AsyncUniversalMemory
+from memoryos_server.engine.types import Category
 
-Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
+T = TypeVar("T")
 
 INSTRUCTIONS = (
     "MemoryOS Memory Passport: memory the user chose to share with this agent. Call get_context "
@@ -25,15 +33,50 @@ INSTRUCTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class AgentConfig:
+    api_url: str
+    agent_api_key: str
+    uui_token: str | None = None
+    consent_base_url: str | None = None
+    agent_id: str | None = None
+    timeout_seconds: float = 30.0
+
+    @property
+    def resolved_consent_base_url(self) -> str:
+        return (self.consent_base_url or self.api_url).rstrip("/")
+
+
 class Message(BaseModel):
     role: Literal["user", "assistant", "system"] = "user"
     content: str = Field(min_length=1, max_length=16_000)
 
 
-def build_server(config: AgentConfig, *, client: AgentClient | None = None) -> MCPServer:
-    api = client or AgentClient(config)
+def build_server(config: AgentConfig) -> MCPServer:
     # WARNING: stdout is the protocol channel and stderr the host's log; keep the noise down.
     server: MCPServer = MCPServer(name="memoryos", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+
+    async def call(use: Callable[[AsyncUniversalMemory], Awaitable[T]]) -> T:
+        """One API call with a fresh client, its failure turned into a tool error a model can read."""
+        if not config.uui_token:
+            raise ToolError(
+                "no passport user configured: set MEMORYOS_UUI_TOKEN (or --uui-token) to the UUI this agent "
+                "received through the consent exchange"
+            )
+        try:
+            async with AsyncUniversalMemory(
+                agent_api_key=config.agent_api_key,
+                uui_token=config.uui_token,
+                base_url=config.api_url,
+                timeout=config.timeout_seconds,
+            ) as memory:
+                return await use(memory)
+        except APIConnectionError as exc:
+            raise ToolError(f"MemoryOS at {config.api_url} did not answer ({type(exc).__name__})") from exc
+        except MemoryOSError as exc:
+            raise ToolError(
+                f"MemoryOS refused the call: {exc.error or 'request_failed'} ({exc.code or exc.status_code})"
+            ) from exc
 
     @server.tool(
         name="get_context",
@@ -41,23 +84,23 @@ def build_server(config: AgentConfig, *, client: AgentClient | None = None) -> M
         "and a block of text to add to the system prompt.",
     )
     async def get_context(query: str, limit: int = 5) -> dict[str, Any]:
-        body = await _guard(api.retrieve(query, limit=max(1, min(limit, 50))))
+        result = await call(lambda memory: memory.get(query=query, limit=max(1, min(limit, 50))))
         return {
-            "system_prompt_addition": body.get("system_prompt_addition", ""),
+            "system_prompt_addition": result.system_prompt_addition,
             "memories": [
                 {
-                    "id": m["id"],
-                    "content": m["content"],
-                    "category": m["category"],
-                    "relevance": m.get("relevance_score"),
+                    "id": m.id,
+                    "content": m.content,
+                    "category": m.category,
+                    "relevance": m.relevance_score,
                     # The user's own marks: check with them before relying on such a memory.
-                    "disputed": bool(m.get("disputed", False)),
-                    "unconfirmed": bool(m.get("unconfirmed", False)),
+                    "disputed": m.disputed,
+                    "unconfirmed": m.unconfirmed,
                 }
-                for m in body.get("data", [])
+                for m in result.items
             ],
-            "permission_status": body.get("permission_error"),
-            "categories_available": body.get("categories_available", []),
+            "permission_status": result.permission_status,
+            "categories_available": result.categories_available,
         }
 
     @server.tool(
@@ -66,16 +109,15 @@ def build_server(config: AgentConfig, *, client: AgentClient | None = None) -> M
         "categories the user granted for writing are kept.",
     )
     async def add_memory(messages: list[Message]) -> dict[str, Any]:
-        body = await _guard(api.add([m.model_dump() for m in messages], {"source": "mcp"}))
+        result = await call(
+            lambda memory: memory.add(messages=[m.model_dump() for m in messages], metadata={"source": "mcp"})
+        )
         return {
-            "status": body.get("status"),
-            "job_id": body.get("job_id"),
-            "nothing_to_extract": body.get("nothing_to_extract", False),
-            "stored": [
-                {"id": r["id"], "event": r["event"], "memory": r["memory"], "category": r["category"]}
-                for r in body.get("results", [])
-            ],
-            "skipped": body.get("skipped", 0),
+            "status": result.status,
+            "job_id": result.job_id,
+            "nothing_to_extract": result.nothing_to_extract,
+            "stored": [{"id": r.id, "event": r.event, "memory": r.memory, "category": r.category} for r in result.results],
+            "skipped": result.skipped,
         }
 
     @server.tool(
@@ -86,17 +128,24 @@ def build_server(config: AgentConfig, *, client: AgentClient | None = None) -> M
     async def create_consent_url(
         categories: list[Category] | None = None, state: str | None = None, redirect_uri: str | None = None
     ) -> dict[str, Any]:
-        agent_id = await _guard(api.agent_id())
-        return {"consent_url": api.consent_url(agent_id, categories=list(categories or []), state=state, redirect_uri=redirect_uri)}
+        agent_id = config.agent_id or await _agent_id_from_grant()
+        url = AsyncUniversalMemory.consent_url(
+            agent_id,
+            redirect_uri=redirect_uri,
+            state=state,
+            categories=list(categories or []),
+            base_url=config.resolved_consent_base_url,
+        )
+        return {"consent_url": url}
+
+    async def _agent_id_from_grant() -> str:
+        """The configured agent id, else the one this agent's grant names."""
+        grant = await call(lambda memory: memory.grant()) if config.uui_token else None
+        if grant is None or not grant.agent_id:
+            raise ToolError("set MEMORYOS_AGENT_ID (or --agent-id) to build consent URLs")
+        return grant.agent_id
 
     return server
-
-
-async def _guard(call: Any) -> Any:
-    try:
-        return await call
-    except MemoryOSCallFailed as exc:
-        raise ToolError(str(exc)) from exc
 
 
 def run_stdio(config: AgentConfig) -> None:

@@ -12,17 +12,18 @@ from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.grants import GrantService
 from memoryos_server.services.identity import IdentityService
-from memoryos_server.services.memory import MemoryService, TenantMemoryService
+from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport import PassportService
-from memoryos_server.services.passport_memory import PassportMemoryService
+from memoryos_server.services.passport_account import PassportAccountService
+from memoryos_server.services.passport_scopes import PassportScopes
 from memoryos_server.services.passport_sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.scopes import TenantScopes
 from memoryos_server.services.seen import SeenLog
 from memoryos_server.services.tenant_audit import TenantAuditService
 from memoryos_server.services.tenants import MemberService
 from memoryos_server.services.universal import UniversalAccessService
-from memoryos_server.services.universal_memory import UniversalMemoryAccess
 from memoryos_server.services.usage import UsageService
 from memoryos_server.services.users import EndUserService
 
@@ -44,9 +45,9 @@ class Services:
     audit: AuditService
     activity: ActivityService
     memory: MemoryService
-    tenant_memory: TenantMemoryService
-    universal_memory: UniversalMemoryAccess
-    passport_memory: PassportMemoryService
+    scopes: TenantScopes
+    passport_scopes: PassportScopes
+    passport_account: PassportAccountService
     feedback: RetrievalFeedbackService
     usage: UsageService
     seen: SeenLog
@@ -63,6 +64,7 @@ def build_services(runtime: Runtime) -> Services:
     passport = PassportService(runtime, email=email, limiter=limiter)
     connections = ConnectionService(runtime)
     universal = UniversalAccessService(runtime, grants=grants)
+    passport_scopes = PassportScopes(universal, audit)
     seen = SeenLog()
     tenant_audit = TenantAuditService(audit)
     return Services(
@@ -81,9 +83,11 @@ def build_services(runtime: Runtime) -> Services:
         audit=audit,
         activity=ActivityService(audit),
         memory=memory,
-        tenant_memory=TenantMemoryService(memory, identity, seen=seen),
-        universal_memory=UniversalMemoryAccess(memory, universal),
-        passport_memory=PassportMemoryService(memory, passport=passport, grants=grants, connections=connections),
+        scopes=TenantScopes(identity, seen=seen),
+        passport_scopes=passport_scopes,
+        passport_account=PassportAccountService(
+            memory, passport=passport, scopes=passport_scopes, grants=grants, connections=connections, audit=audit
+        ),
         feedback=RetrievalFeedbackService(audit),
         usage=UsageService(),
         seen=seen,

@@ -26,6 +26,7 @@ from memoryos_server.services.email import EmailService
 from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.pairwise import PairwiseIdentities
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.db import after_commit
 from memoryos_server.storage.models import ConsentCode, GlobalAgent, Grant, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.passport import ConsentCodeRepository, GrantRepository
@@ -168,7 +169,10 @@ class GrantService:
         self.pairwise.ensure(session, user, agent.id)
         code = self._issue_code(session, user, agent.id)
         self._record(session, user, grant, "grant.replaced" if replaced else "grant.created")
-        return IssuedGrant(GrantView(grant, agent, grant_status(grant, now)), code, replaced)
+        issued = IssuedGrant(GrantView(grant, agent, grant_status(grant, now)), code, replaced)
+        # The person is told by email, with the manage link, once the grant is committed.
+        after_commit(session, lambda: self.notify(user, issued.view))
+        return issued
 
     def update(
         self,
@@ -220,7 +224,8 @@ class GrantService:
         return view, self._issue_code(session, user, view.agent.id)
 
     def notify(self, user: UniversalUser, view: GrantView) -> bool:
-        """Email the user about a grant, with the manage link. Call after committing.
+        """Email the user about a grant, with the manage link (``create_or_replace`` has it sent
+        once the grant is committed).
 
         A mail outage must not undo a grant the user just made: it is logged and reported.
         """

@@ -78,10 +78,14 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class PassportCaller:
-    """A request's signed-in passport user (the route loads the row in its own session)."""
+    """A request's signed-in passport user, read once when the session was checked."""
 
-    user_id: int
+    user: UniversalUser
     session_token: str
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user.id)
 
 
 def normalise_email(email: str) -> str:
@@ -240,7 +244,7 @@ class PassportService:
         now = utcnow()
         with self.rt.db.session(write=False) as session:
             row, user = self._live_session(session, token)
-            caller = PassportCaller(user.id, token or "")
+            caller = PassportCaller(user, token or "")
             stale = row.last_used_at is None or row.last_used_at <= now - LAST_USED_EVERY
             row_id = row.id
         if stale:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class Permission(StrEnum):
@@ -23,7 +24,8 @@ class Permission(StrEnum):
     USERS_DELETE = "users.delete"
 
 
-MEMBERSHIP_ROLES: tuple[str, ...] = ("owner", "admin", "developer", "analyst", "member", "viewer")
+Role = Literal["owner", "admin", "developer", "analyst", "member", "viewer"]
+MEMBERSHIP_ROLES: tuple[str, ...] = get_args(Role)
 # Tenant backends (API keys, OAuth clients) act as this pseudo-role.
 SERVICE_ROLE = "service"
 

@@ -29,6 +29,7 @@ from memoryos_server.services.identity import IdentityService, IssuedToken, norm
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.storage.db import after_commit
 from memoryos_server.storage.models import Invitation, Membership, Tenant, User
 from memoryos_server.storage.repositories.identity import (
     InvitationRepository,
@@ -76,8 +77,8 @@ class MemberService:
         return members, list(InvitationRepository(session).pending_in_tenant(tenant_id, now=utcnow()))
 
     def invite(self, session: Session, principal: Principal, *, email: str, role: str) -> IssuedInvitation:
-        """Invite an address (again: a new code and expiry). Nothing is mailed here: pass the
-        answer to ``notify`` once the transaction has committed."""
+        """Invite an address (again: a new code and expiry). The code is mailed (``notify``)
+        once the transaction has committed."""
         tenant_id = principal.require(Permission.MEMBERS_MANAGE)
         self._check_role_change(principal, role)
         login_email = normalise_email(email)
@@ -100,7 +101,9 @@ class MemberService:
         session.flush()
         tenant = TenantRepository(session).by_id(tenant_id)
         assert tenant is not None
-        return IssuedInvitation(invitation, organisation=tenant.name, code=code)
+        issued = IssuedInvitation(invitation, organisation=tenant.name, code=code)
+        after_commit(session, lambda: self.notify(issued))
+        return issued
 
     def notify(self, issued: IssuedInvitation) -> None:
         """Mail the code to the invited address. Call after committing: the mail server's round

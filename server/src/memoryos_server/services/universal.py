@@ -20,7 +20,6 @@ from memoryos_server.services.grants import GrantService, grant_status
 from memoryos_server.services.pairwise import PairwiseIdentities
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import GlobalAgent, Grant, UniversalUser
-from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.identity import TenantRepository
 from memoryos_server.storage.repositories.passport import (
     ConsentCodeRepository,
@@ -33,11 +32,23 @@ from memoryos_server.storage.types import utcnow
 
 @dataclass(frozen=True)
 class AgentCaller:
-    """An authenticated agent, and the passport user it named (for user-scoped routes)."""
+    """An authenticated agent, and the passport user its UUI named (for user-scoped routes).
 
-    agent_id: str
-    tenant_id: int
-    user_id: int | None = None
+    The rows are read once, when the credentials are checked (``authenticate``), and carried
+    with the request; what the agent may do is the grant, read again in the request's own
+    transaction (``grant_state``), so a revocation takes effect on the very next call.
+    """
+
+    agent: GlobalAgent
+    user: UniversalUser | None = None
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.id
+
+    @property
+    def tenant_id(self) -> int:
+        return self.agent.owner_tenant_id
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ class UniversalAccessService:
     ) -> AgentCaller:
         agent = self.agents.authenticate_key(session, parse_agent_key(authorization))
         if not needs_user:
-            return AgentCaller(agent.id, agent.owner_tenant_id)
+            return AgentCaller(agent)
         identity = self.pairwise.lookup(session, (uui_token or "").strip())
         # A UUI names a user to one agent only: another agent's UUI is as unknown as a made-up one.
         if identity is None or identity.agent_id != agent.id:
@@ -111,19 +122,7 @@ class UniversalAccessService:
         user = UniversalUserRepository(session).by_id(identity.universal_user_id)
         if user is None or user.wrapped_key is None:
             raise CrossAgentAuthFailed()
-        return AgentCaller(agent.id, agent.owner_tenant_id, user.id)
-
-    def load(self, session: Session, caller: AgentCaller) -> tuple[GlobalAgent, UniversalUser | None]:
-        """The caller's rows in this session (the route's own transaction)."""
-        agent = AgentRepository(session).live(caller.agent_id)
-        if agent is None or not agent.is_active or agent.verification_status == "rejected":
-            raise CrossAgentAuthFailed()
-        if caller.user_id is None:
-            return agent, None
-        user = UniversalUserRepository(session).by_id(caller.user_id)
-        if user is None or user.wrapped_key is None:
-            raise CrossAgentAuthFailed()
-        return agent, user
+        return AgentCaller(agent, user)
 
     # --- the grant -----------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,18 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_AFTER_COMMIT = "memoryos.after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this session's transaction has committed (never if it rolls back).
+
+    For work that must not hold the transaction open (an email through SMTP, say) and must
+    not happen for a change that was undone.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 class Database:
     """The engine plus two session factories: read (deferred) and write (immediate on SQLite)."""
 
@@ -72,6 +84,8 @@ class Database:
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises. Callbacks
+        registered with ``after_commit`` run once the commit has succeeded."""
         factory = self._write if write else self._read
         session = factory()
         try:
@@ -81,7 +95,10 @@ class Database:
             session.rollback()
             raise
         finally:
+            callbacks = session.info.pop(_AFTER_COMMIT, [])
             session.close()
+        for callback in callbacks:
+            callback()
 
     def dispose(self) -> None:
         self.engine.dispose()

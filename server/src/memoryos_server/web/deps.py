@@ -8,22 +8,19 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from memoryos_server.errors import BadRequest, PassportSessionRequired
-from memoryos_server.services.container import Services
+
+# The request's services and transaction, as the API's routes have them (re-exported for pages).
+from memoryos_server.request_scope import ReadSession, ServicesDep, WriteSession  # noqa: F401
 from memoryos_server.services.passport import PassportCaller
-from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
+from memoryos_server.storable import UNSTORABLE_MESSAGE, is_storable
 from memoryos_server.web.site import Site
 
 
 def get_site(request: Request) -> Site:
-    return request.app.state.site
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
+    return request.app.state.site  # type: ignore[no-any-return]
 
 
 SiteDep = Annotated[Site, Depends(get_site)]
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def signed_in(request: Request, site: SiteDep, services: ServicesDep) -> PassportCaller:

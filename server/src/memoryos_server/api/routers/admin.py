@@ -6,32 +6,33 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from memoryos_server.api.deps import OperatorPrincipal, RuntimeDep, ServicesDep
-from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.deps import OperatorPrincipal, ReadSession, ServicesDep, WriteSession
+from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.passport import VerificationIn, agent_public_read, agent_review_read, iso
+from memoryos_server.api.schemas.passport import AgentReviewOut, VerificationIn, VerificationOut
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"], route_class=AuthenticatedRoute)
 
 
-@router.get("/agents", summary="Agents by verification status (operators only)")
+@router.get("/agents", summary="Agents by verification status (operators only)", response_model=Paged[AgentReviewOut])
 def list_agents(
     operator: OperatorPrincipal,
-    runtime: RuntimeDep,
+    session: ReadSession,
     services: ServicesDep,
     status: Annotated[Literal["pending", "verified", "rejected", "all"], Query()] = "pending",
 ) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        rows = services.agents.list_for_review(session, operator, status=None if status == "all" else status)
-        items = [agent_review_read(agent, tenant) for agent, tenant in rows]
+    rows = services.agents.list_for_review(session, operator, status=None if status == "all" else status)
+    items = [AgentReviewOut.of(agent, tenant) for agent, tenant in rows]
     return page(items, next_cursor=None, limit=len(items), total=len(items))
 
 
-@router.post("/agents/{agent_id}/verification", summary="Verify or reject an agent (operators only)")
+@router.post(
+    "/agents/{agent_id}/verification",
+    summary="Verify or reject an agent (operators only)",
+    response_model=Envelope[VerificationOut],
+)
 def decide(
-    agent_id: str, body: VerificationIn, operator: OperatorPrincipal, runtime: RuntimeDep, services: ServicesDep
+    agent_id: str, body: VerificationIn, operator: OperatorPrincipal, session: WriteSession, services: ServicesDep
 ) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        agent = services.agents.set_verification(session, agent_id, body.decision, body.note, actor=operator.credential_id)
-        data = {**agent_public_read(agent), "verification_note": agent.verification_note, "verified_at": iso(agent.verified_at)}
-    return ok(data)
+    agent = services.agents.set_verification(session, agent_id, body.decision, body.note, actor=operator.credential_id)
+    return ok(VerificationOut.of(agent))

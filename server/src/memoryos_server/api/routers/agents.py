@@ -6,49 +6,65 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
-from memoryos_server.api.envelope import ok, page
+from memoryos_server.api.deps import ReadSession, ServicesDep, TenantPrincipal, WriteSession
+from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.passport import AgentCreate, AgentUpdate, agent_public_read, agent_read
+from memoryos_server.api.schemas.passport import (
+    AgentCreate,
+    AgentDeletedOut,
+    AgentOut,
+    AgentPublicOut,
+    AgentUpdate,
+    NewAgentKeyOut,
+)
 from memoryos_server.services.agents import AgentChanges
 
 router = APIRouter(prefix="/v1/agents", tags=["memory passport: agents"], route_class=AuthenticatedRoute)
 
 
-@router.post("/global", status_code=201, summary="Register a global agent (its key is shown once)")
-def create_agent(body: AgentCreate, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        agent, raw_key = services.agents.create(
-            session,
-            principal,
-            name=body.name,
-            redirect_uris=body.all_redirect_uris(),
-            description=body.description,
-            website_url=body.website_url,
-            logo_url=body.logo_url,
-            default_categories=list(body.default_categories_requested),
-        )
-        data = {**agent_read(agent, principal.tenant_public_id), "raw_agent_api_key": raw_key}
-    return ok(data)
+@router.post(
+    "/global",
+    status_code=201,
+    summary="Register a global agent (its key is shown once)",
+    response_model=Envelope[NewAgentKeyOut],
+)
+def create_agent(body: AgentCreate, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
+    agent, raw_key = services.agents.create(
+        session,
+        principal,
+        name=body.name,
+        redirect_uris=body.all_redirect_uris(),
+        description=body.description,
+        website_url=body.website_url,
+        logo_url=body.logo_url,
+        default_categories=list(body.default_categories_requested),
+    )
+    return ok(NewAgentKeyOut(**AgentOut.fields_of(agent, principal.tenant_public_id), raw_agent_api_key=raw_key))
 
 
-@router.get("/global", summary="This organisation's agents")
-def list_agents(principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        items = [agent_read(agent, principal.tenant_public_id) for agent in services.agents.list_own(session, principal)]
+@router.get("/global", summary="This organisation's agents", response_model=Paged[AgentOut])
+def list_agents(principal: TenantPrincipal, session: ReadSession, services: ServicesDep) -> dict[str, Any]:
+    items = [AgentOut.of(agent, principal.tenant_public_id) for agent in services.agents.list_own(session, principal)]
     return page(items, next_cursor=None, limit=len(items), total=len(items))
 
 
-@router.get("/global/{agent_id}", summary="An agent's public profile (public: no credentials)")
-def public_profile(agent_id: str, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        data = agent_public_read(services.agents.public_profile(session, agent_id))
-    return ok(data)
+@router.get(
+    "/global/{agent_id}",
+    summary="An agent's public profile (public: no credentials)",
+    response_model=Envelope[AgentPublicOut],
+    openapi_extra={"security": []},
+)
+def public_profile(agent_id: str, session: ReadSession, services: ServicesDep) -> dict[str, Any]:
+    return ok(AgentPublicOut.of(services.agents.public_profile(session, agent_id)))
 
 
-@router.patch("/global/{agent_id}", summary="Change an agent's profile (name, URLs or logo send it back to review)")
+@router.patch(
+    "/global/{agent_id}",
+    summary="Change an agent's profile (name, URLs or logo send it back to review)",
+    response_model=Envelope[AgentOut],
+)
 def update_agent(
-    agent_id: str, body: AgentUpdate, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
+    agent_id: str, body: AgentUpdate, principal: TenantPrincipal, session: WriteSession, services: ServicesDep
 ) -> dict[str, Any]:
     given = body.model_fields_set
     values: dict[str, Any] = {
@@ -60,23 +76,25 @@ def update_agent(
         values["redirect_uris"] = [u for u in [body.redirect_uri or "", *(body.redirect_uris or [])] if u]
     if "default_categories_requested" in given:
         values["default_categories"] = list(body.default_categories_requested or [])
-    with runtime.db.session() as session:
-        agent = services.agents.update(session, principal, agent_id, AgentChanges(**values))
-        data = agent_read(agent, principal.tenant_public_id)
-    return ok(data)
+    agent = services.agents.update(session, principal, agent_id, AgentChanges(**values))
+    return ok(AgentOut.of(agent, principal.tenant_public_id))
 
 
-@router.post("/global/{agent_id}/rotate-key", summary="Replace the agent's key; the old one fails at once")
-def rotate_key(agent_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        agent, raw_key = services.agents.rotate_key(session, principal, agent_id)
-        data = {**agent_read(agent, principal.tenant_public_id), "raw_agent_api_key": raw_key}
-    return ok(data)
+@router.post(
+    "/global/{agent_id}/rotate-key",
+    summary="Replace the agent's key; the old one fails at once",
+    response_model=Envelope[NewAgentKeyOut],
+)
+def rotate_key(agent_id: str, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
+    agent, raw_key = services.agents.rotate_key(session, principal, agent_id)
+    return ok(NewAgentKeyOut(**AgentOut.fields_of(agent, principal.tenant_public_id), raw_agent_api_key=raw_key))
 
 
-@router.delete("/global/{agent_id}", summary="Delete an agent: its key, grants and UUIs stop working")
-def delete_agent(agent_id: str, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        agent = services.agents.delete(session, principal, agent_id)
-        data = {"deleted": True, "id": agent.id}
-    return ok(data)
+@router.delete(
+    "/global/{agent_id}",
+    summary="Delete an agent: its key, grants and UUIs stop working",
+    response_model=Envelope[AgentDeletedOut],
+)
+def delete_agent(agent_id: str, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
+    agent = services.agents.delete(session, principal, agent_id)
+    return ok(AgentDeletedOut(deleted=True, id=agent.id))

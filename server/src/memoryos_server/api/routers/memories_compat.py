@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
-from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
-from memoryos_server.api.envelope import ok
+from memoryos_server.api.deps import ServicesDep, TenantPrincipal, WriteSession
+from memoryos_server.api.envelope import Envelope, Out, ok
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import Lenient
 from memoryos_server.errors import ClarificationNotFound
@@ -40,31 +40,36 @@ class SourceReviewAnswerIn(Lenient):
     action: Literal["keep_current", "restate", "dismiss"]
 
 
-@router.post("/retrieval-feedback", summary="Record how the agent used a retrieval")
-def retrieval_feedback(
-    body: FeedbackIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        recorded = services.feedback.record(
-            session,
-            principal,
-            retrieval_id=body.retrieval_id,
-            outcome=body.outcome,
-            used_memory_ids=body.used_memory_ids,
-            agent_confidence=body.agent_confidence,
-            has_correction=body.correction is not None,
-        )
+class FeedbackOut(Out):
+    feedback_id: str
+    retrieval_id: str
+    outcome: Outcome
+    correction_job_id: None = Field(description="Corrections are not re-extracted: always null")
+
+
+@router.post("/retrieval-feedback", summary="Record how the agent used a retrieval", response_model=Envelope[FeedbackOut])
+def retrieval_feedback(body: FeedbackIn, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
+    recorded = services.feedback.record(
+        session,
+        principal,
+        retrieval_id=body.retrieval_id,
+        outcome=body.outcome,
+        used_memory_ids=body.used_memory_ids,
+        agent_confidence=body.agent_confidence,
+        has_correction=body.correction is not None,
+    )
     return ok(
-        {
-            "feedback_id": recorded.feedback_id,
-            "retrieval_id": recorded.retrieval_id,
-            "outcome": recorded.outcome,
-            "correction_job_id": None,
-        }
+        FeedbackOut(
+            feedback_id=recorded.feedback_id, retrieval_id=recorded.retrieval_id, outcome=recorded.outcome, correction_job_id=None
+        )
     )
 
 
-@router.post("/source-reviews/{review_id}/answer", summary="Answer a source review (none are issued)")
+@router.post(
+    "/source-reviews/{review_id}/answer",
+    summary="Answer a source review (none are issued: always 404)",
+    response_model=Envelope[None],
+)
 def answer_source_review(
     review_id: Annotated[str, Path(max_length=100)], body: SourceReviewAnswerIn, principal: TenantPrincipal
 ) -> dict[str, Any]:
@@ -73,7 +78,11 @@ def answer_source_review(
     raise ClarificationNotFound("no such source review")
 
 
-@router.get("/edtech-profile", summary="The EdTech domain profile (no domain schema is enabled: null)")
+@router.get(
+    "/edtech-profile",
+    summary="The EdTech domain profile (no domain schema is enabled: null)",
+    response_model=Envelope[None],
+)
 def edtech_profile(
     principal: TenantPrincipal,
     external_user_id: Annotated[str | None, Query(max_length=255)] = None,

@@ -1,126 +1,72 @@
-"""Workspace memory: tenant-wide memories written by members (not tied to an end-user)."""
+"""Workspace memory: tenant-wide memories written by members (not tied to an end-user), and the
+reviews their contradictions open for the dashboard."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import Query
+from sqlalchemy.orm import Session
 
-from memoryos_server.api.deps import RuntimeDep, ServicesDep, TenantPrincipal
-from memoryos_server.api.envelope import ok, page
-from memoryos_server.api.routers.memories import JSON, IdempotencyKey
-from memoryos_server.api.routing import AuthenticatedRoute
-from memoryos_server.api.schemas.memory import (
-    Category,
-    MemoryPatch,
-    RetrieveIn,
-    WorkspaceAddIn,
-    add_body,
-    memory_read,
-    retrieve_fields,
-    version_read,
+from memoryos_server.api.deps import ReadSession, ServicesDep, TenantPrincipal
+from memoryos_server.api.envelope import Paged, page
+from memoryos_server.api.memory_routes import (
+    AddRoute,
+    AnswerRoute,
+    BrowseRoutes,
+    DeleteRoute,
+    MemoryMount,
+    Need,
+    RetrieveRoute,
+    memory_router,
+    scope_dependency,
+)
+from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, ReviewOut, WorkspaceAddIn
+from memoryos_server.services.container import Services
+from memoryos_server.services.memory.scope import MemoryScope
+from memoryos_server.services.permissions import Permission
+from memoryos_server.services.principal import Principal
+
+
+def workspace_scope(session: Session, services: Services, principal: Principal, need: Need, named: str | None) -> MemoryScope:
+    if need is Need.ADD:
+        return services.scopes.workspace(session, principal, Permission.WORKSPACE_WRITE, create=True)
+    permission = Permission.WORKSPACE_READ if need is Need.READ else Permission.WORKSPACE_WRITE
+    return services.scopes.workspace(session, principal, permission)
+
+
+def review_scope(session: Session, services: Services, principal: Principal, need: Need, named: str | None) -> MemoryScope:
+    permission = Permission.REVIEWS_READ if need is Need.READ else Permission.REVIEWS_ANSWER
+    return services.scopes.workspace(session, principal, permission)
+
+
+WORKSPACE = MemoryMount(prefix="/v1/workspace/memories", tags=["workspace"], caller=TenantPrincipal, resolve=workspace_scope)
+REVIEWS = replace(WORKSPACE, prefix="/v1/tenant/reviews", tags=["reviews"], resolve=review_scope)
+
+router = memory_router(
+    WORKSPACE,
+    add=AddRoute(WorkspaceAddIn, "Add workspace memories (contradictions open tenant reviews)"),
+    retrieve=RetrieveRoute(RetrieveIn, "Search the workspace memories", RetrieveOut),
+    browse=BrowseRoutes("workspace memories"),
+    edit=True,
+    delete=DeleteRoute("Delete a workspace memory"),
 )
 
-router = APIRouter(prefix="/v1/workspace/memories", tags=["workspace"], route_class=AuthenticatedRoute)
+reviews_router = memory_router(
+    REVIEWS, answer=AnswerRoute("/{review_id}/answer", "review_id", ReviewAnswerIn, "Answer a review: A, B, both or neither")
+)
+ReviewReader = scope_dependency(REVIEWS, Need.READ)
 
 
-@router.post("/add", summary="Add workspace memories (contradictions open tenant reviews)")
-def add(
-    body: WorkspaceAddIn,
-    principal: TenantPrincipal,
-    runtime: RuntimeDep,
+@reviews_router.get("", summary="Workspace conflicts to review (open ones by default)", response_model=Paged[ReviewOut])
+def list_reviews(
+    scope: ReviewReader,  # type: ignore[valid-type]
+    session: ReadSession,
     services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    with runtime.db.session() as session:
-        content, _replayed = services.tenant_memory.workspace_add(
-            session,
-            principal,
-            messages=body.chat_messages(),
-            render=add_body,
-            idempotency_key=idempotency_key,
-            infer=body.infer,
-            category=body.category,
-            metadata=body.metadata,
-            source=body.source,
-            conversation_id=body.conversation_id,
-            agent_id=body.agent_id,
-        )
-    return Response(content, media_type=JSON)
-
-
-@router.post("/retrieve", summary="Search the workspace memories")
-def retrieve(
-    body: RetrieveIn, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        outcome = services.tenant_memory.workspace_retrieve(
-            session,
-            principal,
-            query=body.query,
-            limit=body.limit,
-            categories=body.categories,
-            time_filter_days=body.time_filter_days,
-            as_of=body.as_of,
-            format=body.format,
-            context_max_tokens=body.context_max_tokens,
-        )
-    return ok(**retrieve_fields(outcome))
-
-
-@router.get("", summary="Workspace memories, newest first")
-def list_memories(
-    principal: TenantPrincipal,
-    runtime: RuntimeDep,
-    services: ServicesDep,
-    category: Annotated[Category | None, Query()] = None,
+    status: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        result = services.tenant_memory.workspace_list(
-            session, principal, categories=[category] if category else None, cursor=cursor, limit=limit
-        )
-    return page([memory_read(m) for m in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
-
-
-@router.get("/{memory_id}", summary="One workspace memory")
-def get_memory(
-    memory_id: uuid.UUID, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        view = services.tenant_memory.workspace_get(session, principal, str(memory_id))
-    return ok(memory_read(view))
-
-
-@router.patch("/{memory_id}", summary="Edit a workspace memory")
-def update_memory(
-    memory_id: uuid.UUID, body: MemoryPatch, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        view = services.tenant_memory.workspace_update(session, principal, str(memory_id), **body.changes())
-    return ok(memory_read(view))
-
-
-@router.delete("/{memory_id}", summary="Delete a workspace memory")
-def delete_memory(
-    memory_id: uuid.UUID,
-    principal: TenantPrincipal,
-    runtime: RuntimeDep,
-    services: ServicesDep,
-    hard_delete: Annotated[bool, Query()] = False,
-) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        deleted = services.tenant_memory.workspace_delete(session, principal, str(memory_id), hard=hard_delete)
-    return ok({"deleted": deleted, "id": str(memory_id), "hard_delete": hard_delete})
-
-
-@router.get("/{memory_id}/history", summary="Every version of a workspace memory")
-def memory_history(
-    memory_id: uuid.UUID, principal: TenantPrincipal, runtime: RuntimeDep, services: ServicesDep
-) -> dict[str, Any]:
-    with runtime.db.session(write=False) as session:
-        versions = services.tenant_memory.workspace_history(session, principal, str(memory_id))
-    return ok([version_read(v) for v in versions], memory_id=str(memory_id))
+    result = services.memory.questions(session, scope, status=None if status == "all" else status, cursor=cursor, limit=limit)
+    return page([ReviewOut.of(r) for r in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)

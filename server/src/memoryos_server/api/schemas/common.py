@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
-# NUL and lone surrogates are refused at the door (see storage/text.py, which the pages' forms
+# NUL and lone surrogates are refused at the door (see memoryos_server/storable.py, which the pages' forms
 # use too); the routers and the middleware import the check from here.
 from memoryos_server.services.ids import row_number
-from memoryos_server.storage.text import UNSTORABLE_MESSAGE, is_storable
+from memoryos_server.storable import UNSTORABLE_MESSAGE, is_storable
 
 
 def _refuse_unstorable(value: Any) -> Any:

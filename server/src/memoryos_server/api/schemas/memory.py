@@ -8,14 +8,15 @@ written for that SDK runs unchanged.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from memoryos_server.api.envelope import flat
+from memoryos_server.api.envelope import Envelope, Out, Timestamp, now_iso
+from memoryos_server.request_context import current_request_id
 from memoryos_server.api.schemas.common import Lenient, Strict
-from memoryos_server.engine.types import ChatMessage
+from memoryos_server.engine.types import CATEGORIES, Category, ChatMessage
+from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory import (
     AddOutcome,
     AnswerOutcome,
@@ -27,7 +28,6 @@ from memoryos_server.services.memory import (
     VersionView,
 )
 
-Category = Literal["preference", "fact", "goal", "procedure", "relationship", "expertise"]
 Format = Literal["bullets", "json", "xml"]
 AnswerChoice = Literal["A", "B", "both", "neither"]
 
@@ -70,13 +70,28 @@ class AddIn(Lenient):
     def _category_from_metadata(self) -> AddIn:
         if self.category is None and "category" in self.metadata:
             given = self.metadata["category"]
-            if given not in ("preference", "fact", "goal", "procedure", "relationship", "expertise"):
+            if given not in CATEGORIES:
                 raise ValueError("metadata.category must be one of the six categories")
             self.category = given
         return self
 
     def chat_messages(self) -> list[ChatMessage]:
         return [m.to_chat() for m in self.messages]
+
+    def service_arguments(self) -> dict[str, Any]:
+        """How to read the messages and what to stamp on what they yield."""
+        return {
+            "infer": self.infer,
+            "category": self.category,
+            "metadata": self.metadata,
+            "source": self.source,
+            "conversation_id": self.conversation_id,
+            "agent_id": self.agent_id,
+        }
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a repeat with the same idempotency key must ask again."""
+        return add_request(self.chat_messages(), infer=self.infer, category=self.category)
 
 
 class WorkspaceAddIn(AddIn):
@@ -141,138 +156,302 @@ class ReviewAnswerIn(Strict):
 # --- answers ------------------------------------------------------------------------------------
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+class AddEventOut(Out):
+    id: str
+    event: Literal["ADD", "UPDATE", "NOOP", "CONFLICT"]
+    memory: str
+    category: Category
+
+
+class AddOut(Out):
+    """The two add routes' answer: its fields top-level, not under ``data``."""
+
+    request_id: str
+    timestamp: str
+    job_id: str
+    status: Literal["completed", "queued"] = Field(description="completed: extracted inline; queued: a worker will")
+    nothing_to_extract: bool = Field(description="True only when nothing worth remembering was found at all")
+    processing_status: Literal["normal", "delayed"]
+    results: list[AddEventOut]
+    memories_created: int
+    skipped: int = Field(description="Memories dropped because their category is outside the caller's")
+
+    @classmethod
+    def of(cls, outcome: AddOutcome) -> AddOut:
+        return cls(
+            request_id=current_request_id(),
+            timestamp=now_iso(),
+            job_id=outcome.job_id,
+            status=outcome.status,
+            nothing_to_extract=outcome.nothing_to_extract,
+            processing_status="normal",
+            results=[AddEventOut(**event.as_dict()) for event in outcome.results],
+            memories_created=len(outcome.created_memory_ids),
+            skipped=outcome.skipped,
+        )
 
 
 def add_body(outcome: AddOutcome) -> bytes:
-    body = flat(
-        job_id=outcome.job_id,
-        status=outcome.status,
-        nothing_to_extract=outcome.nothing_to_extract,
-        processing_status="normal",
-        results=[event.as_dict() for event in outcome.results],
-        memories_created=len(outcome.created_memory_ids),
-        skipped=outcome.skipped,
-    )
-    return json.dumps(body, separators=(",", ":")).encode()
+    """The add answer as bytes: what an idempotent repeat replays, byte for byte."""
+    return AddOut.of(outcome).model_dump_json().encode()
 
 
-def memory_read(view: MemoryView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "content": view.content,
-        "category": view.category,
-        "importance_score": view.importance,
-        "original_importance_score": view.original_importance,
-        "confidence": view.confidence,
-        "is_archived": view.is_archived,
-        "status": view.status,
-        "disputed": view.disputed,
-        "flagged": view.flagged,
-        "unconfirmed": view.unconfirmed,
-        "created_at": iso(view.created_at),
-        "updated_at": iso(view.updated_at),
-        "last_accessed_at": iso(view.last_accessed),
-        "access_count": view.access_count,
-        "valid_at": iso(view.valid_at),
-        "version": view.version,
-        "agent_id": view.agent_id,
-        "source_conversation_id": view.conversation_id,
-        "source_event_id": (view.source or {}).get("event_id"),
-        "provenance": view.source,
-        "metadata": view.metadata,
-    }
+class MemoryOut(Out):
+    id: str
+    content: str
+    category: Category
+    importance_score: float
+    original_importance_score: float
+    confidence: float
+    is_archived: bool
+    status: Literal["active", "archived", "deleted"]
+    disputed: bool = Field(description="It contradicts another memory and no one has said which is right")
+    flagged: bool = Field(description="Flagged by its owner: listed, but withheld from every retrieve")
+    unconfirmed: bool = Field(description="The owner answered that neither of two contradicting memories is right")
+    created_at: Timestamp
+    updated_at: Timestamp
+    last_accessed_at: Timestamp | None
+    access_count: int
+    valid_at: Timestamp | None
+    version: int
+    agent_id: str | None
+    source_conversation_id: str | None
+    source_event_id: str | None
+    provenance: dict[str, Any] | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, view: MemoryView) -> MemoryOut:
+        return cls(
+            id=view.id,
+            content=view.content,
+            category=view.category,  # type: ignore[arg-type]
+            importance_score=view.importance,
+            original_importance_score=view.original_importance,
+            confidence=view.confidence,
+            is_archived=view.is_archived,
+            status=view.status,  # type: ignore[arg-type]
+            disputed=view.disputed,
+            flagged=view.flagged,
+            unconfirmed=view.unconfirmed,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            last_accessed_at=view.last_accessed,
+            access_count=view.access_count,
+            valid_at=view.valid_at,
+            version=view.version,
+            agent_id=view.agent_id,
+            source_conversation_id=view.conversation_id,
+            source_event_id=(view.source or {}).get("event_id"),
+            provenance=view.source,
+            metadata=view.metadata,
+        )
 
 
-def retrieved_read(memory: RetrievedMemory) -> dict[str, Any]:
-    return {
-        "id": memory.id,
-        "content": memory.content,
-        "category": memory.category,
-        "importance_score": memory.importance,
-        "original_importance_score": memory.original_importance,
-        "relevance_score": memory.relevance,
-        "context_snippet": memory.snippet,
-        "last_accessed": iso(memory.last_accessed),
-        "access_count": memory.access_count,
-        "created_at": iso(memory.created_at),
-        "disputed": memory.disputed,
-        "unconfirmed": memory.unconfirmed,
-    }
+class RetrievedOut(Out):
+    id: str
+    content: str
+    category: Category
+    importance_score: float
+    original_importance_score: float
+    relevance_score: float
+    context_snippet: str
+    last_accessed: Timestamp | None
+    access_count: int
+    created_at: Timestamp
+    disputed: bool
+    unconfirmed: bool
+
+    @classmethod
+    def of(cls, memory: RetrievedMemory) -> RetrievedOut:
+        return cls(
+            id=memory.id,
+            content=memory.content,
+            category=memory.category,  # type: ignore[arg-type]
+            importance_score=memory.importance,
+            original_importance_score=memory.original_importance,
+            relevance_score=memory.relevance,
+            context_snippet=memory.snippet,
+            last_accessed=memory.last_accessed,
+            access_count=memory.access_count,
+            created_at=memory.created_at,
+            disputed=memory.disputed,
+            unconfirmed=memory.unconfirmed,
+        )
 
 
-def clarification_read(view: ClarificationView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "conflict_id": view.conflict_id,
-        "question": view.question,
-        "options": [{"answer": o.answer, "label": o.label, "memory_id": o.memory_id} for o in view.options],
-        "expires_at": iso(view.expires_at),
-    }
+class OptionOut(Out):
+    answer: AnswerChoice
+    label: str
+    memory_id: str | None
 
 
-def review_read(view: ClarificationView) -> dict[str, Any]:
-    return {
-        **clarification_read(view),
-        "status": view.status,
-        "answer": view.answer,
-        "memory_a": memory_read(view.memory_a) if view.memory_a else None,
-        "memory_b": memory_read(view.memory_b) if view.memory_b else None,
-        "created_at": iso(view.created_at),
-        "resolved_at": iso(view.resolved_at),
-    }
+class ClarificationOut(Out):
+    """An open contradiction, as a question the agent can put to the end-user."""
+
+    id: str
+    conflict_id: str
+    question: str
+    options: list[OptionOut]
+    expires_at: Timestamp | None
+
+    @classmethod
+    def fields_of(cls, view: ClarificationView) -> dict[str, Any]:
+        return {
+            "id": view.id,
+            "conflict_id": view.conflict_id,
+            "question": view.question,
+            "options": [OptionOut(answer=o.answer, label=o.label, memory_id=o.memory_id) for o in view.options],
+            "expires_at": view.expires_at,
+        }
+
+    @classmethod
+    def of(cls, view: ClarificationView) -> ClarificationOut:
+        return cls(**cls.fields_of(view))
 
 
-def retrieve_fields(outcome: RetrieveOutcome) -> dict[str, Any]:
-    return {
-        "retrieval_id": outcome.retrieval_id,
-        "data": [retrieved_read(m) for m in outcome.memories],
-        "cached": False,
-        "system_prompt_addition": outcome.system_prompt_addition,
-        "context_token_count": outcome.context_token_count,
-        "quota_mode": "FULL",
-        "is_degraded": False,
-        "is_passthrough": False,
-        "clarification": clarification_read(outcome.clarification) if outcome.clarification else None,
-        "clarification_question": outcome.clarification.question if outcome.clarification else None,
-    }
+class ReviewOut(ClarificationOut):
+    """A contradiction with both memories and its state: tenant reviews, Pending Questions."""
+
+    status: str
+    answer: str | None
+    memory_a: MemoryOut | None
+    memory_b: MemoryOut | None
+    created_at: Timestamp
+    resolved_at: Timestamp | None
+
+    @classmethod
+    def of(cls, view: ClarificationView) -> ReviewOut:
+        return cls(
+            **ClarificationOut.fields_of(view),
+            status=view.status,
+            answer=view.answer,
+            memory_a=MemoryOut.of(view.memory_a) if view.memory_a else None,
+            memory_b=MemoryOut.of(view.memory_b) if view.memory_b else None,
+            created_at=view.created_at,
+            resolved_at=view.resolved_at,
+        )
 
 
-def job_read(view: JobView) -> dict[str, Any]:
-    return {
-        "job_id": view.job_id,
-        "status": view.status,
-        "memories_created": view.memories_created,
-        "created_memory_ids": view.created_memory_ids,
-        "error": view.error,
-        "attempts": view.attempts,
-        "created_at": iso(view.created_at),
-        "started_at": iso(view.started_at),
-        "completed_at": iso(view.completed_at),
-        "extraction_metadata": {"extractor": view.extractor, "skipped": view.skipped},
-    }
+class RetrieveOut(Out):
+    """A tenant or workspace retrieve: the ranked memories and the block for the agent's prompt."""
+
+    request_id: str
+    timestamp: str
+    retrieval_id: str
+    data: list[RetrievedOut]
+    cached: bool
+    system_prompt_addition: str
+    context_token_count: int
+    quota_mode: Literal["FULL"]
+    is_degraded: bool
+    is_passthrough: bool
+    clarification: ClarificationOut | None = Field(description="The end-user's oldest open contradiction, for the agent to ask")
+    clarification_question: str | None
+
+    @classmethod
+    def fields_of(cls, outcome: RetrieveOutcome) -> dict[str, Any]:
+        return {
+            "retrieval_id": outcome.retrieval_id,
+            "data": [RetrievedOut.of(m) for m in outcome.memories],
+            "cached": False,
+            "system_prompt_addition": outcome.system_prompt_addition,
+            "context_token_count": outcome.context_token_count,
+            "quota_mode": "FULL",
+            "is_degraded": False,
+            "is_passthrough": False,
+            "clarification": ClarificationOut.of(outcome.clarification) if outcome.clarification else None,
+            "clarification_question": outcome.clarification.question if outcome.clarification else None,
+        }
 
 
-def version_read(view: VersionView) -> dict[str, Any]:
-    return {
-        "version": view.version,
-        "event": view.event,
-        "content": view.content,
-        "category": view.category,
-        "importance_score": view.importance,
-        "status": view.status,
-        "actor": view.actor,
-        "created_at": iso(view.created_at),
-    }
+class ExtractionMetadataOut(Out):
+    extractor: str | None
+    skipped: int
 
 
-def answer_read(outcome: AnswerOutcome) -> dict[str, Any]:
-    return {
-        "resolved": outcome.resolved,
-        "clarification_id": outcome.clarification_id,
-        "conflict_id": outcome.conflict_id,
-        "resolution": outcome.resolution,
-        "kept_memory_ids": outcome.kept_memory_ids,
-        "archived_memory_ids": outcome.archived_memory_ids,
-    }
+class JobOut(Out):
+    job_id: str
+    status: str = Field(description="queued, running, completed, failed, dead or blocked")
+    memories_created: int
+    created_memory_ids: list[str]
+    error: str | None
+    attempts: int
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    extraction_metadata: ExtractionMetadataOut
+
+    @classmethod
+    def of(cls, view: JobView) -> JobOut:
+        return cls(
+            job_id=view.job_id,
+            status=view.status,
+            memories_created=view.memories_created,
+            created_memory_ids=view.created_memory_ids,
+            error=view.error,
+            attempts=view.attempts,
+            created_at=view.created_at,
+            started_at=view.started_at,
+            completed_at=view.completed_at,
+            extraction_metadata=ExtractionMetadataOut(extractor=view.extractor, skipped=view.skipped),
+        )
+
+
+class VersionOut(Out):
+    version: int
+    event: str
+    content: str
+    category: Category
+    importance_score: float
+    status: str
+    actor: str | None
+    actor_name: str | None = Field(description="The agent's name when an agent wrote this version")
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, view: VersionView) -> VersionOut:
+        return cls(
+            version=view.version,
+            event=view.event,
+            content=view.content,
+            category=view.category,  # type: ignore[arg-type]
+            importance_score=view.importance,
+            status=view.status,
+            actor=view.actor,
+            actor_name=view.actor_name,
+            created_at=view.created_at,
+        )
+
+
+class HistoryOut(Envelope[list[VersionOut]]):
+    memory_id: str
+
+
+class AnswerOut(Out):
+    resolved: bool
+    clarification_id: str
+    conflict_id: str
+    resolution: AnswerChoice
+    kept_memory_ids: list[str]
+    archived_memory_ids: list[str]
+
+    @classmethod
+    def of(cls, outcome: AnswerOutcome) -> AnswerOut:
+        return cls(
+            resolved=outcome.resolved,
+            clarification_id=outcome.clarification_id,
+            conflict_id=outcome.conflict_id,
+            resolution=outcome.resolution,
+            kept_memory_ids=outcome.kept_memory_ids,
+            archived_memory_ids=outcome.archived_memory_ids,
+        )
+
+
+class DeletedOut(Out):
+    deleted: bool
+    id: str
+
+
+class TenantDeletedOut(DeletedOut):
+    hard_delete: bool = Field(description="True: the rows are gone; false: kept as deleted, never shown")

@@ -1,15 +1,15 @@
 """The memory engine's service layer, for every memory family.
 
-- ``MemoryService`` (``service``): one owner's memories — add (inline or queued), retrieve,
-  list/get/update/flag/delete/history, conflicts and their answers, job status.
+- ``MemoryService`` (``service``): the memories a ``MemoryScope`` allows — add (inline or
+  queued), retrieve, list/get/update/flag/delete/history, conflicts and their answers, job status.
+- ``MemoryScope`` (``scope``): who acts, on whose memories, with what rights and audit sink.
 - ``MemoryOwner`` (``owner``): whose memories (tenant end-user, workspace, passport user).
-- ``TenantMemoryService`` (``tenant``): the tenant routes' authorization and owner resolution.
 - ``worker``: the background thread (queued extraction jobs, read counts).
 """
 
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.service import MemoryService
-from memoryos_server.services.memory.tenant import TenantMemoryService
+from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import (
     AddEvent,
     AddOutcome,
@@ -32,11 +32,11 @@ __all__ = [
     "ClarificationView",
     "JobView",
     "MemoryOwner",
+    "MemoryScope",
     "MemoryService",
     "MemoryView",
     "Page",
     "RetrieveOutcome",
     "RetrievedMemory",
-    "TenantMemoryService",
     "VersionView",
 ]

@@ -64,8 +64,9 @@ def describe_many(
     return [describe(codec, conflict, memories) for conflict in conflicts]
 
 
-def not_found(owner: MemoryOwner) -> ClarificationNotFound:
-    if owner.conflict_kind == "review":
+def not_found(kind: str) -> ClarificationNotFound:
+    """The not-found error of a conflict kind (``MemoryOwner.conflict_kind``)."""
+    if kind == "review":
         return ReviewNotFound("no such review")
     return ClarificationNotFound("no such clarification")
 
@@ -84,7 +85,7 @@ def answer(
     repo = MemoryRepository(session, owner.family)
     conflict = repo.conflict(owner.id, conflict_id, for_update=True, **owner.conflict_where())
     if conflict is None:
-        raise not_found(owner)
+        raise not_found(owner.conflict_kind)
     if conflict.status != "open":
         raise ClarificationClosed("this question has already been answered", details={"resolution": conflict.answer})
     writer = MemoryWriter(session, owner, codec, now=now)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
-from memoryos_server.errors import BadRequest, JobNotFound, MemoryNotFound
+from memoryos_server.errors import BadRequest, JobNotFound, MemoryNotFound, WriteNotPermitted
 from memoryos_server.services.memory import conflicts, jobs
 from memoryos_server.services.memory.access import AccessLog
 from memoryos_server.services.memory.codec import MemoryCodec
@@ -28,8 +28,10 @@ from memoryos_server.services.memory.ingest import (
     select_candidates,
     verbatim,
 )
+from memoryos_server.services.ids import is_plain_id, row_number_cursor
 from memoryos_server.services.memory.owner import MemoryOwner, job_family
 from memoryos_server.services.memory.retrieve import Retriever, new_retrieval_id, render
+from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import (
     AddOutcome,
     AnswerOutcome,
@@ -45,11 +47,13 @@ from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.index import build_search_index
 from memoryos_server.storage.models import EMBEDDING_DIM
+from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
-from memoryos_server.storage.repositories.memories import MemoryRepository
+from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
 from memoryos_server.storage.types import utcnow
 
 LISTED_STATUSES = ("active", "archived")
+SORTS = ("newest", "oldest", "importance")
 
 
 class MemoryService:
@@ -74,37 +78,38 @@ class MemoryService:
     def add(
         self,
         session: Session,
+        scope: MemoryScope,
         *,
-        owner: MemoryOwner,
         messages: Sequence[ChatMessage],
-        actor: str,
         infer: bool = True,
         category: str | None = None,
         metadata: dict[str, Any] | None = None,
         source: dict[str, Any] | None = None,
         conversation_id: str | None = None,
         agent_id: str | None = None,
-        api_key_id: int | None = None,
-        allowed_categories: Sequence[str] | None = None,
     ) -> AddOutcome:
         """Extract, de-duplicate and store; or queue the extraction when an LLM does it.
 
         ``infer=False`` stores each message verbatim under ``category`` (default ``fact``).
-        ``allowed_categories``: memories in other categories are dropped and counted in
-        ``skipped`` (a passport grant). ``actor`` goes into every version written.
+        Memories in categories outside the scope's are dropped and counted in ``skipped``; a
+        scope that may not write is refused (``WriteNotPermitted``). The scope's audit sink
+        records what was written (a queued add: once the worker has written).
         """
+        if not scope.can_write or scope.refusal is not None or scope.owner is None:
+            raise WriteNotPermitted("this caller may not add to these memories")
         if not messages:
             raise BadRequest("messages_required", "give at least one message")
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
-        allowed = list(allowed_categories) if allowed_categories is not None else None
+        owner = scope.owner
+        allowed = list(scope.categories) if scope.categories is not None else None
         context = AddContext(
-            actor=actor,
-            agent_id=agent_id,
-            api_key_id=api_key_id,
+            actor=scope.actor,
+            agent_id=agent_id or scope.agent_id,
+            api_key_id=scope.api_key_id,
             conversation_id=conversation_id,
             metadata=metadata or None,
-            source=source or None,
+            source=source or scope.source or None,
         )
         now = utcnow()
         codec = self.codec(owner)
@@ -125,7 +130,7 @@ class MemoryService:
         extractor: Extractor = self.rt.extractor
         extracted = extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
         extractor_name = extractor.name if infer else "verbatim"
-        return self.store_extracted(
+        outcome = self.store_extracted(
             session,
             owner=owner,
             extracted=extracted,
@@ -135,6 +140,8 @@ class MemoryService:
             now=now,
             verbatim=not infer,
         )
+        scope.audit.wrote(session, scope, outcome)
+        return outcome
 
     def store_extracted(
         self,
@@ -180,27 +187,24 @@ class MemoryService:
 
     # --- jobs ----------------------------------------------------------------------------------------
 
-    def job(
-        self,
-        session: Session,
-        *,
-        job_id: str,
-        family: str,
-        tenant_id: int | None = None,
-        owner: MemoryOwner | None = None,
-        agent_id: str | None = None,
-    ) -> JobView:
-        """A job of this family, seen by its tenant (``tenant_id``) or by its owner (``owner``),
-        and, with ``agent_id``, only if that agent's add made it. Results are decrypted only
-        for an owner."""
-        if tenant_id is None and owner is None:
+    def job(self, session: Session, scope: MemoryScope, job_id: str) -> JobView:
+        """One add job the scope may see: a tenant's (any of its end-users' or the workspace's,
+        results not decrypted), or a passport owner's made by the scope's own agent (decrypted)."""
+        owner = scope.owner
+        if not is_plain_id(job_id):
             raise JobNotFound("no such job")
-        found = JobRepository(session).get(
-            job_id, family=family, tenant_id=tenant_id, owner_id=owner.id if owner is not None else None
-        )
-        if found is None or (agent_id is not None and found.agent_id != agent_id):
+        if owner is None or owner.family is TENANT:
+            if scope.tenant_id is None:
+                raise JobNotFound("no such job")
+            found = JobRepository(session).get(job_id, family="tenant", tenant_id=scope.tenant_id)
+            codec = None
+        else:
+            found = JobRepository(session).get(job_id, family=job_family(owner), owner_id=owner.id)
+            if found is not None and scope.agent_id is not None and found.agent_id != scope.agent_id:
+                found = None
+            codec = self.codec(owner)
+        if found is None:
             raise JobNotFound("no such job")
-        codec = self.codec(owner) if owner is not None else None
         return jobs.view(found, codec)
 
     # --- retrieve -------------------------------------------------------------------------------------
@@ -208,8 +212,8 @@ class MemoryService:
     def retrieve(
         self,
         session: Session,
+        scope: MemoryScope,
         *,
-        owner: MemoryOwner,
         query: str,
         limit: int = 10,
         categories: Sequence[str] | None = None,
@@ -217,15 +221,27 @@ class MemoryService:
         as_of: datetime | None = None,
         format: str = "bullets",
         context_max_tokens: int = 500,
-        consent_note: bool | None = None,
-        with_clarification: bool | None = None,
     ) -> RetrieveOutcome:
         """Hybrid search with the rendered ``system_prompt_addition``.
 
-        ``categories``: None or empty means all. ``consent_note`` (default: universal owners)
-        words the block as shared with consent. ``with_clarification`` (default: tenant
-        end-users) returns the owner's oldest open clarification so the agent can ask.
+        ``categories`` narrows the scope's categories (None or empty: all of them). A scope
+        refused outright (no active grant) or asking only for categories it may not read gets
+        nothing, with the reason in ``permission_error``; either way the audit sink sees the read.
         """
+        allowed = scope.narrow(categories)
+        available = list(scope.categories) if scope.categories is not None and scope.refusal is None else []
+        if scope.refusal is not None or allowed == []:
+            refused = RetrieveOutcome(
+                new_retrieval_id(), [], "", 0, None,
+                permission_error=scope.refusal or "categories_not_granted",
+                categories_available=available,
+                categories_searched=[],
+            )
+            scope.audit.read(session, scope, refused, requested=categories)
+            return refused
+        owner = scope.owner
+        if owner is None:  # an end-user never seen: nothing to find, nothing created
+            return RetrieveOutcome(new_retrieval_id(), [], "", 0, None)
         now = utcnow()
         codec = self.codec(owner)
         ranked = self.retriever.search(
@@ -234,19 +250,27 @@ class MemoryService:
             codec,
             query=query,
             limit=limit,
-            categories=categories,
+            categories=allowed,
             time_filter_days=time_filter_days,
             as_of=as_of,
             now=now,
         )
-        note = owner.scope == "universal" if consent_note is None else consent_note
-        text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=note)
-        clarification = None
-        if with_clarification if with_clarification is not None else owner.conflict_kind == "clarification":
-            clarification = self.current_clarification(session, owner=owner, now=now)
-        if ranked.memories:
-            self.access.note(owner.family, [m.id for m in ranked.memories], now)
-        return RetrieveOutcome(new_retrieval_id(), ranked.memories, text, tokens, clarification)
+        memories = ranked.memories
+        text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=scope.for_agent)
+        if scope.categories is not None and any(not scope.admits(m.category) for m in memories):
+            # Never reached while the search filter holds; if it ever did not, show nothing
+            # rather than text that may quote a category outside the caller's.
+            memories, text, tokens = [], "", 0
+        clarification = self.current_clarification(session, owner=owner, now=now) if scope.asks_clarifications else None
+        if memories:
+            self.access.note(owner.family, [m.id for m in memories], now)
+        outcome = RetrieveOutcome(
+            new_retrieval_id(), memories, text, tokens, clarification,
+            categories_available=available,
+            categories_searched=allowed if allowed is not None else list(CATEGORIES),
+        )
+        scope.audit.read(session, scope, outcome, requested=categories)
+        return outcome
 
     def flush_access(self) -> int:
         """Write the batched read counts (the background thread calls this)."""
@@ -257,34 +281,50 @@ class MemoryService:
     def list(
         self,
         session: Session,
+        scope: MemoryScope,
         *,
-        owner: MemoryOwner,
         categories: Sequence[str] | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        sort: str = "newest",
         statuses: Sequence[str] = LISTED_STATUSES,
     ) -> Page:
-        """Newest first, active and archived (deleted ones never)."""
+        """Active and archived memories (deleted ones never). ``newest`` pages by a keyset
+        cursor; ``oldest`` and ``importance`` by position (``o<offset>``), fine for one
+        owner's memories."""
+        if sort not in SORTS:
+            raise BadRequest("invalid_sort", f"sort must be one of {', '.join(SORTS)}")
+        owner = scope.owner
+        wanted = scope.narrow(categories)
+        if owner is None or wanted == []:
+            return Page([], None, limit, 0)
         repo = MemoryRepository(session, owner.family)
         codec = self.codec(owner)
-        rows = list(
-            repo.page(owner.id, categories=categories, statuses=statuses, after=_decode_cursor(cursor), limit=limit + 1)
-        )
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        if sort == "newest":
+            rows = list(
+                repo.page(owner.id, categories=wanted, statuses=statuses, after=_decode_cursor(cursor), limit=limit + 1)
+            )
+            next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        else:
+            offset = row_number_cursor(cursor, prefix="o") or 0
+            rows = list(
+                repo.page_ordered(owner.id, categories=wanted, statuses=statuses, order=sort, offset=offset, limit=limit + 1)
+            )
+            next_cursor = f"o{offset + limit}" if len(rows) > limit else None
         items = [memory_view(codec, row) for row in rows[:limit]]
-        total = repo.count_for_owner(owner.id, categories=categories, statuses=statuses)
+        total = repo.count_for_owner(owner.id, categories=wanted, statuses=statuses)
         return Page(items, next_cursor, limit, total)
 
-    def get(self, session: Session, *, owner: MemoryOwner, memory_id: str) -> MemoryView:
-        return memory_view(self.codec(owner), self._row(session, owner, memory_id))
+    def get(self, session: Session, scope: MemoryScope, memory_id: str) -> MemoryView:
+        owner = self._owner(scope)
+        return memory_view(self.codec(owner), self._row(session, scope, memory_id))
 
     def update(
         self,
         session: Session,
-        *,
-        owner: MemoryOwner,
+        scope: MemoryScope,
         memory_id: str,
-        actor: str,
+        *,
         content: str | None = None,
         category: str | None = None,
         importance: float | None = None,
@@ -295,9 +335,10 @@ class MemoryService:
         """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication.
 
         ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version)."""
+        owner = self.writable(scope)
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
-        row = self._row(session, owner, memory_id, for_update=True)
+        row = self._row(session, scope, memory_id, for_update=True)
         codec = self.codec(owner)
         writer = MemoryWriter(session, owner, codec, now=utcnow())
         current = codec.open(row.id, row.content_ct)
@@ -305,7 +346,7 @@ class MemoryService:
             text = content.strip()
             vector = self.rt.embedder.embed([text])[0]
             writer.rewrite(
-                row, content=text, vector=vector, event=event, actor=actor, category=category, importance=importance
+                row, content=text, vector=vector, event=event, actor=scope.actor, category=category, importance=importance
             )
             if metadata is not None:
                 row.metadata_ct = codec.seal_json(row.id, metadata) if metadata else None
@@ -313,7 +354,7 @@ class MemoryService:
             writer.change(
                 row,
                 event=event,
-                actor=actor,
+                actor=scope.actor,
                 content=current,
                 category=category,
                 importance=importance,
@@ -323,45 +364,78 @@ class MemoryService:
             writer.change(
                 row,
                 event="FLAG" if flagged else "UNFLAG",
-                actor=actor,
+                actor=scope.actor,
                 content=codec.open(row.id, row.content_ct),
                 flagged=flagged,
             )
         writer.finish()
-        return memory_view(codec, row)
+        view = memory_view(codec, row)
+        if event == "CORRECT":
+            scope.audit.changed(session, scope, "memory.corrected", view)
+        return view
 
-    def flag(self, session: Session, *, owner: MemoryOwner, memory_id: str, flagged: bool, actor: str) -> MemoryView:
-        row = self._row(session, owner, memory_id, for_update=True)
+    def correct(self, session: Session, scope: MemoryScope, memory_id: str, *, corrected_content: str) -> MemoryView:
+        """The owner's own correction: the old text stays in the history."""
+        text = corrected_content.strip()
+        if not text:
+            raise BadRequest("empty_correction", "corrected_content must not be empty")
+        return self.update(session, scope, memory_id, content=text, event="CORRECT")
+
+    def flag(self, session: Session, scope: MemoryScope, memory_id: str, *, flagged: bool) -> MemoryView:
+        owner = self.writable(scope)
+        row = self._row(session, scope, memory_id, for_update=True)
         codec = self.codec(owner)
         writer = MemoryWriter(session, owner, codec, now=utcnow())
         content = codec.open(row.id, row.content_ct)
-        writer.change(row, event="FLAG" if flagged else "UNFLAG", actor=actor, content=content, flagged=flagged)
+        writer.change(row, event="FLAG" if flagged else "UNFLAG", actor=scope.actor, content=content, flagged=flagged)
         writer.finish()
-        return memory_view(codec, row, content=content)
+        view = memory_view(codec, row, content=content)
+        scope.audit.changed(session, scope, "memory.flagged" if flagged else "memory.unflagged", view)
+        return view
 
-    def delete(self, session: Session, *, owner: MemoryOwner, memory_id: str, actor: str, hard: bool = False) -> bool:
+    def delete(self, session: Session, scope: MemoryScope, memory_id: str, *, hard: bool = False) -> bool:
         """Soft: status ``deleted`` (kept with its history, never shown). Hard: rows gone."""
-        row = self._row(session, owner, memory_id, for_update=True)
+        owner = self.writable(scope)
+        row = self._row(session, scope, memory_id, for_update=True)
         codec = self.codec(owner)
         now = utcnow()
         writer = MemoryWriter(session, owner, codec, now=now)
-        conflicts.close_for_memories(session, writer, [row.id], actor=actor, now=now)
+        conflicts.close_for_memories(session, writer, [row.id], actor=scope.actor, now=now)
+        content = codec.open(row.id, row.content_ct)
         if hard:
             writer.purge([row])
         else:
-            content = codec.open(row.id, row.content_ct)
-            writer.change(row, event="DELETE", actor=actor, content=content, status="deleted", disputed=False)
+            writer.change(row, event="DELETE", actor=scope.actor, content=content, status="deleted", disputed=False)
         writer.finish()
+        scope.audit.changed(session, scope, "memory.deleted", memory_view(codec, row, content=content))
         return True
 
-    def history(self, session: Session, *, owner: MemoryOwner, memory_id: str) -> list[VersionView]:
-        row = self._row(session, owner, memory_id)
+    def history(self, session: Session, scope: MemoryScope, memory_id: str) -> list[VersionView]:
+        owner = self._owner(scope)
+        row = self._row(session, scope, memory_id)
         codec = self.codec(owner)
-        return [version_view(codec, row.id, v) for v in MemoryRepository(session, owner.family).history(row.id)]
+        rows = MemoryRepository(session, owner.family).history(row.id)
+        agent_of = {v.actor: v.actor.split(":", 1)[1].split(" ", 1)[0] for v in rows if v.actor and v.actor.startswith("agent:")}
+        agents = AgentRepository(session).any_by_ids(sorted(set(agent_of.values())))
+        names = {actor: agents[agent_id].name for actor, agent_id in agent_of.items() if agent_id in agents}
+        return [version_view(codec, row.id, v, actor_name=names.get(v.actor or "")) for v in rows]
 
-    def _row(self, session: Session, owner: MemoryOwner, memory_id: str, *, for_update: bool = False) -> Any:
+    @staticmethod
+    def _owner(scope: MemoryScope) -> MemoryOwner:
+        if scope.owner is None:
+            raise MemoryNotFound("no such memory")
+        return scope.owner
+
+    def writable(self, scope: MemoryScope) -> MemoryOwner:
+        """The owner a write goes to; ``WriteNotPermitted`` for a scope that may not write."""
+        if not scope.can_write or scope.refusal is not None:
+            raise WriteNotPermitted("this caller may not change these memories")
+        return self._owner(scope)
+
+    def _row(self, session: Session, scope: MemoryScope, memory_id: str, *, for_update: bool = False) -> Any:
+        owner = self._owner(scope)
         row = MemoryRepository(session, owner.family).get(owner.id, memory_id, for_update=for_update)
-        if row is None:
+        if row is None or not scope.admits(row.category):
             raise MemoryNotFound("no such memory")
         return row
 
@@ -381,13 +455,16 @@ class MemoryService:
     def questions(
         self,
         session: Session,
+        scope: MemoryScope,
         *,
-        owner: MemoryOwner,
         status: str | None = "open",
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Clarifications, reviews or pending questions of this owner, newest first."""
+        """Clarifications, reviews or pending questions of the scope's owner, newest first."""
+        owner = scope.owner
+        if owner is None:
+            return Page([], None, limit, 0)
         repo = MemoryRepository(session, owner.family)
         rows = list(
             repo.conflicts_page(
@@ -399,34 +476,44 @@ class MemoryService:
         total = repo.count_conflicts(owner.id, status=status, **owner.conflict_where())
         return Page(items, next_cursor, limit, total)
 
-    def question(self, session: Session, *, owner: MemoryOwner, conflict_id: str) -> ClarificationView:
-        conflict = MemoryRepository(session, owner.family).conflict(owner.id, conflict_id, **owner.conflict_where())
+    def question(self, session: Session, scope: MemoryScope, conflict_id: str) -> ClarificationView:
+        owner = scope.owner
+        conflict = (
+            MemoryRepository(session, owner.family).conflict(owner.id, conflict_id, **owner.conflict_where())
+            if owner is not None and is_plain_id(conflict_id)
+            else None
+        )
         if conflict is None:
-            raise conflicts.not_found(owner)
+            raise conflicts.not_found(scope.conflicts)
         return conflicts.describe_many(session, owner, self.codec(owner), [conflict])[0]
 
     def answer(
         self,
         session: Session,
-        *,
-        owner: MemoryOwner,
+        scope: MemoryScope,
         conflict_id: str,
+        *,
         answer: str,
-        actor: str,
         free_text: str | None = None,
     ) -> AnswerOutcome:
         if answer not in ("A", "B", "both", "neither"):
             raise BadRequest("invalid_answer", "answer must be A, B, both or neither")
-        return conflicts.answer(
+        owner = scope.owner
+        if owner is None or not is_plain_id(conflict_id):
+            raise conflicts.not_found(scope.conflicts)
+        self.writable(scope)
+        outcome = conflicts.answer(
             session,
             owner,
             self.codec(owner),
             conflict_id,
             resolution=answer,
             free_text=free_text,
-            actor=actor,
+            actor=scope.actor,
             now=utcnow(),
         )
+        scope.audit.answered(session, scope, outcome)
+        return outcome
 
     # --- owners ------------------------------------------------------------------------------------------
 

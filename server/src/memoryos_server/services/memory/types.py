@@ -81,6 +81,9 @@ class VersionView:
     status: str
     actor: str | None
     created_at: datetime
+    # Who ``actor`` is, where it can be named: the agent's name for ``agent:<id>`` (deleted
+    # agents included), so a history says "By: Study Buddy" rather than "an agent".
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,12 @@ class RetrieveOutcome:
     system_prompt_addition: str
     context_token_count: int
     clarification: ClarificationView | None
+    # Why nothing was searched (a passport agent without an active grant, or asking only for
+    # categories outside it); None when the search ran.
+    permission_error: str | None = None
+    # The categories the caller may read (a passport grant's); empty for callers without one.
+    categories_available: list[str] = field(default_factory=list)
+    categories_searched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

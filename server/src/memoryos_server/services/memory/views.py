@@ -34,7 +34,7 @@ def memory_view(codec: MemoryCodec, row: Any, *, content: str | None = None) -> 
     )
 
 
-def version_view(codec: MemoryCodec, memory_id: str, row: Any) -> VersionView:
+def version_view(codec: MemoryCodec, memory_id: str, row: Any, *, actor_name: str | None = None) -> VersionView:
     return VersionView(
         version=int(row.version),
         event=row.event,
@@ -44,4 +44,5 @@ def version_view(codec: MemoryCodec, memory_id: str, row: Any) -> VersionView:
         status=row.status,
         actor=row.actor,
         created_at=row.created_at,
+        actor_name=actor_name,
     )

@@ -273,7 +273,7 @@ def start_background(services: Any) -> Callable[[], None]:
     settings = services.runtime.settings
     worker = BackgroundWorker(
         services.memory,
-        universal_gate=services.universal_memory,
+        universal_gate=services.passport_scopes,
         run_jobs=settings.worker_enabled,
         poll_seconds=settings.worker_poll_seconds,
     )

@@ -179,6 +179,20 @@ class MemoryRepository(Repository):
             )
         return self.all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
 
+    def page_ordered(
+        self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str], order: str, offset: int, limit: int
+    ) -> Sequence[Any]:
+        """By position, oldest first or by importance (highest first, then newest)."""
+        model = self.family.memory
+        statement = select(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
+        if categories:
+            statement = statement.where(model.category.in_(list(categories)))
+        if order == "importance":
+            statement = statement.order_by(model.importance.desc(), model.created_at.desc(), model.id)
+        else:
+            statement = statement.order_by(model.created_at, model.id)
+        return self.all(statement.offset(offset).limit(limit))
+
     def count_for_owner(self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str]) -> int:
         model = self.family.memory
         statement = (

@@ -302,21 +302,3 @@ class PassportPurgeRepository(Repository):
         tables: tuple[Any, ...] = (ConsentCode, PairwiseIdentity, Grant, OrgConnection, PassportSession)
         for model in tables:
             self.session.execute(delete(model).where(model.universal_user_id == user_id))
-
-
-class UniversalMemoryListing(Repository):
-    """A passport user's memories in the orders the permission center offers besides newest."""
-
-    ORDERS = ("oldest", "importance")
-
-    def page(self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str], order: str, offset: int, limit: int) -> Sequence[UniversalMemory]:
-        statement = select(UniversalMemory).where(
-            UniversalMemory.owner_id == owner_id, UniversalMemory.status.in_(list(statuses))
-        )
-        if categories:
-            statement = statement.where(UniversalMemory.category.in_(list(categories)))
-        if order == "importance":
-            statement = statement.order_by(UniversalMemory.importance.desc(), UniversalMemory.created_at.desc(), UniversalMemory.id)
-        else:
-            statement = statement.order_by(UniversalMemory.created_at, UniversalMemory.id)
-        return self.all(statement.offset(offset).limit(limit))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from memoryos_server.services.container import Services
-from memoryos_server.storage.models import UniversalUser
+from memoryos_server.services.passport import PassportCaller
 from memoryos_server.web.redirects import local_path
 from memoryos_server.web.site import Site
 
@@ -31,15 +31,16 @@ def render_tab(
     request: Request,
     services: Services,
     session: Session,
-    user: UniversalUser,
+    caller: PassportCaller,
     *,
     tab: str,
     template: str,
     context: dict[str, Any],
 ) -> Response:
-    open_questions = services.passport_memory.questions(session, user, status="open", limit=1).total
+    scope = services.passport_scopes.passport_user(caller.user)
+    open_questions = services.memory.questions(session, scope, status="open", limit=1).total
     values = {"tabs": TABS, "current_tab": tab, "open_questions": open_questions, **context}
-    return site.render(request, template, values, email=user.email)
+    return site.render(request, template, values, email=caller.user.email)
 
 
 def back_to(value: str, default: str) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 
 from memoryos_server.errors import BadRequest
-from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SignedIn, SiteDep, field
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import here
 from memoryos_server.web.templating import Flash
@@ -25,28 +25,26 @@ Param = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/connect")
 def connect_page(
-    request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn, agent_id: Param = None, link_token: Param = None
+    request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn, session: ReadSession, agent_id: Param = None, link_token: Param = None
 ) -> Response:
     if not agent_id or not link_token:
         raise BadRequest("incomplete_link", "this connection link is incomplete")
-    with services.runtime.db.session(write=False) as session:
-        agent = services.grants.grantable_agent(session, agent_id)
-        if caller is None:
-            return site.sign_in_first(request, here(request))
-        user = services.passport.user(session, caller.user_id)
-        preview = services.connections.preview_link(session, agent.id, link_token)
-        context = {"agent": agent, "organisation": preview.organisation_name, "link_token": link_token, "expires_at": preview.expires_at}
-        return site.render(request, "connect.html", context, email=user.email)
+    agent = services.grants.grantable_agent(session, agent_id)
+    if caller is None:
+        return site.sign_in_first(request, here(request))
+    user = caller.user
+    preview = services.connections.preview_link(session, agent.id, link_token)
+    context = {"agent": agent, "organisation": preview.organisation_name, "link_token": link_token, "expires_at": preview.expires_at}
+    return site.render(request, "connect.html", context, email=user.email)
 
 
 @router.post("/connect")
-def connect_confirm(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def connect_confirm(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     agent_id = field(form, "agent_id", max_length=64)
     link_token = field(form, "link_token", max_length=200)
-    with services.runtime.db.session() as session:
-        user = services.passport.user(session, caller.user_id)
-        agent = services.grants.grantable_agent(session, agent_id)
-        organisation = services.connections.preview_link(session, agent.id, link_token).organisation_name
-        services.connections.connect_with_link(session, user, agent.id, link_token)
+    user = caller.user
+    agent = services.grants.grantable_agent(session, agent_id)
+    organisation = services.connections.preview_link(session, agent.id, link_token).organisation_name
+    services.connections.connect_with_link(session, user, agent.id, link_token)
     flash = Flash("ok", f"Your {organisation} account is connected. Now choose what {agent.name} may use.")
     return site.redirect(request, "/consent?" + urlencode({"agent_id": agent.id}), flash)

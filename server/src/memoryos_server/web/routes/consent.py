@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import CATEGORIES
 from memoryos_server.errors import BadRequest, ValidationFailed
 from memoryos_server.services.container import Services
-from memoryos_server.services.passport import PassportCaller
-from memoryos_server.storage.models import GlobalAgent, UniversalUser
-from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SignedIn, SiteDep, field, fields
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession, field, fields
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import here, with_query
 from memoryos_server.web.site import Site
@@ -80,8 +78,8 @@ def _render_consent(
     services: Services,
     session: Session,
     *,
-    user: UniversalUser,
-    agent: GlobalAgent,
+    user: Any,  # the person (a UniversalUser row)
+    agent: Any,  # the agent asking (a GlobalAgent row)
     ask: ConsentAsk,
     choices: Choices,
     error: str | None = None,
@@ -111,6 +109,7 @@ def consent_page(
     site: SiteDep,
     services: ServicesDep,
     caller: MaybeSignedIn,
+    session: ReadSession,
     agent_id: Param = None,
     categories: Param = None,
     state: Param = None,
@@ -120,25 +119,24 @@ def consent_page(
     if not agent_id:
         raise BadRequest("missing_agent", "this consent link does not name an agent")
     ask = ConsentAsk(agent_id, redirect_uri or None, state, link_token or None, requested_categories(categories))
-    with services.runtime.db.session(write=False) as session:
-        # An unknown agent or an unregistered redirect_uri is refused before anyone signs in.
-        agent = services.grants.grantable_agent(session, agent_id)
-        services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
-        if caller is None:
-            return site.sign_in_first(request, here(request))
-        user = services.passport.user(session, caller.user_id)
-        existing = services.grants.active_for_agent(session, user, agent.id)
-        if existing is not None:
-            # The access the person gave before, as it is: one click on "Update access" changes
-            # nothing they did not change themselves.
-            choices = Choices(list(existing.grant.categories), existing.grant.access_type, KEEP_EXPIRY)
-        else:
-            choices = Choices(ask.categories or list(agent.default_categories or []), "read_only", DEFAULT_DURATION)
-        return _render_consent(site, request, services, session, user=user, agent=agent, ask=ask, choices=choices)
+    # An unknown agent or an unregistered redirect_uri is refused before anyone signs in.
+    agent = services.grants.grantable_agent(session, agent_id)
+    services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+    if caller is None:
+        return site.sign_in_first(request, here(request))
+    user = caller.user
+    existing = services.grants.active_for_agent(session, user, agent.id)
+    if existing is not None:
+        # The access the person gave before, as it is: one click on "Update access" changes
+        # nothing they did not change themselves.
+        choices = Choices(list(existing.grant.categories), existing.grant.access_type, KEEP_EXPIRY)
+    else:
+        choices = Choices(ask.categories or list(agent.default_categories or []), "read_only", DEFAULT_DURATION)
+    return _render_consent(site, request, services, session, user=user, agent=agent, ask=ask, choices=choices)
 
 
 @router.post("/consent")
-def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     ask = ConsentAsk(
         agent_id=field(form, "agent_id", max_length=64),
         redirect_uri=field(form, "redirect_uri") or None,
@@ -148,19 +146,18 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
     )
     decision = field(form, "decision", max_length=16)
     if decision == "deny":
-        return _deny(request, site, services, ask)
+        return _deny(request, site, services, session, ask)
     if decision != "approve":
         raise BadRequest("invalid_decision", "choose Approve or Deny")
     choices = Choices(fields(form, "categories"), field(form, "access_type", max_length=16) or "read_only", field(form, "duration", max_length=16))
+    agent = services.grants.grantable_agent(session, ask.agent_id)
+    target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+    keep = choices.duration == KEEP_EXPIRY
     try:
-        with services.runtime.db.session() as session:
-            user = services.passport.user(session, caller.user_id)
-            agent = services.grants.grantable_agent(session, ask.agent_id)
-            target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
-            keep = choices.duration == KEEP_EXPIRY
+        with session.begin_nested():  # a refused choice leaves nothing behind (a link half-used, say)
             issued = services.grants.create_or_replace(
                 session,
-                user,
+                caller.user,
                 agent_id=agent.id,
                 categories=choices.categories,
                 access_type=choices.access_type,
@@ -169,45 +166,34 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
                 keep_expiry=keep,
             )
     except ValidationFailed as error:
-        return _ask_again(request, site, services, caller, ask, choices, str(error))
-    services.grants.notify(user, issued.view)
+        text = str(error)
+        return _render_consent(
+            site, request, services, session, user=caller.user, agent=agent, ask=ask, choices=choices,
+            error=text[:1].upper() + text[1:] + ".", status=422,
+        )
     if target is not None:
         return site.redirect(request, with_query(target, {"status": "granted", "state": ask.state, "code": issued.code.code}))
     return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "granted"}))
 
 
-def _deny(request: Request, site: Site, services: Services, ask: ConsentAsk) -> Response:
+def _deny(request: Request, site: Site, services: Services, session: Session, ask: ConsentAsk) -> Response:
     """Nothing is stored, and an access given earlier stays as it was (the hosted page says so);
     the agent learns only that the answer was no."""
-    with services.runtime.db.session(write=False) as session:
-        agent = services.grants.grantable_agent(session, ask.agent_id)
-        target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
+    agent = services.grants.grantable_agent(session, ask.agent_id)
+    target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
     if target is not None:
         return site.redirect(request, with_query(target, {"status": "denied", "state": ask.state}))
     return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "denied"}))
 
 
-def _ask_again(
-    request: Request, site: Site, services: Services, caller: PassportCaller, ask: ConsentAsk, choices: Choices, message: str
-) -> Response:
-    text = message[:1].upper() + message[1:] + "."
-    with services.runtime.db.session(write=False) as session:
-        user = services.passport.user(session, caller.user_id)
-        agent = services.grants.grantable_agent(session, ask.agent_id)
-        return _render_consent(
-            site, request, services, session, user=user, agent=agent, ask=ask, choices=choices, error=text, status=422
-        )
-
-
 @router.get("/consent/complete")
 def consent_complete(
-    request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn, agent_id: Param = None, status: Param = None
+    request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn, session: ReadSession, agent_id: Param = None, status: Param = None
 ) -> Response:
     """The hosted completion page, for agents without a redirect URI. It shows the grant as it
     is now, not as a query string claims."""
-    with services.runtime.db.session(write=False) as session:
-        user = services.passport.user(session, caller.user_id)
-        agent = services.agents.public_profile(session, agent_id or "")
-        grant = services.grants.active_for_agent(session, user, agent.id)
-        context = {"agent": agent, "denied": status == "denied", "grant": grant}
-        return site.render(request, "consent_done.html", context, email=user.email)
+    user = caller.user
+    agent = services.agents.public_profile(session, agent_id or "")
+    grant = services.grants.active_for_agent(session, user, agent.id)
+    context = {"agent": agent, "denied": status == "denied", "grant": grant}
+    return site.render(request, "consent_done.html", context, email=user.email)

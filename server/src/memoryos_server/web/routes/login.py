@@ -14,13 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 
 from memoryos_server.addresses import EmailAddress
 from memoryos_server.clientip import client_ip
 from memoryos_server.errors import AgentNotFound, NetworkPaused, RateLimited, WrongOneTimeCode
 from memoryos_server.services.container import Services
 from memoryos_server.services.passport import CodeSent
-from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ServicesDep, SiteDep, field, get_services
+from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SiteDep, WriteSession, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import local_path
 from memoryos_server.web.site import Site
@@ -50,7 +51,7 @@ def not_sent(result: CodeSent) -> tuple[str, int]:
     return "We couldn't send the email just now. Please try again in a moment.", 503
 
 
-def asking_agent(services: Services, next_path: str | None) -> str | None:
+def asking_agent(services: Services, session: Session, next_path: str | None) -> str | None:
     """The public name of the agent a consent screen or secure link is for, when signing in is
     the way there; None for anything else, and for an agent no one may approve (unknown,
     deleted, switched off, refused): the page then stays the generic one."""
@@ -61,15 +62,24 @@ def asking_agent(services: Services, next_path: str | None) -> str | None:
     if not agent_id:
         return None
     try:
-        with services.runtime.db.session(write=False) as session:
-            return services.grants.grantable_agent(session, agent_id).name
+        return services.grants.grantable_agent(session, agent_id).name
     except AgentNotFound:
         return None
 
 
-def _email_form(site: Site, request: Request, *, next_path: str, email: str = "", error: str | None = None, status: int = 200) -> Response:
+def _email_form(
+    site: Site,
+    request: Request,
+    services: Services,
+    session: Session,
+    *,
+    next_path: str,
+    email: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     flashes = [Flash("error", error)] if error else []
-    context = {"next": next_path, "email": email, "agent_name": asking_agent(get_services(request), next_path)}
+    context = {"next": next_path, "email": email, "agent_name": asking_agent(services, session, next_path)}
     return site.render(request, "login.html", context, status_code=status, flashes=flashes)
 
 
@@ -78,7 +88,7 @@ def tries_text(tries_left: int) -> str:
 
 
 def _code_form(
-    site: Site, request: Request, services: Services, *, email: str, error: str | None = None, status: int = 200
+    site: Site, request: Request, services: Services, session: Session, *, email: str, error: str | None = None, status: int = 200
 ) -> Response:
     """The code form; while the address is locked, the page that says until when instead."""
     tries = services.passport.code_tries(email=email)
@@ -92,7 +102,7 @@ def _code_form(
         # Said once a wrong code has been entered (a new code does not reset the count).
         "tries_left": tries_text(tries.tries_left) if tries.tries_left < services.runtime.settings.otp_max_attempts else None,
         "lock_minutes": max(1, services.runtime.settings.otp_lock_seconds // 60),
-        "agent_name": asking_agent(services, str(pending.get("next") or "") if pending else None),
+        "agent_name": asking_agent(services, session, str(pending.get("next") or "") if pending else None),
     }
     return site.render(request, "login_code.html", context, status_code=status, flashes=flashes)
 
@@ -107,26 +117,31 @@ def _locked_page(site: Site, request: Request, *, email: str, seconds: int, stat
 
 
 @router.get("/login")
-def login_page(request: Request, site: SiteDep, caller: MaybeSignedIn, next: str | None = None) -> Response:
+def login_page(
+    request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn, session: ReadSession, next: str | None = None
+) -> Response:
     pending = site.login.read(request)  # "use a different email" keeps where the person was going
     next_path = local_path(next or (str(pending.get("next")) if pending else None))
     if caller is not None:
         return site.redirect(request, next_path)
-    return _email_form(site, request, next_path=next_path)
+    return _email_form(site, request, services, session, next_path=next_path)
 
 
 @router.post("/login")
-def send_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+def send_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, session: ReadSession) -> Response:
+    # The code is stored and counted in transactions of the passport service's own, whatever
+    # becomes of this request; the session here only reads the asking agent's name.
     next_path = local_path(field(form, "next", max_length=4000))
     raw_email = field(form, "email", max_length=320)
     try:
         email = _EMAIL.validate_python(raw_email)
     except ValidationError:
-        return _email_form(site, request, next_path=next_path, email=raw_email, error="Enter a valid email address, like name@example.com.", status=422)
+        error = "Enter a valid email address, like name@example.com."
+        return _email_form(site, request, services, session, next_path=next_path, email=raw_email, error=error, status=422)
     result = services.passport.send_code(email=email, ip=client_ip(request))
     if not result.sent:
         text, status = not_sent(result)
-        response = _email_form(site, request, next_path=next_path, email=email, error=text, status=status)
+        response = _email_form(site, request, services, session, next_path=next_path, email=email, error=text, status=status)
         if result.retry_after_seconds:
             response.headers["Retry-After"] = str(result.retry_after_seconds)
         return response
@@ -136,17 +151,19 @@ def send_code(request: Request, form: CheckedForm, site: SiteDep, services: Serv
 
 
 @router.get("/login/code")
-def code_page(request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn) -> Response:
+def code_page(request: Request, site: SiteDep, services: ServicesDep, caller: MaybeSignedIn, session: ReadSession) -> Response:
     pending = site.login.read(request)
     if caller is not None:
         return site.redirect(request, local_path(pending.get("next") if pending else None))
     if pending is None:
         return site.redirect(request, "/login", Flash("warning", "Enter your email address again to get a new code."))
-    return _code_form(site, request, services, email=pending["email"])
+    return _code_form(site, request, services, session, email=pending["email"])
 
 
 @router.post("/login/code")
-def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
+def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, session: ReadSession) -> Response:
+    # The code is checked, and a wrong one counted, in the passport service's own transactions;
+    # the session here only reads the asking agent's name for the page.
     pending = site.login.read(request)
     if pending is None:
         return site.redirect(request, "/login", Flash("warning", "That took a while: enter your email address again to get a new code."))
@@ -158,13 +175,13 @@ def verify_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
         if wrong.locked_for_seconds:  # that wrong code was one too many
             return _locked_page(site, request, email=email, seconds=wrong.locked_for_seconds, status=401)
         text = "That code is wrong, has expired or was already used. Check the latest email, or send a new code."
-        return _code_form(site, request, services, email=email, error=text, status=401)
+        return _code_form(site, request, services, session, email=email, error=text, status=401)
     except RateLimited as limited:
         if not isinstance(limited, NetworkPaused):
             return _locked_page(site, request, email=email, seconds=limited.retry_after_seconds, status=429)
         # The network, not this address, is paused: the code stays good from elsewhere.
         text = f"Too many attempts from your network; please try again {wait_text(limited.retry_after_seconds)}."
-        response = _code_form(site, request, services, email=email, error=text, status=429)
+        response = _code_form(site, request, services, session, email=email, error=text, status=429)
         response.headers["Retry-After"] = str(limited.retry_after_seconds)
         return response
     welcome = "Welcome! Your Memory Passport is ready." if signed_in.created else "You're signed in."
@@ -188,9 +205,8 @@ def resend_code(request: Request, form: CheckedForm, site: SiteDep, services: Se
 
 
 @router.post("/logout")
-def logout(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep) -> Response:
-    with services.runtime.db.session() as session:
-        services.passport.sign_out(session, site.session_token(request))
+def logout(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, session: WriteSession) -> Response:
+    services.passport.sign_out(session, site.session_token(request))
     response = site.redirect(request, "/login", Flash("ok", "You're signed out."))
     site.end_session(response)
     return response

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from memoryos_server.engine.types import CATEGORIES
 from memoryos_server.errors import BadRequest
-from memoryos_server.web.deps import CheckedForm, ServicesDep, SignedIn, SiteDep, field
+from memoryos_server.web.deps import CheckedForm, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.routes._manage import back_to, render_tab
 from memoryos_server.web.templating import Flash
@@ -34,64 +34,57 @@ def memories_tab(
     site: SiteDep,
     services: ServicesDep,
     caller: SignedIn,
+    session: ReadSession,
     category: Annotated[str | None, Query(max_length=32)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     if category and category not in CATEGORIES:
         raise BadRequest("invalid_category", f"there is no category called {category!r}")
-    with services.runtime.db.session(write=False) as session:
-        user = services.passport.user(session, caller.user_id)
-        page = services.passport_memory.list(session, user, categories=[category] if category else None, cursor=cursor, limit=PAGE_SIZE)
-        groups = [(name, [m for m in page.items if m.category == name]) for name in CATEGORIES]
-        context = {
-            "category": category,
-            "groups": [(name, items) for name, items in groups if items],
-            "total": page.total,
-            "next_cursor": page.next_cursor,
-            "back": request.url.path + (f"?category={category}" if category else ""),
-        }
-        return render_tab(site, request, services, session, user, tab="memories", template="manage/memories.html", context=context)
+    page = services.memory.list(session, services.passport_scopes.passport_user(caller.user), categories=[category] if category else None, cursor=cursor, limit=PAGE_SIZE)
+    groups = [(name, [m for m in page.items if m.category == name]) for name in CATEGORIES]
+    context = {
+        "category": category,
+        "groups": [(name, items) for name, items in groups if items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+        "back": request.url.path + (f"?category={category}" if category else ""),
+    }
+    return render_tab(site, request, services, session, caller, tab="memories", template="manage/memories.html", context=context)
 
 
 @router.get("/manage/memories/{memory_id}/history")
-def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
-    with services.runtime.db.session(write=False) as session:
-        user = services.passport.user(session, caller.user_id)
-        memory = services.passport_memory.get(session, user, str(memory_id))
-        versions = services.passport_memory.history(session, user, str(memory_id))
-        context = {"memory": memory, "versions": list(reversed(versions)), "authors": services.passport_memory.authors(session, versions)}
-        return render_tab(site, request, services, session, user, tab="memories", template="manage/history.html", context=context)
+def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, services: ServicesDep, caller: SignedIn, session: ReadSession) -> Response:
+    scope = services.passport_scopes.passport_user(caller.user)
+    memory = services.memory.get(session, scope, str(memory_id))
+    versions = services.memory.history(session, scope, str(memory_id))
+    context = {"memory": memory, "versions": list(reversed(versions)), "authors": {v.actor: v.actor_name for v in versions if v.actor_name}}
+    return render_tab(site, request, services, session, caller, tab="memories", template="manage/history.html", context=context)
 
 
 @router.post("/manage/memories/{memory_id}/correct")
-def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     text = field(form, "corrected_content", max_length=16_000)
     back = back_to(field(form, "back"), "/manage/memories")
     try:
-        with services.runtime.db.session() as session:
-            user = services.passport.user(session, caller.user_id)
-            services.passport_memory.correct(session, user, str(memory_id), corrected_content=text)
+        with session.begin_nested():  # a refused correction leaves nothing behind
+            services.memory.correct(session, services.passport_scopes.passport_user(caller.user), str(memory_id), corrected_content=text)
     except BadRequest:
         return site.redirect(request, back, Flash("error", "A correction needs some text. Nothing was changed."))
     return site.redirect(request, back, Flash("ok", "Corrected. Agents see the new text from now on; the old one stays in the history."))
 
 
 @router.post("/manage/memories/{memory_id}/flag")
-def flag_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def flag_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     flagged = field(form, "flagged", max_length=1) == "1"
     back = back_to(field(form, "back"), "/manage/memories")
-    with services.runtime.db.session() as session:
-        user = services.passport.user(session, caller.user_id)
-        services.passport_memory.flag(session, user, str(memory_id), flagged=flagged)
+    services.memory.flag(session, services.passport_scopes.passport_user(caller.user), str(memory_id), flagged=flagged)
     return site.redirect(request, back, Flash("ok", "Flagged as wrong or unwanted." if flagged else "Flag removed."))
 
 
 @router.post("/manage/memories/{memory_id}/delete")
-def delete_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def delete_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     back = back_to(field(form, "back"), "/manage/memories")
-    with services.runtime.db.session() as session:
-        user = services.passport.user(session, caller.user_id)
-        services.passport_memory.delete(session, user, str(memory_id))
+    services.memory.delete(session, services.passport_scopes.passport_user(caller.user), str(memory_id), hard=True)
     return site.redirect(request, back, Flash("ok", "Deleted for good, with its history."))
 
 
@@ -101,20 +94,17 @@ def questions_tab(
     site: SiteDep,
     services: ServicesDep,
     caller: SignedIn,
+    session: ReadSession,
     show: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     answered = show == "answered"
-    with services.runtime.db.session(write=False) as session:
-        user = services.passport.user(session, caller.user_id)
-        page = services.passport_memory.questions(session, user, status="resolved" if answered else "open", limit=100)
-        context = {"questions": page.items, "answered": answered, "total": page.total}
-        return render_tab(site, request, services, session, user, tab="questions", template="manage/questions.html", context=context)
+    page = services.memory.questions(session, services.passport_scopes.passport_user(caller.user), status="resolved" if answered else "open", limit=100)
+    context = {"questions": page.items, "answered": answered, "total": page.total}
+    return render_tab(site, request, services, session, caller, tab="questions", template="manage/questions.html", context=context)
 
 
 @router.post("/manage/questions/{question_id}/answer")
-def answer_question(question_id: QuestionId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
+def answer_question(question_id: QuestionId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     answer = field(form, "answer", max_length=16)
-    with services.runtime.db.session() as session:
-        user = services.passport.user(session, caller.user_id)
-        outcome = services.passport_memory.answer(session, user, question_id, answer=answer)
+    outcome = services.memory.answer(session, services.passport_scopes.passport_user(caller.user), question_id, answer=answer)
     return site.redirect(request, "/manage/questions", Flash("ok", f"Thanks! {ANSWER_RESULTS[outcome.resolution]}"))
