@@ -10,8 +10,8 @@ checkout (8 of LoCoMo's 10 conversations, the 3rd to the 10th of ``data/locomo10
 the LoCoMo repository; that file itself works too).
 
 **Recall.** One end-user per conversation. Every turn goes through ``POST /v1/memories/add``
-(a real server on loopback) with ``infer: false``, one add per session (at most 64 messages),
-as ``"<speaker>: <text>"`` (a shared photo's caption appended in brackets), with the session's
+(a real server on loopback) with ``infer: false``, one add per session (at most 64 messages;
+the first speaker's turns as the user's, the other's as the assistant's), as ``"<speaker>: <text>"`` (a shared photo's caption appended in brackets), with the session's
 date and time as the message's ``occurred_at``. Each question (categories 1–4: single-hop,
 multi-hop, open-domain, temporal; category 5, the adversarial questions about things never
 said, is reported apart) is then searched for that end-user at limits 5, 10 and 20 with both
@@ -185,8 +185,14 @@ def store_verbatim(client: httpx.Client, stack: Stack, conversation: Conversatio
     started = time.perf_counter()
     for session in conversation.sessions:
         for batch in _batches(session):
+            # The first speaker as the user, the second as the assistant: a dialogue, as an agent stores one.
             messages = [
-                {"role": "user", "content": t.stored_text, "occurred_at": t.when.isoformat()} for t in batch
+                {
+                    "role": "user" if t.speaker == conversation.speakers[0] else "assistant",
+                    "content": t.stored_text,
+                    "occurred_at": t.when.isoformat(),
+                }
+                for t in batch
             ]
             results = post_add(client, stack, conversation.sample_id, messages, infer=False)["results"]
             # infer: false makes one memory (or one NOOP/UPDATE/CONFLICT event) per message, in order.
@@ -234,11 +240,13 @@ def owner_of(stack: Stack, end_user: str) -> MemoryOwner:
 
 
 def search(stack: Stack, owner: MemoryOwner, query: str, *, limit: int, signals: tuple[str, ...]) -> list[str]:
+    """As the retrieve route searches: hybrid with the default relevance floor; one signal alone without."""
     memory = stack.services.memory
+    floor = stack.runtime.relevance_floor if len(signals) > 1 else 0.0
     with stack.read_session() as session:
         ranked = memory.retriever.search(
             session, owner, memory.codec(owner), query=query, limit=limit, categories=None,
-            time_filter_days=None, as_of=None, now=utcnow(), signals=signals,
+            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, min_relevance=floor,
         )
     return [m.id for m in ranked.memories]
 

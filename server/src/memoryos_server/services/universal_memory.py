@@ -65,6 +65,7 @@ class UniversalMemoryAccess:
         categories: Sequence[str] | None = None,
         format: str = "bullets",
         context_max_tokens: int = 500,
+        min_relevance: float | None = None,
     ) -> UniversalRetrieval:
         """Memories in the granted categories (narrowed to ``categories`` when given).
 
@@ -96,6 +97,7 @@ class UniversalMemoryAccess:
             context_max_tokens=context_max_tokens,
             consent_note=True,
             with_clarification=False,
+            min_relevance=min_relevance,
         )
         memories = [m for m in outcome.memories if m.category in allowed]
         # Never reached while the search filter holds; if it ever did not, show no text at all

@@ -98,6 +98,7 @@ def retrieve(
             as_of=body.as_of,
             format=body.format,
             context_max_tokens=body.context_max_tokens,
+            min_relevance=body.min_relevance,
         )
     return ok(**retrieve_fields(outcome))
 

@@ -77,6 +77,7 @@ def retrieve(body: UniversalRetrieveIn, caller: AgentForUser, runtime: RuntimeDe
             categories=body.categories,
             format=body.format,
             context_max_tokens=body.context_max_tokens,
+            min_relevance=body.min_relevance,
         )
     return ok(
         [retrieved_read(memory) for memory in result.memories],

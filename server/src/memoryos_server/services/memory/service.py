@@ -213,12 +213,15 @@ class MemoryService:
         context_max_tokens: int = 500,
         consent_note: bool | None = None,
         with_clarification: bool | None = None,
+        min_relevance: float | None = None,
     ) -> RetrieveOutcome:
         """Hybrid search with the rendered ``system_prompt_addition``.
 
         ``categories``: None or empty means all. ``consent_note`` (default: universal owners)
         words the block as shared with consent. ``with_clarification`` (default: tenant
         end-users) returns the owner's oldest open clarification so the agent can ask.
+        ``min_relevance`` (default: ``Runtime.relevance_floor``): when even the best match is
+        less relevant, nothing is returned.
         """
         now = utcnow()
         codec = self.codec(owner)
@@ -232,6 +235,7 @@ class MemoryService:
             time_filter_days=time_filter_days,
             as_of=as_of,
             now=now,
+            min_relevance=self.rt.relevance_floor if min_relevance is None else min_relevance,
         )
         note = owner.scope == "universal" if consent_note is None else consent_note
         text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=note)

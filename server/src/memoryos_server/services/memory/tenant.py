@@ -173,6 +173,7 @@ class TenantMemoryService:
         as_of: datetime | None,
         format: str,
         context_max_tokens: int,
+        min_relevance: float | None = None,
     ) -> RetrieveOutcome:
         owner = self._reader_owner(session, principal, end_user)
         if owner is None:
@@ -187,6 +188,7 @@ class TenantMemoryService:
             as_of=as_of,
             format=format,
             context_max_tokens=context_max_tokens,
+            min_relevance=min_relevance,
         )
 
     def list(
