@@ -451,7 +451,12 @@ class SQLiteSearchIndex:
     ) -> dict[str, float]:
         if not memory_ids:
             return {}
-        entry, _stats = self.matrix(session, family, where)
+        # The search's dense query has just brought the owner's matrix up to this session's
+        # snapshot (or newer): use it without reading the owner's generation again.
+        with self._lock:
+            entry = self._entries.get((family.name, where.owner_key))
+        if entry is None or state.is_dirty(session):
+            entry, _stats = self.matrix(session, family, where)
         view = entry.view()
         rows = [row for row in (entry.row_of.get(m) for m in memory_ids) if row is not None and row < view.size]
         if not rows:
