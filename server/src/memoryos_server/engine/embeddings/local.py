@@ -76,7 +76,7 @@ class LocalMiniLMEmbedder:
     dim = MINILM_DIM
     # The default relevance floor of searches with this model: the highest at which recall@10 on
     # the labelled retrieval set drops by at most a point (bench/retrieval_quality.py).
-    relevance_floor = 0.09
+    relevance_floor = 0.085
 
     def __init__(
         self,
