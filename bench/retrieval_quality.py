@@ -20,6 +20,13 @@ service default), dense only and keyword only — ``Retriever.search(signals=…
 the service's retrieve calls. A question is a hit at k when a memory mapped to one of its
 answer turns is among the first k results. "Answer stored" counts questions for which any
 memory maps to an answer turn at all: no ranking can find what extraction did not keep.
+
+**The relevance floor.** Hybrid rows are measured with the server's default floor
+(``retrieval_min_relevance``): a search whose best match is below it returns nothing. The
+questions of ``no_answer.json`` (per persona, things the person never said, and questions that
+have nothing to do with them) should return nothing; the table of floors shows, for each
+value, recall@10 and the share of those questions that come back empty, on the calibration
+split (odd-numbered personas, the one the default was chosen on) and the held-aside split.
 """
 
 from __future__ import annotations
@@ -40,10 +47,15 @@ from common import LoadGuard, command_line, section_preamble, write_section
 from perf import forget_query_vectors
 from stack import Stack, open_stack, postgres_problem
 
+from memoryos_server.engine.embeddings.local import LocalMiniLMEmbedder
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.storage.types import utcnow
 
 DATA = Path(__file__).resolve().parent / "data" / "retrieval"
+NO_ANSWER = DATA / "no_answer.json"
+FLOORS = (0.0, 0.05, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3)
+# The default embedder's (LocalMiniLMEmbedder.relevance_floor; Runtime.relevance_floor applies it).
+DEFAULT_FLOOR = LocalMiniLMEmbedder.relevance_floor
 SIGNALS: dict[str, tuple[str, ...]] = {
     "hybrid": ("dense", "keyword"),
     "dense only": ("dense",),
@@ -71,6 +83,8 @@ class Scores:
     answerable: int = 0
     hits10_answerable: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
+    # Hybrid only, without a floor: (best relevance, rank of the first answer or None) per question.
+    floorless: list[tuple[float, int | None]] = field(default_factory=list)
 
 
 def load_personas(directory: Path = DATA) -> list[Persona]:
@@ -101,15 +115,24 @@ def ingest(stack: Stack, persona: Persona, *, infer: bool) -> tuple[dict[str, se
     return turns_of, text, time.perf_counter() - started
 
 
-def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...]) -> list[str]:
+def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...], *, min_relevance: float = 0.0
+           ) -> tuple[list[str], float]:
+    """Memory ids best first, and the best candidate's relevance (what the floor compares)."""
     memory = stack.services.memory
     forget_query_vectors(stack)  # each signal setting embeds the question itself, as a first search would
     with stack.read_session() as session:
         ranked = memory.retriever.search(
             session, owner, memory.codec(owner), query=query, limit=TOP, categories=None,
-            time_filter_days=None, as_of=None, now=utcnow(), signals=signals,
+            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, min_relevance=min_relevance,
         )
-    return [m.id for m in ranked.memories]
+    return [m.id for m in ranked.memories], ranked.best_relevance
+
+
+def load_no_answer(path: Path = NO_ANSWER) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    questions: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["questions"]
+    return questions
 
 
 def owner_of(stack: Stack, end_user: str) -> MemoryOwner:
@@ -118,10 +141,12 @@ def owner_of(stack: Stack, end_user: str) -> MemoryOwner:
     return MemoryOwner.end_user(user, tenant_id=stack.principal.tenant_id)
 
 
-def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: LoadGuard) -> tuple[dict[str, Scores], dict[str, Any]]:
+def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: LoadGuard,
+             no_answer: Sequence[dict[str, Any]] = ()) -> tuple[dict[str, Scores], dict[str, Any]]:
     stack = open_stack(backend, label="quality")
     scores = {name: Scores() for name in SIGNALS}
-    stats: dict[str, Any] = {"turns": 0, "memories": 0, "add_seconds": 0.0, "search_ms": defaultdict(list)}
+    stats: dict[str, Any] = {"turns": 0, "memories": 0, "add_seconds": 0.0, "search_ms": defaultdict(list),
+                             "no_answer": []}
     try:
         stack.runtime.embedder.embed(["warm up"])
         guard.settle(f"quality {backend}/{variant} ingest")
@@ -141,9 +166,14 @@ def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: Loa
                 relevant = {mid for mid, turns in turns_of.items() if turns & answers}
                 for name, signals in SIGNALS.items():
                     started = time.perf_counter()
-                    found = search(stack, owner, question["question"], signals)
+                    floor = stack.runtime.relevance_floor if name == "hybrid" else 0.0
+                    found, best = search(stack, owner, question["question"], signals, min_relevance=floor)
                     stats["search_ms"][name].append((time.perf_counter() - started) * 1e3)
                     s = scores[name]
+                    if name == "hybrid":
+                        unfloored = found if best >= floor else search(stack, owner, question["question"], signals)[0]
+                        first = next((i + 1 for i, mid in enumerate(unfloored) if mid in relevant), None)
+                        s.floorless.append((best, first))
                     s.count += 1
                     s.answerable += bool(relevant)
                     rank = next((i + 1 for i, mid in enumerate(found) if mid in relevant), None)
@@ -160,6 +190,13 @@ def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: Loa
                             "stored": [text[m] for m in relevant],
                             "top": [text.get(m, "?") for m in found[:3]],
                         })
+        by_persona = {p.persona_id: p for p in personas}
+        for item in no_answer:
+            if item["persona_id"] not in by_persona:
+                continue
+            owner = owner_of(stack, item["persona_id"])
+            _found, best = search(stack, owner, item["question"], SIGNALS["hybrid"])
+            stats["no_answer"].append({**item, "best": best})
     finally:
         stack.close()
     return scores, stats
@@ -194,6 +231,17 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
                 f"| {s.reciprocal / s.count:.3f} | {pct(s.answerable, s.count)} | {pct(s.hits10_answerable, s.answerable)} "
                 f"| {statistics.median(stats['search_ms'][name]):.1f} ms |"
             )
+    for (backend, variant), (scores, _stats) in results.items():
+        s = scores["hybrid"]
+        hits5 = sum(1 for _best, first in s.floorless if first is not None and first <= 5)
+        hits10 = sum(1 for _best, first in s.floorless if first is not None)
+        mrr = sum(1.0 / first for _best, first in s.floorless if first is not None)
+        lines.append(
+            f"| {backend} | {variant} | hybrid, no floor | {pct(hits5, s.count)} | {pct(hits10, s.count)} "
+            f"| {mrr / s.count:.3f} | {pct(s.answerable, s.count)} | {pct(hits10, s.answerable)} | — |"
+        )
+    lines += ["", f"Hybrid rows use the default relevance floor ({DEFAULT_FLOOR}); dense and keyword alone, none.", ""]
+    lines += _floor_table(results)
     lines.append("")
     for (backend, variant), (_scores, stats) in results.items():
         lines.append(
@@ -202,11 +250,12 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
         )
     verdicts = []
     for (backend, variant), (scores, _stats) in results.items():
-        hybrid = scores["hybrid"].hits10
+        # Like for like: the blend without the floor against each signal alone (no floor either).
+        hybrid = sum(1 for _best, first in scores["hybrid"].floorless if first is not None)
         best_single = max(scores["dense only"].hits10, scores["keyword only"].hits10)
         verdict = "met" if hybrid > best_single else "missed"
         verdicts.append(
-            f"- Target (hybrid recall@10 above both single signals), {backend}/{variant}: **{verdict}** "
+            f"- Target (hybrid recall@10, no floor, above both single signals), {backend}/{variant}: **{verdict}** "
             f"({pct(hybrid, scores['hybrid'].count)} vs dense {pct(scores['dense only'].hits10, scores['dense only'].count)}, "
             f"keyword {pct(scores['keyword only'].hits10, scores['keyword only'].count)})."
         )
@@ -227,6 +276,46 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
                          f"stored as: {stored}; top 3 instead: {top}")
     lines += ["", f"Load: {guard.summary()} Recall does not depend on load; the timings do."]
     return "\n".join(lines)
+
+
+def _floor_table(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any]]]) -> list[str]:
+    """Recall@10 and the share of no-answer questions returning nothing, for each floor."""
+    keys = list(results)
+    if not any(stats["no_answer"] for _scores, stats in results.values()):
+        return []
+    head = ["floor"]
+    for backend, variant in keys:
+        head += [f"recall@10 {variant}", f"empty, calibration {variant}", f"empty, held {variant}"]
+    lines = [
+        "Relevance floor: a search whose best match is below it returns nothing. Recall@10 over all "
+        "labelled questions; \"empty\": share of the questions nothing answers (`no_answer.json`) that "
+        "return nothing, on the calibration split (odd-numbered personas, where the default was chosen) "
+        "and the held-aside one.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---:|" * len(head),
+    ]
+    for floor in sorted({*FLOORS, DEFAULT_FLOOR}):
+        cells = [f"**{floor}** (default)" if floor == DEFAULT_FLOOR else f"{floor}"]
+        for key in keys:
+            scores, stats = results[key]
+            s = scores["hybrid"]
+            hits = sum(1 for best, first in s.floorless if first is not None and best >= floor)
+            cells.append(pct(hits, s.count))
+            for split in ("calibration", "held"):
+                asked = [q for q in stats["no_answer"] if q["split"] == split]
+                cells.append(pct(sum(1 for q in asked if q["best"] < floor), len(asked)))
+        lines.append("| " + " | ".join(cells) + " |")
+    default = [(key, stats) for key, (_scores, stats) in results.items() if stats["no_answer"]]
+    for (backend, variant), stats in default:
+        for kind in ("absent_fact", "off_topic"):
+            for split in ("calibration", "held"):
+                asked = [q for q in stats["no_answer"] if q["split"] == split and q["kind"] == kind]
+                if asked:
+                    empty = sum(1 for q in asked if q["best"] < DEFAULT_FLOOR)
+                    lines.append(f"- {backend}/{variant}, {kind.replace('_', ' ')}, {split}: {empty}/{len(asked)} "
+                                 f"return nothing at the default floor.")
+    return lines
 
 
 def _spread(misses: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -266,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for backend in backends:
         for variant in variants:
             print(f"{backend}/{variant}: ingesting {sum(len(p.turns) for p in personas)} turns …", file=sys.stderr)
-            results[(backend, variant)] = evaluate(backend, variant, personas, guard)
+            results[(backend, variant)] = evaluate(backend, variant, personas, guard, load_no_answer())
     body = render(results, personas, command_line("retrieval_quality.py", argv), guard, backends)
     print(body)
     if not args.no_doc:

@@ -27,6 +27,9 @@ USER_TURNS_RANGE = (20, 60)
 # A question sharing this many consecutive words with its answer was copied, not phrased
 # the way an agent would ask.
 MAX_SHARED_RUN = 5
+NO_ANSWER = "no_answer.json"
+NO_ANSWER_SPLITS = ("calibration", "held")
+NO_ANSWER_KINDS = ("absent_fact", "off_topic")
 
 _WORD = re.compile(r"[\w']+")
 
@@ -129,11 +132,41 @@ def check_persona(path: Path, data: Any, seen_ids: set[str]) -> list[str]:
     return problems
 
 
+def check_no_answer(path: Path, personas: set[str]) -> list[str]:
+    """The questions nothing answers: each names a persona of the set, ids are unique, and
+    every persona falls wholly in one split."""
+    if not path.exists():
+        return [f"{path.name}: missing"]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        return [f"{path.name}: not valid JSON ({exc})"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    split_of: dict[str, str] = {}
+    for item in data.get("questions", []):
+        qid, persona, split = item.get("qid"), item.get("persona_id"), item.get("split")
+        if qid in seen:
+            problems.append(f"{path.name}: {qid} repeated")
+        seen.add(qid)
+        if persona not in personas:
+            problems.append(f"{path.name}: {qid} names unknown persona {persona!r}")
+        if item.get("kind") not in NO_ANSWER_KINDS:
+            problems.append(f"{path.name}: {qid} has kind {item.get('kind')!r}, not one of {NO_ANSWER_KINDS}")
+        if split not in NO_ANSWER_SPLITS:
+            problems.append(f"{path.name}: {qid} has split {split!r}, not one of {NO_ANSWER_SPLITS}")
+        if split_of.setdefault(persona, split) != split:
+            problems.append(f"{path.name}: {persona} is in more than one split")
+        if not str(item.get("question", "")).strip():
+            problems.append(f"{path.name}: {qid} has no question")
+    return problems
+
+
 def main() -> int:
     problems: list[str] = []
     seen_ids: set[str] = set()
     personas = questions = user_turns = all_turns = sessions = 0
-    files = sorted(p for p in HERE.glob("*.json"))
+    files = sorted(p for p in HERE.glob("p*.json"))
     for path in files:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -153,6 +186,8 @@ def main() -> int:
             problems.append(f"{path.name}: no source in {SOURCES.name}/")
         elif compile_source(source) != data:
             problems.append(f"{path.name}: differs from its source; run build.py")
+
+    problems.extend(check_no_answer(HERE / NO_ANSWER, {p.stem for p in files}))
 
     compiled = {p.stem for p in SOURCES.glob("*.txt")}
     for missing in sorted(compiled - {p.stem for p in files}):

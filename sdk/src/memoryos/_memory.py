@@ -180,6 +180,7 @@ class _MemoryCalls:
         format: str,
         context_max_tokens: int,
         as_of: datetime | None,
+        min_relevance: float | None = None,
     ) -> APICall[RetrieveResult]:
         body: dict[str, Any] = {
             "query": query,
@@ -197,6 +198,8 @@ class _MemoryCalls:
             if as_of.tzinfo is None:
                 raise ValueError("as_of must include a timezone")
             body["as_of"] = as_of.isoformat()
+        if min_relevance is not None:
+            body["min_relevance"] = min_relevance
         return APICall("POST", "/v1/memories/retrieve", self._parse_get, json=body)
 
     @staticmethod
@@ -390,7 +393,11 @@ class Memory(_MemoryCalls, SyncAPIClient):
         format: str = "bullets",
         context_max_tokens: int = 500,
         as_of: datetime | None = None,
+        min_relevance: float | None = None,
     ) -> RetrieveResult:
+        """Search the end-user's memories. ``min_relevance`` (0–1): when even the best match's
+        ``relevance_score`` is below it, nothing comes back; ``None`` uses the server's default,
+        ``0`` turns the floor off."""
         return self._execute(
             self._get_call(
                 query,
@@ -402,6 +409,7 @@ class Memory(_MemoryCalls, SyncAPIClient):
                 format,
                 context_max_tokens,
                 as_of,
+                min_relevance,
             )
         )
 
@@ -518,7 +526,11 @@ class AsyncMemory(_MemoryCalls, AsyncAPIClient):
         format: str = "bullets",
         context_max_tokens: int = 500,
         as_of: datetime | None = None,
+        min_relevance: float | None = None,
     ) -> RetrieveResult:
+        """Search the end-user's memories. ``min_relevance`` (0–1): when even the best match's
+        ``relevance_score`` is below it, nothing comes back; ``None`` uses the server's default,
+        ``0`` turns the floor off."""
         return await self._execute(
             self._get_call(
                 query,
@@ -530,6 +542,7 @@ class AsyncMemory(_MemoryCalls, AsyncAPIClient):
                 format,
                 context_max_tokens,
                 as_of,
+                min_relevance,
             )
         )
 

@@ -124,7 +124,12 @@ class _UniversalCalls:
 
     @staticmethod
     def _get_call(
-        query: str, limit: int, format: str, context_max_tokens: int, categories: list[str] | None
+        query: str,
+        limit: int,
+        format: str,
+        context_max_tokens: int,
+        categories: list[str] | None,
+        min_relevance: float | None = None,
     ) -> APICall[UniversalRetrieveResult]:
         body: dict[str, Any] = {
             "query": query,
@@ -134,6 +139,8 @@ class _UniversalCalls:
         }
         if categories is not None:
             body["categories"] = categories
+        if min_relevance is not None:
+            body["min_relevance"] = min_relevance
         return APICall("POST", "/v1/universal/memories/retrieve", _parse_get, json=body)
 
     @staticmethod
@@ -254,10 +261,12 @@ class UniversalMemory(_UniversalCalls, SyncAPIClient):
         format: str = "bullets",
         context_max_tokens: int = 500,
         categories: list[str] | None = None,
+        min_relevance: float | None = None,
     ) -> UniversalRetrieveResult:
         """Retrieve from the granted categories. Without an active grant the result is empty and
-        ``permission_status`` says why (``no_grant_for_user``, ``grant_revoked``, ``grant_expired``)."""
-        return self._execute(self._get_call(query, limit, format, context_max_tokens, categories))
+        ``permission_status`` says why (``no_grant_for_user``, ``grant_revoked``, ``grant_expired``).
+        ``min_relevance`` as in :meth:`Memory.get`."""
+        return self._execute(self._get_call(query, limit, format, context_max_tokens, categories, min_relevance))
 
     def get_job_status(self, job_id: str) -> UniversalJobStatus:
         return self._execute(self._job_status_call(job_id))
@@ -338,9 +347,12 @@ class AsyncUniversalMemory(_UniversalCalls, AsyncAPIClient):
         format: str = "bullets",
         context_max_tokens: int = 500,
         categories: list[str] | None = None,
+        min_relevance: float | None = None,
     ) -> UniversalRetrieveResult:
         """Retrieve from the granted categories; see :meth:`UniversalMemory.get`."""
-        return await self._execute(self._get_call(query, limit, format, context_max_tokens, categories))
+        return await self._execute(
+            self._get_call(query, limit, format, context_max_tokens, categories, min_relevance)
+        )
 
     async def get_job_status(self, job_id: str) -> UniversalJobStatus:
         return await self._execute(self._job_status_call(job_id))

@@ -115,6 +115,24 @@ ADDS = [
 ]
 
 
+# Clarifications the default extractor opened on LoCoMo's development half (bench/locomo.py),
+# with their MiniLM similarities: statements that share a subject, not one value changed.
+NOT_CONTRADICTIONS = [
+    ("Family is the most important thing for them", "Family is awesome - them, the missus, and the kids", 0.64),
+    ("Family is the most important thing for them", "Family is their motivation and they keep them going", 0.67),
+    ("John, has been doing great lately", "John, is good", 0.75),
+    ("Harry Potter and Game of Thrones are amazing - is totally hooked", "Harry Potter is their favorite book", 0.73),
+    ("Plays drums too", "Used to play drums when they were younger, but haven't in a while", 0.63),
+    ("Cannot wait to hear about the assistant's journey with them", "Will be waiting for the assistant from its journey", 0.86),
+    ("Some friends from church and went camping last weekend - it was a blast",
+     "Took up some community work with their friends from church yesterday", 0.58),
+    ("Would love to explore some of the local trails",
+     "Used to love hiking, but it's been a while since they had the chance to do it", 0.55),
+    ("Prefers that the assistant never knows the difference a kind gesture can make",
+     "Prefers that the assistant's determination never ceases to amaze them", 0.70),
+]
+
+
 def _ids(cases: list[tuple[str, str, float]]) -> list[str]:
     return [f"{old} -> {new}" for old, new, _ in cases]
 
@@ -139,6 +157,12 @@ def test_different_facts_are_added_not_disputed(existing: str, new: str, similar
     assert detect(new, existing, similarity) is Decision.ADD, assess(new, existing, similarity).reason
 
 
+@pytest.mark.parametrize(("existing", "new", "similarity"), NOT_CONTRADICTIONS, ids=_ids(NOT_CONTRADICTIONS))
+def test_statements_that_only_share_a_subject_open_no_question(existing: str, new: str, similarity: float) -> None:
+    assert detect(new, existing, similarity) is not Decision.CONFLICT, assess(new, existing, similarity).reason
+    assert detect(existing, new, similarity) is not Decision.CONFLICT, assess(existing, new, similarity).reason
+
+
 def test_conflict_is_symmetric_for_value_changes() -> None:
     for existing, new, similarity in CONFLICTS:
         if "over" in existing or "Used to" in existing:
@@ -157,8 +181,10 @@ def test_thresholds_are_configurable() -> None:
     assert detect("Lives in Paris", "Lives in Berlin", 0.52, thresholds=strict) is Decision.ADD
 
     loose = ConflictThresholds(related=0.3, value_change=0.3)
-    assert detect("Prefers Python examples", "Prefers concise answers", 0.35) is Decision.ADD
-    assert detect("Prefers Python examples", "Prefers concise answers", 0.35, thresholds=loose) is Decision.CONFLICT
+    assert detect("Prefers tea", "Prefers coffee", 0.35) is Decision.ADD
+    assert detect("Prefers tea", "Prefers coffee", 0.35, thresholds=loose) is Decision.CONFLICT
+    # Two preferences are two statements, however loose the thresholds.
+    assert detect("Prefers Python examples", "Prefers concise answers", 0.35, thresholds=loose) is Decision.ADD
 
 
 def test_default_thresholds_are_ordered() -> None:

@@ -18,16 +18,17 @@ from memoryos_server.engine.retrieval.text import (
     ContextMemory,
     CorpusStats,
     DocTerms,
-    FusionWeights,
+    Evidence,
     RankingConfig,
     RankSignals,
     bm25_idf,
     bm25_scores,
     bm25_term_score,
     estimate_tokens,
-    fuse,
     keyword_terms,
-    rank_final,
+    query_periods,
+    rank,
+    relevance,
     render_context,
     term_frequencies,
 )
@@ -177,67 +178,98 @@ def test_bm25_tolerates_stale_statistics() -> None:
     assert ranked and ranked[0][1] > 0 and math.isfinite(ranked[0][1])
 
 
-# --- fusion and final ranking --------------------------------------------------------------
+# --- blending and final ranking ---------------------------------------------------------------
 
 
-def test_fuse_is_reciprocal_rank_fusion() -> None:
-    dense = [("a", 0.9), ("b", 0.8), ("c", 0.1)]
-    keyword = [("b", 12.0), ("d", 3.0)]
-    fused = dict(fuse(dense, keyword, k=60))
-    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
-    assert fused["a"] == pytest.approx(1 / 61)
-    assert fused["d"] == pytest.approx(1 / 62)
-    assert fused["c"] == pytest.approx(1 / 63)
-    assert [doc_id for doc_id, _ in fuse(dense, keyword)] == ["b", "a", "d", "c"]
+def test_relevance_blends_cosine_and_keyword_share_with_the_configured_weights() -> None:
+    config = RankingConfig(dense_weight=0.4, keyword_weight=0.6, period_bonus=0.2)
+    assert relevance(Evidence(cosine=0.5, keyword=0.25), config=config) == pytest.approx(0.4 * 0.5 + 0.6 * 0.25)
+    # Negative cosines count as no similarity; a keyword share is capped at the whole query.
+    assert relevance(Evidence(cosine=-0.3, keyword=1.7), config=config) == pytest.approx(0.6)
+    assert relevance(Evidence(cosine=0.5, keyword=0.25, in_period=True), config=config) == pytest.approx(0.55)
+    assert relevance(Evidence(cosine=1.0, keyword=1.0, in_period=True), config=config) == 1.0
 
 
-def test_fuse_ranks_by_score_not_by_given_order_and_ignores_repeats() -> None:
-    fused = fuse([("low", 0.1), ("high", 0.9), ("high", 0.2)], [])
-    assert [doc_id for doc_id, _ in fused] == ["high", "low"]
-    assert dict(fused)["high"] == pytest.approx(1 / 61)
-
-
-def test_fuse_weights_and_ties() -> None:
-    dense, keyword = [("a", 1.0)], [("b", 1.0)]
-    assert [d for d, _ in fuse(dense, keyword)] == ["a", "b"]  # tie: dense list first
-    assert [d for d, _ in fuse(dense, keyword, weights=FusionWeights(dense=1.0, keyword=2.0))] == ["b", "a"]
-    assert fuse([], []) == []
+def test_relevance_with_one_signal_is_that_signal_alone() -> None:
+    evidence = Evidence(cosine=0.6, keyword=0.2)
+    assert relevance(evidence, keyword=False) == pytest.approx(0.6)
+    assert relevance(evidence, dense=False) == pytest.approx(0.2)
     with pytest.raises(ValueError):
-        fuse(dense, keyword, k=-1)
+        relevance(evidence, dense=False, keyword=False)
 
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def test_rank_final_formula() -> None:
+def test_rank_adds_importance_and_recency() -> None:
     config = RankingConfig()
-    fused = fuse([("a", 0.9)], [("a", 5.0)])
     signals = {"a": RankSignals(importance=10, updated_at=NOW - timedelta(days=90))}
-    [(doc_id, score)] = rank_final(fused, signals, now=NOW, config=config)
+    [(doc_id, score)] = rank({"a": 0.5}, signals, now=NOW, config=config)
     assert doc_id == "a"
-    assert score == pytest.approx(1.0 + 0.10 * 1.0 + 0.05 * 0.5)
+    assert score == pytest.approx(0.5 + config.importance_weight * 1.0 + config.recency_weight * 0.5)
 
 
 def test_light_signals_reorder_near_ties_only() -> None:
-    fused = fuse([("a", 0.9), ("b", 0.8), ("c", 0.7)], [("a", 9.0), ("b", 8.0)])
     signals = {
         "a": RankSignals(importance=2, updated_at=NOW - timedelta(days=400)),
         "b": RankSignals(importance=9, updated_at=NOW - timedelta(days=1)),
         "c": RankSignals(importance=10, updated_at=NOW),
     }
-    ranked = [doc_id for doc_id, _ in rank_final(fused, signals, now=NOW)]
-    # a and b are both found by both retrievers: importance and freshness put b first;
-    # c, found by one retriever only, cannot climb over them however important.
+    ranked = [doc_id for doc_id, _ in rank({"a": 0.62, "b": 0.60, "c": 0.40}, signals, now=NOW)]
+    # a and b are nearly as relevant: importance and freshness put b first; c, clearly less
+    # relevant, cannot climb over them however important and fresh.
     assert ranked == ["b", "a", "c"]
 
 
-def test_rank_final_handles_missing_signals_and_naive_or_future_times() -> None:
-    fused = fuse([("a", 0.5), ("b", 0.4)], [])
+def test_rank_handles_missing_signals_and_naive_or_future_times() -> None:
+    config = RankingConfig()
     signals = {"b": RankSignals(importance=5, updated_at=datetime(2025, 7, 1))}  # naive, in the future
-    scores = dict(rank_final(fused, signals, now=NOW))
-    neutral = 0.10 * 4 / 9
-    assert scores["a"] == pytest.approx((1 / 61) / (2 / 61) + neutral)
-    assert scores["b"] == pytest.approx((1 / 62) / (2 / 61) + neutral + 0.05)
+    scores = dict(rank({"a": 0.5, "b": 0.4}, signals, now=NOW, config=config))
+    neutral = config.importance_weight * 4 / 9
+    assert scores["a"] == pytest.approx(0.5 + neutral)
+    assert scores["b"] == pytest.approx(0.4 + neutral + config.recency_weight)
+
+
+# --- the periods a query names -----------------------------------------------------------------
+
+TODAY = datetime(2026, 12, 6, 15, 30, tzinfo=UTC)
+
+
+def _spans(text: str) -> list[tuple[str, str]]:
+    return [(p.start.date().isoformat(), p.end.date().isoformat()) for p in query_periods(text, now=TODAY)]
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("Who did Maria have dinner with on May 3, 2023?", [("2023-05-03", "2023-05-04")]),
+        ("What did Tim say about his injury on 16 November, 2023?", [("2023-11-16", "2023-11-17")]),
+        ("What book did Tim finish on 8th December, 2023?", [("2023-12-08", "2023-12-09")]),
+        ("Which hobby did Sam take up in May 2023?", [("2023-05-01", "2023-06-01")]),
+        ("What happened on 2024-03-10?", [("2024-03-10", "2024-03-11")]),
+        ("Which country did James visit in 2021?", [("2021-01-01", "2022-01-01")]),
+        ("what did I do last week", [("2026-11-23", "2026-11-30")]),
+        ("anything from yesterday?", [("2026-12-05", "2026-12-06")]),
+        # Without a year: the latest one up to now and the next one (a plan).
+        ("What is happening on 21 June?", [("2026-06-21", "2026-06-22"), ("2027-06-21", "2027-06-22")]),
+        ("When is the exam in March?", [("2026-03-01", "2026-04-01"), ("2027-03-01", "2027-04-01")]),
+        # The verb, a time and a number name no period; an impossible day falls back to its month.
+        ("I may go to the gym", []),
+        ("It is 22,000 words and the call is at 10:30", []),
+        ("on 31 February 2023", [("2023-02-01", "2023-03-01")]),
+    ],
+)
+def test_query_periods(text: str, spans: list[tuple[str, str]]) -> None:
+    assert _spans(text) == spans
+
+
+def test_a_period_admits_what_was_said_a_little_before_and_up_to_two_weeks_after() -> None:
+    [may_3] = query_periods("on May 3, 2023", now=TODAY)
+    assert may_3.admits(datetime(2023, 5, 3, 20, tzinfo=UTC))
+    assert may_3.admits(datetime(2023, 5, 1, tzinfo=UTC))
+    assert may_3.admits(datetime(2023, 5, 16))  # naive: UTC
+    assert not may_3.admits(datetime(2023, 4, 28, tzinfo=UTC))
+    assert not may_3.admits(datetime(2023, 5, 20, tzinfo=UTC))
 
 
 # --- token estimate --------------------------------------------------------------------------

@@ -40,8 +40,11 @@ def test_minilm_retrieval_dedupe_and_conflicts(memory: tuple[Services, MemorySer
             return service.add(session, scope_of(owner), messages=[ChatMessage("user", t) for t in texts])
 
     def search(query: str) -> list[str]:
+        # How memories rank by meaning, whatever the relevance floor (test_relevance_floor.py):
+        # a paraphrase may share little with its memory ("training for" / "run a marathon").
         with services.runtime.db.session(write=False) as session:
-            return [m.content for m in service.retrieve(session, scope_of(owner), query=query, limit=3).memories]
+            outcome = service.retrieve(session, scope_of(owner), query=query, limit=3, min_relevance=0)
+            return [m.content for m in outcome.memories]
 
     add(
         "Please remember that I prefer short, structured explanations and Python examples",

@@ -267,6 +267,7 @@ def _retrieve_route(router: APIRouter, mount: MemoryMount, spec: RetrieveRoute) 
             as_of=getattr(body, "as_of", None),
             format=body.format,
             context_max_tokens=body.context_max_tokens,
+            min_relevance=body.min_relevance,
         )
         return ok(**spec.answer.fields_of(outcome))
 

@@ -37,6 +37,9 @@ class ExtractedMemory:
     valid_at: datetime | None = None  # when the text dates itself ("my exam is on March 10")
     source_index: int = 0  # index of the message it came from
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Words indexed with the memory for keyword search but not part of it: a verbatim message's
+    # neighbours in a dialogue ("The Minnesota Wolves!" answers "Which team did you sign with?").
+    keyword_context: str = ""
 
 
 @runtime_checkable

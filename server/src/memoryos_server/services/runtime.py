@@ -74,6 +74,15 @@ class Runtime:
         embedder = self.embedder
         return None if _lexical(embedder) else embedder
 
+    @property
+    def relevance_floor(self) -> float:
+        """The relevance floor searches use unless a request sets its own: the setting, else the
+        embedder's calibrated ``relevance_floor`` (0 for an embedder without one)."""
+        if self.settings.retrieval_min_relevance is not None:
+            return self.settings.retrieval_min_relevance
+        embedder = self.embedder
+        return float(getattr(getattr(embedder, "inner", embedder), "relevance_floor", 0.0))
+
     def warm_up(self) -> None:
         """Load the embedder and the extractor now (a first start builds the ONNX model, a few
         seconds), so the first add or search does not wait for it."""

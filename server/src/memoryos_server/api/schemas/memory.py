@@ -108,6 +108,17 @@ class RetrieveIn(Lenient):
     context_max_tokens: int = Field(default=500, ge=50, le=4000)
     as_of: AwareDatetime | None = None
     agent_id: str | None = Field(default=None, max_length=64)
+    min_relevance: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The relevance floor: when even the best match's relevance_score is below it, nothing is "
+            "returned (no memories, an empty system_prompt_addition). Absent: the server's default "
+            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE; with the default embedder 0.085). 0 returns the best "
+            "matches however weak."
+        ),
+    )
 
 
 class MemoryPatch(Strict):

@@ -13,6 +13,9 @@ align the two token sequences and classify each differing stretch.
   "manager is", "prefers") a different value → CONFLICT.
 - Anything else that differs — a different subject ("dog" → "cat", "exam" → "interview"),
   another value of a relation that holds many ("likes Python" / "likes Go") → ADD.
+- A "contradiction" whose changed stretches hold more words than the two texts share, or more
+  than ``MAX_CHANGED_WORDS``, is two different statements that happen to share a subject
+  ("Family is the most important thing" / "Family is awesome - the missus and the kids") → ADD.
 
 Measured on all-MiniLM-L6-v2 when these defaults were set: true contradictions scored
 0.49–0.94 ("Works at Acme"/"Works at Globex" 0.49, "Lives in Berlin"/"Lives in Paris" 0.52,
@@ -84,6 +87,9 @@ class _Frame(Enum):
     SUBJECT = "subject position"
 
 
+# A contradiction changes a value: at most this many words on either side, and no more than
+# the two statements share (one shared word allows one changed word: "Manager is Alice/Bob").
+MAX_CHANGED_WORDS = 3
 _CONTENT_KINDS = frozenset({Kind.WORD, Kind.NUMBER, Kind.DATE, Kind.NEGATION, Kind.POLARITY})
 _VALUE_KINDS = frozenset({Kind.NUMBER, Kind.DATE})
 _COMPARATIVES = frozenset({"over", "than"})
@@ -150,6 +156,15 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
     if differences:
         return Assessment(Decision.ADD, "different fact: " + ", ".join(differences))
     if contradictions:
+        # One value changed in the same statement, not two statements that share a word or two:
+        # "Family is the most important thing" / "Family is awesome - the missus and the kids".
+        changed = max(
+            sum(1 for tag, i1, i2, _, _ in opcodes if tag != "equal" for t in old_tokens[i1:i2] if t.kind is Kind.WORD),
+            sum(1 for tag, _, _, j1, j2 in opcodes if tag != "equal" for t in new_tokens[j1:j2] if t.kind is Kind.WORD),
+        )
+        kept = sum(1 for t in shared if t.kind is Kind.WORD)
+        if changed > min(MAX_CHANGED_WORDS, max(kept, 1)):
+            return Assessment(Decision.ADD, f"different statement: {changed} words differ, {kept} shared")
         return Assessment(Decision.CONFLICT, "contradiction: " + ", ".join(contradictions))
     added = any(change is _Change.ADDED for change, _ in blocks)
     dropped = any(change is _Change.DROPPED for change, _ in blocks)

@@ -152,6 +152,8 @@ _IRREGULAR = {"can't": "can not", "won't": "will not", "cannot": "can not", "ain
 # the alternation rewrites exactly what one pass per contraction would.
 _IRREGULAR_PATTERN = re.compile("|".join(re.escape(c) for c in _IRREGULAR), re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
+# "Can't wait to see them" is eagerness, not a negation: read as "look forward to see them".
+_EAGER = re.compile(r"\b(?:can['’]?t|cannot|can not)\s+wait\b", re.IGNORECASE)
 
 
 def _expand_irregular(match: re.Match[str]) -> str:
@@ -180,6 +182,7 @@ _stem = lru_cache(maxsize=STEM_CACHE_SIZE)(porter_stem)
 
 def _tokenize(text: str) -> list[Token]:
     text = unicodedata.normalize("NFKC", text)
+    text = _EAGER.sub("look forward", text)
     text = _IRREGULAR_PATTERN.sub(_expand_irregular, text)
     text = _NOT_CONTRACTION.sub(" not", text)
 

@@ -74,6 +74,9 @@ class LocalMiniLMEmbedder:
 
     name = "all-MiniLM-L6-v2"
     dim = MINILM_DIM
+    # The default relevance floor of searches with this model: the highest at which recall@10 on
+    # the labelled retrieval set drops by at most a point (bench/retrieval_quality.py).
+    relevance_floor = 0.085
 
     def __init__(
         self,

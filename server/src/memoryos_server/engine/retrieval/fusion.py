@@ -1,39 +1,38 @@
-"""Reciprocal rank fusion of the dense and keyword lists, then the lighter signals.
+"""Blending the dense and keyword signals into one relevance, then the lighter signals.
 
-Fusion (Cormack, Clarke & Büttcher, SIGIR 2009), with 1-based ranks r:
+Relevance of memory d to query q, in [0, 1]:
 
-    fused(d) = w_dense / (k + r_dense(d)) + w_keyword / (k + r_keyword(d))
+    relevance(d) = min(1, w_dense · max(cos(q, d), 0) + w_keyword · bm25(q, d) / bm25_max(q)
+                          + period_bonus · [d's moment falls in a period q names])
 
-where a list that does not contain d contributes nothing. Ranks, not raw scores, are fused
-because cosine similarities and BM25 scores live on unrelated scales.
+``bm25_max(q) = Σ idf(t) · (k1 + 1)`` over the query's terms the index read is the score a
+memory holding every one of them, many times, in a short text would reach: so the keyword part
+is a share of the query matched, not a rank. Both parts are absolute — comparable from one
+query to the next — which a relevance floor needs, and which reciprocal rank fusion (where the
+first of any list scores the same however poor the match) cannot give. Weighing normalised
+scores also beat rank fusion on every set this project measures (docs/benchmarks.md). With one
+signal switched off (the benchmarks compare each alone), the other's weight becomes 1.
 
-Final score, applied by ``rank_final``:
+Final ranking score:
 
-    final(d) = fused(d) / fused_max
+    final(d) = relevance(d)
              + importance_weight · (importance - 1) / 9
              + recency_weight · 0.5 ** (age_days / recency_half_life_days)
 
-``fused_max = (w_dense + w_keyword) / (k + 1)`` is the score of a memory ranked first by
-both retrievers, so the relevance part lies in [0, 1] and the two light signals (by default
-at most 0.10 and 0.05) can reorder near-ties but cannot lift an irrelevant memory over a
-relevant one: with k = 60, rank 1 in both lists scores 1.0 and rank 1 in only one scores 0.5.
+The light signals (by default at most 0.05 and 0.025) reorder near-ties; they are not part of
+the relevance a caller sees or the floor compares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 D = TypeVar("D", bound=Hashable)
 
 NEUTRAL_IMPORTANCE = 5
-
-
-class FusionWeights(NamedTuple):
-    dense: float = 1.0
-    keyword: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,68 +43,57 @@ class RankSignals:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the retrievers know of one memory for one query."""
+
+    cosine: float = 0.0  # cosine similarity of the embeddings (0 when the dense signal is off)
+    keyword: float = 0.0  # BM25 as a share of the query's bm25_max, 0..1
+    in_period: bool = False  # its moment falls in a period the query names
+
+
+@dataclass(frozen=True, slots=True)
 class RankingConfig:
-    rrf_k: int = 60  # the usual constant: damps the gap between the very top ranks
-    weights: FusionWeights = field(default_factory=FusionWeights)
-    importance_weight: float = 0.10
-    recency_weight: float = 0.05
+    dense_weight: float = 0.45
+    keyword_weight: float = 0.55
+    period_bonus: float = 0.2
+    importance_weight: float = 0.05
+    recency_weight: float = 0.025
     # Facts about a person stay true for a long time; a short half-life would bury them.
     recency_half_life_days: float = 90.0
 
 
-def fuse(
-    dense: Sequence[tuple[D, float]],
-    keyword: Sequence[tuple[D, float]],
-    *,
-    k: int = 60,
-    weights: FusionWeights = FusionWeights(),
-) -> list[tuple[D, float]]:
-    """Reciprocal rank fusion; best first.
-
-    Each input is ``(id, score)`` from one retriever. It is ranked by score, highest first
-    (stable, so equal scores keep their given order); a repeated id keeps its best rank.
-    Ties in the fused score go to the id seen first (dense list, then keyword list).
-    """
-    if k < 0:
-        raise ValueError("k must be non-negative")
-    fused: dict[D, float] = {}
-    for ranked, weight in ((dense, weights.dense), (keyword, weights.keyword)):
-        seen: set[D] = set()
-        ordered = sorted(ranked, key=lambda item: -item[1])
-        rank = 0
-        for doc_id, _score in ordered:
-            if doc_id in seen:
-                continue
-            seen.add(doc_id)
-            rank += 1
-            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (k + rank)
-    # dicts keep first-insertion order, and sort is stable: that is the tie-break.
-    return sorted(fused.items(), key=lambda item: -item[1])
+def relevance(evidence: Evidence, *, dense: bool = True, keyword: bool = True, config: RankingConfig = RankingConfig()) -> float:
+    """The memory's relevance in [0, 1] with the signals in use (module docstring)."""
+    weight_dense = config.dense_weight if dense else 0.0
+    weight_keyword = config.keyword_weight if keyword else 0.0
+    total = weight_dense + weight_keyword
+    if total <= 0:
+        raise ValueError("at least one signal must be in use, with a positive weight")
+    score = (weight_dense * max(evidence.cosine, 0.0) + weight_keyword * min(max(evidence.keyword, 0.0), 1.0)) / total
+    if evidence.in_period:
+        score += config.period_bonus
+    return min(score, 1.0)
 
 
-def rank_final(
-    fused: Sequence[tuple[D, float]],
+def rank(
+    relevances: Mapping[D, float],
     signals: Mapping[D, RankSignals],
     *,
     now: datetime,
     config: RankingConfig = RankingConfig(),
 ) -> list[tuple[D, float]]:
-    """Blend fused relevance with importance and recency (formula in the module docstring).
+    """``(id, final score)`` best first: relevance plus importance and recency (module docstring).
 
-    ``fused`` must come from ``fuse`` called with the same ``rrf_k`` and ``weights`` as
-    ``config``. A memory without signals counts as neutral importance and no recency bonus.
+    A memory without signals counts as neutral importance and no recency bonus. Ties keep the
+    order of ``relevances``.
     """
-    fused_max = (config.weights.dense + config.weights.keyword) / (config.rrf_k + 1)
-    if fused_max <= 0:
-        raise ValueError("fusion weights must sum to a positive number")
     half_life = config.recency_half_life_days
     now_utc = _as_utc(now)
-
     final: list[tuple[D, float]] = []
-    for doc_id, fused_score in fused:
+    for doc_id, score in relevances.items():
         signal = signals.get(doc_id, RankSignals())
         importance = min(max(signal.importance, 1), 10)
-        score = fused_score / fused_max + config.importance_weight * (importance - 1) / 9
+        score += config.importance_weight * (importance - 1) / 9
         if signal.updated_at is not None and half_life > 0:
             # A date in the future (an upcoming exam stated as valid_at) counts as fresh.
             age_days = max((now_utc - _as_utc(signal.updated_at)).total_seconds() / 86_400, 0.0)

@@ -16,7 +16,8 @@ import unicodedata
 
 from .bm25 import BM25Params, CorpusStats, DocTerms, bm25_idf, bm25_scores, bm25_term_score, term_frequencies
 from .context import ContextFormat, ContextMemory, estimate_tokens, render_context
-from .fusion import FusionWeights, RankingConfig, RankSignals, fuse, rank_final
+from .dates import Period, query_periods
+from .fusion import Evidence, RankingConfig, RankSignals, rank, relevance
 from .stemmer import STOPWORDS, porter_stem
 
 __all__ = [
@@ -26,16 +27,18 @@ __all__ = [
     "ContextMemory",
     "CorpusStats",
     "DocTerms",
-    "FusionWeights",
+    "Evidence",
+    "Period",
     "RankSignals",
     "RankingConfig",
     "bm25_idf",
     "bm25_scores",
     "bm25_term_score",
     "estimate_tokens",
-    "fuse",
     "keyword_terms",
-    "rank_final",
+    "query_periods",
+    "rank",
+    "relevance",
     "render_context",
     "term_frequencies",
 ]

@@ -51,6 +51,10 @@ COMPARED = 3
 RELATED = DEFAULT_THRESHOLDS.related
 CLARIFICATION_TTL = timedelta(days=30)
 VERBATIM_IMPORTANCE = 5
+# A verbatim message of a dialogue is indexed for keyword search with this many messages of the
+# same add before and after it (measured on LoCoMo's development half: docs/benchmarks.md).
+CONTEXT_BEFORE = 2
+CONTEXT_AFTER = 1
 MAX_MEMORY_CHARS = 16_000
 
 
@@ -74,6 +78,7 @@ class Candidate:
     confidence: float
     valid_at: datetime | None
     vector: np.ndarray
+    keyword_context: str = ""
 
 
 @dataclass
@@ -83,18 +88,36 @@ class ApplyResult:
 
 
 def verbatim(messages: Sequence[ChatMessage], category: str) -> list[ExtractedMemory]:
-    """``infer: false``: every message as it was written, one memory each."""
-    return [
-        ExtractedMemory(
-            content=message.content.strip(),
-            category=category,
-            importance=VERBATIM_IMPORTANCE,
-            confidence=1.0,
-            source_index=index,
+    """``infer: false``: every message as it was written, one memory each, dated by its
+    ``occurred_at``.
+
+    When the add is a dialogue (messages of more than one role), each message is indexed for
+    keyword search with the two messages before it and the one after it (``CONTEXT_BEFORE``,
+    ``CONTEXT_AFTER``): a reply ("Toronto Waterfront, October 19") is found by the words of the
+    question it answers. A list of separate facts (one role) is indexed message by message.
+    """
+    texts = [message.content.strip() for message in messages]
+    dialogue = len({message.role for message in messages}) > 1
+    memories = []
+    for index, message in enumerate(messages):
+        if not texts[index]:
+            continue
+        context = ""
+        if dialogue:
+            around = texts[max(0, index - CONTEXT_BEFORE) : index] + texts[index + 1 : index + 1 + CONTEXT_AFTER]
+            context = "\n".join(t for t in around if t)
+        memories.append(
+            ExtractedMemory(
+                content=texts[index],
+                category=category,
+                importance=VERBATIM_IMPORTANCE,
+                confidence=1.0,
+                valid_at=message.occurred_at,
+                source_index=index,
+                keyword_context=context,
+            )
         )
-        for index, message in enumerate(messages)
-        if message.content.strip()
-    ]
+    return memories
 
 
 def select_candidates(
@@ -132,6 +155,7 @@ def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], di
             confidence=float(min(max(m.confidence, 0.0), 1.0)),
             valid_at=m.valid_at,
             vector=vectors[i],
+            keyword_context=m.keyword_context,
         )
         for i, (m, text) in enumerate(zip(memories, texts, strict=True))
     ]
@@ -272,6 +296,7 @@ class Ingestor:
             valid_at=candidate.valid_at,
             api_key_id=context.api_key_id,
             disputed=disputed,
+            keyword_context=candidate.keyword_context,
         )
 
 

@@ -1,11 +1,20 @@
-"""Hybrid retrieval: dense and keyword top-k, fused by rank, then importance and recency.
+"""Hybrid retrieval: dense and keyword top-k, blended into one relevance, then importance and
+recency; nothing at all when even the best match is below the relevance floor.
 
 Both retrievers apply the whole filter (owner, scope, status or ``as_of``, the owner's flags,
-categories, time window) inside their own query. Fusion and the light signals are ``engine.retrieval``'s.
-With ``as_of``, each memory is shown with its text at that moment (its latest version then).
+categories, time window) inside their own query. A memory the keyword search found but the dense one did not
+return gets its exact cosine from the index, so both parts of its relevance are known. The
+blend, the periods a query names and the light signals are ``engine.retrieval``'s. With
+``as_of``, each memory is shown with its text at that moment (its latest version then).
+
+**The floor** (``min_relevance``) applies to the search as a whole: when no candidate reaches
+it, the search returns nothing, so an agent's prompt gets no block for a question nothing
+stored is about. Once the best match clears it, the top ``limit`` are returned as ranked —
+weaker ones included, since the answer to a question is often not its closest match (measured
+in docs/benchmarks.md: a floor on each memory cost far more recall for the same effect).
 
 ``signals`` turns either retriever off (``("dense",)`` or ``("keyword",)``) so the benchmarks
-can compare each signal with the fused result in one run; every caller in the service uses
+can compare each signal with the blended result in one run; every caller in the service uses
 the default, both.
 """
 
@@ -22,11 +31,13 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.engine.retrieval.text import (
     ContextMemory,
+    Evidence,
     RankingConfig,
     RankSignals,
     estimate_tokens,
-    fuse,
-    rank_final,
+    query_periods,
+    rank,
+    relevance,
     render_context,
 )
 from memoryos_server.engine.types import Embedder
@@ -37,7 +48,7 @@ from memoryos_server.storage.index import SearchFilter, SearchIndex
 from memoryos_server.storage.repositories.memories import MemoryRepository
 
 SNIPPET_CHARS = 240
-# Each retriever returns this many times the wanted count (at least MIN_POOL) before fusion.
+# Each retriever returns this many times the wanted count (at least MIN_POOL) before blending.
 POOL_FACTOR = 4
 MIN_POOL = 40
 RANKING = RankingConfig()
@@ -48,6 +59,7 @@ SIGNALS = ("dense", "keyword")
 class Ranked:
     memories: list[RetrievedMemory]
     context: list[ContextMemory]
+    best_relevance: float = 0.0  # of every candidate, returned or not: what the floor compared
 
 
 class Retriever:
@@ -73,7 +85,10 @@ class Retriever:
         as_of: datetime | None,
         now: datetime,
         signals: Collection[str] = SIGNALS,
+        min_relevance: float = 0.0,
     ) -> Ranked:
+        """The best ``limit`` memories, or none when the best match's relevance is below
+        ``min_relevance`` (0 returns the best ones however weak)."""
         unknown = set(signals) - set(SIGNALS)
         if unknown or not signals:
             raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
@@ -84,24 +99,43 @@ class Retriever:
             as_of=as_of,
         )
         pool = max(MIN_POOL, POOL_FACTOR * limit)
-        dense: list[tuple[str, float]] = []
-        keyword: list[tuple[str, float]] = []
+        cosine: dict[str, float] = {}
+        keyword: dict[str, float] = {}
         if "dense" in signals:
             vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
-            dense = self.index.dense(session, owner.family, where, vector[None, :], pool)[0]
+            cosine = dict(self.index.dense(session, owner.family, where, vector[None, :], pool)[0])
         if "keyword" in signals:
-            keyword = self.index.keyword(session, owner.family, where, codec.query_terms(query), pool)
-        fused = fuse(dense, keyword, k=RANKING.rrf_k, weights=RANKING.weights)
-        if not fused:
+            keyword = dict(self.index.keyword(session, owner.family, where, codec.query_terms(query), pool))
+            if "dense" in signals and (unseen := [m for m in keyword if m not in cosine]):
+                cosine.update(self.index.similarities(session, owner.family, where, vector, unseen))
+        candidates = list(dict.fromkeys([*cosine, *keyword]))
+        if not candidates:
             return Ranked([], [])
         repo = MemoryRepository(session, owner.family)
-        rows = repo.search_rows(owner.id, [memory_id for memory_id, _ in fused])
-        rows = {memory_id: row for memory_id, row in rows.items() if _admitted(row, where)}
+        rows = repo.search_rows(owner.id, candidates)
+        rows = {memory_id: rows[memory_id] for memory_id in candidates if memory_id in rows and _admitted(rows[memory_id], where)}
+        periods = query_periods(query, now=as_of or now)
+        relevances = {
+            memory_id: relevance(
+                Evidence(
+                    cosine=cosine.get(memory_id, 0.0),
+                    keyword=keyword.get(memory_id, 0.0),
+                    in_period=any(p.admits(row.valid_at or row.created_at) for p in periods),
+                ),
+                dense="dense" in signals,
+                keyword="keyword" in signals,
+                config=RANKING,
+            )
+            for memory_id, row in rows.items()
+        }
+        best = max(relevances.values(), default=0.0)
+        if not relevances or best < min_relevance:
+            return Ranked([], [], best)
         light = {
             memory_id: RankSignals(importance=round(row.importance), updated_at=row.valid_at or row.updated_at)
             for memory_id, row in rows.items()
         }
-        ranked = [(mid, score) for mid, score in rank_final(fused, light, now=now, config=RANKING) if mid in rows]
+        ranked = rank(relevances, light, now=now, config=RANKING)
         top = ranked[:limit]
         then = repo.versions_at([mid for mid, _ in top], as_of) if as_of is not None else {}
         memories: list[RetrievedMemory] = []
@@ -111,7 +145,7 @@ class Retriever:
             version = then.get(memory_id)
             content = codec.open(memory_id, version.content_ct if version is not None else row.content_ct)
             category = version.category if version is not None else row.category
-            relevance = round(min(max(score, 0.0), 1.0), 4)
+            shown = round(relevances[memory_id], 4)
             memories.append(
                 RetrievedMemory(
                     id=memory_id,
@@ -119,7 +153,7 @@ class Retriever:
                     category=category,
                     importance=float(row.importance),
                     original_importance=float(row.original_importance),
-                    relevance=relevance,
+                    relevance=shown,
                     snippet=_snippet(content),
                     disputed=bool(row.disputed),
                     unconfirmed=bool(row.unconfirmed),
@@ -140,7 +174,7 @@ class Retriever:
                     unconfirmed=bool(row.unconfirmed),
                 )
             )
-        return Ranked(memories, context)
+        return Ranked(memories, context, best)
 
 
 def render(context: list[ContextMemory], *, format: str, max_tokens: int, consent_note: bool) -> tuple[str, int]:

@@ -221,12 +221,15 @@ class MemoryService:
         as_of: datetime | None = None,
         format: str = "bullets",
         context_max_tokens: int = 500,
+        min_relevance: float | None = None,
     ) -> RetrieveOutcome:
         """Hybrid search with the rendered ``system_prompt_addition``.
 
         ``categories`` narrows the scope's categories (None or empty: all of them). A scope
         refused outright (no active grant) or asking only for categories it may not read gets
         nothing, with the reason in ``permission_error``; either way the audit sink sees the read.
+        ``min_relevance`` (default: ``Runtime.relevance_floor``): when even the best match is
+        less relevant, nothing is returned.
         """
         allowed = scope.narrow(categories)
         available = list(scope.categories) if scope.categories is not None and scope.refusal is None else []
@@ -254,6 +257,7 @@ class MemoryService:
             time_filter_days=time_filter_days,
             as_of=as_of,
             now=now,
+            min_relevance=self.rt.relevance_floor if min_relevance is None else min_relevance,
         )
         memories = ranked.memories
         text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=scope.for_agent)

@@ -68,9 +68,12 @@ class MemoryWriter:
         api_key_id: int | None = None,
         disputed: bool = False,
         memory_id: str | None = None,
+        keyword_context: str = "",
     ) -> Any:
+        """``keyword_context``: more words the keyword index holds for this memory (not stored
+        as text; a later rewrite indexes the new text alone)."""
         memory_id = memory_id or new_memory_id()
-        terms, length = self.codec.terms(content)
+        terms, length = self.codec.terms(f"{content}\n{keyword_context}" if keyword_context else content)
         fields: dict[str, Any] = dict(
             id=memory_id,
             owner_id=self.owner.id,

@@ -39,7 +39,19 @@ class SearchIndex(Protocol):
         *,
         weights: BM25Weights = DEFAULT_BM25,
     ) -> list[Hit]:
-        """The ``k`` best rows by BM25 over keyed term hashes (distinct, as the query gave them)."""
+        """The ``k`` best rows by BM25 over keyed term hashes (distinct, as the query gave them).
+
+        Scores are BM25 divided by the query's ceiling, ``Σ idf · (k1 + 1)`` over the terms
+        read: the score of a row holding all of them, many times, in a short text. So a score
+        is the share of the query a row matches (0..1), comparable from one query to the next.
+        """
+        ...
+
+    def similarities(
+        self, session: Session, family: MemoryFamily, where: SearchFilter, query: np.ndarray, memory_ids: Sequence[str]
+    ) -> dict[str, float]:
+        """The cosine similarity of ``query`` (unit length) to each of these rows of the owner
+        ``where`` names (rows the keyword search found but the dense one did not return)."""
         ...
 
 

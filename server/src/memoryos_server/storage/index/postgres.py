@@ -146,6 +146,20 @@ class PostgresSearchIndex:
                 self._iterative_scan = parts >= (0, 8)
         return bool(self._iterative_scan)
 
+    def similarities(
+        self, session: Session, family: MemoryFamily, where: SearchFilter, query: np.ndarray, memory_ids: Sequence[str]
+    ) -> dict[str, float]:
+        if not memory_ids:
+            return {}
+        model = family.memory
+        vector_type = Embedding(self.dim)
+        q_vector = cast(literal(np.asarray(query, dtype=np.float32), vector_type), vector_type)
+        distance = model.embedding.op("<=>", return_type=Float)(q_vector)
+        statement = select(model.id, distance).where(
+            model.owner_id == where.owner_id, model.id.in_(list(set(memory_ids))), model.embedding.is_not(None)
+        )
+        return {memory_id: 1.0 - float(dist) for memory_id, dist in session.execute(statement)}
+
     def keyword(
         self,
         session: Session,

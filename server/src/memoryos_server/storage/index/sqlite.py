@@ -454,7 +454,28 @@ class SQLiteSearchIndex:
             return []
         scores = np.bincount(rows[admitted], weights=contribution[admitted], minlength=view.size)
         hit_rows = np.flatnonzero(scores > 0)
-        return _top(hit_rows, scores[hit_rows], k, view.ids)
+        # As a share of what a row holding every term read could reach (see SearchIndex.keyword).
+        ceiling = float(idf_of_kept.sum()) * (weights.k1 + 1.0)
+        return _top(hit_rows, scores[hit_rows] / ceiling, k, view.ids)
+
+    def similarities(
+        self, session: Session, family: MemoryFamily, where: SearchFilter, query: np.ndarray, memory_ids: Sequence[str]
+    ) -> dict[str, float]:
+        if not memory_ids:
+            return {}
+        # The search's dense query has just brought the owner's matrix up to this session's
+        # snapshot (or newer): use it without reading the owner's generation again.
+        with self._lock:
+            entry = self._entries.get((family.name, where.owner_key))
+        if entry is None or state.is_dirty(session):
+            entry, _stats = self.matrix(session, family, where)
+        view = entry.view()
+        rows = [row for row in (entry.row_of.get(m) for m in memory_ids) if row is not None and row < view.size]
+        if not rows:
+            return {}
+        picked = np.asarray(rows, dtype=np.int64)
+        sims = _dot(view.vectors[picked], np.asarray(query, dtype=np.float32)[None, :])[:, 0]
+        return {view.ids[int(row)]: float(sim) for row, sim in zip(picked, sims, strict=True)}
 
 
 def _dot(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
