@@ -14,7 +14,7 @@ from memoryos_server.engine.types import ChatMessage
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import AddOutcome, MemoryOwner
 from memoryos_server.storage.types import utcnow
-from tests.fixtures.memory import ACTOR, make_end_user
+from tests.fixtures.memory import make_end_user, scope_of
 
 MAY_3 = datetime(2023, 5, 3, 19, 30, tzinfo=UTC)
 AUGUST_10 = datetime(2023, 8, 10, 20, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ def services(client: TestClient) -> Services:
 
 def _add(services: Services, owner: MemoryOwner, *messages: ChatMessage) -> AddOutcome:
     with services.runtime.db.session() as session:
-        return services.memory.add(session, owner=owner, messages=list(messages), actor=ACTOR, infer=False)
+        return services.memory.add(session, scope_of(owner), messages=list(messages), infer=False)
 
 
 def _search(services: Services, owner: MemoryOwner, query: str, **options: object) -> list[str]:
@@ -43,7 +43,7 @@ def test_a_verbatim_message_is_dated_by_when_it_was_said(services: Services) -> 
     owner = make_end_user(services)
     [event] = _add(services, owner, ChatMessage("user", "We had dinner at the Italian place", MAY_3)).results
     with services.runtime.db.session(write=False) as session:
-        view = services.memory.get(session, owner=owner, memory_id=event.id)
+        view = services.memory.get(session, scope_of(owner), event.id)
     assert view.valid_at is not None and view.valid_at.replace(tzinfo=UTC) == MAY_3
 
 
