@@ -35,6 +35,9 @@ class ExtractedMemory:
     valid_at: datetime | None = None  # when the text dates itself ("my exam is on March 10")
     source_index: int = 0  # index of the message it came from
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Other categories the memory may belong to: the extractor was not sure. The memory is
+    # filed under ``category`` and reaches only readers allowed every one of these too.
+    also_categories: tuple[str, ...] = ()
 
 
 @runtime_checkable

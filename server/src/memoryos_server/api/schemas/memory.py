@@ -158,6 +158,7 @@ def memory_read(view: MemoryView) -> dict[str, Any]:
         "id": view.id,
         "content": view.content,
         "category": view.category,
+        "also_categories": list(view.also_categories),
         "importance_score": view.importance,
         "original_importance_score": view.original_importance,
         "confidence": view.confidence,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -67,7 +68,11 @@ class MemoryOwner:
         categories: list[str] | tuple[str, ...] | None = None,
         created_since: datetime | None = None,
         as_of: datetime | None = None,
+        doubt_within: Sequence[str] | None = None,
     ) -> SearchFilter:
+        """``categories`` limit what is read the way a grant does: a memory the engine was
+        unsure of comes back only when all its plausible categories are among them
+        (``SearchFilter``); ``doubt_within`` sets that second set apart."""
         return SearchFilter.for_owner(
             self.id,
             self.key_label,
@@ -75,6 +80,7 @@ class MemoryOwner:
             created_since=created_since,
             as_of=as_of,
             scope=self.scope if self.is_tenant_family else None,
+            doubt_within=doubt_within,
         )
 
     def conflict_where(self) -> dict[str, Any]:

@@ -172,12 +172,18 @@ class JobRunner:
                 return
             if admission.allowed_categories is not None:
                 allowed = set(admission.allowed_categories)
-                narrowed = [c for c in candidates if c.category in allowed]
+                narrowed = [c for c in candidates if c.required <= allowed]
                 skipped += len(candidates) - len(narrowed)
                 candidates = narrowed
             codec = self.service.codec(owner)
             applied = self.service.ingestor.apply(
-                session, owner, codec, candidates, context=jobs.payload_context(payload), now=utcnow()
+                session,
+                owner,
+                codec,
+                candidates,
+                context=jobs.payload_context(payload),
+                now=utcnow(),
+                writable=admission.allowed_categories,
             )
             jobs.complete(
                 job,

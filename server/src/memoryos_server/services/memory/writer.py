@@ -68,6 +68,7 @@ class MemoryWriter:
         api_key_id: int | None = None,
         disputed: bool = False,
         memory_id: str | None = None,
+        doubt_mask: int = 0,
     ) -> Any:
         memory_id = memory_id or new_memory_id()
         terms, length = self.codec.terms(content)
@@ -75,6 +76,7 @@ class MemoryWriter:
             id=memory_id,
             owner_id=self.owner.id,
             category=category,
+            doubt_mask=doubt_mask,
             content_ct=self.codec.seal(memory_id, content),
             metadata_ct=self.codec.seal_json(memory_id, metadata) if metadata else None,
             source_ct=self.codec.seal_json(memory_id, source) if source else None,
@@ -136,6 +138,7 @@ class MemoryWriter:
             row.embedding = np.asarray(vector, dtype=np.float32)
         if category is not None:
             row.category = category
+            row.doubt_mask = 0  # a person chose the category: the engine's doubt is settled
         if importance is not None:
             row.importance = float(importance)
         if confidence is not None:
@@ -180,6 +183,7 @@ class MemoryWriter:
             row.metadata_ct = self.codec.seal_json(row.id, metadata) if metadata else None
         if category is not None:
             row.category = category
+            row.doubt_mask = 0  # a person chose the category: the engine's doubt is settled
         if importance is not None:
             row.importance = float(importance)
         self._touch(row)

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+# The six categories in a fixed order: per-row category codes in worker memory use it.
+CATEGORY_CODES: dict[str, int] = {
+    name: code for code, name in enumerate(("preference", "fact", "goal", "procedure", "relationship", "expertise"))
+}
+UNKNOWN_CATEGORY = 255
+ALL_CATEGORIES_MASK = (1 << len(CATEGORY_CODES)) - 1
+
+
+def category_mask(categories: Iterable[str]) -> int:
+    """One bit per category (``CATEGORY_CODES`` order): how a memory's doubt is stored."""
+    mask = 0
+    for category in categories:
+        if category in CATEGORY_CODES:
+            mask |= 1 << CATEGORY_CODES[category]
+    return mask
+
+
+def categories_of(mask: int) -> list[str]:
+    """The categories of a mask, in ``CATEGORY_CODES`` order."""
+    return [name for name, code in CATEGORY_CODES.items() if mask >> code & 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +35,13 @@ class SearchFilter:
     Without ``as_of``: the owner's active memories. With ``as_of``: the memories that were
     known at that moment and not yet archived then (created at or before it, and active now or
     archived after it); deleted memories are never returned.
+
+    ``categories`` admits the memories filed under one of them *and* whose doubt (the other
+    categories the extractor found plausible, ``doubt_mask``) lies within them too: a reader
+    limited to some categories — an agent's grant — never receives a memory that may belong
+    to another. ``doubt_within`` sets that second set apart from the first: de-duplication
+    looks for memories filed under one category whose doubt lies within what the writer may
+    write (empty: any doubt).
     """
 
     owner_id: int
@@ -24,6 +52,16 @@ class SearchFilter:
     as_of: datetime | None = None
     # Only for a tenant family: "tenant" (an end-user's) or "workspace"; implied by the owner.
     scope: str | None = None
+    # None: ``categories`` themselves; empty: no condition on doubt.
+    doubt_within: tuple[str, ...] | None = None
+
+    @property
+    def outside_mask(self) -> int:
+        """The categories a row's doubt must not touch (0: no condition)."""
+        within = self.categories if self.doubt_within is None else self.doubt_within
+        if not within:
+            return 0
+        return ALL_CATEGORIES_MASK & ~category_mask(within)
 
     @classmethod
     def for_owner(
@@ -35,6 +73,7 @@ class SearchFilter:
         created_since: datetime | None = None,
         as_of: datetime | None = None,
         scope: str | None = None,
+        doubt_within: Sequence[str] | None = None,
     ) -> SearchFilter:
         return cls(
             owner_id=owner_id,
@@ -43,6 +82,7 @@ class SearchFilter:
             created_since=created_since,
             as_of=as_of,
             scope=scope,
+            doubt_within=tuple(sorted(set(doubt_within))) if doubt_within is not None else None,
         )
 
 

@@ -68,6 +68,7 @@ class _View:
     codes: np.ndarray  # (words, capacity) uint64 sign bits around ``center``
     center: np.ndarray
     category: np.ndarray
+    doubt: np.ndarray
     status: np.ndarray
     created: np.ndarray
     archived: np.ndarray
@@ -101,6 +102,7 @@ class OwnerMatrix:
         self.vectors = np.zeros((capacity, self.dim), dtype=np.float32)
         self.codes = np.zeros((self.words, capacity), dtype=np.uint64)
         self.category = np.full(capacity, UNKNOWN_CATEGORY, dtype=np.uint8)
+        self.doubt = np.zeros(capacity, dtype=np.uint8)
         self.status = np.full(capacity, _GONE, dtype=np.uint8)
         self.created = np.zeros(capacity, dtype=np.float64)
         self.archived = np.full(capacity, np.inf, dtype=np.float64)
@@ -111,7 +113,8 @@ class OwnerMatrix:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2, 64)
-        old = (self.vectors, self.codes, self.category, self.status, self.created, self.archived, self.term_count)
+        old = (self.vectors, self.codes, self.category, self.status, self.created, self.archived, self.term_count,
+               self.doubt)
         self._allocate(new_capacity)
         n = self.size
         self.vectors[:n] = old[0][:n]
@@ -121,6 +124,7 @@ class OwnerMatrix:
         self.created[:n] = old[4][:n]
         self.archived[:n] = old[5][:n]
         self.term_count[:n] = old[6][:n]
+        self.doubt[:n] = old[7][:n]
 
     @property
     def nbytes(self) -> int:
@@ -161,6 +165,7 @@ class OwnerMatrix:
                 self.codes,
                 self.center,
                 self.category,
+                self.doubt,
                 self.status,
                 self.created,
                 self.archived,
@@ -202,6 +207,7 @@ class OwnerMatrix:
             self.vectors[positions] = rows.vectors
             self.codes[:, positions] = self.sign_codes(rows.vectors).T
             self.category[positions] = rows.category
+            self.doubt[positions] = rows.doubt
             self.status[positions] = rows.status
             self.created[positions] = rows.created
             self.archived[positions] = rows.archived
@@ -225,6 +231,7 @@ class _Rows:
     ids: list[str]
     vectors: np.ndarray
     category: np.ndarray
+    doubt: np.ndarray
     status: np.ndarray
     created: np.ndarray
     archived: np.ndarray
@@ -235,6 +242,7 @@ class _Rows:
             ids=[memory_id for memory_id, kept in zip(self.ids, keep, strict=True) if kept],
             vectors=self.vectors[keep],
             category=self.category[keep],
+            doubt=self.doubt[keep],
             status=self.status[keep],
             created=self.created[keep],
             archived=self.archived[keep],
@@ -327,6 +335,7 @@ class SQLiteSearchIndex:
             model.created_at,
             model.archived_at,
             model.term_count,
+            model.doubt_mask,
         ).where(model.owner_id == owner_id)
         if after is None:
             statement = statement.where(model.status != "deleted")
@@ -354,6 +363,7 @@ class SQLiteSearchIndex:
             category=np.fromiter(
                 (CATEGORY_CODES.get(row[2], UNKNOWN_CATEGORY) for row in result), dtype=np.uint8, count=n
             ),
+            doubt=np.fromiter((row[7] or 0 for row in result), dtype=np.uint8, count=n),
             status=status,
             created=created,
             archived=archived,
@@ -480,6 +490,8 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
     if where.categories:
         codes = [CATEGORY_CODES[c] for c in where.categories if c in CATEGORY_CODES]
         mask &= np.isin(view.category[:size], np.asarray(codes, dtype=np.uint8))
+    if outside := where.outside_mask:
+        mask &= (view.doubt[:size] & np.uint8(outside)) == 0
     return mask
 
 
