@@ -23,24 +23,54 @@ from __future__ import annotations
 
 import re
 
-from .lexicon import RELATION_NOUNS
+from .lexicon import PEOPLE_NOUNS, PET_NOUNS
 
 # How sure the rule was: 2 = a specific cue, 1 = a weak cue, 0 = nothing fired (fallback fact).
 Strength = int
 
 _MODIFIER = r"(?:[\w'-]+\s+){0,2}?"
+_PERSON = rf"(?:{PEOPLE_NOUNS})"
+_AGED = r"\d+[\s-]*(?:yr|yrs|year|years|month|months|mo|y/o|yo)?[\s-]*old"
 _RELATION_SUBJECT = re.compile(
-    rf"^(?:me\s+and\s+)?(?:my|our)\s+{_MODIFIER}(?:{RELATION_NOUNS})(?:'s|s')?(?![\w-])(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project))"
+    rf"^(?:me\s+and\s+)?(?:my|our)\s+{_MODIFIER}{_PERSON}(?:'s|s')?(?![\w-])"
+    r"(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project|day|night|leave|time|group|chat))"
+    rf"|^(?:my|our)\s+(?:little\s+)?{_AGED}\b"
+    # "Mike, my brother, is …", "the new guy on my team, Hiroshi, …", "the girl I'm seeing …"
+    rf"|^[a-z]+(?:\s+[a-z]+)?,\s+(?:my|our)\s+{_MODIFIER}{_PERSON}\b"
+    r"|^(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:on|in|at|from)\s+(?:my|our)\s+(?:team|unit|ward|floor|class|crew|squad|"
+    r"department|shift|course|cohort|church|building|street|block)\b"
+    r"|^(?:the\s+)?(?:girl|guy|woman|man|boy|person|lady)\s+(?:i'm|i\s+am)\s+(?:seeing|dating|with)\b"
 )
 _RELATION_STATUS = re.compile(
     r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"
-    r"(?:married|engaged|divorced|single|widowed|separated|dating|in\s+a\s+relationship)\b"
+    r"(?:married|engaged|divorced|single|widowed|separated|dating|polyamorous|in\s+a\s+(?:[\w-]+\s+)*?relationship)\b"
+    r"|^i(?:'m|\s+am)\s+(?:a\s+|an\s+|the\s+)?(?:proud\s+|new\s+|first-time\s+|single\s+|stay-at-home\s+|"
+    r"working\s+|young\s+|older\s+)*(?:mom|mum|mother|dad|father|parent|aunt|auntie|aunty|uncle|godmother|"
+    r"godfather|grandma|grandmother|grandpa|grandfather|granny|stepmom|stepmum|stepdad|stepmother|stepfather|"
+    r"widow|widower|only\s+child|middle\s+child|eldest|oldest|youngest|baby\s+of|guardian\s+of|carer\s+for|"
+    r"caregiver\s+for)\b"
+    r"|\bco-?parent(?:s|ing)?\b"
+    r"|^(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|wanted)\s+(?:any\s+)?(?:kids|children|siblings)\b"
 )
+_NOT_A_PERSON_AFTER = r"(?!with\b|for\b|my\b|from\b|at\b|in\b|of\b|to\b)"
 _RELATION_HAVE = re.compile(
-    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:\w+\s+)?(?:{RELATION_NOUNS})"
-    r"(?=\s*(?:$|[,.;:(\u2014-]|named\b|called\b|who\b|and\b|which\b|that\b|aged?\b|\d))"
+    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+"
+    rf"(?:{_NOT_A_PERSON_AFTER}[\w'-]+\s+){{0,3}}?(?:{_PERSON}|{_AGED})(?![\w-])"
 )
-_RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}(?:{RELATION_NOUNS})\b")
+_RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}{_PERSON}\b")
+# Someone in the user's life mentioned anywhere ("I look after my dad").
+PERSON_MENTION = re.compile(
+    rf"\b(?:my|our)\s+{_MODIFIER}{_PERSON}(?:'s|s')?(?![\w-])"
+    r"(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project|day|night|leave|time|group|chat))"
+    rf"|\b(?:my|our)\s+(?:little\s+)?{_AGED}\b"
+)
+# A pronoun that goes on about that person: the memory is about them ("…, he has Parkinson's").
+_THIRD_PERSON_GOES_ON = re.compile(r"[,;]\s*(?:and\s+)?(?:he|she|he's|she's|hes|shes|his|her)\b|\b(?:him|her)\b")
+_PET_SUBJECT = re.compile(
+    rf"^(?:my|our)\s+{_MODIFIER}(?:{PET_NOUNS})(?:'s|s')?\b"
+    rf"|^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+"
+    rf"(?:[\w'-]+\s+){{0,2}}?(?:{PET_NOUNS})\b"
+)
 
 _GOAL = re.compile(
     r"\b(?:want|wanna|hope|plan|aim|intend|need|decided|determined|dream|resolved)\s+to\b"
@@ -147,8 +177,20 @@ def categorise(lower: str) -> tuple[str, Strength]:
     """The category of a cleaned, lower-cased sentence, and how sure the rule is."""
     if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
         return "relationship", 2
+    if _PET_SUBJECT.search(lower):
+        return "fact", 2
     if _RELATION_IS_MY.search(lower):
         return "relationship", 1
+    category, strength = _own(lower)
+    if strength < 2 and category == "fact" and (mention := PERSON_MENTION.search(lower)):
+        # Nothing says what of the user's own it is, and someone in their life is in it.
+        if strength == 0 or _THIRD_PERSON_GOES_ON.search(lower, mention.end()):
+            return "relationship", 1
+    return category, strength
+
+
+def _own(lower: str) -> tuple[str, Strength]:
+    """The category when the sentence is not about someone else."""
     if _GOAL.search(lower):
         return "goal", 2
     if _PREFERENCE.search(lower):
@@ -162,3 +204,12 @@ def categorise(lower: str) -> tuple[str, Strength]:
     if _WEAK_PREFERENCE.search(lower):
         return "preference", 1
     return "fact", 1 if _FACT_CUES.search(lower) else 0
+
+
+def doubt_of(lower: str, category: str, plausible: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The other categories a memory may belong to: those the classifier found close
+    (``plausible``), and ``relationship`` when someone in the user's life is in it."""
+    doubt = [c for c in plausible if c != category]
+    if category != "relationship" and "relationship" not in doubt and PERSON_MENTION.search(lower):
+        doubt.append("relationship")
+    return tuple(doubt)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..types import ChatMessage, Embedder, ExtractedMemory
-from .classify import categorise
+from .classify import categorise, doubt_of
 from .dates import resolve
 from .rewrite import to_third_person
 from .scoring import confidence, importance
 from .screen import Screened, Verdict, screen
 from .segment import Sentence, clean, split_sentences
-from .semantic import PrototypeClassifier
+from .semantic import Filed, PrototypeClassifier
 
 # A longer "sentence" is pasted material (a document, a log), not something said about oneself.
 MAX_SENTENCE_CHARS = 400
@@ -127,10 +127,12 @@ class RuleBasedExtractor:
                     seen.add(key)
                     drafts.append(draft)
         ruled = [(d.category, d.strength) for d in drafts]
-        if self.classifier is not None:
-            verdicts = self.classifier.refine([d.content.strip() for d in drafts], ruled)
-            ruled = [(v.category, v.strength) for v in verdicts]
-        return [_memory(draft, category, strength) for draft, (category, strength) in zip(drafts, ruled, strict=True)]
+        verdicts = (
+            self.classifier.refine([d.content.strip() for d in drafts], ruled)
+            if self.classifier is not None
+            else [Filed(category, strength, False) for category, strength in ruled]
+        )
+        return [_memory(draft, verdict) for draft, verdict in zip(drafts, verdicts, strict=True)]
 
     def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[_Draft]:
         for raw in split_sentences(text):
@@ -162,7 +164,8 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
     return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index)
 
 
-def _memory(draft: _Draft, category: str, strength: int) -> ExtractedMemory:
+def _memory(draft: _Draft, verdict: Filed) -> ExtractedMemory:
+    category, strength = verdict.category, verdict.strength
     sentence = draft.sentence
     resolved = resolve(draft.lower, draft.reference)
     valid_at = resolved.value if resolved else None
@@ -187,4 +190,5 @@ def _memory(draft: _Draft, category: str, strength: int) -> ExtractedMemory:
         valid_at=valid_at,
         source_index=draft.index,
         tags=tuple(tags),
+        also_categories=doubt_of(draft.lower, category, verdict.doubt),
     )

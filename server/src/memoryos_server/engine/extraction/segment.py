@@ -20,6 +20,27 @@ _ABBREVIATION_END = re.compile(
 )
 _LOWER_I = re.compile(r"(?<![\w'.])i(?=['\s,;:!?]|$)")
 _LOWER_IM = re.compile(r"\b[Ii]m\b")
+# Chat drops apostrophes ("ive", "dont"): put them back so the rules and the rewriter see one
+# spelling. "id" and "ill" are words too, so only before what only "I'd"/"I'll" would precede.
+_BARE_CONTRACTIONS = {
+    "ive": "I've", "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't",
+    "wont": "won't", "isnt": "isn't", "arent": "aren't", "wasnt": "wasn't", "werent": "weren't",
+    "havent": "haven't", "hasnt": "hasn't", "hadnt": "hadn't", "couldnt": "couldn't",
+    "wouldnt": "wouldn't", "shouldnt": "shouldn't", "thats": "that's", "theres": "there's",
+    "whos": "who's", "hes": "he's", "shes": "she's", "theyre": "they're", "youre": "you're",
+    "wanna": "want to", "tryna": "trying to", "tryin": "trying", "gotta": "have to",
+}
+_BARE_CONTRACTION = re.compile(r"\b(?:" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.I)
+_BARE_ID = re.compile(
+    r"\b[Ii]d(?=\s+(?:love|like|prefer|rather|say|take|want|be|never|probably|really|much|also|always|"
+    r"definitely|honestly|appreciate|choose|pick|go|have)\b)"
+)
+
+
+def _restore_apostrophe(match: re.Match[str]) -> str:
+    word = match[0]
+    restored = _BARE_CONTRACTIONS[word.lower()]
+    return restored if word[:1].islower() or restored[:1] == "I" else restored[:1].upper() + restored[1:]
 
 _REMEMBER = re.compile(
     r"^(?:please\s+)?"
@@ -87,7 +108,8 @@ def split_sentences(text: str) -> list[str]:
 
 def clean(sentence: str) -> Sentence:
     """Strip openers ("Actually,", "Please remember that"), trailing filler and hedges."""
-    text = _LOWER_IM.sub("I'm", _LOWER_I.sub("I", " ".join(sentence.split())))
+    text = _BARE_CONTRACTION.sub(_restore_apostrophe, " ".join(sentence.split()))
+    text = _LOWER_IM.sub("I'm", _LOWER_I.sub("I", _BARE_ID.sub("I'd", text)))
     explicit = hedged = False
     for _ in range(4):
         stripped = _REMEMBER.sub("", text, count=1)

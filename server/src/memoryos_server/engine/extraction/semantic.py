@@ -44,6 +44,10 @@ NEAREST = 7
 FALLBACK_MARGIN = 0.04
 WEAK_CUE_MARGIN = 0.10
 ABSTAIN_ON = frozenset({"relationship"})
+# A category scoring within this of the chosen one makes the memory doubtful (see ``_doubt``);
+# a narrower band when a specific cue chose the category.
+DOUBT_MARGIN = 0.03
+DOUBT_MARGIN_SURE = -0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,8 @@ class Filed:
     category: str
     strength: int  # the scale of ``classify.categorise``: 2 specific, 1 weak, 0 fallback
     by_embedding: bool  # the classifier overruled the rules
+    # Other categories close enough to the chosen one that the memory may belong to them.
+    doubt: tuple[str, ...] = ()
 
 
 class PrototypeClassifier:
@@ -65,6 +71,8 @@ class PrototypeClassifier:
         fallback_margin: float = FALLBACK_MARGIN,
         weak_cue_margin: float = WEAK_CUE_MARGIN,
         abstain_on: frozenset[str] = ABSTAIN_ON,
+        doubt_margin: float = DOUBT_MARGIN,
+        doubt_margin_sure: float = DOUBT_MARGIN_SURE,
     ) -> None:
         unknown = set(prototypes) - set(CATEGORIES)
         if unknown:
@@ -77,6 +85,8 @@ class PrototypeClassifier:
         self.fallback_margin = fallback_margin
         self.weak_cue_margin = weak_cue_margin
         self.abstain_on = abstain_on
+        self.doubt_margin = doubt_margin
+        self.doubt_margin_sure = doubt_margin_sure
         self._texts = [text for c in self.categories for text in prototypes[c]]
         # Prototypes sit in one block per category, in ``categories`` order.
         self._blocks: list[slice] = []
@@ -100,30 +110,45 @@ class PrototypeClassifier:
         return out
 
     def refine(self, texts: Sequence[str], ruled: Sequence[tuple[str, int]]) -> list[Filed]:
-        """The category of each memory text, given what the rules said and how sure they were.
+        """The category of each memory text, given what the rules said and how sure they were,
+        and the other categories it may belong to (``doubt``).
 
-        The unsure texts are embedded in one call. An embedder that is unavailable leaves the
-        rules' categories as they are: filing is a refinement, not a reason to fail.
+        All texts are embedded in one call (the add embeds the same texts next, through the
+        cache). An embedder that is unavailable leaves the rules' categories as they are and
+        records no doubt: filing is a refinement, not a reason to fail.
         """
         filed = [Filed(category, strength, False) for category, strength in ruled]
-        unsure = [i for i, (_, strength) in enumerate(ruled) if strength < 2]
-        if not unsure:
+        if not texts:
             return filed
         try:
-            scores = self.scores(self.embedder.embed([texts[i] for i in unsure]))
+            scores = self.scores(self.embedder.embed(list(texts)))
         except ServiceUnavailable as exc:
             logger.info("category classifier skipped: embedder %s unavailable (%s)", self.embedder.name, exc.error)
             return filed
-        for i, row in zip(unsure, scores, strict=True):
+        for i, row in enumerate(scores):
             category, strength = ruled[i]
+            if category not in self.categories:
+                continue
             best = int(np.argmax(row))
             candidate = self.categories[best]
-            if candidate == category or candidate in self.abstain_on or category not in self.categories:
-                continue
-            margin = self.fallback_margin if strength == 0 else self.weak_cue_margin
-            if row[best] - row[self.categories.index(category)] >= margin:
-                filed[i] = Filed(candidate, 1, True)
+            if strength < 2 and candidate != category and candidate not in self.abstain_on:
+                margin = self.fallback_margin if strength == 0 else self.weak_cue_margin
+                if row[best] - row[self.categories.index(category)] >= margin:
+                    category, strength = candidate, 1
+                    filed[i] = Filed(candidate, 1, True)
+            filed[i] = Filed(filed[i].category, filed[i].strength, filed[i].by_embedding,
+                             self._doubt(row, category, strength))
         return filed
+
+    def _doubt(self, row: np.ndarray, category: str, strength: int) -> tuple[str, ...]:
+        """The categories scoring within the doubt margin of the chosen one (or above it)."""
+        chosen = row[self.categories.index(category)]
+        margin = self.doubt_margin_sure if strength >= 2 else self.doubt_margin
+        return tuple(
+            other
+            for column, other in enumerate(self.categories)
+            if other != category and row[column] >= chosen - margin
+        )
 
     def _prototype_matrix(self) -> np.ndarray:
         matrix = self._matrix
