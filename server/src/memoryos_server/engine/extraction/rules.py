@@ -104,6 +104,7 @@ class _Draft:
     impersonal: bool
     reference: datetime
     index: int
+    fragment: bool = False  # kept only if the classifier finds it worth keeping
 
 
 class RuleBasedExtractor:
@@ -126,6 +127,11 @@ class RuleBasedExtractor:
                 if key not in seen:
                     seen.add(key)
                     drafts.append(draft)
+        fragments = [i for i, d in enumerate(drafts) if d.fragment]
+        if fragments:
+            keep = self.classifier.worth_keeping([drafts[i].content for i in fragments]) if self.classifier else []
+            dropped = {i for i, kept in zip(fragments, keep or [False] * len(fragments), strict=True) if not kept}
+            drafts = [d for i, d in enumerate(drafts) if i not in dropped]
         ruled = [(d.category, d.strength) for d in drafts]
         verdicts = (
             self.classifier.refine([d.content.strip() for d in drafts], ruled)
@@ -161,7 +167,8 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
     content = to_third_person(statement)
     if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
         return None
-    return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index)
+    fragment = screened.verdict is Verdict.FRAGMENT
+    return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index, fragment)
 
 
 def _memory(draft: _Draft, verdict: Filed) -> ExtractedMemory:

@@ -25,6 +25,7 @@ class Verdict(enum.Enum):
     ABOUT_CONVERSATION = "about_conversation"
     NOT_ABOUT_USER = "not_about_user"
     CONTENT_FREE = "content_free"
+    FRAGMENT = "fragment"  # never names the user, and may still be about them ("Black belt, judo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ _NOT_INFORMATIVE = UNINFORMATIVE | frozenset(
     couldn't shouldn't appreciate find found glad hope also right rather thinking question
     questions request favor favour another quick broken fixed approach option options idea
     ideas version different alternative instead stressed anxious nervous upset overwhelmed
-    sick cold hot""".split()
+    sick cold hot u ur ya""".split()
 )
 _EVALUATIVE = frozenset(
     """annoying distracting boring confusing amazing terrible awful horrible hard easy difficult
@@ -61,9 +62,14 @@ _EVALUATIVE = frozenset(
 _BARE_PRONOUN = re.compile(r"\b(?:it|them|that|this|those|these)\b")
 
 _QUESTION_START = re.compile(
-    r"^(?:what|what's|whats|how|how's|hows|why|where|where's|who|who's|which|whose|is|are|am|"
-    r"was|were|do|does|did|can|could|would|will|shall|should|may|has|have|any|anyone|anybody|"
+    r"^(?:what|what's|whats|wats|wat|how|how's|hows|hw|why|where|where's|who|who's|which|whose|any|anyone|anybody|"
+    r"is|are|am|was|were|does|can|could|would|will|shall|should|may|"
     r"i\s+(?:was|am|'m)\s+wondering|i\s+wonder|wondering)(?=\s|$)"
+    # An auxiliary opens a question before its subject ("do you…", "is it…"); "did two years
+    # of law school" and "have to submit my thesis" are statements with the "I" left out.
+    r"|^(?:do|did|has|have|had)\s+"
+    r"(?:you|u|ya|i|we|they|he|she|it|there|this|that|these|those|the|a|an|my|your|ur|anyone|anybody|"
+    r"someone|somebody|people|any)\b"
 )
 # ", what should I pack?" - the question tail of a sentence that opens with a statement.
 _QUESTION_TAIL = re.compile(
@@ -85,6 +91,14 @@ _STANDING_OPENER = re.compile(r"^(?:from\s+now\s+on|going\s+forward|in\s+(?:the\
 _YOU_SUBJECT = re.compile(r"^(?:you|you're|you've|you'll|you'd|your|yours|u|ur)\b")
 _CALL_ME = re.compile(r"^(?:you\s+can\s+|please\s+)?call\s+me\s+\w")
 _POLITE_REQUEST = re.compile(r"^(?:can|could|would|will)\s+you\s+(?:please\s+)?")
+# "I'm so tired", "sry I was busy", "my laptop is so slow today": how things are right now.
+_PASSING_STATE = re.compile(
+    r"^(?:sorry,?\s+|sry,?\s+)?i(?:'m|\s+am|\s+was|\s+feel)\s+(?:so\s+|really\s+|just\s+|kinda\s+|a\s+bit\s+|still\s+|"
+    r"super\s+|very\s+)*(?:\w+ing|tired|tierd|busy|bored|sick|sleepy|hungry|stressed|confused|lost|stuck|late|done|"
+    r"back|here|exhausted|wiped|dead|cold|hot)$"
+    r"|^i\s+(?:can't|cannot)\s+sleep$"
+    r"|\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|rn|right\s+now|just\s+now|this\s+weekend)$"
+)
 # "I'm going to the gym later": a passing plan, gone by tomorrow.
 _PASSING = re.compile(
     r"^i(?:'m|\s+am)\s+(?:just\s+)?(?:going|heading|off|about|gonna)\b.*\b(?:later|soon|now|tonight|"
@@ -112,6 +126,18 @@ _STANDING = re.compile(
     r"|\b(?:your|all|the|any)\s+(?:answers|replies|responses|explanations|messages|emails|summaries|"
     r"examples|code\s+examples|suggestions|outputs|recommendations|drafts)\b"
 )
+# How to answer or serve, said without "always": a standing wish unless it points at this reply.
+_MANNER = re.compile(
+    r"^(?:(?:please|pls|plz|kindly)\s+)?(?:don't|do\s+not|dont|never|stop|quit|no(?!\s+(?:no|thanks|worries|problem|"
+    r"i|you|u|it|that|way|idea)\b)(?=\s+\w)|not|less|more|fewer|avoid|"
+    r"use|answer|reply|respond|talk|speak|address|keep|stick|skip|spell|format|be|go\s+easy|"
+    r"give\s+me\s+(?:the\s+)?(?:short|shorter|long|longer|honest|straight|brutal|simple|plain|bullet|summary|options|"
+    r"answer|tl;?dr|bottom\s+line|numbers|sources|metric|imperial))\b"
+)
+_PLEASE_MANNER = re.compile(r"^(?:please|pls|plz|kindly)\s+(?:\w+)")
+_ONE_OFF = re.compile(
+    r"\b(?:today|tonight|now|right\s+now|this\s+time|again|for\s+now|just\s+this|instead|the\s+(?:last|previous|above|first|second))\b"
+)
 _THIS_REPLY = re.compile(r"\b(?:this|that|these|those|the\s+above|above|here)\b")
 _DEICTIC = re.compile(
     r"\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
@@ -133,6 +159,15 @@ _DATED_STATEMENT = re.compile(
 )
 
 
+# A fragment may leave out its "I" ("Plumber, self employed"); one that opens with someone or
+# something else as its subject is about them.
+MAX_FRAGMENT_WORDS = 20
+_THIRD_PARTY_START = re.compile(
+    r"^(?:the|a|an|this|that|these|those|it|it's|its|he|she|he's|she's|they|they're|there|there's|his|her|"
+    r"their|some|someone|somebody|everyone|everybody|nobody|people|no\s+one|you|your|u|ur)\b"
+)
+
+
 def words(lower: str) -> list[str]:
     return _WORD.findall(lower)
 
@@ -151,6 +186,9 @@ def screen(text: str) -> Screened:
     if FIRST_PERSON.isdisjoint(tokens) and not _SUBJECTLESS.match(lower):
         if mentions_date(lower) and _DATED_STATEMENT.search(lower):
             return Screened(Verdict.KEEP, text, impersonal=True)
+        if len(tokens) <= MAX_FRAGMENT_WORDS and not _THIRD_PARTY_START.match(lower):
+            content = _content(text, lower, tokens)
+            return Screened(Verdict.FRAGMENT, text) if content.verdict is Verdict.KEEP else content
         return Screened(Verdict.NOT_ABOUT_USER, text)
     return _content(text, lower, tokens)
 
@@ -183,8 +221,8 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
         return Screened(Verdict.INSTRUCTION, text)
     if _YOU_SUBJECT.match(lower):
         return Screened(Verdict.STANDING if standing else Verdict.ABOUT_CONVERSATION, text)
-    if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower):
-        if standing and not _THIS_REPLY.search(lower):
+    if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower) or _PLEASE_MANNER.match(lower):
+        if (standing or _MANNER.match(lower)) and not _THIS_REPLY.search(lower) and not _ONE_OFF.search(lower):
             return Screened(Verdict.STANDING, text)
         return Screened(Verdict.INSTRUCTION, text)
     return None
@@ -193,7 +231,7 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
 def _content(text: str, lower: str, tokens: list[str]) -> Screened:
     if _DEICTIC.search(lower):
         return Screened(Verdict.ABOUT_CONVERSATION, text)
-    if _PASSING.match(lower):
+    if _PASSING.match(lower) or _PASSING_STATE.search(lower):
         return Screened(Verdict.CONTENT_FREE, text)
     informative = [token for token in tokens if token not in _NOT_INFORMATIVE]
     if not informative:

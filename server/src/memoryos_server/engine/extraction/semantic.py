@@ -33,7 +33,7 @@ import numpy as np
 
 from ...errors import ServiceUnavailable
 from ..types import CATEGORIES, Embedder
-from .prototypes import PROTOTYPES
+from .prototypes import NOT_WORTH_KEEPING, PROTOTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ WEAK_CUE_MARGIN = 0.10
 ABSTAIN_ON = frozenset({"relationship"})
 # A category scoring within this of the chosen one makes the memory doubtful (see ``_doubt``);
 # a narrower band when a specific cue chose the category.
+FRAGMENT_MARGIN = 0.05
 DOUBT_MARGIN = 0.03
 DOUBT_MARGIN_SURE = -0.02
 
@@ -95,6 +96,8 @@ class PrototypeClassifier:
             self._blocks.append(slice(start, start + len(prototypes[category])))
             start += len(prototypes[category])
         self._matrix: np.ndarray | None = None
+        self._null: np.ndarray | None = None
+        self.fragment_margin = FRAGMENT_MARGIN
         self._lock = threading.Lock()
 
     def scores(self, vectors: np.ndarray) -> np.ndarray:
@@ -149,6 +152,31 @@ class PrototypeClassifier:
             for column, other in enumerate(self.categories)
             if other != category and row[column] >= chosen - margin
         )
+
+    def worth_keeping(self, texts: Sequence[str]) -> list[bool]:
+        """For fragments that never name the user ("Black belt, judo"): whether each lies
+        closer to some category's prototypes than to ``NOT_WORTH_KEEPING``. Without an
+        embedder, none is kept."""
+        if not texts:
+            return []
+        try:
+            vectors = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        except ServiceUnavailable:
+            return [False] * len(texts)
+        kept = self.scores(vectors).max(axis=1)
+        similarities = np.einsum("nd,pd->np", vectors, self._null_matrix())
+        nearest = min(self.nearest, similarities.shape[1])
+        null = np.partition(similarities, similarities.shape[1] - nearest, axis=1)[:, -nearest:].mean(axis=1)
+        return [bool(k - n >= self.fragment_margin) for k, n in zip(kept, null, strict=True)]
+
+    def _null_matrix(self) -> np.ndarray:
+        matrix = self._null
+        if matrix is None:
+            with self._lock:
+                if self._null is None:
+                    self._null = np.asarray(self.embedder.embed(list(NOT_WORTH_KEEPING)), dtype=np.float32)
+                matrix = self._null
+        return matrix
 
     def _prototype_matrix(self) -> np.ndarray:
         matrix = self._matrix
