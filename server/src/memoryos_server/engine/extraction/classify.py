@@ -173,8 +173,26 @@ _FACT_CUES = re.compile(
 )
 
 
+# "I'm deaf, so no audio suggestions", "Is gay, if it matters": what follows is drawn from the
+# first clause, which is what the memory is about (a fact stated with the request it implies).
+_CONSEQUENCE = re.compile(r"(?:,\s*|\s+)(?:so|if\s+(?:it|that)\s+matters|which\s+(?:is\s+)?why)\s+")
+
+
+def focus(text: str) -> str:
+    """The part of a sentence its category is read from: the first clause when the rest only
+    draws a consequence from it."""
+    consequence = _CONSEQUENCE.search(text.lower())
+    if consequence is not None and len(text[: consequence.start()].split()) >= 2:
+        return text[: consequence.start()]
+    return text
+
+
 def categorise(lower: str) -> tuple[str, Strength]:
     """The category of a cleaned, lower-cased sentence, and how sure the rule is."""
+    return _categorise(focus(lower))
+
+
+def _categorise(lower: str) -> tuple[str, Strength]:
     if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
         return "relationship", 2
     if _PET_SUBJECT.search(lower):

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..types import ChatMessage, Embedder, ExtractedMemory
-from .classify import categorise, doubt_of
+from .classify import categorise, doubt_of, focus
 from .dates import resolve
+from .examples import EXAMPLES
 from .rewrite import to_third_person
 from .scoring import confidence, importance
 from .screen import Screened, Verdict, screen
@@ -32,6 +33,7 @@ from .semantic import Filed, PrototypeClassifier
 MAX_SENTENCE_CHARS = 400
 MIN_CONTENT_CHARS = 3
 MAX_CONTENT_CHARS = 500
+EXAMPLE_TIME = datetime(2025, 1, 1, tzinfo=timezone.utc)  # examples carry no dates that matter
 
 _DROPPED = frozenset(
     {
@@ -105,6 +107,7 @@ class _Draft:
     reference: datetime
     index: int
     fragment: bool = False  # kept only if the classifier finds it worth keeping
+    focus: str = ""  # what the classifier reads, when not the whole content
 
 
 class RuleBasedExtractor:
@@ -114,7 +117,18 @@ class RuleBasedExtractor:
 
     def __init__(self, *, roles: Collection[str] = ("user",), embedder: Embedder | None = None) -> None:
         self._roles = frozenset(roles)
-        self.classifier = PrototypeClassifier(embedder) if embedder is not None else None
+        self.classifier = (
+            PrototypeClassifier(embedder, examples=self._example_memories) if embedder is not None else None
+        )
+
+    def _example_memories(self) -> dict[str, list[str]]:
+        """The classifier's example messages as this extractor's rules phrase them as memories."""
+        memories: dict[str, list[str]] = {}
+        for category, texts in EXAMPLES.items():
+            for text in texts:
+                drafts = [d.content for d in self._from_text(text, EXAMPLE_TIME, 0)]
+                memories.setdefault(category, []).extend(drafts or [to_third_person(clean(text).text)])
+        return memories
 
     def extract(self, messages: Sequence[ChatMessage], *, now: datetime) -> list[ExtractedMemory]:
         drafts: list[_Draft] = []
@@ -134,7 +148,7 @@ class RuleBasedExtractor:
             drafts = [d for i, d in enumerate(drafts) if i not in dropped]
         ruled = [(d.category, d.strength) for d in drafts]
         verdicts = (
-            self.classifier.refine([d.content.strip() for d in drafts], ruled)
+            self.classifier.refine([(d.focus or d.content).strip() for d in drafts], ruled)
             if self.classifier is not None
             else [Filed(category, strength, False) for category, strength in ruled]
         )
@@ -168,7 +182,12 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
     if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
         return None
     fragment = screened.verdict is Verdict.FRAGMENT
-    return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index, fragment)
+    head = focus(statement)
+    focus_text = to_third_person(head) if head != statement else ""
+    return _Draft(
+        content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index, fragment,
+        focus_text,
+    )
 
 
 def _memory(draft: _Draft, verdict: Filed) -> ExtractedMemory:
