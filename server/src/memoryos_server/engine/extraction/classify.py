@@ -37,7 +37,7 @@ _RELATION_SUBJECT = re.compile(
     rf"|^(?:my|our)\s+(?:little\s+)?{_AGED}\b"
     # "Mike, my brother, is …", "the new guy on my team, Hiroshi, …", "the girl I'm seeing …"
     rf"|^[a-z]+(?:\s+[a-z]+)?,\s+(?:my|our)\s+{_MODIFIER}{_PERSON}\b"
-    r"|^(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:on|in|at|from)\s+(?:my|our)\s+(?:team|unit|ward|floor|class|crew|squad|"
+    r"|^(?!every\b|each\b|all\b|any\b)(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:on|in|at|from)\s+(?:my|our)\s+(?:team|unit|ward|floor|class|crew|squad|"
     r"department|shift|course|cohort|church|building|street|block)\b"
     r"|^(?:the\s+)?(?:girl|guy|woman|man|boy|person|lady)\s+(?:i'm|i\s+am)\s+(?:seeing|dating|with)\b"
 )
@@ -47,8 +47,8 @@ _RELATION_STATUS = re.compile(
     r"|^i(?:'m|\s+am)\s+(?:a\s+|an\s+|the\s+)?(?:proud\s+|new\s+|first-time\s+|single\s+|stay-at-home\s+|"
     r"working\s+|young\s+|older\s+)*(?:mom|mum|mother|dad|father|parent|aunt|auntie|aunty|uncle|godmother|"
     r"godfather|grandma|grandmother|grandpa|grandfather|granny|stepmom|stepmum|stepdad|stepmother|stepfather|"
-    r"widow|widower|only\s+child|middle\s+child|eldest|oldest|youngest|baby\s+of|guardian\s+of|carer\s+for|"
-    r"caregiver\s+for)\b"
+    r"widow|widower|only\s+child|middle\s+child|(?:eldest|oldest|youngest|middle)\s+(?:of|child|kid|sibling|one|daughter|"
+    r"son|brother|sister|in\s+(?:my|our|the)\s+family)|baby\s+of|guardian\s+of)\b"
     r"|\bco-?parent(?:s|ing)?\b"
     r"|^(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|wanted)\s+(?:any\s+)?(?:kids|children|siblings)\b"
 )
@@ -85,6 +85,8 @@ _GOAL = re.compile(
     r"|^(?:trying|hoping|planning|aiming|learning|working\s+towards?|training\s+for|preparing\s+for|"
     r"saving\s+(?:up\s+)?for|studying\s+for)\b"
     r"|\b(?:someday|some\s+day|one\s+day)\b"
+    r"|\b(?:want|need|hope\s+to\s+get)\s+(?:my|a|an|the)\s+(?:[\w'-]+\s+){1,3}?(?:by|before|within)\b"
+    r"|^applying\s+(?:to|for)\b"
 )
 _PREFERENCE = re.compile(
     r"\b(?:i|we)\s+(?:(?:really|also|just|truly|genuinely|absolutely|totally|kinda|much|still|"
@@ -192,7 +194,26 @@ def categorise(lower: str) -> tuple[str, Strength]:
     return _categorise(focus(lower))
 
 
+# "When I ask for a recipe, just the steps": how the user wants to be answered, not a routine.
+_WHEN_ASKING = re.compile(
+    r"^(?:when|whenever|if|every\s+time)\s+(?:i|u|you)\s+(?:\w+\s+)?(?:ask|request|want|need|write|message|text|"
+    r"talk|search|look\s+up|recommend|recomend|suggest|give|plan|send|explain|make)\b"
+)
+# "My doctor told me to cut down on salt": the advice is about the user's health.
+_ADVISED = re.compile(
+    r"^(?:my|our)\s+(?:doctor|gp|dentist|physio|physiotherapist|therapist|nurse|dietitian|dietician|consultant|"
+    r"specialist|optician|pharmacist|cardiologist|surgeon)\s+(?:\w+\s+)?(?:told|said|says|advised|wants|"
+    r"recommended|put|has\s+put|suggested)\s+(?:me|us|that\s+i)\b"
+)
+# A schedule the user works to is a fact ("I work nights, Monday to Thursday"), not a routine.
+_WORK_SCHEDULE = re.compile(r"^(?:i|we)\s+work\b(?!\s+out\b)")
+
+
 def _categorise(lower: str) -> tuple[str, Strength]:
+    if _ADVISED.search(lower):
+        return "fact", 2
+    if _WHEN_ASKING.search(lower):
+        return "preference", 2
     if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
         return "relationship", 2
     if _PET_SUBJECT.search(lower):
@@ -215,7 +236,7 @@ def _own(lower: str) -> tuple[str, Strength]:
         return "preference", 2
     if _PROCEDURE_STRUCTURE.search(lower) or _HABITUAL_ADVERB.search(lower):
         return "procedure", 2
-    if _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower):
+    if _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower) and not _WORK_SCHEDULE.search(lower):
         return "procedure", 1
     if _EXPERTISE.search(lower):
         return "expertise", 2
