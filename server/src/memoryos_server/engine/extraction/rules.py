@@ -57,6 +57,18 @@ _SUBORDINATE_START = re.compile(
 )
 
 
+_SELF_TAIL = re.compile(r",\s+(?=(?:I|I'm|I've|I'd|my|we|we're|our)\b)")
+
+
+def _said_about_self(clause: str) -> str | None:
+    """The clause after a comma that starts talking about the user, if any."""
+    found = _SELF_TAIL.search(clause)
+    if found is None:
+        return None
+    tail = clause[found.end() :].rstrip("?")
+    return tail if len(tail.split()) >= 3 else None
+
+
 def split_clauses(text: str) -> list[str]:
     """Independent "I" clauses joined by "and" or ";", unless the second leans on the first."""
     if _SUBORDINATE_START.match(text):
@@ -165,6 +177,9 @@ class RuleBasedExtractor:
                 screened = screen(clause)
                 if screened.verdict is Verdict.INSTRUCTION and ":" in raw:
                     return  # "Translate this: …" — the rest of the message is someone else's text
+                if screened.verdict in (Verdict.INSTRUCTION, Verdict.QUESTION) and (tail := _said_about_self(clause)):
+                    # "Help me plan dinners, I don't eat red meat": the task goes, the fact stays.
+                    screened = screen(tail)
                 if screened.verdict not in _DROPPED:
                     draft = _draft(screened, sentence, reference, index)
                     if draft is not None:

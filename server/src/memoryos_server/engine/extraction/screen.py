@@ -62,14 +62,15 @@ _EVALUATIVE = frozenset(
 _BARE_PRONOUN = re.compile(r"\b(?:it|them|that|this|those|these)\b")
 
 _QUESTION_START = re.compile(
-    r"^(?:what|what's|whats|wats|wat|how|how's|hows|hw|why|where|where's|who|who's|which|whose|any|anyone|anybody|"
-    r"is|are|am|was|were|does|can|could|would|will|shall|should|may|"
+    r"^(?:what|what's|whats|wats|wat|how|how's|hows|hw|why|where|where's|who|who's|which|whose|anyone|anybody|"
+    r"is|are|am|was|were|does|"
     r"i\s+(?:was|am|'m)\s+wondering|i\s+wonder|wondering)(?=\s|$)"
-    # An auxiliary opens a question before its subject ("do you…", "is it…"); "did two years
-    # of law school" and "have to submit my thesis" are statements with the "I" left out.
-    r"|^(?:do|did|has|have|had)\s+"
+    r"|^any\s+(?:ideas?|tips?|suggestions?|recommendations?|recs|thoughts|advice|good|chance|way|news|update)\b"
+    # An auxiliary opens a question before its subject ("do you…", "could I…"); "did two years
+    # of law school" and "would prefer metric" are statements with the "I" left out.
+    r"|^(?:do|did|has|have|had|can|could|would|will|shall|should|may|might)\s+"
     r"(?:you|u|ya|i|we|they|he|she|it|there|this|that|these|those|the|a|an|my|your|ur|anyone|anybody|"
-    r"someone|somebody|people|any)\b"
+    r"someone|somebody|people|any|not|n't)\b"
 )
 # ", what should I pack?" - the question tail of a sentence that opens with a statement.
 _QUESTION_TAIL = re.compile(
@@ -97,7 +98,7 @@ _PASSING_STATE = re.compile(
     r"super\s+|very\s+)*(?:\w+ing|tired|tierd|busy|bored|sick|sleepy|hungry|stressed|confused|lost|stuck|late|done|"
     r"back|here|exhausted|wiped|dead|cold|hot)$"
     r"|^i\s+(?:can't|cannot)\s+sleep$"
-    r"|\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|rn|right\s+now|just\s+now|this\s+weekend)$"
+    r"|\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|just\s+now|this\s+weekend)$"
 )
 # "I'm going to the gym later": a passing plan, gone by tomorrow.
 _PASSING = re.compile(
@@ -118,7 +119,12 @@ _IMPERATIVES = frozenset(
     print return output reformat highlight bold capitalize quote cite avoid stick focus talk
     speak double triple entertain surprise amuse cheer""".split()
 )
-_NEGATED_IMPERATIVE = re.compile(r"^(?:don't|do\s+not|dont|never|always|no|less|more|fewer|shorter|longer|simpler)\b")
+_NEGATED_IMPERATIVE = re.compile(
+    r"^(?:don't|do\s+not|dont|never|always|no|less|more|fewer|shorter|longer|simpler)\b"
+    r"|^not\s+(?:use|give|send|write|add|include|suggest|recommend|call|say|make|put|mention|show|ask|talk)\b"
+)
+# "Whenever you suggest films, nothing over two hours": a condition on every future answer.
+_WHEN_YOU = re.compile(r"^(?:when|whenever|if|every\s+time|each\s+time)\s+(?:you|u)\b")
 _STANDING = re.compile(
     r"\b(?:always|never|from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|by\s+default|every\s+time|"
     r"each\s+time|whenever|all\s+the\s+time|in\s+general|anymore|any\s+more|ever\s+again|"
@@ -140,7 +146,7 @@ _ONE_OFF = re.compile(
 )
 _THIS_REPLY = re.compile(r"\b(?:this|that|these|those|the\s+above|above|here)\b")
 _DEICTIC = re.compile(
-    r"\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
+    r"(?<!from\s)(?<!since\s)(?<!than\s)\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
     r"original|earlier))\s+(?:one|ones|option|options|version|versions|answer|answers|reply|"
     r"response|draft|example|suggestion|idea|code|function|paragraph|sentence|line|approach|"
     r"solution|list|table|output|result|link|email|message|part|bit|step|point)\b"
@@ -151,7 +157,8 @@ _SUBJECTLESS = re.compile(
     r"^(?:love|loves|like|likes|hate|hates|prefer|prefers|enjoy|enjoys|trying|hoping|planning|"
     r"aiming|working\s+(?:on|towards?)|training\s+for|preparing\s+for|studying\s+for|learning|"
     r"saving\s+(?:up\s+)?for|been\s+\w+ing|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan|"
-    r"allergic|vegetarian|vegan|fluent)\b"
+    r"allergic|vegetarian|vegan|fluent|want|wanna|need\s+to|have\s+to|gotta|going\s+to|gonna|"
+    r"(?:the\s+)?(?:plan|goal|dream|aim)\s+is|divorced|engaged|married|widowed|separated)\b"
 )
 _DATED_STATEMENT = re.compile(
     r"\b(?:is|are|was|starts?|ends?|begins?|opens?|closes?|due|leaves?|arrives?|renews?|expires?|"
@@ -217,6 +224,8 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
             # "From now on, answer in Spanish" -> "answer in Spanish from now on"
             moved = text[: opener.end()].strip(" ,").lower()
             return Screened(Verdict.STANDING, f"{text[opener.end() :]} {moved}")
+    if _WHEN_YOU.match(lower) and "," in lower:
+        return Screened(Verdict.STANDING, text)
     if _REQUEST_FOR_HELP.match(lower) and not standing:
         return Screened(Verdict.INSTRUCTION, text)
     if _YOU_SUBJECT.match(lower):
