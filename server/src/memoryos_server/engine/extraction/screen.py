@@ -53,7 +53,7 @@ _NOT_INFORMATIVE = UNINFORMATIVE | frozenset(
     couldn't shouldn't appreciate find found glad hope also right rather thinking question
     questions request favor favour another quick broken fixed approach option options idea
     ideas version different alternative instead stressed anxious nervous upset overwhelmed
-    sick cold hot u ur ya""".split()
+    sick cold hot u ur ya forget forgot sometimes""".split()
 )
 _EVALUATIVE = frozenset(
     """annoying distracting boring confusing amazing terrible awful horrible hard easy difficult
@@ -200,7 +200,20 @@ def screen(text: str) -> Screened:
     return _content(text, lower, tokens)
 
 
+# Someone else's question passed on ("my son asked me why…"), quoted text, a moment's event.
+_RELAYED = re.compile(
+    r"\b(?:asked|asks|asking)\s+(?:me|us)\s+(?:what|why|how|where|when|who|whether|if|about)\b"
+    r"|\bwants?\s+to\s+know\s+(?:what|why|how|where|when|who|whether|if)\b"
+)
+_QUOTED = re.compile(r"^[\"\u201c]")
+_MOMENT = re.compile(r"\bjust\s+\w+ed\s+at\s+(?:me|us)\b")
+
+
 def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened | None:
+    if _RELAYED.search(lower):
+        return Screened(Verdict.QUESTION, text)
+    if _QUOTED.match(lower):
+        return Screened(Verdict.NOT_ABOUT_USER, text)
     if lower.endswith("?"):
         polite = _POLITE_REQUEST.match(lower)
         if polite and _STANDING.search(lower):
@@ -240,7 +253,7 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
 def _content(text: str, lower: str, tokens: list[str]) -> Screened:
     if _DEICTIC.search(lower):
         return Screened(Verdict.ABOUT_CONVERSATION, text)
-    if _PASSING.match(lower) or _PASSING_STATE.search(lower):
+    if _PASSING.match(lower) or _PASSING_STATE.search(lower) or _MOMENT.search(lower):
         return Screened(Verdict.CONTENT_FREE, text)
     informative = [token for token in tokens if token not in _NOT_INFORMATIVE]
     if not informative:
