@@ -245,30 +245,10 @@ def _own(lower: str) -> tuple[str, Strength]:
     return "fact", 1 if _FACT_CUES.search(lower) else 0
 
 
-def cues(lower: str) -> set[str]:
-    """Every category a specific cue of this module points to, not only the first one."""
-    found = set()
-    if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
-        found.add("relationship")
-    if _GOAL.search(lower):
-        found.add("goal")
-    if _PREFERENCE.search(lower):
-        found.add("preference")
-    if _PROCEDURE_STRUCTURE.search(lower) or _HABITUAL_ADVERB.search(lower) or (
-        _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower)
-    ):
-        found.add("procedure")
-    if _EXPERTISE.search(lower):
-        found.add("expertise")
-    return found
-
-
 def doubt_of(lower: str, category: str, plausible: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The other categories a memory may belong to: those the classifier found close
-    (``plausible``), those another cue of the sentence points to, and ``relationship`` when
-    someone in the user's life is in it."""
+    (``plausible``), and ``relationship`` when someone in the user's life is in it."""
     doubt = [c for c in plausible if c != category]
-    doubt += sorted(c for c in cues(lower) - {category} if c not in doubt)
     if category != "relationship" and "relationship" not in doubt and PERSON_MENTION.search(lower):
         doubt.append("relationship")
     return tuple(doubt)

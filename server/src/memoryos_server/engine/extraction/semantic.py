@@ -47,8 +47,8 @@ FALLBACK_MARGIN = 0.10
 WEAK_CUE_MARGIN = 0.30
 ABSTAIN_ON = frozenset({"relationship"})
 DOUBT_RATIO = 0.5
-DOUBT_RATIO_FALLBACK = 0.3
-DOUBT_RATIO_SURE = 2.0  # above 1: a category a specific cue chose is never doubted from here
+DOUBT_RATIO_FALLBACK = 0.25
+DOUBT_SURE_PROBABILITY = 0.6
 FRAGMENT_MARGIN = 0.05
 NEAREST = 7  # prototypes of remarks about the world averaged by ``worth_keeping``
 # The softmax regression: full-batch gradient steps, step size and L2 penalty.
@@ -80,7 +80,7 @@ class PrototypeClassifier:
         abstain_on: frozenset[str] = ABSTAIN_ON,
         doubt_ratio: float = DOUBT_RATIO,
         doubt_ratio_fallback: float = DOUBT_RATIO_FALLBACK,
-        doubt_ratio_sure: float = DOUBT_RATIO_SURE,
+        doubt_sure_probability: float = DOUBT_SURE_PROBABILITY,
         fragment_margin: float = FRAGMENT_MARGIN,
     ) -> None:
         unknown = set(prototypes) - set(CATEGORIES)
@@ -97,7 +97,7 @@ class PrototypeClassifier:
         self.abstain_on = abstain_on
         self.doubt_ratio = doubt_ratio
         self.doubt_ratio_fallback = doubt_ratio_fallback
-        self.doubt_ratio_sure = doubt_ratio_sure
+        self.doubt_sure_probability = doubt_sure_probability
         self.fragment_margin = fragment_margin
         self._model: tuple[np.ndarray, np.ndarray] | None = None
         self._prototype_block: tuple[np.ndarray, np.ndarray] | None = None  # vectors, labels
@@ -170,7 +170,15 @@ class PrototypeClassifier:
         return filed
 
     def _doubt(self, row: np.ndarray, category: str, strength: int) -> tuple[str, ...]:
-        ratio = (self.doubt_ratio_sure, self.doubt_ratio, self.doubt_ratio_fallback)[min(2, 2 - strength)]
+        if strength >= 2:
+            # A specific cue is right far more often than the model: doubted only when the
+            # model is all but sure of another category.
+            return tuple(
+                other
+                for column, other in enumerate(self.categories)
+                if other != category and row[column] >= self.doubt_sure_probability
+            )
+        ratio = self.doubt_ratio if strength == 1 else self.doubt_ratio_fallback
         chosen = float(row[self.categories.index(category)])
         top = float(row.max())
         floor = ratio * max(chosen, top)
