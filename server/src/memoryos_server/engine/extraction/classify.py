@@ -228,8 +228,29 @@ def _categorise(lower: str) -> tuple[str, Strength]:
     return category, strength
 
 
+# Studies in progress and circumstances are facts, however skilled they sound.
+_CIRCUMSTANCE = re.compile(
+    r"\b(?:junior|senior|sophomore|freshman|fresher|\d+(?:st|nd|rd|th)[\s-]+(?:grade|year)|year\s+\d+|grade\s+\d+)\b"
+    r".*\b(?:school|college|uni|university|high|academy)\b"
+    r"|\b(?:postdoc|phd\s+student|grad\s+student|undergrad|undergraduate)\b"
+    r"|^i(?:'m|\s+am)\s+(?:currently\s+)?on\s+(?:disability|benefits|welfare|leave|sick\s+leave|maternity|paternity|"
+    r"parental|furlough|medication|meds|antidepressants|the\s+pill)\b"
+)
+# A licence or rank held in a trade or sport is expertise; a driving licence is not.
+_CREDENTIAL = re.compile(
+    r"\b(?:have|has|hold|holds|got|earned|passed|did|finished|completed)\s+(?:my|a|an|the|their)\s+"
+    r"(?!driving\b|driver'?s\b|drivers\b)(?:[\w'-]+\s+){0,3}?"
+    r"(?:licen[cs]e|cert|certificate|certification|qualification|diploma|dan|kyu|belt|nvq|cdl|hgv|endorsement)\b"
+    r"|\b\d+(?:st|nd|rd|th)\s+(?:dan|kyu)\b"
+)
+
+
 def _own(lower: str) -> tuple[str, Strength]:
     """The category when the sentence is not about someone else."""
+    if _CIRCUMSTANCE.search(lower):
+        return "fact", 2
+    if _CREDENTIAL.search(lower):
+        return "expertise", 2
     if _GOAL.search(lower):
         return "goal", 2
     if _PREFERENCE.search(lower):
