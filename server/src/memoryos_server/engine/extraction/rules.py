@@ -164,6 +164,7 @@ class RuleBasedExtractor:
             if self.classifier is not None
             else [Filed(category, strength, False) for category, strength in ruled]
         )
+        verdicts = _carried_over(drafts, verdicts)
         return [_memory(draft, verdict) for draft, verdict in zip(drafts, verdicts, strict=True)]
 
     def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[_Draft]:
@@ -203,6 +204,26 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
         content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index, fragment,
         focus_text,
     )
+
+
+# A sentence that goes on about what the one before it said ("I have a stepson. He's 12…").
+_CONTINUES = re.compile(r"^(?:he|she|they|it|that|this|which|he's|she's|they're|it's|that's|his|her|their|both)\b")
+
+
+def _carried_over(drafts: Sequence[_Draft], verdicts: Sequence[Filed]) -> list[Filed]:
+    """A continuation takes the category of the memory before it in the same message, and
+    keeps its own reading as doubt."""
+    out = list(verdicts)
+    for i in range(1, len(drafts)):
+        draft, before = drafts[i], drafts[i - 1]
+        if before.index != draft.index or not (draft.impersonal or _CONTINUES.match(draft.lower)):
+            continue
+        lead, own = out[i - 1], out[i]
+        if own.category == lead.category:
+            continue
+        doubt = tuple(c for c in dict.fromkeys((own.category, *own.doubt, *lead.doubt)) if c != lead.category)
+        out[i] = Filed(lead.category, min(lead.strength, 1), own.by_embedding, doubt)
+    return out
 
 
 def _memory(draft: _Draft, verdict: Filed) -> ExtractedMemory:
