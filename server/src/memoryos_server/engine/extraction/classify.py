@@ -245,6 +245,13 @@ _CREDENTIAL = re.compile(
 )
 
 
+# A job held, with no seniority, years or qualification said: a fact.
+_JOB = re.compile(
+    r"\b(?:work|works|working|employed)\s+as\s+(?:a|an)?\b|^i(?:'m|\s+am)\s+(?:a\s+|an\s+)?(?:freelance|self-employed|"
+    r"part-time|full-time)\b"
+)
+
+
 def _own(lower: str) -> tuple[str, Strength]:
     """The category when the sentence is not about someone else."""
     if _CIRCUMSTANCE.search(lower):
@@ -261,6 +268,8 @@ def _own(lower: str) -> tuple[str, Strength]:
         return "procedure", 1
     if _EXPERTISE.search(lower):
         return "expertise", 2
+    if _JOB.search(lower):
+        return "fact", 2
     if _WEAK_PREFERENCE.search(lower):
         return "preference", 1
     return "fact", 1 if _FACT_CUES.search(lower) else 0

@@ -34,12 +34,12 @@ _BARE_CONTRACTIONS = {
 # Frequent misspellings of words the rules look for ("allways", "becuase", "perfer").
 _TYPOS = {
     "allways": "always", "alwyas": "always", "alway": "always", "evry": "every", "everytime": "every time",
-    "becuase": "because", "becasue": "because", "bc": "because", "rahter": "rather", "rather": "rather",
+    "becuase": "because", "becasue": "because", "rahter": "rather",
     "perfer": "prefer", "prefere": "prefer", "realy": "really", "reccomend": "recommend", "recomend": "recommend",
     "reccommend": "recommend", "definately": "definitely", "defintely": "definitely", "freind": "friend",
     "freinds": "friends", "beleive": "believe", "excercise": "exercise", "seperate": "separate", "alot": "a lot",
     "untill": "until", "thier": "their", "usally": "usually", "usualy": "usually", "normaly": "normally",
-    "allergic": "allergic", "alergic": "allergic", "allergick": "allergic", "vegitarian": "vegetarian",
+    "alergic": "allergic", "allergick": "allergic", "vegitarian": "vegetarian",
     "experiance": "experience", "expirience": "experience", "profesional": "professional", "certifed": "certified",
     "qualifed": "qualified", "licenced": "licensed", "wanna": "want to",
 }

@@ -46,9 +46,10 @@ logger = logging.getLogger(__name__)
 FALLBACK_MARGIN = 0.10
 WEAK_CUE_MARGIN = 0.30
 ABSTAIN_ON = frozenset({"relationship"})
-DOUBT_RATIO = 0.5
+DOUBT_RATIO = 0.25
 DOUBT_RATIO_FALLBACK = 0.25
 DOUBT_SURE_PROBABILITY = 0.6
+CONFIDENT = 0.6  # the model's probability for the chosen category above which nothing is doubted
 FRAGMENT_MARGIN = 0.05
 NEAREST = 7  # prototypes of remarks about the world averaged by ``worth_keeping``
 # The softmax regression: full-batch gradient steps, step size and L2 penalty.
@@ -98,6 +99,7 @@ class PrototypeClassifier:
         self.doubt_ratio = doubt_ratio
         self.doubt_ratio_fallback = doubt_ratio_fallback
         self.doubt_sure_probability = doubt_sure_probability
+        self.confident = CONFIDENT
         self.fragment_margin = fragment_margin
         self._model: tuple[np.ndarray, np.ndarray] | None = None
         self._prototype_block: tuple[np.ndarray, np.ndarray] | None = None  # vectors, labels
@@ -180,6 +182,8 @@ class PrototypeClassifier:
             )
         ratio = self.doubt_ratio if strength == 1 else self.doubt_ratio_fallback
         chosen = float(row[self.categories.index(category)])
+        if chosen >= self.confident:
+            return ()
         top = float(row.max())
         floor = ratio * max(chosen, top)
         return tuple(other for column, other in enumerate(self.categories) if other != category and row[column] >= floor)
