@@ -245,6 +245,12 @@ _CREDENTIAL = re.compile(
 )
 
 
+# Work done that shows know-how ("I've shipped …", "I've restored …"): likely expertise.
+_ACCOMPLISHED = re.compile(
+    r"^(?:i've|i\s+have|i\s+had)\s+(?:\w+ly\s+|also\s+|already\s+)?(?:shipped|built|launched|deployed|designed|written|"
+    r"led|managed|taught|trained|coached|published|restored|repaired|rebuilt|developed|coded|programmed|negotiated|"
+    r"refactored|migrated|installed|maintained|renovated|founded|produced|directed|edited|translated|competed)\b"
+)
 # A job held, with no seniority, years or qualification said: a fact.
 _JOB = re.compile(
     r"\b(?:work|works|working|employed)\s+as\s+(?:a|an)?\b|^i(?:'m|\s+am)\s+(?:a\s+|an\s+)?(?:freelance|self-employed|"
@@ -272,6 +278,8 @@ def _own(lower: str) -> tuple[str, Strength]:
         return "fact", 2
     if _WEAK_PREFERENCE.search(lower):
         return "preference", 1
+    if _ACCOMPLISHED.search(lower):
+        return "expertise", 2
     return "fact", 1 if _FACT_CUES.search(lower) else 0
 
 

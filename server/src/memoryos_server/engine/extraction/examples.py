@@ -456,5 +456,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "i've trained three puppies to agility level",
         "wine is something I know deeply, years of tasting",
         "ex-accountant, now a teacher",
+        "i've launched two mobile apps on the app store",
+        "wrote the payroll system at my last job, solo",
+        "ive put machine learning models into production at two companies",
+        "i've refactored huge legacy codebases, its my specialty",
+        "designed the wiring for our whole barn conversion myself",
+        "i've negotiated six figure contracts",
     ),
 }

@@ -130,10 +130,10 @@ class RuleBasedExtractor:
     def __init__(self, *, roles: Collection[str] = ("user",), embedder: Embedder | None = None) -> None:
         self._roles = frozenset(roles)
         self.classifier = (
-            PrototypeClassifier(embedder, examples=self._example_memories) if embedder is not None else None
+            PrototypeClassifier(embedder, examples=self.example_memories) if embedder is not None else None
         )
 
-    def _example_memories(self) -> dict[str, list[str]]:
+    def example_memories(self) -> dict[str, list[str]]:
         """The classifier's example messages as this extractor's rules phrase them as memories."""
         memories: dict[str, list[str]] = {}
         for category, texts in EXAMPLES.items():
