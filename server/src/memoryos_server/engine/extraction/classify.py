@@ -51,6 +51,7 @@ _RELATION_STATUS = re.compile(
     r"son|brother|sister|in\s+(?:my|our|the)\s+family)|baby\s+of|guardian\s+of)\b"
     r"|\bco-?parent(?:s|ing)?\b"
     r"|^(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|wanted)\s+(?:any\s+)?(?:kids|children|siblings)\b"
+    r"|^(?:no|zero)\s+(?:kids|children|siblings)\b"
 )
 _NOT_A_PERSON_AFTER = r"(?!with\b|for\b|my\b|from\b|at\b|in\b|of\b|to\b)"
 _RELATION_HAVE = re.compile(
@@ -87,6 +88,7 @@ _GOAL = re.compile(
     r"|\b(?:someday|some\s+day|one\s+day)\b"
     r"|\b(?:want|need|hope\s+to\s+get)\s+(?:my|a|an|the)\s+(?:[\w'-]+\s+){1,3}?(?:by|before|within)\b"
     r"|^applying\s+(?:to|for)\b"
+    r"|\b(?:sitting|taking|retaking|resitting)\s+(?:my|the|a|an)\s+(?:[\w-]+\s+){0,3}?(?:exams?|finals|test|boards|bar)\b"
 )
 _PREFERENCE = re.compile(
     r"\b(?:i|we)\s+(?:(?:really|also|just|truly|genuinely|absolutely|totally|kinda|much|still|"

@@ -120,7 +120,7 @@ _IMPERATIVES = frozenset(
     speak double triple entertain surprise amuse cheer""".split()
 )
 _NEGATED_IMPERATIVE = re.compile(
-    r"^(?:don't|do\s+not|dont|never|always|no|less|more|fewer|shorter|longer|simpler)\b"
+    r"^(?:don't|do\s+not|dont|never|always|no(?!\s+(?:kids|children|siblings)\b)|less|more|fewer|shorter|longer|simpler)\b"
     r"|^not\s+(?:use|give|send|write|add|include|suggest|recommend|call|say|make|put|mention|show|ask|talk)\b"
 )
 # "Whenever you suggest films, nothing over two hours": a condition on every future answer.
@@ -135,7 +135,7 @@ _STANDING = re.compile(
 # How to answer or serve, said without "always": a standing wish unless it points at this reply.
 _MANNER = re.compile(
     r"^(?:(?:please|pls|plz|kindly)\s+)?(?:don't|do\s+not|dont|never|stop|quit|no(?!\s+(?:no|thanks|worries|problem|"
-    r"i|you|u|it|that|way|idea)\b)(?=\s+\w)|not|less|more|fewer|avoid|"
+    r"i|you|u|it|that|way|idea|kids|children|siblings)\b)(?=\s+\w)|not|less|more|fewer|avoid|"
     r"use|answer|reply|respond|talk|speak|address|keep|stick|skip|spell|format|be|go\s+easy|"
     r"give\s+me\s+(?:the\s+)?(?:short|shorter|long|longer|honest|straight|brutal|simple|plain|bullet|summary|options|"
     r"answer|tl;?dr|bottom\s+line|numbers|sources|metric|imperial))\b"
@@ -158,7 +158,8 @@ _SUBJECTLESS = re.compile(
     r"aiming|working\s+(?:on|towards?)|training\s+for|preparing\s+for|studying\s+for|learning|"
     r"saving\s+(?:up\s+)?for|been\s+\w+ing|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan|"
     r"allergic|vegetarian|vegan|fluent|want|wanna|need\s+to|have\s+to|gotta|going\s+to|gonna|"
-    r"(?:the\s+)?(?:plan|goal|dream|aim)\s+is|divorced|engaged|married|widowed|separated)\b"
+    r"(?:the\s+)?(?:plan|goal|dream|aim)\s+is|divorced|engaged|married|widowed|separated|applying|"
+    r"(?:no|zero)\s+(?:kids|children|siblings))\b"
 )
 _DATED_STATEMENT = re.compile(
     r"\b(?:is|are|was|starts?|ends?|begins?|opens?|closes?|due|leaves?|arrives?|renews?|expires?|"
