@@ -37,6 +37,7 @@ CHECKOUT = ROOT / ".cache" / "bench-code"
 FULL: dict[str, list[str]] = {
     "perf": [],
     "retrieval_quality": [],
+    "categories": [],
     "extraction": [],
     "embeddings": [],
     "mem0_peer": [],
@@ -45,6 +46,7 @@ QUICK: dict[str, list[str]] = {
     "perf": ["--sizes", "1000,5000", "--users", "50", "--queries", "60", "--add-batches", "3",
              "--max-wait", "0", "--no-doc"],
     "retrieval_quality": ["--max-wait", "0", "--no-doc"],
+    "categories": ["--no-doc", "--no-timing"],
     "extraction": ["--runs", "2"],
     "embeddings": ["--queries", "60", "--batch", "200", "--runs", "1"],
     "mem0_peer": ["--sizes", "500", "--queries", "60", "--add-batches", "2", "--max-wait", "0", "--no-doc"],

@@ -181,6 +181,16 @@ def test_the_model_learns_once_on_first_use_and_memories_are_embedded_in_one_cal
     assert len(memories) == 3
 
 
+def test_prepare_learns_before_the_first_add() -> None:
+    embedder = CountingEmbedder(HashingEmbedder())
+    extractor = RuleBasedExtractor(embedder=embedder)
+    extractor.classifier.prepare()  # type: ignore[union-attr]  # what Runtime.warm_up does
+    prepared = len(embedder.calls)
+    assert prepared == 2  # the training texts, the remarks about the world
+    extractor.extract([user("I prefer tea")], now=NOW)
+    assert embedder.calls[prepared:] == [["Prefers tea"]]
+
+
 def test_the_model_learns_once_under_concurrent_first_use() -> None:
     embedder = CountingEmbedder(HashingEmbedder())
     classifier = PrototypeClassifier(embedder)

@@ -108,6 +108,11 @@ class PrototypeClassifier:
 
     # --- the model ----------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Learn the model and embed the fragment prototypes now rather than on the first add."""
+        self._trained()
+        self._null_vectors()
+
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """(n, categories): the model's probability of each category."""
         weights, bias = self._trained()
