@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from memoryos_server.engine.embeddings import HashingEmbedder, LocalMiniLMEmbedder
 from memoryos_server.engine.extraction import CachedEmbedder, PrototypeClassifier, RuleBasedExtractor
-from memoryos_server.engine.extraction.prototypes import PROTOTYPES
+from memoryos_server.engine.extraction.examples import EXAMPLES
+from memoryos_server.engine.extraction.prototypes import NOT_WORTH_KEEPING, PROTOTYPES
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
 from memoryos_server.errors import ServiceUnavailable
 
@@ -266,6 +267,21 @@ def test_prototypes_are_not_taken_from_the_benchmark() -> None:
     labelled = set().union(*(runs(json.loads(line)["text"]) for line in DATA.read_text(encoding="utf-8").splitlines()))
     shared = {text for texts in PROTOTYPES.values() for text in texts if runs(text) & labelled}
     assert not shared
+
+
+def test_examples_are_not_taken_from_either_benchmark_set() -> None:
+    def runs(text: str, n: int = 5) -> set[str]:
+        words = re.findall(r"[a-z0-9']+", text.lower())
+        return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    labelled: set[str] = set()
+    for path in (DATA, DATA.with_name("messages_v2.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            labelled |= runs(json.loads(line)["text"])
+    written = [text for texts in EXAMPLES.values() for text in texts] + list(NOT_WORTH_KEEPING)
+    assert len(written) == len({t.casefold() for t in written})
+    assert set(EXAMPLES) == set(CATEGORIES)
+    assert not [text for text in written if runs(text) & labelled]
 
 
 # --- the vector cache ---------------------------------------------------------------------------
