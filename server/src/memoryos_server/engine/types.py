@@ -40,6 +40,9 @@ class ExtractedMemory:
     # Words indexed with the memory for keyword search but not part of it: a verbatim message's
     # neighbours in a dialogue ("The Minnesota Wolves!" answers "Which team did you sign with?").
     keyword_context: str = ""
+    # Other categories the memory may belong to: the extractor was not sure. The memory is
+    # filed under ``category`` and reaches only readers allowed every one of these too.
+    also_categories: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -87,7 +87,9 @@ class Runtime:
         """Load the embedder and the extractor now (a first start builds the ONNX model, a few
         seconds), so the first add or search does not wait for it."""
         self.embedder.embed(["warm up"])
-        self.extractor  # noqa: B018 — built for its side effect
+        classifier = getattr(self.extractor, "classifier", None)
+        if classifier is not None:
+            classifier.prepare()  # the category model learns from its examples (under a second)
 
     def close(self) -> None:
         self.db.dispose()

@@ -211,6 +211,9 @@ class MemoryOut(Out):
     id: str
     content: str
     category: Category
+    also_categories: list[Category] = Field(
+        description="Other categories it may belong to: it reaches only readers allowed every one of them too"
+    )
     importance_score: float
     original_importance_score: float
     confidence: float
@@ -237,6 +240,7 @@ class MemoryOut(Out):
             id=view.id,
             content=view.content,
             category=view.category,  # type: ignore[arg-type]
+            also_categories=list(view.also_categories),  # type: ignore[arg-type]
             importance_score=view.importance,
             original_importance_score=view.original_importance,
             confidence=view.confidence,

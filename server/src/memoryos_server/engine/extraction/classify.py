@@ -23,24 +23,55 @@ from __future__ import annotations
 
 import re
 
-from .lexicon import RELATION_NOUNS
+from .lexicon import PEOPLE_NOUNS, PET_NOUNS
 
 # How sure the rule was: 2 = a specific cue, 1 = a weak cue, 0 = nothing fired (fallback fact).
 Strength = int
 
 _MODIFIER = r"(?:[\w'-]+\s+){0,2}?"
+_PERSON = rf"(?:{PEOPLE_NOUNS})"
+_AGED = r"\d+[\s-]*(?:yr|yrs|year|years|month|months|mo|y/o|yo)?[\s-]*old"
 _RELATION_SUBJECT = re.compile(
-    rf"^(?:me\s+and\s+)?(?:my|our)\s+{_MODIFIER}(?:{RELATION_NOUNS})(?:'s|s')?(?![\w-])(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project))"
+    rf"^(?:me\s+and\s+)?(?:my|our)\s+{_MODIFIER}{_PERSON}(?:'s|s')?(?![\w-])"
+    r"(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project|day|night|leave|time|group|chat))"
+    rf"|^(?:my|our)\s+(?:little\s+)?{_AGED}\b"
+    # "Mike, my brother, is …", "the new guy on my team, Hiroshi, …", "the girl I'm seeing …"
+    rf"|^[a-z]+(?:\s+[a-z]+)?,\s+(?:my|our)\s+{_MODIFIER}{_PERSON}\b"
+    r"|^(?!every\b|each\b|all\b|any\b)(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:on|in|at|from)\s+(?:my|our)\s+(?:team|unit|ward|floor|class|crew|squad|"
+    r"department|shift|course|cohort|church|building|street|block)\b"
+    r"|^(?:the\s+)?(?:girl|guy|woman|man|boy|person|lady)\s+(?:i'm|i\s+am)\s+(?:seeing|dating|with)\b"
 )
 _RELATION_STATUS = re.compile(
     r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"
-    r"(?:married|engaged|divorced|single|widowed|separated|dating|in\s+a\s+relationship)\b"
+    r"(?:married|engaged|divorced|single|widowed|separated|dating|polyamorous|in\s+a\s+(?:[\w-]+\s+)*?relationship)\b"
+    r"|^i(?:'m|\s+am)\s+(?:a\s+|an\s+|the\s+)?(?:proud\s+|new\s+|first-time\s+|single\s+|stay-at-home\s+|"
+    r"working\s+|young\s+|older\s+)*(?:mom|mum|mother|dad|father|parent|aunt|auntie|aunty|uncle|godmother|"
+    r"godfather|grandma|grandmother|grandpa|grandfather|granny|stepmom|stepmum|stepdad|stepmother|stepfather|"
+    r"widow|widower|only\s+child|middle\s+child|(?:eldest|oldest|youngest|middle)\s+(?:of|child|kid|sibling|one|daughter|"
+    r"son|brother|sister|in\s+(?:my|our|the)\s+family)|baby\s+of|guardian\s+of)\b"
+    r"|\bco-?parent(?:s|ing)?\b"
+    r"|^(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|wanted)\s+(?:any\s+)?(?:kids|children|siblings)\b"
+    r"|^(?:no|zero)\s+(?:kids|children|siblings)\b"
 )
+_NOT_A_PERSON_AFTER = r"(?!with\b|for\b|my\b|from\b|at\b|in\b|of\b|to\b)"
 _RELATION_HAVE = re.compile(
-    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:\w+\s+)?(?:{RELATION_NOUNS})"
-    r"(?=\s*(?:$|[,.;:(\u2014-]|named\b|called\b|who\b|and\b|which\b|that\b|aged?\b|\d))"
+    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+"
+    rf"(?:{_NOT_A_PERSON_AFTER}[\w'-]+\s+){{0,3}}?(?:{_PERSON}|{_AGED})(?![\w-])"
 )
-_RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}(?:{RELATION_NOUNS})\b")
+_RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}{_PERSON}\b")
+# Someone in the user's life mentioned anywhere ("I look after my dad").
+PERSON_MENTION = re.compile(
+    rf"\b(?:my|our)\s+{_MODIFIER}{_PERSON}(?:'s|s')?(?![\w-])"
+    r"(?!\s+(?:allergy|hair|food|shop|sitter|walker|peeve|project|day|night|leave|time|group|chat))"
+    rf"|\b(?:my|our)\s+(?:little\s+)?{_AGED}\b"
+)
+# A pronoun that goes on about that person: the memory is about them ("…, he has Parkinson's").
+_THIRD_PERSON_GOES_ON = re.compile(r"[,;]\s*(?:and\s+)?(?:he|she|he's|she's|hes|shes|his|her)\b|\b(?:him|her)\b")
+_PET_SUBJECT = re.compile(
+    rf"^(?:my|our)\s+{_MODIFIER}(?:{PET_NOUNS})(?:'s|s')?\b"
+    rf"|^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+"
+    rf"(?:[\w'-]+\s+){{0,2}}?(?:{PET_NOUNS})\b"
+)
 
 _GOAL = re.compile(
     r"\b(?:want|wanna|hope|plan|aim|intend|need|decided|determined|dream|resolved)\s+to\b"
@@ -55,6 +86,9 @@ _GOAL = re.compile(
     r"|^(?:trying|hoping|planning|aiming|learning|working\s+towards?|training\s+for|preparing\s+for|"
     r"saving\s+(?:up\s+)?for|studying\s+for)\b"
     r"|\b(?:someday|some\s+day|one\s+day)\b"
+    r"|\b(?:want|need|hope\s+to\s+get)\s+(?:my|a|an|the)\s+(?:[\w'-]+\s+){1,3}?(?:by|before|within)\b"
+    r"|^applying\s+(?:to|for)\b"
+    r"|\b(?:sitting|taking|retaking|resitting)\s+(?:my|the|a|an)\s+(?:[\w-]+\s+){0,3}?(?:exams?|finals|test|boards|bar)\b"
 )
 _PREFERENCE = re.compile(
     r"\b(?:i|we)\s+(?:(?:really|also|just|truly|genuinely|absolutely|totally|kinda|much|still|"
@@ -143,22 +177,118 @@ _FACT_CUES = re.compile(
 )
 
 
+# "I'm deaf, so no audio suggestions", "Is gay, if it matters": what follows is drawn from the
+# first clause, which is what the memory is about (a fact stated with the request it implies).
+_CONSEQUENCE = re.compile(r"(?:,\s*|\s+)(?:so|if\s+(?:it|that)\s+matters|which\s+(?:is\s+)?why)\s+")
+
+
+def focus(text: str) -> str:
+    """The part of a sentence its category is read from: the first clause when the rest only
+    draws a consequence from it."""
+    consequence = _CONSEQUENCE.search(text.lower())
+    if consequence is not None and len(text[: consequence.start()].split()) >= 2:
+        return text[: consequence.start()]
+    return text
+
+
 def categorise(lower: str) -> tuple[str, Strength]:
     """The category of a cleaned, lower-cased sentence, and how sure the rule is."""
+    return _categorise(focus(lower))
+
+
+# "When I ask for a recipe, just the steps": how the user wants to be answered, not a routine.
+_WHEN_ASKING = re.compile(
+    r"^(?:when|whenever|if|every\s+time)\s+(?:i|u|you)\s+(?:\w+\s+)?(?:ask|request|want|need|write|message|text|"
+    r"talk|search|look\s+up|recommend|recomend|suggest|give|plan|send|explain|make)\b"
+)
+# "My doctor told me to cut down on salt": the advice is about the user's health.
+_ADVISED = re.compile(
+    r"^(?:my|our)\s+(?:doctor|gp|dentist|physio|physiotherapist|therapist|nurse|dietitian|dietician|consultant|"
+    r"specialist|optician|pharmacist|cardiologist|surgeon)\s+(?:\w+\s+)?(?:told|said|says|advised|wants|"
+    r"recommended|put|has\s+put|suggested)\s+(?:me|us|that\s+i)\b"
+)
+# A schedule the user works to is a fact ("I work nights, Monday to Thursday"), not a routine.
+_WORK_SCHEDULE = re.compile(r"^(?:i|we)\s+work\b(?!\s+out\b)")
+
+
+def _categorise(lower: str) -> tuple[str, Strength]:
+    if _ADVISED.search(lower):
+        return "fact", 2
+    if _WHEN_ASKING.search(lower):
+        return "preference", 2
     if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
         return "relationship", 2
+    if _PET_SUBJECT.search(lower):
+        return "fact", 2
     if _RELATION_IS_MY.search(lower):
         return "relationship", 1
+    category, strength = _own(lower)
+    if strength < 2 and category == "fact" and (mention := PERSON_MENTION.search(lower)):
+        # Nothing says what of the user's own it is, and someone in their life is in it.
+        if strength == 0 or _THIRD_PERSON_GOES_ON.search(lower, mention.end()):
+            return "relationship", 1
+    return category, strength
+
+
+# Studies in progress and circumstances are facts, however skilled they sound.
+_CIRCUMSTANCE = re.compile(
+    r"\b(?:junior|senior|sophomore|freshman|fresher|\d+(?:st|nd|rd|th)[\s-]+(?:grade|year)|year\s+\d+|grade\s+\d+)\b"
+    r".*\b(?:school|college|uni|university|high|academy)\b"
+    r"|\b(?:postdoc|phd\s+student|grad\s+student|undergrad|undergraduate)\b"
+    r"|^i(?:'m|\s+am)\s+(?:currently\s+)?on\s+(?:disability|benefits|welfare|leave|sick\s+leave|maternity|paternity|"
+    r"parental|furlough|medication|meds|antidepressants|the\s+pill)\b"
+)
+# A licence or rank held in a trade or sport is expertise; a driving licence is not.
+_CREDENTIAL = re.compile(
+    r"\b(?:have|has|hold|holds|got|earned|passed|did|finished|completed)\s+(?:my|a|an|the|their)\s+"
+    r"(?!driving\b|driver'?s\b|drivers\b)(?:[\w'-]+\s+){0,3}?"
+    r"(?:licen[cs]e|cert|certificate|certification|qualification|diploma|dan|kyu|belt|nvq|cdl|hgv|endorsement)\b"
+    r"|\b\d+(?:st|nd|rd|th)\s+(?:dan|kyu)\b"
+)
+
+
+# Work done that shows know-how ("I've shipped …", "I've restored …"): likely expertise.
+_ACCOMPLISHED = re.compile(
+    r"^(?:i've|i\s+have|i\s+had)\s+(?:\w+ly\s+|also\s+|already\s+)?(?:shipped|built|launched|deployed|designed|written|"
+    r"led|managed|taught|trained|coached|published|restored|repaired|rebuilt|developed|coded|programmed|negotiated|"
+    r"refactored|migrated|installed|maintained|renovated|founded|produced|directed|edited|translated|competed)\b"
+)
+# A job held, with no seniority, years or qualification said: a fact.
+_JOB = re.compile(
+    r"\b(?:work|works|working|employed)\s+as\s+(?:a|an)?\b|^i(?:'m|\s+am)\s+(?:a\s+|an\s+)?(?:freelance|self-employed|"
+    r"part-time|full-time)\b"
+)
+
+
+def _own(lower: str) -> tuple[str, Strength]:
+    """The category when the sentence is not about someone else."""
+    if _CIRCUMSTANCE.search(lower):
+        return "fact", 2
+    if _CREDENTIAL.search(lower):
+        return "expertise", 2
     if _GOAL.search(lower):
         return "goal", 2
     if _PREFERENCE.search(lower):
         return "preference", 2
     if _PROCEDURE_STRUCTURE.search(lower) or _HABITUAL_ADVERB.search(lower):
         return "procedure", 2
-    if _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower):
+    if _SCHEDULE.search(lower) and _ACTING_SUBJECT.search(lower) and not _WORK_SCHEDULE.search(lower):
         return "procedure", 1
     if _EXPERTISE.search(lower):
         return "expertise", 2
+    if _JOB.search(lower):
+        return "fact", 2
     if _WEAK_PREFERENCE.search(lower):
         return "preference", 1
+    if _ACCOMPLISHED.search(lower):
+        return "expertise", 2
     return "fact", 1 if _FACT_CUES.search(lower) else 0
+
+
+def doubt_of(lower: str, category: str, plausible: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The other categories a memory may belong to: those the classifier found close
+    (``plausible``), and ``relationship`` when someone in the user's life is in it."""
+    doubt = [c for c in plausible if c != category]
+    if category != "relationship" and "relationship" not in doubt and PERSON_MENTION.search(lower):
+        doubt.append("relationship")
+    return tuple(doubt)

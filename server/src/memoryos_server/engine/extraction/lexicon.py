@@ -102,20 +102,34 @@ THEY_SUBORDINATORS = frozenset(
     whether so cause cuz coz even whereas wherever""".split()
 )
 
-# Relations: people and pets the user has a bond with.
-RELATION_NOUNS = (
-    "sister|sisters|brother|brothers|sibling|siblings|mom|mum|mother|mommy|mama|dad|father|daddy|"
-    "papa|parent|parents|wife|husband|partner|spouse|boyfriend|girlfriend|fiance|fiancé|fiancee|"
-    "fiancée|son|sons|daughter|daughters|kid|kids|child|children|baby|babies|toddler|twins?|"
-    "grandma|grandmother|grandpa|grandfather|grandparents?|granddaughter|grandson|grandkids|"
-    "grandchildren|aunt|auntie|uncle|cousin|cousins|nephew|nephews|niece|nieces|in-laws|"
-    "mother-in-law|father-in-law|sister-in-law|brother-in-law|stepson|stepdaughter|stepmom|"
-    "stepdad|stepmother|stepfather|ex|ex-wife|ex-husband|friend|friends|bestie|roommate|"
-    "roommates|flatmate|flatmates|housemate|neighbor|neighbour|neighbors|neighbours|boss|"
-    "manager|supervisor|team lead|tech lead|lead|colleague|colleagues|coworker|coworkers|"
-    "co-worker|co-workers|cofounder|co-founder|founder|mentor|mentee|therapist|coach|tutor|"
-    "students|dog|dogs|cat|cats|puppy|kitten|pet|pets|horse|parrot|rabbit|hamster"
+# People in the user's life, by kinship or role (with the spellings chat uses: "bf", "mil",
+# "husbnd"). A memory about one of them is a relationship.
+PEOPLE_NOUNS = (
+    "sister|sisters|sis|brother|brothers|bro|sibling|siblings|mom|moms|mum|mums|mother|mommy|mama|ma|"
+    "dad|dads|father|daddy|papa|pa|parent|parents|folks|family|wife|wifey|husband|husbnd|hubby|"
+    "partner|partners|spouse|other\\s+half|boyfriend|boyfreind|bf|girlfriend|girlfreind|gf|fiance|fiancé|"
+    "fiancee|fiancée|son|sons|daughter|daughters|kid|kids|kiddo|kiddos|child|children|baby|babies|"
+    "toddler|teen|teens|teenager|teenagers|newborn|twins?|triplets|boys|girls|little\\s+ones?|"
+    "grandma|grandmother|grandpa|grandfather|grandparents?|granddaughter|grandson|grandkids?|"
+    "grandchildren|grandbaby|nan|nana|nanna|gran|granny|grandad|granddad|abuela|abuelo|oma|opa|"
+    "lola|lolo|kuya|ate|anak|amma|appa|aunt|aunts|auntie|aunty|uncle|uncles|cousin|cousins|nephew|"
+    "nephews|niece|nieces|in-laws|inlaws|mother-in-law|father-in-law|sister-in-law|brother-in-law|"
+    "son-in-law|daughter-in-law|mil|fil|sil|bil|stepson|stepdaughter|stepmom|stepmum|stepdad|"
+    "stepmother|stepfather|stepkids|stepbrother|stepsister|godson|goddaughter|godchild|godmother|"
+    "godfather|godparents|ex|exes|ex-wife|ex-husband|ex-boyfriend|ex-girlfriend|friend|friends|freind|"
+    "freinds|bestie|bff|buddy|buddies|mate|mates|pal|pals|roommate|roommates|flatmate|flatmates|"
+    "housemate|housemates|neighbor|neighbour|neighbors|neighbours|landlord|landlady|boss|bosses|"
+    "manager|supervisor|team\\s+lead|tech\\s+lead|lead|colleague|colleagues|collegue|collegues|"
+    "coworker|coworkers|co-worker|co-workers|teammate|teammates|classmate|classmates|bandmate|"
+    "bandmates|cofounder|co-founder|founder|mentor|mentee|direct\\s+reports|employees?|therapist|"
+    "counsellor|counselor|psychiatrist|doctor|gp|dentist|physio|physiotherapist|pt|trainer|coach|"
+    "tutor|teacher|professor|advisor|adviser|supervisor|lawyer|solicitor|accountant|carer|caregiver|"
+    "nanny|babysitter|au\\s+pair|pastor|priest|rabbi|imam|vicar|sponsor|students|crush|date"
 )
+# Pets are a household fact of the user's, not a relationship.
+PET_NOUNS = "dog|dogs|cat|cats|puppy|puppies|kitten|kittens|pet|pets|horse|horses|parrot|rabbit|hamster|bird|birds"
+# Both: what may follow "my" in a clause the rewriter treats as a companion ("my dog and I").
+RELATION_NOUNS = f"{PEOPLE_NOUNS}|{PET_NOUNS}"
 
 # Demonyms and faith words: capitalised like names, but "I'm Brazilian" is no name.
 NOT_NAMES = frozenset(

@@ -17,21 +17,23 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..types import ChatMessage, Embedder, ExtractedMemory
-from .classify import categorise
+from .classify import categorise, doubt_of, focus
 from .dates import resolve
+from .examples import EXAMPLES
 from .rewrite import to_third_person
 from .scoring import confidence, importance
 from .screen import Screened, Verdict, screen
 from .segment import Sentence, clean, split_sentences
-from .semantic import PrototypeClassifier
+from .semantic import Filed, PrototypeClassifier
 
 # A longer "sentence" is pasted material (a document, a log), not something said about oneself.
 MAX_SENTENCE_CHARS = 400
 MIN_CONTENT_CHARS = 3
 MAX_CONTENT_CHARS = 500
+EXAMPLE_TIME = datetime(2025, 1, 1, tzinfo=timezone.utc)  # examples carry no dates that matter
 
 _DROPPED = frozenset(
     {
@@ -53,6 +55,18 @@ _HAS_VERB = re.compile(r"^I\b|\sI\s|\b(?:is|are|was|were|has|have|had|will|would
 _SUBORDINATE_START = re.compile(
     r"^(?:when|whenever|if|before|after|while|once|because|since|although|though|as|until)\b", re.I
 )
+
+
+_SELF_TAIL = re.compile(r",\s+(?=(?:I|I'm|I've|I'd|my|we|we're|our)\b)")
+
+
+def _said_about_self(clause: str) -> str | None:
+    """The clause after a comma that starts talking about the user, if any."""
+    found = _SELF_TAIL.search(clause)
+    if found is None:
+        return None
+    tail = clause[found.end() :].rstrip("?")
+    return tail if len(tail.split()) >= 3 else None
 
 
 def split_clauses(text: str) -> list[str]:
@@ -104,6 +118,8 @@ class _Draft:
     impersonal: bool
     reference: datetime
     index: int
+    fragment: bool = False  # kept only if the classifier finds it worth keeping
+    focus: str = ""  # what the classifier reads, when not the whole content
 
 
 class RuleBasedExtractor:
@@ -113,7 +129,18 @@ class RuleBasedExtractor:
 
     def __init__(self, *, roles: Collection[str] = ("user",), embedder: Embedder | None = None) -> None:
         self._roles = frozenset(roles)
-        self.classifier = PrototypeClassifier(embedder) if embedder is not None else None
+        self.classifier = (
+            PrototypeClassifier(embedder, examples=self.example_memories) if embedder is not None else None
+        )
+
+    def example_memories(self) -> dict[str, list[str]]:
+        """The classifier's example messages as this extractor's rules phrase them as memories."""
+        memories: dict[str, list[str]] = {}
+        for category, texts in EXAMPLES.items():
+            for text in texts:
+                drafts = [d.content for d in self._from_text(text, EXAMPLE_TIME, 0)]
+                memories.setdefault(category, []).extend(drafts or [to_third_person(clean(text).text)])
+        return memories
 
     def extract(self, messages: Sequence[ChatMessage], *, now: datetime) -> list[ExtractedMemory]:
         drafts: list[_Draft] = []
@@ -126,11 +153,19 @@ class RuleBasedExtractor:
                 if key not in seen:
                     seen.add(key)
                     drafts.append(draft)
+        fragments = [i for i, d in enumerate(drafts) if d.fragment]
+        if fragments:
+            keep = self.classifier.worth_keeping([drafts[i].content for i in fragments]) if self.classifier else []
+            dropped = {i for i, kept in zip(fragments, keep or [False] * len(fragments), strict=True) if not kept}
+            drafts = [d for i, d in enumerate(drafts) if i not in dropped]
         ruled = [(d.category, d.strength) for d in drafts]
-        if self.classifier is not None:
-            verdicts = self.classifier.refine([d.content.strip() for d in drafts], ruled)
-            ruled = [(v.category, v.strength) for v in verdicts]
-        return [_memory(draft, category, strength) for draft, (category, strength) in zip(drafts, ruled, strict=True)]
+        verdicts = (
+            self.classifier.refine([(d.focus or d.content).strip() for d in drafts], ruled)
+            if self.classifier is not None
+            else [Filed(category, strength, False) for category, strength in ruled]
+        )
+        verdicts = _carried_over(drafts, verdicts)
+        return [_memory(draft, verdict) for draft, verdict in zip(drafts, verdicts, strict=True)]
 
     def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[_Draft]:
         for raw in split_sentences(text):
@@ -143,6 +178,9 @@ class RuleBasedExtractor:
                 screened = screen(clause)
                 if screened.verdict is Verdict.INSTRUCTION and ":" in raw:
                     return  # "Translate this: …" — the rest of the message is someone else's text
+                if screened.verdict in (Verdict.INSTRUCTION, Verdict.QUESTION) and (tail := _said_about_self(clause)):
+                    # "Help me plan dinners, I don't eat red meat": the task goes, the fact stays.
+                    screened = screen(tail)
                 if screened.verdict not in _DROPPED:
                     draft = _draft(screened, sentence, reference, index)
                     if draft is not None:
@@ -159,10 +197,37 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
     content = to_third_person(statement)
     if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
         return None
-    return _Draft(content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index)
+    fragment = screened.verdict is Verdict.FRAGMENT
+    head = focus(statement)
+    focus_text = to_third_person(head) if head != statement else ""
+    return _Draft(
+        content, category, strength, statement.lower(), sentence, screened.impersonal, reference, index, fragment,
+        focus_text,
+    )
 
 
-def _memory(draft: _Draft, category: str, strength: int) -> ExtractedMemory:
+# A sentence that goes on about what the one before it said ("I have a stepson. He's 12…").
+_CONTINUES = re.compile(r"^(?:he|she|they|it|that|this|which|he's|she's|they're|it's|that's|his|her|their|both)\b")
+
+
+def _carried_over(drafts: Sequence[_Draft], verdicts: Sequence[Filed]) -> list[Filed]:
+    """A continuation takes the category of the memory before it in the same message, and
+    keeps its own reading as doubt."""
+    out = list(verdicts)
+    for i in range(1, len(drafts)):
+        draft, before = drafts[i], drafts[i - 1]
+        if before.index != draft.index or not (draft.impersonal or _CONTINUES.match(draft.lower)):
+            continue
+        lead, own = out[i - 1], out[i]
+        if own.category == lead.category:
+            continue
+        doubt = tuple(c for c in dict.fromkeys((own.category, *own.doubt, *lead.doubt)) if c != lead.category)
+        out[i] = Filed(lead.category, min(lead.strength, 1), own.by_embedding, doubt)
+    return out
+
+
+def _memory(draft: _Draft, verdict: Filed) -> ExtractedMemory:
+    category, strength = verdict.category, verdict.strength
     sentence = draft.sentence
     resolved = resolve(draft.lower, draft.reference)
     valid_at = resolved.value if resolved else None
@@ -187,4 +252,5 @@ def _memory(draft: _Draft, category: str, strength: int) -> ExtractedMemory:
         valid_at=valid_at,
         source_index=draft.index,
         tags=tuple(tags),
+        also_categories=doubt_of(draft.lower, category, verdict.doubt),
     )

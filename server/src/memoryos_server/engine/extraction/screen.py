@@ -25,6 +25,7 @@ class Verdict(enum.Enum):
     ABOUT_CONVERSATION = "about_conversation"
     NOT_ABOUT_USER = "not_about_user"
     CONTENT_FREE = "content_free"
+    FRAGMENT = "fragment"  # never names the user, and may still be about them ("Black belt, judo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ _NOT_INFORMATIVE = UNINFORMATIVE | frozenset(
     couldn't shouldn't appreciate find found glad hope also right rather thinking question
     questions request favor favour another quick broken fixed approach option options idea
     ideas version different alternative instead stressed anxious nervous upset overwhelmed
-    sick cold hot""".split()
+    sick cold hot u ur ya forget forgot sometimes""".split()
 )
 _EVALUATIVE = frozenset(
     """annoying distracting boring confusing amazing terrible awful horrible hard easy difficult
@@ -61,9 +62,15 @@ _EVALUATIVE = frozenset(
 _BARE_PRONOUN = re.compile(r"\b(?:it|them|that|this|those|these)\b")
 
 _QUESTION_START = re.compile(
-    r"^(?:what|what's|whats|how|how's|hows|why|where|where's|who|who's|which|whose|is|are|am|"
-    r"was|were|do|does|did|can|could|would|will|shall|should|may|has|have|any|anyone|anybody|"
+    r"^(?:what|what's|whats|wats|wat|how|how's|hows|hw|why|where|where's|who|who's|which|whose|anyone|anybody|"
+    r"is|are|am|was|were|does|"
     r"i\s+(?:was|am|'m)\s+wondering|i\s+wonder|wondering)(?=\s|$)"
+    r"|^any\s+(?:ideas?|tips?|suggestions?|recommendations?|recs|thoughts|advice|good|chance|way|news|update)\b"
+    # An auxiliary opens a question before its subject ("do you…", "could I…"); "did two years
+    # of law school" and "would prefer metric" are statements with the "I" left out.
+    r"|^(?:do|did|has|have|had|can|could|would|will|shall|should|may|might)\s+"
+    r"(?:you|u|ya|i|we|they|he|she|it|there|this|that|these|those|the|a|an|my|your|ur|anyone|anybody|"
+    r"someone|somebody|people|any|not|n't)\b"
 )
 # ", what should I pack?" - the question tail of a sentence that opens with a statement.
 _QUESTION_TAIL = re.compile(
@@ -85,6 +92,14 @@ _STANDING_OPENER = re.compile(r"^(?:from\s+now\s+on|going\s+forward|in\s+(?:the\
 _YOU_SUBJECT = re.compile(r"^(?:you|you're|you've|you'll|you'd|your|yours|u|ur)\b")
 _CALL_ME = re.compile(r"^(?:you\s+can\s+|please\s+)?call\s+me\s+\w")
 _POLITE_REQUEST = re.compile(r"^(?:can|could|would|will)\s+you\s+(?:please\s+)?")
+# "I'm so tired", "sry I was busy", "my laptop is so slow today": how things are right now.
+_PASSING_STATE = re.compile(
+    r"^(?:sorry,?\s+|sry,?\s+)?i(?:'m|\s+am|\s+was|\s+feel)\s+(?:so\s+|really\s+|just\s+|kinda\s+|a\s+bit\s+|still\s+|"
+    r"super\s+|very\s+)*(?:\w+ing|tired|tierd|busy|bored|sick|sleepy|hungry|stressed|confused|lost|stuck|late|done|"
+    r"back|here|exhausted|wiped|dead|cold|hot)$"
+    r"|^i\s+(?:can't|cannot)\s+sleep$"
+    r"|\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|just\s+now|this\s+weekend)$"
+)
 # "I'm going to the gym later": a passing plan, gone by tomorrow.
 _PASSING = re.compile(
     r"^i(?:'m|\s+am)\s+(?:just\s+)?(?:going|heading|off|about|gonna)\b.*\b(?:later|soon|now|tonight|"
@@ -104,7 +119,12 @@ _IMPERATIVES = frozenset(
     print return output reformat highlight bold capitalize quote cite avoid stick focus talk
     speak double triple entertain surprise amuse cheer""".split()
 )
-_NEGATED_IMPERATIVE = re.compile(r"^(?:don't|do\s+not|dont|never|always|no|less|more|fewer|shorter|longer|simpler)\b")
+_NEGATED_IMPERATIVE = re.compile(
+    r"^(?:don't|do\s+not|dont|never|always|no(?!\s+(?:kids|children|siblings)\b)|less|more|fewer|shorter|longer|simpler)\b"
+    r"|^not\s+(?:use|give|send|write|add|include|suggest|recommend|call|say|make|put|mention|show|ask|talk)\b"
+)
+# "Whenever you suggest films, nothing over two hours": a condition on every future answer.
+_WHEN_YOU = re.compile(r"^(?:when|whenever|if|every\s+time|each\s+time)\s+(?:you|u)\b")
 _STANDING = re.compile(
     r"\b(?:always|never|from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|by\s+default|every\s+time|"
     r"each\s+time|whenever|all\s+the\s+time|in\s+general|anymore|any\s+more|ever\s+again|"
@@ -112,9 +132,21 @@ _STANDING = re.compile(
     r"|\b(?:your|all|the|any)\s+(?:answers|replies|responses|explanations|messages|emails|summaries|"
     r"examples|code\s+examples|suggestions|outputs|recommendations|drafts)\b"
 )
+# How to answer or serve, said without "always": a standing wish unless it points at this reply.
+_MANNER = re.compile(
+    r"^(?:(?:please|pls|plz|kindly)\s+)?(?:don't|do\s+not|dont|never|stop|quit|no(?!\s+(?:no|thanks|worries|problem|"
+    r"i|you|u|it|that|way|idea|kids|children|siblings)\b)(?=\s+\w)|not|less|more|fewer|avoid|"
+    r"use|answer|reply|respond|talk|speak|address|keep|stick|skip|spell|format|be|go\s+easy|"
+    r"give\s+me\s+(?:the\s+)?(?:short|shorter|long|longer|honest|straight|brutal|simple|plain|bullet|summary|options|"
+    r"answer|tl;?dr|bottom\s+line|numbers|sources|metric|imperial))\b"
+)
+_PLEASE_MANNER = re.compile(r"^(?:please|pls|plz|kindly)\s+(?:\w+)")
+_ONE_OFF = re.compile(
+    r"\b(?:today|tonight|now|right\s+now|this\s+time|again|for\s+now|just\s+this|instead|the\s+(?:last|previous|above|first|second))\b"
+)
 _THIS_REPLY = re.compile(r"\b(?:this|that|these|those|the\s+above|above|here)\b")
 _DEICTIC = re.compile(
-    r"\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
+    r"(?<!from\s)(?<!since\s)(?<!than\s)\b(?:this|that|these|those|the\s+(?:first|second|third|fourth|last|previous|other|above|"
     r"original|earlier))\s+(?:one|ones|option|options|version|versions|answer|answers|reply|"
     r"response|draft|example|suggestion|idea|code|function|paragraph|sentence|line|approach|"
     r"solution|list|table|output|result|link|email|message|part|bit|step|point)\b"
@@ -125,11 +157,22 @@ _SUBJECTLESS = re.compile(
     r"^(?:love|loves|like|likes|hate|hates|prefer|prefers|enjoy|enjoys|trying|hoping|planning|"
     r"aiming|working\s+(?:on|towards?)|training\s+for|preparing\s+for|studying\s+for|learning|"
     r"saving\s+(?:up\s+)?for|been\s+\w+ing|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan|"
-    r"allergic|vegetarian|vegan|fluent)\b"
+    r"allergic|vegetarian|vegan|fluent|want|wanna|need\s+to|have\s+to|gotta|going\s+to|gonna|"
+    r"(?:the\s+)?(?:plan|goal|dream|aim)\s+is|divorced|engaged|married|widowed|separated|applying|"
+    r"(?:no|zero)\s+(?:kids|children|siblings))\b"
 )
 _DATED_STATEMENT = re.compile(
     r"\b(?:is|are|was|starts?|ends?|begins?|opens?|closes?|due|leaves?|arrives?|renews?|expires?|"
     r"happens?|takes\s+place)\b"
+)
+
+
+# A fragment may leave out its "I" ("Plumber, self employed"); one that opens with someone or
+# something else as its subject is about them.
+MAX_FRAGMENT_WORDS = 20
+_THIRD_PARTY_START = re.compile(
+    r"^(?:the|a|an|this|that|these|those|it|it's|its|he|she|he's|she's|they|they're|there|there's|his|her|"
+    r"their|some|someone|somebody|everyone|everybody|nobody|people|no\s+one|you|your|u|ur)\b"
 )
 
 
@@ -151,11 +194,27 @@ def screen(text: str) -> Screened:
     if FIRST_PERSON.isdisjoint(tokens) and not _SUBJECTLESS.match(lower):
         if mentions_date(lower) and _DATED_STATEMENT.search(lower):
             return Screened(Verdict.KEEP, text, impersonal=True)
+        if len(tokens) <= MAX_FRAGMENT_WORDS and not _THIRD_PARTY_START.match(lower):
+            content = _content(text, lower, tokens)
+            return Screened(Verdict.FRAGMENT, text) if content.verdict is Verdict.KEEP else content
         return Screened(Verdict.NOT_ABOUT_USER, text)
     return _content(text, lower, tokens)
 
 
+# Someone else's question passed on ("my son asked me why…"), quoted text, a moment's event.
+_RELAYED = re.compile(
+    r"\b(?:asked|asks|asking)\s+(?:me|us)\s+(?:what|why|how|where|when|who|whether|if|about)\b"
+    r"|\bwants?\s+to\s+know\s+(?:what|why|how|where|when|who|whether|if)\b"
+)
+_QUOTED = re.compile(r"^[\"\u201c]")
+_MOMENT = re.compile(r"\bjust\s+\w+ed\s+at\s+(?:me|us)\b")
+
+
 def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened | None:
+    if _RELAYED.search(lower):
+        return Screened(Verdict.QUESTION, text)
+    if _QUOTED.match(lower):
+        return Screened(Verdict.NOT_ABOUT_USER, text)
     if lower.endswith("?"):
         polite = _POLITE_REQUEST.match(lower)
         if polite and _STANDING.search(lower):
@@ -179,12 +238,14 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
             # "From now on, answer in Spanish" -> "answer in Spanish from now on"
             moved = text[: opener.end()].strip(" ,").lower()
             return Screened(Verdict.STANDING, f"{text[opener.end() :]} {moved}")
+    if _WHEN_YOU.match(lower) and "," in lower:
+        return Screened(Verdict.STANDING, text)
     if _REQUEST_FOR_HELP.match(lower) and not standing:
         return Screened(Verdict.INSTRUCTION, text)
     if _YOU_SUBJECT.match(lower):
         return Screened(Verdict.STANDING if standing else Verdict.ABOUT_CONVERSATION, text)
-    if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower):
-        if standing and not _THIS_REPLY.search(lower):
+    if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower) or _PLEASE_MANNER.match(lower):
+        if (standing or _MANNER.match(lower)) and not _THIS_REPLY.search(lower) and not _ONE_OFF.search(lower):
             return Screened(Verdict.STANDING, text)
         return Screened(Verdict.INSTRUCTION, text)
     return None
@@ -193,7 +254,7 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
 def _content(text: str, lower: str, tokens: list[str]) -> Screened:
     if _DEICTIC.search(lower):
         return Screened(Verdict.ABOUT_CONVERSATION, text)
-    if _PASSING.match(lower):
+    if _PASSING.match(lower) or _PASSING_STATE.search(lower) or _MOMENT.search(lower):
         return Screened(Verdict.CONTENT_FREE, text)
     informative = [token for token in tokens if token not in _NOT_INFORMATIVE]
     if not informative:

@@ -15,11 +15,46 @@ _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
 _BREAK = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
 _BULLET = re.compile(r"^(?:[-*\u2022\u00b7>]+|\d{1,2}[.)])\s+")
 _ABBREVIATION_END = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|dr|mr|mrs|ms|st|vs|approx|jr|sr|no|inc|ltd|co|a\.m|p\.m|u\.s|u\.k)|\b[A-Z])\.$",
+    r"(?:\b(?:e\.g|i\.e|etc|dr|mr|mrs|ms|st|vs|approx|jr|sr|no|inc|ltd|co|a\.m|p\.m|u\.s|u\.k|prof|rev|fr|sgt|"
+    r"capt|col|lt|gen|dept|cert|assoc|univ)|\b[A-Z])\.$",
     re.I,
 )
 _LOWER_I = re.compile(r"(?<![\w'.])i(?=['\s,;:!?]|$)")
 _LOWER_IM = re.compile(r"\b[Ii]m\b")
+# Chat drops apostrophes ("ive", "dont"): put them back so the rules and the rewriter see one
+# spelling. "id" and "ill" are words too, so only before what only "I'd"/"I'll" would precede.
+_BARE_CONTRACTIONS = {
+    "ive": "I've", "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "cant": "can't",
+    "wont": "won't", "isnt": "isn't", "arent": "aren't", "wasnt": "wasn't", "werent": "weren't",
+    "havent": "haven't", "hasnt": "hasn't", "hadnt": "hadn't", "couldnt": "couldn't",
+    "wouldnt": "wouldn't", "shouldnt": "shouldn't", "thats": "that's", "theres": "there's",
+    "whos": "who's", "hes": "he's", "shes": "she's", "theyre": "they're", "youre": "you're",
+    "wanna": "want to", "tryna": "trying to", "tryin": "trying", "gotta": "have to",
+}
+# Frequent misspellings of words the rules look for ("allways", "becuase", "perfer").
+_TYPOS = {
+    "allways": "always", "alwyas": "always", "alway": "always", "evry": "every", "everytime": "every time",
+    "becuase": "because", "becasue": "because", "rahter": "rather",
+    "perfer": "prefer", "prefere": "prefer", "realy": "really", "reccomend": "recommend", "recomend": "recommend",
+    "reccommend": "recommend", "definately": "definitely", "defintely": "definitely", "freind": "friend",
+    "freinds": "friends", "beleive": "believe", "excercise": "exercise", "seperate": "separate", "alot": "a lot",
+    "untill": "until", "thier": "their", "usally": "usually", "usualy": "usually", "normaly": "normally",
+    "alergic": "allergic", "allergick": "allergic", "vegitarian": "vegetarian",
+    "experiance": "experience", "expirience": "experience", "profesional": "professional", "certifed": "certified",
+    "qualifed": "qualified", "licenced": "licensed", "wanna": "want to",
+}
+_TYPO = re.compile(r"\b(?:" + "|".join(k for k, v in _TYPOS.items() if k != v) + r")\b", re.I)
+_BARE_CONTRACTION = re.compile(r"\b(?:" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.I)
+_BARE_ID = re.compile(
+    r"\b[Ii]d(?=\s+(?:love|like|prefer|rather|say|take|want|be|never|probably|really|much|also|always|"
+    r"definitely|honestly|appreciate|choose|pick|go|have)\b)"
+)
+
+
+def _restore_apostrophe(match: re.Match[str]) -> str:
+    word = match[0]
+    restored = _BARE_CONTRACTIONS[word.lower()]
+    return restored if word[:1].islower() or restored[:1] == "I" else restored[:1].upper() + restored[1:]
 
 _REMEMBER = re.compile(
     r"^(?:please\s+)?"
@@ -87,7 +122,9 @@ def split_sentences(text: str) -> list[str]:
 
 def clean(sentence: str) -> Sentence:
     """Strip openers ("Actually,", "Please remember that"), trailing filler and hedges."""
-    text = _LOWER_IM.sub("I'm", _LOWER_I.sub("I", " ".join(sentence.split())))
+    text = _TYPO.sub(lambda m: _TYPOS[m[0].lower()], " ".join(sentence.split()))
+    text = _BARE_CONTRACTION.sub(_restore_apostrophe, text)
+    text = _LOWER_IM.sub("I'm", _LOWER_I.sub("I", _BARE_ID.sub("I'd", text)))
     explicit = hedged = False
     for _ in range(4):
         stripped = _REMEMBER.sub("", text, count=1)

@@ -40,7 +40,7 @@ from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.types import AddEvent
 from memoryos_server.services.memory.writer import MemoryWriter
-from memoryos_server.storage.index import SearchIndex
+from memoryos_server.storage.index import SearchIndex, category_mask
 from memoryos_server.storage.repositories.memories import MemoryRepository
 
 NEIGHBOURS = 5  # fetched from the index per candidate
@@ -79,6 +79,12 @@ class Candidate:
     valid_at: datetime | None
     vector: np.ndarray
     keyword_context: str = ""
+    doubt: tuple[str, ...] = ()  # other plausible categories (ExtractedMemory.also_categories)
+
+    @property
+    def required(self) -> set[str]:
+        """Every category a reader (or writer) must be allowed to touch this memory."""
+        return {self.category, *self.doubt}
 
 
 @dataclass
@@ -123,7 +129,11 @@ def verbatim(messages: Sequence[ChatMessage], category: str) -> list[ExtractedMe
 def select_candidates(
     extracted: Sequence[ExtractedMemory], allowed_categories: Sequence[str] | None
 ) -> tuple[list[ExtractedMemory], int]:
-    """Drop what no store may hold (unknown category, empty) and what the caller may not write."""
+    """Drop what no store may hold (unknown category, empty) and what the caller may not write.
+
+    A memory in doubt is written only by a caller allowed every category it may belong to:
+    an agent could not read it back otherwise, and must not file what it may not see.
+    """
     allowed = set(allowed_categories) if allowed_categories is not None else None
     kept: list[ExtractedMemory] = []
     skipped = 0
@@ -131,7 +141,7 @@ def select_candidates(
         content = memory.content.strip()
         if not content or memory.category not in CATEGORIES:
             continue
-        if allowed is not None and memory.category not in allowed:
+        if allowed is not None and not {memory.category, *memory.also_categories} <= allowed:
             skipped += 1
             continue
         kept.append(memory)
@@ -156,6 +166,7 @@ def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], di
             valid_at=m.valid_at,
             vector=vectors[i],
             keyword_context=m.keyword_context,
+            doubt=tuple(c for c in dict.fromkeys(m.also_categories) if c in CATEGORIES and c != m.category),
         )
         for i, (m, text) in enumerate(zip(memories, texts, strict=True))
     ]
@@ -175,8 +186,11 @@ class Ingestor:
         context: AddContext,
         now: datetime,
         verbatim: bool = False,
+        writable: Sequence[str] | None = None,
     ) -> ApplyResult:
-        """Decide and write ``candidates``; ``verbatim``: exact restatements only (see above)."""
+        """Decide and write ``candidates``; ``verbatim``: exact restatements only (see above).
+        ``writable`` (an agent's grant): the existing memories compared with are only those
+        whose every plausible category it holds."""
         result = ApplyResult()
         if not candidates:
             return result
@@ -185,7 +199,7 @@ class Ingestor:
         hashes = [codec.content_hash(c.content) for c in candidates]
         exact = repo.active_by_hashes(owner.id, hashes)
         neighbours: list[list[str]] = (
-            [[] for _ in candidates] if verbatim else self._neighbours(session, owner, candidates)
+            [[] for _ in candidates] if verbatim else self._neighbours(session, owner, candidates, writable)
         )
         rows = repo.by_ids(owner.id, [mid for hits in neighbours for mid in hits])
         texts: dict[str, str] = {}
@@ -217,6 +231,8 @@ class Ingestor:
             if decision is Decision.NOOP and target is not None:
                 result.events.append(AddEvent(target.id, "NOOP", _reported(target, text_of, candidate), target.category))
             elif decision is Decision.UPDATE and target is not None:
+                # Doubt only grows: the new wording may be as ambiguous as the old one was.
+                target.doubt_mask = (target.doubt_mask or 0) | category_mask(candidate.doubt)
                 writer.rewrite(
                     target,
                     content=candidate.content,
@@ -245,7 +261,9 @@ class Ingestor:
         writer.finish()
         return result
 
-    def _neighbours(self, session: Session, owner: MemoryOwner, candidates: Sequence[Candidate]) -> list[list[str]]:
+    def _neighbours(
+        self, session: Session, owner: MemoryOwner, candidates: Sequence[Candidate], writable: Sequence[str] | None
+    ) -> list[list[str]]:
         """Nearest active memories of the same category, per candidate (one query per category)."""
         found: list[list[str]] = [[] for _ in candidates]
         by_category: dict[str, list[int]] = {}
@@ -257,7 +275,7 @@ class Ingestor:
                 session,
                 owner.family,
                 # A flagged memory is still the owner's: restating it must not slip a copy past the flag.
-                owner.search_filter(categories=[category], include_flagged=True),
+                owner.search_filter(categories=[category], include_flagged=True, doubt_within=writable or ()),
                 vectors,
                 NEIGHBOURS,
             )
@@ -297,6 +315,7 @@ class Ingestor:
             api_key_id=context.api_key_id,
             disputed=disputed,
             keyword_context=candidate.keyword_context,
+            doubt_mask=category_mask(candidate.doubt),
         )
 
 

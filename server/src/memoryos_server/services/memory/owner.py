@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -68,7 +69,11 @@ class MemoryOwner:
         created_since: datetime | None = None,
         as_of: datetime | None = None,
         include_flagged: bool = False,
+        doubt_within: Sequence[str] | None = None,
     ) -> SearchFilter:
+        """``categories`` limit what is read the way a grant does: a memory the engine was
+        unsure of comes back only when all its plausible categories are among them
+        (``SearchFilter``); ``doubt_within`` sets that second set apart."""
         return SearchFilter.for_owner(
             self.id,
             self.key_label,
@@ -77,6 +82,7 @@ class MemoryOwner:
             as_of=as_of,
             scope=self.scope if self.is_tenant_family else None,
             include_flagged=include_flagged,
+            doubt_within=doubt_within,
         )
 
     def conflict_where(self) -> dict[str, Any]:

@@ -163,7 +163,9 @@ class MemoryService:
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
         candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-        applied = self.ingestor.apply(session, owner, codec, candidates, context=context, now=now, verbatim=verbatim)
+        applied = self.ingestor.apply(
+            session, owner, codec, candidates, context=context, now=now, verbatim=verbatim, writable=allowed_categories
+        )
         job = jobs.record_completed(
             session,
             owner,

@@ -65,6 +65,8 @@ class MemoryView:
     last_accessed: datetime | None
     valid_at: datetime | None
     archived_at: datetime | None
+    # The other categories the engine found plausible: a reader must be allowed these too.
+    also_categories: tuple[str, ...] = ()
 
     @property
     def is_archived(self) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.types import MemoryView, VersionView
+from memoryos_server.storage.index import categories_of
 
 
 def memory_view(codec: MemoryCodec, row: Any, *, content: str | None = None) -> MemoryView:
@@ -13,6 +14,7 @@ def memory_view(codec: MemoryCodec, row: Any, *, content: str | None = None) -> 
         id=row.id,
         content=content if content is not None else codec.open(row.id, row.content_ct),
         category=row.category,
+        also_categories=tuple(categories_of(row.doubt_mask or 0)),
         importance=float(row.importance),
         original_importance=float(row.original_importance),
         confidence=float(row.confidence),

@@ -172,7 +172,7 @@ class JobRunner:
                 return
             if admission.allowed_categories is not None:
                 allowed = set(admission.allowed_categories)
-                narrowed = [c for c in candidates if c.category in allowed]
+                narrowed = [c for c in candidates if c.required <= allowed]
                 skipped += len(candidates) - len(narrowed)
                 candidates = narrowed
             codec = self.service.codec(owner)
@@ -184,6 +184,7 @@ class JobRunner:
                 context=jobs.payload_context(payload),
                 now=utcnow(),
                 verbatim=not payload.get("infer", True),
+                writable=admission.allowed_categories,
             )
             jobs.complete(
                 job,

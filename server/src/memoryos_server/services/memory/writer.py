@@ -69,6 +69,7 @@ class MemoryWriter:
         disputed: bool = False,
         memory_id: str | None = None,
         keyword_context: str = "",
+        doubt_mask: int = 0,
     ) -> Any:
         """``keyword_context``: more words the keyword index holds for this memory (not stored
         as text; a later rewrite indexes the new text alone)."""
@@ -78,6 +79,7 @@ class MemoryWriter:
             id=memory_id,
             owner_id=self.owner.id,
             category=category,
+            doubt_mask=doubt_mask,
             content_ct=self.codec.seal(memory_id, content),
             metadata_ct=self.codec.seal_json(memory_id, metadata) if metadata else None,
             source_ct=self.codec.seal_json(memory_id, source) if source else None,
@@ -139,6 +141,7 @@ class MemoryWriter:
             row.embedding = np.asarray(vector, dtype=np.float32)
         if category is not None:
             row.category = category
+            row.doubt_mask = 0  # a person chose the category: the engine's doubt is settled
         if importance is not None:
             row.importance = float(importance)
         if confidence is not None:
@@ -183,6 +186,7 @@ class MemoryWriter:
             row.metadata_ct = self.codec.seal_json(row.id, metadata) if metadata else None
         if category is not None:
             row.category = category
+            row.doubt_mask = 0  # a person chose the category: the engine's doubt is settled
         if importance is not None:
             row.importance = float(importance)
         self._touch(row)

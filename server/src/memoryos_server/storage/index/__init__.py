@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from memoryos_server.storage.index.base import CATEGORY_CODES, Hit, SearchIndex
+from memoryos_server.storage.index.filters import categories_of, category_mask
 from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
 from memoryos_server.storage.index.state import OwnerIndexStats
 
@@ -34,4 +35,6 @@ __all__ = [
     "SearchFilter",
     "SearchIndex",
     "build_search_index",
+    "categories_of",
+    "category_mask",
 ]

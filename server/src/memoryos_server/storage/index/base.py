@@ -8,15 +8,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from sqlalchemy.orm import Session
 
-from memoryos_server.engine.types import CATEGORIES
-from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
+from memoryos_server.storage.index.filters import (  # noqa: F401 — re-exported
+    ALL_CATEGORIES_MASK,
+    CATEGORY_CODES,
+    DEFAULT_BM25,
+    UNKNOWN_CATEGORY,
+    BM25Weights,
+    SearchFilter,
+    categories_of,
+    category_mask,
+)
 
 if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
-
-# The six categories in a fixed order: per-row category codes in worker memory use it.
-CATEGORY_CODES: dict[str, int] = {name: code for code, name in enumerate(CATEGORIES)}
-UNKNOWN_CATEGORY = 255
 
 Hit = tuple[str, float]  # (memory id, score): best first in every list
 

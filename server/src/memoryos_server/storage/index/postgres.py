@@ -195,6 +195,8 @@ def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool =
         clauses.append(model.created_at >= where.created_since)
     if where.categories:
         clauses.append(model.category.in_(list(where.categories)))
+    if outside := where.outside_mask:
+        clauses.append(model.doubt_mask.op("&", return_type=Integer)(outside) == 0)
     if need_vector:
         clauses.append(model.embedding.is_not(None))
     return clauses

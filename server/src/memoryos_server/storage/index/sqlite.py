@@ -68,6 +68,7 @@ class _View:
     codes: np.ndarray  # (words, capacity) uint64 sign bits around ``center``
     center: np.ndarray
     category: np.ndarray
+    doubt: np.ndarray
     status: np.ndarray
     flagged: np.ndarray
     created: np.ndarray
@@ -102,6 +103,7 @@ class OwnerMatrix:
         self.vectors = np.zeros((capacity, self.dim), dtype=np.float32)
         self.codes = np.zeros((self.words, capacity), dtype=np.uint64)
         self.category = np.full(capacity, UNKNOWN_CATEGORY, dtype=np.uint8)
+        self.doubt = np.zeros(capacity, dtype=np.uint8)
         self.status = np.full(capacity, _GONE, dtype=np.uint8)
         self.flagged = np.zeros(capacity, dtype=bool)
         self.created = np.zeros(capacity, dtype=np.float64)
@@ -115,7 +117,7 @@ class OwnerMatrix:
         new_capacity = max(needed, capacity * 2, 64)
         old = (
             self.vectors, self.codes, self.category, self.status, self.flagged, self.created, self.archived,
-            self.term_count,
+            self.term_count, self.doubt,
         )
         self._allocate(new_capacity)
         n = self.size
@@ -127,6 +129,7 @@ class OwnerMatrix:
         self.created[:n] = old[5][:n]
         self.archived[:n] = old[6][:n]
         self.term_count[:n] = old[7][:n]
+        self.doubt[:n] = old[8][:n]
 
     @property
     def nbytes(self) -> int:
@@ -167,6 +170,7 @@ class OwnerMatrix:
                 self.codes,
                 self.center,
                 self.category,
+                self.doubt,
                 self.status,
                 self.flagged,
                 self.created,
@@ -209,6 +213,7 @@ class OwnerMatrix:
             self.vectors[positions] = rows.vectors
             self.codes[:, positions] = self.sign_codes(rows.vectors).T
             self.category[positions] = rows.category
+            self.doubt[positions] = rows.doubt
             self.status[positions] = rows.status
             self.flagged[positions] = rows.flagged
             self.created[positions] = rows.created
@@ -233,6 +238,7 @@ class _Rows:
     ids: list[str]
     vectors: np.ndarray
     category: np.ndarray
+    doubt: np.ndarray
     status: np.ndarray
     flagged: np.ndarray
     created: np.ndarray
@@ -244,6 +250,7 @@ class _Rows:
             ids=[memory_id for memory_id, kept in zip(self.ids, keep, strict=True) if kept],
             vectors=self.vectors[keep],
             category=self.category[keep],
+            doubt=self.doubt[keep],
             status=self.status[keep],
             flagged=self.flagged[keep],
             created=self.created[keep],
@@ -338,6 +345,7 @@ class SQLiteSearchIndex:
             model.archived_at,
             model.term_count,
             model.flagged,
+            model.doubt_mask,
         ).where(model.owner_id == owner_id)
         if after is None:
             statement = statement.where(model.status != "deleted")
@@ -365,6 +373,7 @@ class SQLiteSearchIndex:
             category=np.fromiter(
                 (CATEGORY_CODES.get(row[2], UNKNOWN_CATEGORY) for row in result), dtype=np.uint8, count=n
             ),
+            doubt=np.fromiter((row[8] or 0 for row in result), dtype=np.uint8, count=n),
             status=status,
             flagged=np.fromiter((bool(row[7]) for row in result), dtype=bool, count=n),
             created=created,
@@ -515,6 +524,8 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
     if where.categories:
         codes = [CATEGORY_CODES[c] for c in where.categories if c in CATEGORY_CODES]
         mask &= np.isin(view.category[:size], np.asarray(codes, dtype=np.uint8))
+    if outside := where.outside_mask:
+        mask &= (view.doubt[:size] & np.uint8(outside)) == 0
     return mask
 
 

@@ -22,6 +22,9 @@ EMBEDDING_DIM = 384
 class _MemoryColumns(Timestamped):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     category: Mapped[str] = mapped_column(String(16))
+    # The other categories the extractor found plausible, one bit each (index.base.category_mask):
+    # a read limited to some categories admits the memory only when all of them are among those.
+    doubt_mask: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     content_ct: Mapped[bytes] = mapped_column(LargeBinary)
     metadata_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     source_ct: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,0 +1,322 @@
+"""Categories as a permission boundary: the default extractor through the API, on labelled messages.
+
+    .venv/bin/python bench/categories.py [--splits tune,holdout,old] [--no-doc] [--show-errors]
+
+Every labelled message is sent on its own with ``POST /v1/memories/add`` (the default
+extractor, the local MiniLM embedder, an in-process app on a fresh SQLite database, one
+end-user per message), and what was stored is read back with ``GET /v1/memories``. Then, per
+set of messages:
+
+- **category accuracy**: among messages worth remembering, the share that stored at least one
+  memory, filed under the labelled category (or the labelled second category, ``also``), and
+  no memory under any other: "the expected category and no other";
+- **leaks**: among messages worth remembering, the share that stored a memory an agent holding
+  one *other* category alone would receive. A memory the engine was unsure of carries the
+  other categories it found plausible (``also_categories``) and reaches only an agent granted
+  all of them (docs/memory-engine.md), so it reaches no single-category agent at all;
+- **nothing extracted**: among messages worth remembering, the share that stored nothing;
+- **worthless rejected**: among messages labelled with nothing to remember, the share that
+  stored nothing;
+- **held in doubt**: among messages worth remembering, the share whose memories all carry
+  other plausible categories, so that an agent holding only the labelled category does not
+  receive them either (the price of the doubt rule: withheld, not leaked);
+- **reaches the right agent**: the share with a memory an agent holding only the labelled
+  category receives.
+
+The sets: ``bench/data/messages_v2.jsonl`` (1,794 hand-written messages in many voices; read
+its .md) in its two splits, ``tune`` (rules, prototypes and parameters may be chosen while
+looking at these) and ``holdout`` (never looked at one by one: only these aggregate figures),
+and the older ``bench/data/extraction_sentences.jsonl`` (620 sentences, much of it tuned on).
+``--show-errors`` lists misses of the tune split only; it refuses to list the holdout.
+
+The holdout was measured twice, as its README asks, and only in aggregate (``HISTORY``, which
+the section in docs/benchmarks.md repeats): once before any change, once at the end. Between
+the two, rules, examples and parameters were chosen on the tune split alone (and the old set's
+tuning half); the holdout's misses were never listed.
+
+The extractor's own time per message (median, one pass, single messages, the vector cache
+cold) is measured outside the API in the same process, and so is each add through the API; the
+machine has two cores shared with other work, so both are indicative only. Since issue 10 the
+extractor embeds every memory it files (the add then takes the vector from the cache), so its
+own time grew while the add's moved little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from common import command_line, section_preamble, write_section
+from fastapi.testclient import TestClient
+from stack import MODEL_CACHE, open_stack
+
+from memoryos_server.app import create_app
+from memoryos_server.engine.embeddings import LocalMiniLMEmbedder
+from memoryos_server.engine.extraction import RuleBasedExtractor
+from memoryos_server.engine.types import CATEGORIES, ChatMessage
+
+DATA = Path(__file__).resolve().parent / "data"
+MESSAGES = DATA / "messages_v2.jsonl"
+OLD = DATA / "extraction_sentences.jsonl"
+SETS = ("tune", "holdout", "old")
+NONE = "none"
+NOW = datetime(2025, 2, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    text: str
+    category: str  # a category or NONE
+    also: tuple[str, ...]
+    split: str  # tune | holdout | old
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset((self.category, *self.also))
+
+
+@dataclass(frozen=True)
+class Stored:
+    category: str
+    also: tuple[str, ...]
+    content: str = ""
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The categories an agent must hold, every one of them, to receive this memory."""
+        return frozenset((self.category, *self.also))
+
+
+@dataclass
+class Figures:
+    positives: int = 0
+    negatives: int = 0
+    accurate: int = 0
+    leaked: int = 0
+    missed: int = 0
+    rejected: int = 0
+    doubtful: int = 0
+    reached: int = 0
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def load(splits: Iterable[str]) -> list[Message]:
+    wanted = set(splits)
+    messages: list[Message] = []
+    if wanted & {"tune", "holdout"}:
+        for line in MESSAGES.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row["split"] in wanted:
+                    messages.append(
+                        Message(row["id"], row["text"], row["category"] or NONE, tuple(row.get("also") or ()), row["split"])
+                    )
+    if "old" in wanted:
+        for number, line in enumerate(OLD.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                row = json.loads(line)
+                messages.append(Message(f"old{number:04d}", row["text"], row["category"] or NONE, (), "old"))
+    return messages
+
+
+def first_label(stored: Sequence[Stored]) -> str:
+    return stored[0].category if stored else NONE
+
+
+def tally(pairs: Iterable[tuple[Message, list[Stored]]]) -> Figures:
+    figures = Figures()
+    for message, stored in pairs:
+        figures.confusion[(message.category, first_label(stored))] += 1
+        if message.category == NONE:
+            figures.negatives += 1
+            figures.rejected += not stored
+            continue
+        figures.positives += 1
+        if not stored:
+            figures.missed += 1
+            continue
+        filed = {memory.category for memory in stored}
+        figures.accurate += message.category in filed and filed <= message.labels
+        # A single-category agent receives exactly the memories that require nothing else.
+        figures.leaked += any(len(m.required) == 1 and not m.required <= message.labels for m in stored)
+        figures.reached += any(m.required <= message.labels for m in stored)
+        figures.doubtful += all(len(m.required) > 1 for m in stored)
+    return figures
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "n/a"
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}% ({part}/{whole})" if whole else "n/a"
+
+
+class Harness:
+    """An in-process app on a fresh SQLite database, with the server's default extractor."""
+
+    def __init__(self) -> None:
+        self.stack = open_stack("sqlite", label="categories", embedder="local")
+        self.app = create_app(self.stack.runtime.settings, runtime=self.stack.runtime, migrate=False)
+        self.client = TestClient(self.app, raise_server_exceptions=True)
+        self.add_seconds: list[float] = []
+
+    def store(self, message: Message) -> list[Stored]:
+        headers = {"Authorization": f"ApiKey {self.stack.api_key}", "X-End-User-ID": f"cat-{message.id}"}
+        started = time.perf_counter()
+        added = self.client.post(
+            "/v1/memories/add", json={"messages": [{"role": "user", "content": message.text}]}, headers=headers
+        )
+        self.add_seconds.append(time.perf_counter() - started)
+        added.raise_for_status()
+        listed = self.client.get("/v1/memories", params={"limit": 50}, headers=headers)
+        listed.raise_for_status()
+        rows = sorted(listed.json()["data"], key=lambda row: row["created_at"])
+        return [Stored(row["category"], tuple(row.get("also_categories") or ()), row["content"]) for row in rows]
+
+    def close(self) -> None:
+        self.client.close()
+        self.stack.close()
+
+
+def extractor_times(messages: Sequence[Message]) -> list[float]:
+    """Seconds per message of the default extractor alone (one pass; no vector cache)."""
+    embedder = LocalMiniLMEmbedder(MODEL_CACHE)
+    embedder.load()
+    extractor = RuleBasedExtractor(embedder=embedder)
+    extractor.extract([ChatMessage("user", "I like tea")], now=NOW)  # the prototypes, embedded once
+    times = []
+    for message in messages:
+        started = time.perf_counter()
+        extractor.extract([ChatMessage("user", message.text)], now=NOW)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def confusion_table(figures: Figures) -> list[str]:
+    labels = [*CATEGORIES, NONE]
+    lines = ["| label \\ first memory | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for expected in labels:
+        cells = [str(figures.confusion[(expected, got)] or "·") for got in labels]
+        lines.append(f"| **{expected}** | " + " | ".join(cells) + " |")
+    return lines
+
+
+HISTORY = """\
+Measured on the holdout twice, in aggregate only:
+
+| when | code | set | accuracy | leaks | nothing extracted | worthless rejected | held in doubt |
+|---|---|---|---:|---:|---:|---:|---:|
+| 2026-12-06 21:30 UTC, before any change | `1f8b99d` | holdout | 0.661 | 21.6% (108/501) | 12.0% (60/501) | 0.891 | 0.0% |
+| | | tune | 0.679 | 20.3% (193/949) | 11.7% (111/949) | 0.911 | 0.0% |
+| | | old set | 0.929 | 6.7% (27/406) | 0.5% (2/406) | 0.986 | 0.0% |
+| 2026-12-06 22:34 UTC, at the end | `811eccb` | holdout | 0.858 | 3.4% (17/501) | 2.2% (11/501) | 0.899 | 22.2% (111/501) |
+| | | tune | 0.901 | 1.9% (18/949) | 1.3% (12/949) | 1.000 | 19.1% (181/949) |
+| | | old set | 0.901 | 3.9% (16/406) | 0.2% (1/406) | 0.972 | 16.7% (68/406) |
+
+Before the change, on the tune split: the extractor 0.27 ms per message (median; p90 10.0 ms),
+an add 23.2 ms (median; p90 45.4 ms), at a 1-minute load of 4.7. The old set's labels differ
+from messages_v2's in places (pets, dated exams): its accuracy fell where the new rules follow
+messages_v2's.
+"""
+
+SET_NAMES = {
+    "tune": "messages_v2, tune split",
+    "holdout": "messages_v2, holdout split",
+    "old": "extraction_sentences (old set)",
+}
+
+
+def render(results: dict[str, Figures], times: list[float], adds: list[float], command: str) -> str:
+    lines = section_preamble(
+        "Categories (the default extractor through the API, on labelled messages)",
+        command,
+        postgres=False,
+        extra=["One `POST /v1/memories/add` per message (own end-user), read back with `GET /v1/memories`; "
+               "in-process app, SQLite, local MiniLM embedder. Definitions in the script's docstring."],
+    )
+    lines += [
+        "| set | worth remembering / worthless | category accuracy | leaks | nothing extracted | worthless rejected "
+        "| held in doubt | reaches the right agent |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        lines.append(
+            f"| {SET_NAMES[name]} | {f.positives} / {f.negatives} | {share(f.accurate, f.positives)} "
+            f"| {pct(f.leaked, f.positives)} | {pct(f.missed, f.positives)} | {share(f.rejected, f.negatives)} "
+            f"| {pct(f.doubtful, f.positives)} | {pct(f.reached, f.positives)} |"
+        )
+    lines += ["", "Targets (issue 10, on the holdout): accuracy ≥ 0.95, leaks ≤ 2%, nothing extracted ≤ 2%, "
+              "worthless rejected ≥ 0.98.", "", HISTORY.rstrip()]
+    if times:
+        ordered = sorted(times)
+        lines += ["", f"Extractor time per message (rules + classifier, outside the API, one pass over "
+                  f"{len(times)} messages, cold vector cache): median {1e3 * statistics.median(ordered):.2f} ms, "
+                  f"p90 {1e3 * ordered[int(0.9 * (len(ordered) - 1))]:.2f} ms."]
+    if adds:
+        ordered = sorted(adds)
+        lines += ["", f"`POST /v1/memories/add` per message, in process (extraction, embedding, writing; "
+                  f"{len(adds)} adds): median {1e3 * statistics.median(ordered):.1f} ms, "
+                  f"p90 {1e3 * ordered[int(0.9 * (len(ordered) - 1))]:.1f} ms. One pass each, on two cores "
+                  f"shared with other work (1-minute load {os.getloadavg()[0]:.1f} at the end): indicative only."]
+    if "tune" in results:
+        lines += ["", "Confusion on the tune split (rows: label; columns: the category of the first memory stored):",
+                  "", *confusion_table(results["tune"])]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--splits", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-timing", action="store_true", help="skip the extractor's time per message")
+    parser.add_argument("--show-errors", action="store_true", help="list the tune split's misses (never the holdout)")
+    args = parser.parse_args(argv)
+    splits = [s for s in args.splits.split(",") if s]
+    if unknown := set(splits) - set(SETS):
+        parser.error(f"unknown sets {sorted(unknown)}")
+    messages = load(splits)
+    harness = Harness()
+    try:
+        stored: dict[str, list[Stored]] = {}
+        started = time.perf_counter()
+        for number, message in enumerate(messages, 1):
+            stored[message.id] = harness.store(message)
+            if number % 200 == 0:
+                print(f"  {number}/{len(messages)} messages, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        adds = harness.add_seconds
+    finally:
+        harness.close()
+    results = {name: tally((m, stored[m.id]) for m in messages if m.split == name) for name in splits}
+    times = [] if args.no_timing else extractor_times([m for m in messages if m.split == "tune"] or messages)
+    body = render(results, times, adds, command_line("categories.py", argv))
+    print(body)
+    if args.show_errors:
+        print("\nTune split, not handled exactly right:\n")
+        for message in messages:
+            if message.split != "tune":
+                continue
+            got = stored[message.id]
+            cats = {m.category for m in got}
+            right = (not got) if message.category == NONE else (message.category in cats and cats <= message.labels)
+            if not right:
+                shown = "; ".join(f"{'+'.join(sorted(m.required))}: {m.content}" for m in got) or NONE
+                print(f"- [{message.id}] {message.category} → {shown}: {message.text}")
+    if not args.no_doc:
+        write_section("categories", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
