@@ -231,9 +231,9 @@ def test_only_operators_review_agents(client: TestClient, tenant: TenantHandle) 
 
 
 def test_set_verification_for_the_cli(runtime: Runtime, tenant: TenantHandle, client: TestClient) -> None:
-    from memoryos_server.services.agents import AgentService
+    from memoryos_server.services.container import build_services
 
     agent = create_agent(tenant)
     with runtime.db.session() as session:
-        AgentService(runtime).set_verification(session, agent.id, "verified", "checked by hand", actor="cli")
+        build_services(runtime).agents.set_verification(session, agent.id, "verified", "checked by hand", actor="cli")
     assert client.get(f"/v1/agents/global/{agent.id}").json()["data"]["is_verified"] is True

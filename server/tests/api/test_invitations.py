@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from memoryos_server.services.email import EmailDeliveryFailed, EmailService
-from memoryos_server.services.tenants import MemberService
+from memoryos_server.services.members import MemberService
 from memoryos_server.storage.models import Invitation
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.app import free_port
@@ -306,7 +306,7 @@ def test_a_mail_outage_keeps_the_invitation_and_inviting_again_sends_a_new_code(
     unreachable = runtime.settings.model_copy(
         update={"email_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_timeout_seconds": 2.0}
     )
-    members = MemberService(runtime, email=EmailService(unreachable))
+    members = MemberService(runtime, identity=services.identity, email=EmailService(unreachable))
     # The code is mailed once the invitation has committed: the outage surfaces then, and the
     # invitation stays.
     with pytest.raises(EmailDeliveryFailed, match="invite the address again"):

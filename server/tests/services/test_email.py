@@ -97,8 +97,8 @@ def test_console_is_the_default_and_logs_the_code(tmp_path: Path, caplog: pytest
 
 
 def test_a_mail_outage_is_reported_not_raised_by_send_code(runtime, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from memoryos_server.services.passport import PassportService
+    from tests.fixtures.passport import passport_service
 
     down = EmailService(_settings(tmp_path, email_backend="smtp", smtp_port=free_port(), smtp_timeout_seconds=2))
-    result = PassportService(runtime, email=down).send_code(email=f"x-{secrets.token_hex(4)}@example.com", ip=None)
+    result = passport_service(client.app.state.services, email=down).send_code(email=f"x-{secrets.token_hex(4)}@example.com", ip=None)
     assert (result.sent, result.reason) == (False, "delivery_failed")

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from memoryos_server.errors import ConsentCodeInvalid, LinkExpired, RateLimited, WrongOneTimeCode
 from memoryos_server.services.email import EmailService, OutboxBackend
-from memoryos_server.services.passport import PassportService
+from memoryos_server.services.passport.service import PassportService
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import Grant, OrgConnection, UniversalUser
-from tests.fixtures.passport import AgentHandle, latest_code, new_agent  # noqa: F401
+from tests.fixtures.passport import AgentHandle, latest_code, new_agent, passport_service  # noqa: F401
 
 
 def _race(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -44,7 +44,8 @@ def _race(count: int, work: Callable[[int], Any]) -> list[Any]:
 @pytest.fixture
 def passport(runtime: Runtime, client: TestClient, tmp_path: Path) -> tuple[PassportService, Path]:
     outbox = tmp_path / "outbox"
-    return PassportService(runtime, email=EmailService(runtime.settings, OutboxBackend(outbox))), outbox
+    services = client.app.state.services  # type: ignore[attr-defined]
+    return passport_service(services, email=EmailService(runtime.settings, OutboxBackend(outbox))), outbox
 
 
 def _email() -> str:
@@ -92,7 +93,7 @@ def test_a_consent_code_is_exchanged_once(client: TestClient, runtime: Runtime, 
     def exchange(_i: int) -> str:
         with runtime.db.session() as session:
             row = services.agents.authenticate_key(session, agent.key)
-            return services.universal.exchange_code(session, row, code).uui_token
+            return services.agent_access.exchange_code(session, row, code).uui_token
 
     results = _race(5, exchange)
     tokens = [r for r in results if isinstance(r, str)]

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from memoryos_server.crypto import TokenHasher
 from memoryos_server.errors import RateLimited, ServiceUnavailable
 from memoryos_server.services.email import EmailService, OutboxBackend
-from memoryos_server.services.passport import PassportService
 from memoryos_server.services.ratelimit import DatabaseCounters, Hit, RateLimiter, RedisCounters, client_network
 from memoryos_server.services.runtime import Runtime
 from tests.fixtures.clock import Clock
+from tests.fixtures.passport import passport_service
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -113,8 +113,8 @@ def test_concurrent_hits_never_exceed_the_limit(store) -> None:  # type: ignore[
 
 def test_otp_sends_are_limited_through_redis(runtime: Runtime, client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
     counters = _redis_or_skip()
-    passport = PassportService(
-        runtime,
+    passport = passport_service(
+        client.app.state.services,  # type: ignore[attr-defined]
         email=EmailService(runtime.settings, OutboxBackend(tmp_path)),
         limiter=RateLimiter(counters, hasher=runtime.hasher),
     )

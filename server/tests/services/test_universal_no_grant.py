@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from memoryos_server.services.universal import AgentCaller
+from memoryos_server.services.passport.agent_access import AgentCaller
 from memoryos_server.storage.models import AuditEvent, GlobalAgent, Grant, UniversalUser
 from tests.fixtures.passport import AgentHandle, PassportHandle, connected, new_agent, new_passport  # noqa: F401
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from memoryos.universal import UniversalMemory
-from memoryos_server.services.agents import AgentService
+from memoryos_server.services.container import build_services
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import LinkToken
 from memoryos_server.storage.types import utcnow
@@ -127,7 +127,7 @@ def test_unknown_refused_and_switched_off_agents_get_a_refusal_page(
 
     rejected = create_agent(tenant, name="Shady Agent")
     with runtime.db.session() as session:
-        AgentService(runtime).set_verification(session, rejected.id, "rejected", "impersonates a bank")
+        build_services(runtime).agents.set_verification(session, rejected.id, "rejected", "impersonates a bank")
     switched_off = create_agent(tenant, name="Retired Agent")
     assert client.patch(f"/v1/agents/global/{switched_off.id}", json={"is_active": False}, headers=tenant.key_headers()).status_code == 200
     uma.sign_in()

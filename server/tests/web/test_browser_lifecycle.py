@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from memoryos import WriteNotPermitted
 from memoryos.universal import UniversalMemory
-from memoryos_server.services.agents import AgentService
+from memoryos_server.services.container import build_services
 from memoryos_server.services.runtime import Runtime
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
@@ -66,7 +66,7 @@ def notebook(runtime: Runtime, new_tenant: Callable[..., TenantHandle]) -> Agent
         default_categories_requested=["preference", "fact", "goal", "procedure", "relationship", "expertise"],
     )
     with runtime.db.session() as session:
-        AgentService(runtime).set_verification(session, agent.id, "verified")
+        build_services(runtime).agents.set_verification(session, agent.id, "verified")
     return agent
 
 

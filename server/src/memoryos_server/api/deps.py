@@ -12,9 +12,9 @@ from memoryos_server.origins import claimed_origin, site_origins
 
 # The request's services and transaction, shared with the pages (re-exported for the routers).
 from memoryos_server.request_scope import ReadSession, RuntimeDep, ServicesDep, WriteSession, get_runtime, get_services  # noqa: F401
-from memoryos_server.services.passport import SESSION_COOKIE, PassportCaller
+from memoryos_server.services.passport.service import SESSION_COOKIE, PassportCaller
 from memoryos_server.services.principal import Principal
-from memoryos_server.services.universal import AgentCaller
+from memoryos_server.services.passport.agent_access import AgentCaller
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ PassportUser = Annotated[PassportCaller, Depends(get_passport_caller)]
 def _agent(request: Request) -> AgentCaller:
     services = get_services(request)
     with services.runtime.db.session(write=False) as session:
-        return services.universal.authenticate(
+        return services.agent_access.authenticate(
             session, authorization=request.headers.get("authorization"), uui_token=None, needs_user=False
         )
 
@@ -103,7 +103,7 @@ def _agent(request: Request) -> AgentCaller:
 def _agent_for_user(request: Request) -> AgentCaller:
     services = get_services(request)
     with services.runtime.db.session(write=False) as session:
-        return services.universal.authenticate(
+        return services.agent_access.authenticate(
             session,
             authorization=request.headers.get("authorization"),
             uui_token=request.headers.get("x-memoryos-uui"),

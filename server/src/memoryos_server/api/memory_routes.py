@@ -78,7 +78,7 @@ class MemoryMount:
 
     - ``caller``: the ``Annotated`` dependency that authenticates it (run before the body is
       read, by ``AuthenticatedRoute``).
-    - ``resolve``: caller → scope (``services/scopes.py``, ``services/passport_scopes.py``).
+    - ``resolve``: caller → scope (``services/tenant_scopes.py``, ``services/passport/scopes.py``).
     - ``names_end_user``: the routes take ``X-End-User-ID`` and ``external_user_id``.
     - ``audited_reads``: every read is recorded (a passport agent's): reads need a write session.
     """

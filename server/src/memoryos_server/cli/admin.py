@@ -28,14 +28,14 @@ def create_operator(
 ) -> None:
     """Create a platform operator account (can verify agents at /admin and /v1/admin/*)."""
     from memoryos_server.errors import AlreadyExists
-    from memoryos_server.services.identity import IdentityService
+    from memoryos_server.services.container import build_services
 
     if len(password) < 8:
         raise typer.BadParameter("the password needs at least 8 characters")
     runtime = runtime_for_cli()
     try:
         with runtime.db.session() as session:
-            user = IdentityService(runtime).create_dashboard_user(
+            user = build_services(runtime).identity.create_dashboard_user(
                 session, email=email, password=password, tenant=None, platform_role="admin"
             )
             public_id = user.public_id
@@ -54,13 +54,13 @@ def verify_agent(
 ) -> None:
     """Verify (or --reject) a pending Memory Passport agent, as an operator would at /admin."""
     from memoryos_server.errors import AgentNotFound
-    from memoryos_server.services.agents import AgentService
+    from memoryos_server.services.container import build_services
 
     decision = "rejected" if reject else "verified"
     runtime = runtime_for_cli()
     try:
         with runtime.db.session() as session:
-            agent = AgentService(runtime).set_verification(session, agent_id, decision, note, actor="cli")
+            agent = build_services(runtime).agents.set_verification(session, agent_id, decision, note, actor="cli")
             name = agent.name
     except AgentNotFound as exc:
         raise typer.BadParameter(f"no agent with id {agent_id}") from exc

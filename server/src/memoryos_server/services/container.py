@@ -1,95 +1,113 @@
-"""The services of one process, built once at start-up."""
+"""The services of one process, each built once, here, at start-up.
+
+No service builds another: each takes what it uses as a constructor argument, so this function
+is the one place that decides how the process is wired (and tests can build a service with the
+parts they choose).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memoryos_server.services.activity import ActivityService
-from memoryos_server.services.agents import AgentService
 from memoryos_server.services.audit import AuditService
-from memoryos_server.services.connections import ConnectionService
-from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.email import EmailService
-from memoryos_server.services.grants import GrantService
+from memoryos_server.services.end_users import EndUserService
+from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.identity import IdentityService
+from memoryos_server.services.members import MemberService
 from memoryos_server.services.memory import MemoryService
-from memoryos_server.services.passport import PassportService
-from memoryos_server.services.passport_account import PassportAccountService
-from memoryos_server.services.passport_scopes import PassportScopes
-from memoryos_server.services.passport_sessions import PassportSessionService
+from memoryos_server.services.passport.activity import ActivityService
+from memoryos_server.services.passport.agent_access import AgentAccessService
+from memoryos_server.services.passport.agents import AgentService
+from memoryos_server.services.passport.connections import ConnectionService
+from memoryos_server.services.passport.grants import GrantService
+from memoryos_server.services.passport.pairwise import PairwiseIdentities
+from memoryos_server.services.passport.scopes import PassportScopes
+from memoryos_server.services.passport.service import PassportService
+from memoryos_server.services.passport.sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
-from memoryos_server.services.scopes import TenantScopes
 from memoryos_server.services.seen import SeenLog
 from memoryos_server.services.tenant_audit import TenantAuditService
-from memoryos_server.services.tenants import MemberService
-from memoryos_server.services.universal import UniversalAccessService
+from memoryos_server.services.tenant_scopes import TenantScopes
 from memoryos_server.services.usage import UsageService
-from memoryos_server.services.users import EndUserService
 
 
 @dataclass
 class Services:
     runtime: Runtime
+    email: EmailService
+    limiter: RateLimiter
+    audit: AuditService
+    memory: MemoryService
+    # a tenant's side
     identity: IdentityService
     members: MemberService
     users: EndUserService
-    email: EmailService
-    limiter: RateLimiter
-    agents: AgentService
-    passport: PassportService
-    sessions: PassportSessionService
-    grants: GrantService
-    connections: ConnectionService
-    universal: UniversalAccessService
-    audit: AuditService
-    activity: ActivityService
-    memory: MemoryService
     scopes: TenantScopes
-    passport_scopes: PassportScopes
-    passport_account: PassportAccountService
-    feedback: RetrievalFeedbackService
-    usage: UsageService
     seen: SeenLog
     tenant_audit: TenantAuditService
+    usage: UsageService
+    feedback: RetrievalFeedbackService
+    # the Memory Passport
+    passport: PassportService
+    sessions: PassportSessionService
+    agents: AgentService
+    grants: GrantService
+    connections: ConnectionService
+    agent_access: AgentAccessService
+    passport_scopes: PassportScopes
+    activity: ActivityService
 
 
 def build_services(runtime: Runtime) -> Services:
-    audit = AuditService()
     email = EmailService(runtime.settings)
     limiter = RateLimiter.for_runtime(runtime)
-    grants = GrantService(runtime, email=email)
-    identity = IdentityService(runtime, limiter=limiter)
+    audit = AuditService()
     memory = MemoryService(runtime)
-    passport = PassportService(runtime, email=email, limiter=limiter)
-    connections = ConnectionService(runtime)
-    universal = UniversalAccessService(runtime, grants=grants)
-    passport_scopes = PassportScopes(universal, audit)
+
+    identity = IdentityService(runtime, limiter=limiter)
     seen = SeenLog()
     tenant_audit = TenantAuditService(audit)
-    return Services(
-        runtime=runtime,
-        identity=identity,
-        members=MemberService(runtime, email=email),
-        users=EndUserService(runtime, seen=seen, audit=tenant_audit),
+
+    agents = AgentService(runtime, audit=audit)
+    connections = ConnectionService(runtime, audit=audit)
+    pairwise = PairwiseIdentities(runtime)
+    grants = GrantService(runtime, email=email, agents=agents, connections=connections, pairwise=pairwise, audit=audit)
+    agent_access = AgentAccessService(
+        runtime, agents=agents, grants=grants, connections=connections, pairwise=pairwise, audit=audit
+    )
+    passport_scopes = PassportScopes(agent_access, audit)
+    passport = PassportService(
+        runtime,
         email=email,
         limiter=limiter,
-        agents=AgentService(runtime),
-        passport=passport,
-        sessions=PassportSessionService(passport),
+        memory=memory,
+        scopes=passport_scopes,
         grants=grants,
         connections=connections,
-        universal=universal,
         audit=audit,
-        activity=ActivityService(audit),
+    )
+    return Services(
+        runtime=runtime,
+        email=email,
+        limiter=limiter,
+        audit=audit,
         memory=memory,
+        identity=identity,
+        members=MemberService(runtime, identity=identity, email=email),
+        users=EndUserService(runtime, identity=identity, seen=seen, audit=tenant_audit),
         scopes=TenantScopes(identity, seen=seen),
-        passport_scopes=passport_scopes,
-        passport_account=PassportAccountService(
-            memory, passport=passport, scopes=passport_scopes, grants=grants, connections=connections, audit=audit
-        ),
-        feedback=RetrievalFeedbackService(audit),
-        usage=UsageService(),
         seen=seen,
         tenant_audit=tenant_audit,
+        usage=UsageService(),
+        feedback=RetrievalFeedbackService(audit),
+        passport=passport,
+        sessions=PassportSessionService(passport, audit=audit),
+        agents=agents,
+        grants=grants,
+        connections=connections,
+        agent_access=agent_access,
+        passport_scopes=passport_scopes,
+        activity=ActivityService(audit),
     )

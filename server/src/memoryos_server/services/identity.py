@@ -58,9 +58,9 @@ def normalise_email(email: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, runtime: Runtime, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, limiter: RateLimiter) -> None:
         self.rt = runtime
-        self.limiter = limiter or RateLimiter.for_runtime(runtime)
+        self.limiter = limiter
         self._key_use_cache: dict[str, datetime] = {}  # safe to lose: only limits writes
 
     # --- dashboard accounts ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from memoryos_server.errors import BadRequest, PassportSessionRequired
 
 # The request's services and transaction, as the API's routes have them (re-exported for pages).
 from memoryos_server.request_scope import ReadSession, ServicesDep, WriteSession  # noqa: F401
-from memoryos_server.services.passport import PassportCaller
+from memoryos_server.services.passport.service import PassportCaller
 from memoryos_server.storable import UNSTORABLE_MESSAGE, is_storable
 from memoryos_server.web.site import Site
 

@@ -8,7 +8,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from memoryos_server.crypto import derive_key
-from memoryos_server.services.passport import SESSION_COOKIE
+from memoryos_server.services.passport.service import SESSION_COOKIE
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.web.csrf import Csrf
 from memoryos_server.web.redirects import sign_in_url

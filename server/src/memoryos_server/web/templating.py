@@ -107,7 +107,7 @@ def category_label(value: str) -> str:
 
 def actor_label(value: str | None, names: dict[str, str] | None = None) -> str:
     """Who wrote a memory version, from the person's side (actors are ``kind:id …``); an agent
-    by its name when ``names`` has it (``PassportMemoryService.authors``)."""
+    by its name when ``names`` has it (``VersionView.actor_name``, from the memory service)."""
     if not value:
         return "—"
     if value.startswith("passport_user:"):

@@ -17,7 +17,7 @@ from memoryos_server.api.schemas.passport import (
     AgentUpdate,
     NewAgentKeyOut,
 )
-from memoryos_server.services.agents import AgentChanges
+from memoryos_server.services.passport.agents import AgentChanges
 
 router = APIRouter(prefix="/v1/agents", tags=["memory passport: agents"], route_class=AuthenticatedRoute)
 

@@ -35,7 +35,7 @@ from memoryos_server.api.schemas.passport import (
 )
 from memoryos_server.clientip import client_ip
 from memoryos_server.errors import BadRequest
-from memoryos_server.services.passport import SESSION_COOKIE
+from memoryos_server.services.passport.service import SESSION_COOKIE
 
 router = APIRouter(
     prefix="/v1/uui", tags=["memory passport: the passport user"], route_class=AuthenticatedRoute
@@ -114,7 +114,7 @@ def me(caller: PassportUser) -> dict[str, Any]:
 )
 def delete_me(caller: PassportUser, response: Response, services: ServicesDep) -> dict[str, Any]:
     # Two transactions of its own: the key is destroyed and committed before the rows go.
-    public_id = services.passport_account.delete(caller.user)
+    public_id = services.passport.delete(caller.user)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return ok(PassportDeletedOut(deleted=True, user_uui_id=public_id))
 

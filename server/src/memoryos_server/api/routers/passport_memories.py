@@ -24,7 +24,7 @@ from memoryos_server.api.schemas.memory import ReviewOut
 from memoryos_server.api.schemas.passport import CorrectionIn, PassportExportOut, QuestionAnswerIn
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.passport import PassportCaller
+from memoryos_server.services.passport.service import PassportCaller
 
 TAGS = ["memory passport: the passport user's memories"]
 
@@ -73,4 +73,4 @@ router = APIRouter(prefix="/v1/uui/me", tags=list(TAGS), route_class=Authenticat
 def export(caller: PassportUser, session: ReadSession, services: ServicesDep, response: Response) -> dict[str, Any]:
     # A download when a browser follows the permission center's Export link; plain JSON to clients.
     response.headers["Content-Disposition"] = 'attachment; filename="memory-passport-export.json"'
-    return ok(PassportExportOut.of(services.passport_account.export(session, caller.user)))
+    return ok(PassportExportOut.of(services.passport.export(session, caller.user)))

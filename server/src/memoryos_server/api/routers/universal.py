@@ -25,7 +25,7 @@ from memoryos_server.api.schemas.passport import (
 )
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.universal import AgentCaller
+from memoryos_server.services.passport.agent_access import AgentCaller
 
 TAGS = ["memory passport: agents' calls"]
 router = APIRouter(prefix="/v1/universal", tags=list(TAGS), route_class=AuthenticatedRoute)
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/v1/universal", tags=list(TAGS), route_class=Authenti
     response_model=Envelope[ExchangedOut],
 )
 def exchange(body: ExchangeIn, caller: AgentKey, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
-    exchanged = services.universal.exchange_code(session, caller.agent, body.code)
+    exchanged = services.agent_access.exchange_code(session, caller.agent, body.code)
     grant = exchanged.grant
     return ok(
         ExchangedOut(
@@ -58,7 +58,7 @@ def exchange(body: ExchangeIn, caller: AgentKey, session: WriteSession, services
     response_model=Envelope[ResolvedOut],
 )
 def resolve(body: ResolveIn, caller: AgentKey, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
-    resolved = services.universal.resolve_user(session, caller.agent, body.external_user_id)
+    resolved = services.agent_access.resolve_user(session, caller.agent, body.external_user_id)
     return ok(ResolvedOut(uui_token=resolved.uui_token, permission_error=resolved.permission_error))
 
 
@@ -69,7 +69,7 @@ def resolve(body: ResolveIn, caller: AgentKey, session: WriteSession, services: 
 )
 def own_grant(caller: AgentForUser, session: ReadSession, services: ServicesDep) -> dict[str, Any]:
     assert caller.user is not None
-    state = services.universal.grant_state(session, caller.agent, caller.user)
+    state = services.agent_access.grant_state(session, caller.agent, caller.user)
     return ok(AgentGrantOut.of(state.grant, state.status) if state.grant is not None else None)
 
 

@@ -13,7 +13,7 @@ from memoryos_server.api.schemas.common import Strict
 from memoryos_server.services.identity import IssuedToken
 from memoryos_server.services.permissions import Role
 from memoryos_server.services.tenant_audit import TenantAuditItem
-from memoryos_server.services.users import EndUserSummary
+from memoryos_server.services.end_users import EndUserSummary
 
 
 

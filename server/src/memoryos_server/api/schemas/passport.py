@@ -21,14 +21,14 @@ from memoryos_server.api.schemas.memory import (
     VersionOut,
 )
 from memoryos_server.engine.types import Category, ChatMessage
-from memoryos_server.services.activity import ActivityLine
-from memoryos_server.services.agents import is_verified
+from memoryos_server.services.passport.activity import ActivityLine
+from memoryos_server.services.passport.agents import is_verified
 from memoryos_server.services.audit import ActivityItem
-from memoryos_server.services.connections import ConnectionView
-from memoryos_server.services.grants import GrantView
+from memoryos_server.services.passport.connections import ConnectionView
+from memoryos_server.services.passport.grants import GrantView
 from memoryos_server.services.memory import JobView, RetrieveOutcome, jobs
 from memoryos_server.services.memory.idempotency import add_request
-from memoryos_server.services.passport_sessions import SessionView
+from memoryos_server.services.passport.sessions import SessionView
 
 AccessType = Literal["read_only", "read_write"]
 Url = str  # checked by the agent service: https, or http on localhost only

@@ -2,7 +2,7 @@
 
 Every caller of the memory service — a tenant's backend acting for an end-user, a member on
 the workspace, an agent holding a passport grant, a passport user on their own memories — is
-turned into a ``MemoryScope`` once per request (``services/scopes.py``), and the memory service
+turned into a ``MemoryScope`` once per request (``services/tenant_scopes.py``, ``services/passport/scopes.py``), and the memory service
 applies it: the owner every query is filtered by, the categories the caller may read and write,
 whether it may write at all, the actor written into versions, and the audit sink that records
 what the caller read and wrote. Nothing below the scope asks who the caller is again.

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from memoryos_server.services.container import Services
-from memoryos_server.services.passport import PassportCaller
+from memoryos_server.services.passport.service import PassportCaller
 from memoryos_server.web.redirects import local_path
 from memoryos_server.web.site import Site
 

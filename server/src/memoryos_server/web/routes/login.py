@@ -20,7 +20,7 @@ from memoryos_server.addresses import EmailAddress
 from memoryos_server.clientip import client_ip
 from memoryos_server.errors import AgentNotFound, NetworkPaused, RateLimited, WrongOneTimeCode
 from memoryos_server.services.container import Services
-from memoryos_server.services.passport import CodeSent
+from memoryos_server.services.passport.service import CodeSent
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SiteDep, WriteSession, field
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import local_path

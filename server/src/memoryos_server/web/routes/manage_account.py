@@ -63,7 +63,7 @@ def delete_tab(request: Request, site: SiteDep, services: ServicesDep, caller: S
 def delete_passport(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn) -> Response:
     if field(form, "confirm", max_length=32) != CONFIRM_WORD:
         return site.redirect(request, "/manage/delete", Flash("error", f"Type {CONFIRM_WORD} in capitals to confirm. Nothing was deleted."))
-    services.passport_account.delete(caller.user)
+    services.passport.delete(caller.user)
     response = site.redirect(
         request, "/login", Flash("ok", "Your Memory Passport is deleted: its memories, agents' access, connections and key are gone.")
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from memoryos_server.errors import ValidationFailed
-from memoryos_server.services.grants import GrantView
+from memoryos_server.services.passport.grants import GrantView
 from memoryos_server.web.deps import CheckedForm, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession, field, fields
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.routes._manage import confirmed, render_tab

@@ -26,7 +26,7 @@ from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import AddEvent, AddOutcome, AnswerOutcome, MemoryView, RetrieveOutcome
 from memoryos_server.services.memory.worker import WriteAdmission
-from memoryos_server.services.universal import AgentCaller, GrantState, UniversalAccessService
+from memoryos_server.services.passport.agent_access import AgentCaller, GrantState, AgentAccessService
 from memoryos_server.storage.models import GlobalAgent, Job, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
 
@@ -151,7 +151,7 @@ class PassportUserAudit:
 
 
 class PassportScopes:
-    def __init__(self, access: UniversalAccessService, audit: AuditService) -> None:
+    def __init__(self, access: AgentAccessService, audit: AuditService) -> None:
         self.access = access
         self.audit = audit
 

@@ -25,7 +25,7 @@ from memoryos_server.errors import (
     LinkExpired,
     LinkForAnotherAgent,
 )
-from memoryos_server.services.agents import canonical_agent_id
+from memoryos_server.services.passport.agents import canonical_agent_id
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.ids import is_plain_id
 from memoryos_server.services.permissions import Permission
@@ -67,9 +67,9 @@ class ConnectionView:
 
 
 class ConnectionService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, audit: AuditService) -> None:
         self.rt = runtime
-        self.audit = AuditService()
+        self.audit = audit
 
     def account_hash(self, tenant_public_id: str, external_account_id: str) -> str:
         """The tenant-scoped keyed hash of an account id (secure link, OAuth ``sub``, resolve)."""

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.crypto import public_id, random_token
 from memoryos_server.errors import AgentNotFound, GrantNotActive, GrantNotFound, ServiceUnavailable, ValidationFailed
-from memoryos_server.services.agents import AgentService, check_categories
+from memoryos_server.services.passport.agents import AgentService, check_categories
 from memoryos_server.services.audit import AuditService
-from memoryos_server.services.connections import ConnectionService
+from memoryos_server.services.passport.connections import ConnectionService
 from memoryos_server.services.email import EmailService
 from memoryos_server.services.ids import is_plain_id
-from memoryos_server.services.pairwise import PairwiseIdentities
+from memoryos_server.services.passport.pairwise import PairwiseIdentities
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.db import after_commit
 from memoryos_server.storage.models import ConsentCode, GlobalAgent, Grant, UniversalUser
@@ -76,13 +76,22 @@ class IssuedGrant:
 
 
 class GrantService:
-    def __init__(self, runtime: Runtime, *, email: EmailService | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        email: EmailService,
+        agents: AgentService,
+        connections: ConnectionService,
+        pairwise: PairwiseIdentities,
+        audit: AuditService,
+    ) -> None:
         self.rt = runtime
-        self.email = email or EmailService(runtime.settings)
-        self.agents = AgentService(runtime)
-        self.connections = ConnectionService(runtime)
-        self.pairwise = PairwiseIdentities(runtime)
-        self.audit = AuditService()
+        self.email = email
+        self.agents = agents
+        self.connections = connections
+        self.pairwise = pairwise
+        self.audit = audit
 
     # --- reading ------------------------------------------------------------------------------
 

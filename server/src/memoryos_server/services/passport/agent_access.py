@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from memoryos_server.errors import ConsentCodeInvalid, CrossAgentAuthFailed
-from memoryos_server.services.agents import AgentService
+from memoryos_server.services.passport.agents import AgentService
 from memoryos_server.services.audit import AuditService
-from memoryos_server.services.connections import ConnectionService
-from memoryos_server.services.grants import GrantService, grant_status
-from memoryos_server.services.pairwise import PairwiseIdentities
+from memoryos_server.services.passport.connections import ConnectionService
+from memoryos_server.services.passport.grants import GrantService, grant_status
+from memoryos_server.services.passport.pairwise import PairwiseIdentities
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import GlobalAgent, Grant, UniversalUser
 from memoryos_server.storage.repositories.identity import TenantRepository
@@ -98,14 +98,23 @@ def parse_agent_key(authorization: str | None) -> str | None:
     return credential.strip()
 
 
-class UniversalAccessService:
-    def __init__(self, runtime: Runtime, *, grants: GrantService | None = None) -> None:
+class AgentAccessService:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        agents: AgentService,
+        grants: GrantService,
+        connections: ConnectionService,
+        pairwise: PairwiseIdentities,
+        audit: AuditService,
+    ) -> None:
         self.rt = runtime
-        self.agents = AgentService(runtime)
-        self.grants = grants or GrantService(runtime)
-        self.connections = ConnectionService(runtime)
-        self.pairwise = PairwiseIdentities(runtime)
-        self.audit = AuditService()
+        self.agents = agents
+        self.grants = grants
+        self.connections = connections
+        self.pairwise = pairwise
+        self.audit = audit
 
     # --- authentication --------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ class EndUserSummary:
 
 
 class EndUserService:
-    def __init__(self, runtime: Runtime, *, seen: SeenLog, audit: TenantAuditService) -> None:
+    def __init__(self, runtime: Runtime, *, identity: IdentityService, seen: SeenLog, audit: TenantAuditService) -> None:
         self.rt = runtime
-        self.identity = IdentityService(runtime)
+        self.identity = identity
         self.seen = seen
         self.audit = audit
 

@@ -125,9 +125,9 @@ def check_categories(values: Sequence[str], field_name: str) -> list[str]:
 
 
 class AgentService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, audit: AuditService) -> None:
         self.rt = runtime
-        self.audit = AuditService()
+        self.audit = audit
 
     # --- the owning tenant ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.errors import SessionNotFound
 from memoryos_server.services.audit import AuditService
-from memoryos_server.services.passport import SESSION_PUBLIC_PREFIX, PassportService
+from memoryos_server.services.passport.service import SESSION_PUBLIC_PREFIX, PassportService
 from memoryos_server.storage.models import PassportSession, UniversalUser
 from memoryos_server.storage.repositories.passport import PassportSessionRepository
 from memoryos_server.storage.types import utcnow
@@ -32,9 +32,9 @@ class SessionView:
 
 
 class PassportSessionService:
-    def __init__(self, passport: PassportService) -> None:
+    def __init__(self, passport: PassportService, *, audit: AuditService) -> None:
         self.passport = passport
-        self.audit = AuditService()
+        self.audit = audit
 
     def list(self, session: Session, user: UniversalUser, *, current_token: str | None) -> list[SessionView]:
         """The sessions that still sign in: the current one first, then the most recently used."""

@@ -1,4 +1,5 @@
-"""Passport users: sign-in by email and one-time code, sessions, the account itself.
+"""A passport as an account: sign-in by email and one-time code, sessions, everything it holds
+as one document, and deleting all of it.
 
 Sending and checking codes run their own transactions (no session argument): a wrong code
 must be counted even though the call fails, and a code must be stored before the email
@@ -14,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,8 +27,14 @@ from memoryos_server.errors import (
     ServiceUnavailable,
     WrongOneTimeCode,
 )
+from memoryos_server.services.audit import AuditService
 from memoryos_server.services.devices import device_summary
 from memoryos_server.services.email import EmailService
+from memoryos_server.services.memory import MemoryOwner, MemoryService
+from memoryos_server.services.memory.views import memory_view, version_view
+from memoryos_server.services.passport.connections import ConnectionService
+from memoryos_server.services.passport.grants import GrantService
+from memoryos_server.services.passport.scopes import PassportScopes
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import OtpChallenge, PassportSession, UniversalUser
@@ -93,10 +101,26 @@ def normalise_email(email: str) -> str:
 
 
 class PassportService:
-    def __init__(self, runtime: Runtime, *, email: EmailService | None = None, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        email: EmailService,
+        limiter: RateLimiter,
+        memory: MemoryService,
+        scopes: PassportScopes,
+        grants: GrantService,
+        connections: ConnectionService,
+        audit: AuditService,
+    ) -> None:
         self.rt = runtime
-        self.email = email or EmailService(runtime.settings)
-        self.limiter = limiter or RateLimiter.for_runtime(runtime)
+        self.email = email
+        self.limiter = limiter
+        self.memory = memory
+        self.scopes = scopes
+        self.grants = grants
+        self.connections = connections
+        self.audit = audit
 
     # --- one-time codes ---------------------------------------------------------------------
 
@@ -269,12 +293,13 @@ class PassportService:
 
     # --- deleting the passport -------------------------------------------------------------------
 
-    def delete_passport(self, user_id: int) -> str:
-        """Destroy the passport's data key and commit that first; then delete every row.
-
-        If the second step never happens (a crash), what remains is ciphertext nobody can read,
-        and the passport already refuses sessions and agents (its key is gone).
+    def delete(self, person: UniversalUser) -> str:
+        """Destroy the passport's data key and commit that first; then delete every row, and
+        drop what this worker caches about the owner. Two transactions of its own, whatever
+        the caller's: if the second never happens (a crash), what remains is ciphertext nobody
+        can read, and the passport already refuses sessions and agents (its key is gone).
         """
+        user_id = person.id
         with self.rt.db.session() as session:
             user = self.user(session, user_id)
             self.rt.vault.destroy_key(user)
@@ -285,7 +310,35 @@ class PassportService:
             row = UniversalUserRepository(session).by_id(user_id)
             if row is not None:
                 UniversalUserRepository(session).delete(row)
+        self.memory.forget_owner(MemoryOwner.universal(person))
         return public
+
+    # --- everything it holds --------------------------------------------------------------------
+
+    def export(self, session: Session, user: UniversalUser) -> dict[str, Any]:
+        """Everything the passport holds, decrypted: memories with every version, questions,
+        grants, connections and the activity trail."""
+        scope = self.scopes.passport_user(user)
+        assert scope.owner is not None
+        repo = MemoryRepository(session, UNIVERSAL)
+        rows = repo.all_for_owner(user.id)
+        versions = repo.versions_for([row.id for row in rows])
+        codec = self.memory.codec(scope.owner)
+        memories = [
+            {"memory": memory_view(codec, row), "versions": [version_view(codec, row.id, v) for v in versions.get(row.id, [])]}
+            for row in rows
+        ]
+        questions = self.memory.questions(session, scope, status=None, limit=10_000).items
+        activity, _, _ = self.audit.activity(session, user, cursor=None, limit=100_000)
+        return {
+            "user": user,
+            "exported_at": utcnow(),
+            "memories": memories,
+            "questions": questions,
+            "grants": self.grants.list(session, user),
+            "connections": self.connections.list(session, user),
+            "activity": activity,
+        }
 
     # --- hashing ---------------------------------------------------------------------------------
 

@@ -63,10 +63,10 @@ class Joined:
 
 
 class MemberService:
-    def __init__(self, runtime: Runtime, *, email: EmailService | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, identity: IdentityService, email: EmailService) -> None:
         self.rt = runtime
-        self.identity = IdentityService(runtime)
-        self.email = email or EmailService(runtime.settings)
+        self.identity = identity
+        self.email = email
 
     # --- the organisation's side -----------------------------------------------------------------
 
