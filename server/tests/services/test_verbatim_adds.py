@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory import MemoryOwner
-from tests.fixtures.memory import add, make_end_user, make_passport_user, make_workspace, retrieve, scope_of
+from tests.fixtures.memory import OWNER_KINDS, add, make_owner, retrieve, scope_of
 
 
 @pytest.fixture
@@ -22,13 +22,9 @@ def services(client: TestClient) -> Services:
     return client.app.state.services  # type: ignore[attr-defined,no-any-return]
 
 
-@pytest.fixture(params=["end_user", "passport", "workspace"])
+@pytest.fixture(params=OWNER_KINDS)
 def owner(request: pytest.FixtureRequest, services: Services) -> MemoryOwner:
-    if request.param == "passport":
-        return make_passport_user(services)
-    if request.param == "workspace":
-        return make_workspace(services)
-    return make_end_user(services)
+    return make_owner(services, request.param)
 
 
 def _listed(services: Services, owner: MemoryOwner) -> list:  # type: ignore[type-arg]

@@ -70,7 +70,8 @@ class Out(BaseModel):
     """A response body or a part of one; ``extra="forbid"`` so a field nobody declared fails the
     test that checks real answers against /openapi.json instead of slipping out."""
 
-    model_config = ConfigDict(extra="forbid")
+    # from_attributes: a view whose fields carry the same names validates as it is.
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
 class Envelope(Out, Generic[T]):

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from memoryos_server.api.deps import ReadSession, ServicesDep, TenantPrincipal, WriteSession
 from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
+from memoryos_server.api.schemas.memory import DeletedOut
 from memoryos_server.api.schemas.passport import (
     AgentCreate,
-    AgentDeletedOut,
     AgentOut,
     AgentPublicOut,
     AgentUpdate,
@@ -93,8 +93,8 @@ def rotate_key(agent_id: str, principal: TenantPrincipal, session: WriteSession,
 @router.delete(
     "/global/{agent_id}",
     summary="Delete an agent: its key, grants and UUIs stop working",
-    response_model=Envelope[AgentDeletedOut],
+    response_model=Envelope[DeletedOut],
 )
 def delete_agent(agent_id: str, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
     agent = services.agents.delete(session, principal, agent_id)
-    return ok(AgentDeletedOut(deleted=True, id=agent.id))
+    return ok(DeletedOut(deleted=True, id=agent.id))

@@ -13,6 +13,7 @@ from memoryos_server.api.deps import PassportUser, ReadSession, ServicesDep, Wri
 from memoryos_server.api.envelope import Envelope, Paged, ok, page
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.common import RowIdCursor
+from memoryos_server.api.schemas.memory import DeletedOut
 from memoryos_server.api.schemas.passport import (
     ActivityLineOut,
     ConnectionOut,
@@ -20,7 +21,6 @@ from memoryos_server.api.schemas.passport import (
     GrantCreate,
     GrantOut,
     GrantUpdate,
-    IdDeletedOut,
     IssuedGrantOut,
     OtpSendIn,
     OtpSentOut,
@@ -199,10 +199,10 @@ def list_connections(caller: PassportUser, session: ReadSession, services: Servi
     return page(items, next_cursor=None, limit=len(items), total=len(items))
 
 
-@router.delete("/me/connections/{connection_id}", summary="Disconnect an organisation", response_model=Envelope[IdDeletedOut])
+@router.delete("/me/connections/{connection_id}", summary="Disconnect an organisation", response_model=Envelope[DeletedOut])
 def delete_connection(connection_id: str, caller: PassportUser, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
     services.connections.delete(session, caller.user, connection_id)
-    return ok(IdDeletedOut(deleted=True, id=connection_id))
+    return ok(DeletedOut(deleted=True, id=connection_id))
 
 
 # --- sessions ----------------------------------------------------------------------------------------

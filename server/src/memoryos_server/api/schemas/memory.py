@@ -453,14 +453,7 @@ class AnswerOut(Out):
 
     @classmethod
     def of(cls, outcome: AnswerOutcome) -> AnswerOut:
-        return cls(
-            resolved=outcome.resolved,
-            clarification_id=outcome.clarification_id,
-            conflict_id=outcome.conflict_id,
-            resolution=outcome.resolution,
-            kept_memory_ids=outcome.kept_memory_ids,
-            archived_memory_ids=outcome.archived_memory_ids,
-        )
+        return cls.model_validate(outcome)
 
 
 class DeletedOut(Out):

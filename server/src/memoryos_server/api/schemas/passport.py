@@ -154,11 +154,6 @@ class VerificationOut(AgentPublicOut):
         return cls(**AgentPublicOut.fields_of(agent), verification_note=agent.verification_note, verified_at=agent.verified_at)
 
 
-class AgentDeletedOut(Out):
-    deleted: bool
-    id: str
-
-
 # --- link tokens --------------------------------------------------------------------------------
 
 
@@ -306,18 +301,7 @@ class ConnectionOut(Out):
 
     @classmethod
     def of(cls, view: ConnectionView) -> ConnectionOut:
-        return cls(
-            id=view.id,
-            organisation_name=view.organisation_name,
-            directory_id=view.directory_id,
-            method=view.method,
-            created_at=view.created_at,
-        )
-
-
-class IdDeletedOut(Out):
-    deleted: bool
-    id: str
+        return cls.model_validate(view)
 
 
 class SessionOut(Out):
@@ -332,14 +316,7 @@ class SessionOut(Out):
 
     @classmethod
     def of(cls, view: SessionView) -> SessionOut:
-        return cls(
-            id=view.id,
-            device=view.device,
-            signed_in_at=view.signed_in_at,
-            last_used_at=view.last_used_at,
-            expires_at=view.expires_at,
-            current=view.current,
-        )
+        return cls.model_validate(view)
 
 
 class SessionEndedOut(Out):
