@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None  # the API's own base URL as users reach it
+    # Addresses or networks (comma-separated, e.g. "10.0.0.5,172.16.0.0/12") of reverse proxies
+    # whose X-Forwarded-For/-Proto headers are believed. Default: none, so no client, on this
+    # machine or elsewhere, can name its own address to slip past a per-address limit.
+    trusted_proxies: str = ""
     consent_base_url: str | None = None  # the consent app's base URL; default: public_url
     max_body_bytes: int = 5_000_000  # 64 messages × 16,000 characters fit, with room for UTF-8
     cors_origins: list[str] = Field(default_factory=list)
@@ -132,6 +136,10 @@ class Settings(BaseSettings):
     @property
     def resolved_model_cache_dir(self) -> Path:
         return self.model_cache_dir or (self.data_dir / "models")
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def resolved_outbox_dir(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import stat
@@ -252,3 +253,33 @@ def test_command_as_run_prefers_the_name_only_when_path_finds_this_program(tmp_p
     # Another memoryos first on PATH: the bare name would run that one, so the path is kept.
     assert command_as_run(ours, which=which_in(other_bin, venv_bin), cwd=repo) == ".venv/bin/memoryos"
     assert command_as_run("/usr/lib/python3/some/__main__.py", which=which_in()) == "memoryos"
+
+
+def _otp_sends(url: str, count: int) -> list[bool]:
+    """``count`` code requests from this machine, each claiming another address and email."""
+    sent = []
+    for n in range(count):
+        answer = httpx.post(
+            f"{url}/v1/uui/otp/send",
+            json={"email": f"forged-{n}-{secrets.token_hex(3)}@example.com"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+        )
+        assert answer.status_code == 200
+        sent.append(bool(answer.json()["data"]["sent"]))
+    return sent
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"], ids=["no-proxy-trusted", "loopback-proxy-trusted"])
+def test_forwarded_addresses_count_only_from_a_trusted_proxy(tmp_path: Path, trusted: str) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    env = _env(data_dir, MEMORYOS_OTP_SEND_PER_IP_PER_HOUR="2", MEMORYOS_TRUSTED_PROXIES=trusted)
+    server = _serve(data_dir, port, env)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", server)
+        sent = _otp_sends(f"http://127.0.0.1:{port}", 4)
+    finally:
+        _stop(server)
+    if trusted:
+        assert sent == [True] * 4  # four addresses, as the trusted proxy says
+    else:
+        assert sent == [True, True, False, False]  # one address, this machine's: a forged header changes nothing

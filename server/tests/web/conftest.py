@@ -105,7 +105,8 @@ def person(browser: Browser, live_server: LiveServer, settings: Any, screenshots
         context = browser.new_context(
             base_url=base.url,
             viewport=viewport or DESKTOP,
-            # The live server trusts X-Forwarded-For from loopback: each person gets an address
+            # The live server trusts X-Forwarded-For from loopback (as a proxy there would be
+            # configured: MEMORYOS_TRUSTED_PROXIES): each person gets an address
             # of their own, as people do, so one test's per-address limits do not spill over.
             extra_http_headers={"X-Forwarded-For": fresh_ip()},
             accept_downloads=True,

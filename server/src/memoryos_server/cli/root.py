@@ -55,7 +55,10 @@ def serve(
         workers=workers,
         log_config=log_config,  # applied again in each worker process
         access_log=False,  # the request-context middleware logs requests, without query values
-        proxy_headers=True,
+        # X-Forwarded-* only from the proxies named in MEMORYOS_TRUSTED_PROXIES (none by
+        # default): uvicorn's own default would believe any process on this machine.
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=",".join(settings.trusted_proxy_list) or None,
     )
 
 
