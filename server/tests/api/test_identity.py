@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import base64
 import json
 import time
@@ -239,3 +241,23 @@ def test_a_member_of_two_organisations_chooses_one_at_login(client: TestClient) 
         "/v1/auth/login", json={"email": second.owner_email, "password": PASSWORD, "tenant_id": first.tenant_id}
     )
     assert not_member.status_code == 401
+
+
+def test_a_password_is_kept_exactly_as_typed(client: TestClient) -> None:
+    email = f"spaces-{secrets.token_hex(4)}@example.com"
+    password = "  correct horse battery\t"
+    signup = client.post("/v1/auth/signup", json={"email": email, "password": password, "organization_name": "Spaces"})
+    assert signup.status_code == 201
+    assert client.post("/v1/auth/login", json={"email": email, "password": password}).status_code == 200
+    # The password is not its trimmed form: the surrounding blanks are part of it.
+    assert client.post("/v1/auth/login", json={"email": email, "password": password.strip()}).status_code == 401
+
+
+def test_blanks_count_towards_a_passwords_length(client: TestClient) -> None:
+    too_long = "\t" + "x" * 256  # 257 characters: the tab is not trimmed away to fit the limit
+    answer = client.post(
+        "/v1/auth/signup",
+        json={"email": f"long-{secrets.token_hex(4)}@example.com", "password": too_long, "organization_name": "Long"},
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "REQ_422"
+    assert answer.json()["details"][0]["loc"][-1] == "password"

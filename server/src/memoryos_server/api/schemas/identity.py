@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.envelope import Out, Timestamp
@@ -17,21 +17,27 @@ from memoryos_server.services.end_users import EndUserSummary
 
 
 
+# Passwords are kept exactly as typed: request bodies trim their text fields, but a space or a
+# tab at either end of a password is part of it, and counts towards its length.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)]
+NewPassword = Annotated[str, StringConstraints(strip_whitespace=False, min_length=8, max_length=256)]
+
+
 class SignupIn(Strict):
     email: EmailAddress
-    password: str = Field(min_length=8, max_length=256)
+    password: NewPassword
     organization_name: str = Field(min_length=1, max_length=200)
 
 
 class LoginIn(Strict):
     email: EmailAddress
-    password: str = Field(min_length=1, max_length=256)
+    password: Password
     tenant_id: str | None = Field(default=None, max_length=40, description="Organisation to sign in to (ten_…).")
 
 
 class PasswordChangeIn(Strict):
-    current_password: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=8, max_length=256)
+    current_password: Password
+    new_password: NewPassword
 
 
 class NamedIn(Strict):
@@ -50,7 +56,7 @@ class InvitationCodeIn(Strict):
 
 
 class InvitationSignupIn(InvitationCodeIn):
-    password: str = Field(min_length=8, max_length=256)
+    password: NewPassword
 
 
 class MemberPatch(Strict):
