@@ -50,7 +50,24 @@ def test_usage_counts_this_organisation_only(client: TestClient, new_tenant: Any
     assert usage["api_calls"] is None  # requests are not recorded one by one
 
 
-def test_usage_is_refused_to_roles_without_it(client: TestClient, tenant: TenantHandle) -> None:
-    for headers in (tenant.add_member("member").headers(), tenant.key_headers()):
-        refused = client.get("/v1/tenant/usage", headers=headers)
-        assert refused.status_code == 403 and refused.json()["code"] == "AUTH_003"
+def test_usage_is_read_by_every_member_but_not_by_a_backend_key(client: TestClient, tenant: TenantHandle) -> None:
+    for role in ("member", "viewer", "analyst"):
+        assert client.get("/v1/tenant/usage", headers=tenant.add_member(role).headers()).status_code == 200, role
+    refused = client.get("/v1/tenant/usage", headers=tenant.key_headers())
+    assert refused.status_code == 403 and refused.json()["code"] == "AUTH_003"
+
+
+def test_a_viewer_reads_the_organisations_records_but_not_an_end_users_memories(client: TestClient, tenant: TenantHandle) -> None:
+    client.post(
+        "/v1/memories/add",
+        json={"messages": [{"role": "user", "content": "I keep my passport in the blue drawer"}], "infer": False},
+        headers=tenant.key_headers("drawer-owner"),
+    )
+    viewer = tenant.add_member("viewer").headers()
+    listed = client.get("/v1/users", headers=viewer)
+    assert listed.status_code == 200 and "drawer-owner" in {u["external_user_id"] for u in listed.json()["data"]}
+    assert client.get("/v1/users/drawer-owner", headers=viewer).status_code == 200
+    assert client.get("/v1/tenant/reviews", headers=viewer).status_code == 200
+    export = client.get("/v1/users/drawer-owner/export", headers=viewer)
+    assert export.status_code == 403 and export.json()["code"] == "AUTH_003"
+    assert client.delete("/v1/users/drawer-owner", headers=viewer).status_code == 403

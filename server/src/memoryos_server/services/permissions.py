@@ -31,6 +31,7 @@ SERVICE_ROLE = "service"
 
 P = Permission
 _EVERYONE = {P.MEMORY_READ, P.WORKSPACE_READ, P.MEMBERS_READ}
+_READERS = _EVERYONE | {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "owner": frozenset(Permission),
@@ -50,12 +51,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USERS_EXPORT,
         }
     ),
-    # SPEC §4: "analyst reads usage and reviews; member and viewer read only". Read only means
-    # no memory writes either: a key a member's rights bound could otherwise write every
-    # end-user's memories. Member and viewer grant the same rights today.
-    "analyst": frozenset(_EVERYONE | {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}),
-    "member": frozenset(_EVERYONE),
-    "viewer": frozenset(_EVERYONE),
+    # SPEC §4: "analyst reads usage and reviews; member and viewer read only". Reading covers
+    # the organisation's own records — the end-user list, usage, the review queue — but not an
+    # end-user's memories or their export, nor any write: a key a member's rights bound could
+    # otherwise write every end-user's memories. Member and viewer grant the same rights today.
+    "analyst": frozenset(_READERS),
+    "member": frozenset(_READERS),
+    "viewer": frozenset(_READERS),
     SERVICE_ROLE: frozenset(
         {
             P.MEMORY_READ,
