@@ -220,6 +220,12 @@ class ServiceUnavailable(MemoryOSError):
     error = "service_unavailable"
 
 
+class DatabaseNotReady(ServiceUnavailable):
+    """The database lacks something the schema needs (PostgreSQL without pgvector, say)."""
+
+    error = "database_not_ready"
+
+
 class EncryptionKeyDestroyed(MemoryOSError):
     """The owner's data key is gone: their ciphertext can never be read again."""
 

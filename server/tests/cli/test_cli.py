@@ -283,3 +283,47 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy(tmp_path: Path, tru
         assert sent == [True] * 4  # four addresses, as the trusted proxy says
     else:
         assert sent == [True, True, False, False]  # one address, this machine's: a forged header changes nothing
+
+
+def test_a_postgresql_where_pgvector_cannot_be_enabled_is_one_clear_line(tmp_path: Path, test_database) -> None:  # type: ignore[no-untyped-def]
+    """A database role that may not create the extension: the command says what is missing and
+    how to fix it, in one line, and exits non-zero (no SQLAlchemy traceback)."""
+    if test_database.backend != "postgresql":
+        pytest.skip("pgvector is PostgreSQL's")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.fixtures.databases import PG_ADMIN_URL
+
+    role, database = f"noext_{secrets.token_hex(4)}", f"noext_{secrets.token_hex(4)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        connection.execute(text(f'CREATE DATABASE "{database}" OWNER "{role}"'))
+    try:
+        url = make_url(PG_ADMIN_URL).set(username=role, database=database).render_as_string(hide_password=False)
+        env = _env(tmp_path, MEMORYOS_DATABASE_URL=url)
+        migrated = subprocess.run([MEMORYOS, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+        served = subprocess.run([MEMORYOS, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60)
+        # A server already running when that happens says the same on /readyz.
+        from memoryos_server.services.health import readiness
+        from memoryos_server.services.runtime import build_runtime
+        from tests.fixtures.app import make_settings
+        from tests.fixtures.databases import TestDatabase
+
+        runtime = build_runtime(make_settings(TestDatabase("postgresql", url), tmp_path / "ready"))
+        try:
+            ready = readiness(runtime)
+        finally:
+            runtime.close()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+    assert not ready.ready and ready.problem == "database_not_ready" and "CREATE EXTENSION vector" in ready.details["reason"]
+    for result in (migrated, served):
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert "memoryos: PostgreSQL offers pgvector but this database role may not enable it" in result.stderr
+        assert "CREATE EXTENSION vector" in result.stderr

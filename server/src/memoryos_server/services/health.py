@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import text
 
 from memoryos_server.services.runtime import Runtime
-from memoryos_server.storage.migrate import current_revision, head_revision
+from memoryos_server.errors import DatabaseNotReady
+from memoryos_server.storage.migrate import check_extensions, current_revision, head_revision
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ def readiness(runtime: Runtime) -> Readiness:
         with runtime.db.session(write=False) as session:
             session.execute(text("SELECT 1"))
         revision = current_revision(runtime.db)
+        check_extensions(runtime.db)
+    except DatabaseNotReady as exc:
+        return Readiness(False, "database_not_ready", {"reason": str(exc)})
     except Exception:  # noqa: BLE001 — readiness reports any database failure as "not ready"
         return Readiness(False, "database_unavailable")
     if revision != head_revision():

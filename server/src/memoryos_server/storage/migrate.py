@@ -11,7 +11,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from memoryos_server.errors import DatabaseNotReady
 from memoryos_server.storage.db import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -25,7 +27,36 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+PGVECTOR_HELP = (
+    "install pgvector for this PostgreSQL server (Debian bookworm: build it from source as "
+    ".ci/install-pgvector.sh does; elsewhere the postgresql-<version>-pgvector package)"
+)
+
+
+def check_extensions(database: Database) -> None:
+    """PostgreSQL must offer pgvector, and this role must be able to use it: otherwise a
+    ``DatabaseNotReady`` that says what is missing and how to fix it (not a driver traceback)."""
+    if database.is_sqlite:
+        return
+    with database.engine.connect() as connection:
+        installed = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).first()
+        if installed:
+            return
+        available = connection.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).first()
+        if not available:
+            raise DatabaseNotReady(f"PostgreSQL has no pgvector extension: {PGVECTOR_HELP}")
+        try:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            connection.commit()
+        except DBAPIError as exc:
+            raise DatabaseNotReady(
+                "PostgreSQL offers pgvector but this database role may not enable it: run "
+                "CREATE EXTENSION vector; in this database as a superuser once"
+            ) from exc
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
+    check_extensions(database)
     with _migration_lock(database):
         config = alembic_config(database.url)
         with database.engine.begin() as connection:
