@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -133,7 +133,8 @@ def _log_access(scope: Scope, status: int, elapsed: float) -> None:
 
 class StorableTextMiddleware:
     """Refuses, with 422 REQ_422 before any route runs, a path, query or header value holding
-    text no database can store (NUL, unpaired surrogates). JSON bodies are checked by the
+    text no database can store (NUL, unpaired surrogates), and with 400 REQ_400 a query whose
+    percent-escapes are not UTF-8 (``?cursor=%FF%FE``). JSON bodies are checked by the
     request-schema base class (``api/schemas/common.py``), form fields by ``StorableStr``."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -141,6 +142,11 @@ class StorableTextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if not _query_is_utf8(scope):
+                await _send_json(send, 400, error_body(
+                    "invalid_encoding", "REQ_400", message="the query string's escapes are not UTF-8"
+                ))
+                return
             problems = _unstorable_parts(scope)
             if problems:
                 await _send_json(send, 422, error_body(
@@ -148,6 +154,18 @@ class StorableTextMiddleware:
                 ))
                 return
         await self.app(scope, receive, send)
+
+
+def _query_is_utf8(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    if b"%" not in query and query.isascii():
+        return True  # the cheap test first: most queries are plain ASCII without escapes
+    try:
+        for part in query.split(b"&"):
+            unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unstorable_parts(scope: Scope) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+import pydantic
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, field_validator
 
 # NUL and lone surrogates are refused at the door (see memoryos_server/storable.py, which the pages' forms
 # use too); the routers and the middleware import the check from here.
@@ -54,6 +55,17 @@ RowIdCursor = Annotated[
 ]
 
 
+def _text_only(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("give a date and time as ISO 8601 text, with its offset (2026-05-03T19:30:00Z)")
+    return value
+
+
+# A moment in a request body: ISO 8601 text with an offset, nothing else (strict bodies would
+# refuse the text JSON carries a datetime as; lax ones would take 0 for 1970).
+Moment = Annotated[AwareDatetime, pydantic.Strict(False), BeforeValidator(_text_only)]
+
+
 class _RequestBody(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
@@ -61,13 +73,18 @@ class _RequestBody(BaseModel):
         return _refuse_unstorable(value)
 
 
+# Every request body takes JSON's types as they are: no number for a boolean, no true for a
+# number, no "3" for 3, no NaN or Infinity; dates are ``Moment`` text.
+_STRICT_TYPES = ConfigDict(strict=True, allow_inf_nan=False, str_strip_whitespace=True)
+
+
 class Strict(_RequestBody):
     """Request bodies: unknown fields are refused, so typos fail loudly instead of being ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(**_STRICT_TYPES, extra="forbid")
 
 
 class Lenient(_RequestBody):
     """Request bodies the published SDK sends with fields we do not use."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(**_STRICT_TYPES, extra="ignore")

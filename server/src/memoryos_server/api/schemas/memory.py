@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from memoryos_server.api.envelope import Envelope, Out, Timestamp, now_iso
 from memoryos_server.request_context import current_request_id
-from memoryos_server.api.schemas.common import Lenient, Strict
+from memoryos_server.api.schemas.common import Lenient, Moment, Strict
 from memoryos_server.engine.types import CATEGORIES, Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory import (
@@ -44,7 +44,7 @@ def _bounded_json(value: dict[str, Any] | None, what: str) -> dict[str, Any] | N
 class MessageIn(Lenient):
     role: Literal["user", "assistant", "system"]
     content: str = Field(min_length=1, max_length=MAX_CONTENT)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
 
     def to_chat(self) -> ChatMessage:
         return ChatMessage(role=self.role, content=self.content, occurred_at=self.occurred_at)
@@ -106,7 +106,7 @@ class RetrieveIn(Lenient):
     time_filter_days: int | None = Field(default=None, ge=1, le=36_500)
     format: Format = "bullets"
     context_max_tokens: int = Field(default=500, ge=50, le=4000)
-    as_of: AwareDatetime | None = None
+    as_of: Moment | None = None
     agent_id: str | None = Field(default=None, max_length=64)
     min_relevance: float | None = Field(
         default=None,

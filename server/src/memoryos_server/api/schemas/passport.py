@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from memoryos_server.addresses import EmailAddress
 from memoryos_server.api.envelope import Out, Timestamp
-from memoryos_server.api.schemas.common import Lenient, Strict
+from memoryos_server.api.schemas.common import Lenient, Moment, Strict
 from memoryos_server.api.schemas.memory import (
     MAX_METADATA_BYTES,
     AddEventOut,
@@ -183,7 +182,7 @@ class GrantCreate(Strict):
     agent_id: str = Field(min_length=1, max_length=64)
     categories_allowed: list[Category] = Field(min_length=1, max_length=6)
     access_type: AccessType = "read_only"
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     duration_days: int | None = Field(default=None, ge=1, le=3650)
     link_token: str | None = Field(default=None, max_length=200)
 
@@ -191,7 +190,7 @@ class GrantCreate(Strict):
 class GrantUpdate(Strict):
     categories_allowed: list[Category] | None = Field(default=None, min_length=1, max_length=6)
     access_type: AccessType | None = None
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     duration_days: int | None = Field(default=None, ge=1, le=3650)
 
 
