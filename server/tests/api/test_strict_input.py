@@ -83,3 +83,27 @@ def test_strictness_never_refuses_what_the_published_sdk_sends(client: TestClien
         headers=tenant.key_headers("strict-ok"),
     )
     assert found.status_code == 200 and found.json()["data"]
+
+
+def test_each_problem_with_a_body_is_said_once(client: TestClient, tenant: TenantHandle) -> None:
+    answer = client.post(ADD, json={"messages": "hi"}, headers=tenant.key_headers("strict-once"))
+    assert answer.status_code == 422
+    assert [d["loc"] for d in answer.json()["details"]] == [["body", "messages"]]
+
+
+def test_a_cursor_that_never_came_from_this_api_is_refused_whoever_asks(client: TestClient, tenant: TenantHandle) -> None:
+    # An end-user never seen has nothing to page through, but the cursor is still checked.
+    unseen = client.get("/v1/memories?cursor=zzz", headers=tenant.key_headers("strict-never-seen"))
+    assert unseen.status_code == 400 and unseen.json()["error"] == "invalid_cursor"
+
+
+def test_a_chunked_body_over_the_limit_says_the_limit(client: TestClient, tenant: TenantHandle, settings) -> None:  # type: ignore[no-untyped-def]
+    def chunks():  # type: ignore[no-untyped-def]
+        piece = b'{"messages": [' + b" " * 1_000_000
+        yield piece
+        for _ in range(settings.max_body_bytes // 1_000_000 + 1):
+            yield b" " * 1_000_000
+
+    answer = client.post(ADD, content=chunks(), headers={**tenant.key_headers("strict-huge"), "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["code"] == "REQ_413"
+    assert answer.json()["details"] == {"max_bytes": settings.max_body_bytes} and answer.json()["message"]

@@ -225,3 +225,7 @@ def test_a_memory_history_names_the_agent_that_wrote_it(
     assert agent.tenant.client.delete(f"/v1/agents/global/{agent.id}", headers=agent.tenant.key_headers()).status_code == 200
     history = client.get(f"/v1/uui/me/memories/{memory_id}/history", headers=person.headers()).json()["data"]
     assert history[0]["actor_name"] == agent.body["name"]
+    # The export says the same as the history.
+    exported = client.get("/v1/uui/me/export", headers=person.headers()).json()["data"]
+    [memory] = [m for m in exported["memories"] if m["id"] == memory_id]
+    assert [(v["event"], v["actor_name"]) for v in memory["versions"]] == [("ADD", agent.body["name"]), ("CORRECT", None)]

@@ -200,6 +200,16 @@ def _first_run_output(argv0: str, cwd: Path, path_env: str, tmp_path: Path) -> t
         answer = subprocess.run(
             ["bash", "-c", curl.replace("ACCESS_TOKEN", token)], capture_output=True, text=True, timeout=30
         ).stdout
+        # The operator command as printed (it asks for a password: given here), from the same
+        # place, with nothing but what it says: it must reach this very server's database.
+        operator = next(line.strip() for line in greeting if "admin create-operator" in line)
+        plain = {k: v for k, v in _env(data_dir, PATH=path_env).items() if k != "MEMORYOS_DATA_DIR"}
+        made = subprocess.run(
+            ["bash", "-c", operator + " --password 'operator password'"], cwd=cwd, env=plain, capture_output=True, text=True, timeout=60
+        )
+        assert made.returncode == 0, made.stderr
+        signed_in = httpx.post(f"{url}/v1/auth/login", json={"email": "ops@example.com", "password": "operator password"})
+        assert signed_in.status_code == 200, signed_in.text
     finally:
         rest = _stop(server)
     return "".join(greeting) + rest, answer
@@ -227,7 +237,7 @@ def test_first_run_of_an_installed_memoryos_names_the_bare_command(tmp_path: Pat
     bin_dir = Path(MEMORYOS).parent
     on_path = f"{bin_dir}{os.pathsep}{_path_without(bin_dir)}"
     output, answer = _first_run_output(shutil.which("memoryos", path=on_path) or "", tmp_path, on_path, tmp_path)
-    assert "(verifies agents): memoryos admin create-operator --email" in output
+    assert "  memoryos admin create-operator --email ops@example.com --data-dir" in output
     assert str(bin_dir) not in output
     assert json.loads(answer)["data"]["raw_api_key"].startswith("mem_")
 

@@ -72,7 +72,8 @@ def test_the_screen_shows_the_current_grant_and_deny_keeps_it(
     # Deny: back to the app with status=denied, and the grant is exactly as it was.
     denied = _answer(browser, page, agent, decision="deny", redirect_uri=REDIRECT, categories="preference", duration="30")
     assert denied.status_code == 303
-    assert parse_qs(urlsplit(denied.headers["location"]).query) == {"status": ["denied"], "state": ["s-1"]}
+    # ... saying the access it holds stays, so it keeps the UUI it rightly has.
+    assert parse_qs(urlsplit(denied.headers["location"]).query) == {"status": ["denied"], "state": ["s-1"], "grant": ["unchanged"]}
     assert _grant(client, browser) == before
 
     # Without a redirect, the hosted page says that it keeps its access, with a way to revoke.

@@ -89,3 +89,11 @@ def test_only_the_docs_files_are_served_and_redoc_is_off(client: TestClient) -> 
     assert client.get("/static/docs/swagger-ui-0.0.0/swagger-ui.css").status_code == 404
     assert client.get("/redoc").status_code == 404
     assert client.get("/static/app.css").status_code == 200  # the pages' stylesheet still served
+
+
+def test_the_browsers_own_icon_request_is_answered(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")
+    page = client.get("/")
+    assert 'rel="icon" href="/static/favicon.svg"' in page.text

@@ -71,11 +71,23 @@ def domain_error_response(error: e.MemoryOSError) -> JSONResponse:
 
 
 def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Never echo the submitted values back: they may hold secrets or huge payloads.
-    return [
-        {"loc": [str(part) for part in item.get("loc", ())], "msg": item.get("msg", ""), "type": item.get("type", "")}
-        for item in errors
-    ]
+    # Never echo the submitted values back: they may hold secrets or huge payloads. A body a
+    # route and its scope's dependency both declare is checked twice: each problem is said once.
+    details: list[dict[str, Any]] = []
+    for item in errors:
+        detail = {"loc": [str(part) for part in item.get("loc", ())], "msg": item.get("msg", ""), "type": item.get("type", "")}
+        if detail not in details:
+            details.append(detail)
+    return details
+
+
+# What Starlette and FastAPI raise themselves (routing, their own body limit and parsing).
+_HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("malformed_body", "REQ_400", "the body could not be parsed"),
+    404: ("not_found", "REQ_404", "there is nothing at this address"),
+    405: ("method_not_allowed", "REQ_405", "this address does not take that method"),
+    413: ("payload_too_large", "REQ_413", "the request body is too large"),
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -91,10 +103,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "validation_error", "REQ_422", details=details, message="the request is not valid")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        names = {404: ("not_found", "REQ_404"), 405: ("method_not_allowed", "REQ_405"), 413: ("payload_too_large", "REQ_413")}
-        error_name, code = names.get(error.status_code, ("request_failed", f"REQ_{error.status_code}"))
-        return error_response(error.status_code, error_name, code, headers=getattr(error, "headers", None))
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        error_name, code, message = _HTTP_ERRORS.get(
+            error.status_code, ("request_failed", f"REQ_{error.status_code}", "the request could not be handled")
+        )
+        details = {"max_bytes": request.app.state.settings.max_body_bytes} if error.status_code == 413 else None
+        return error_response(error.status_code, error_name, code, details=details, message=message, headers=getattr(error, "headers", None))
 
     # Unexpected exceptions are answered by RequestContextMiddleware (api/middleware.py), inside
     # the request's context: a handler registered here for Exception would run outside it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -58,6 +59,14 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+def data_dir_flag(settings: Settings) -> str:
+    """How a second command finds this server's database: the same data directory (nothing to
+    add for the default one, or when the database is PostgreSQL, named in the environment)."""
+    if not settings.is_sqlite or settings.data_dir == Path(".memoryos"):
+        return ""
+    return f" --data-dir {shlex.quote(str(settings.data_dir))}"
+
+
 def prepare_and_greet(settings: Settings) -> None:
     master = load_or_create_master_key(
         settings.master_key.get_secret_value() if settings.master_key else None, settings.data_dir
@@ -83,7 +92,7 @@ def prepare_and_greet(settings: Settings) -> None:
                     "",
                     "MemoryOS is starting for the first time.",
                     f"  Database:     {where}",
-                    f"  API:          {base}/v1   (OpenAPI: {base}/docs)",
+                    f"  API:          {base}/docs   (OpenAPI: {base}/openapi.json)",
                     f"  Consent app:  {settings.resolved_consent_base_url}/login",
                     "",
                     "Create your first account and organisation:",
@@ -91,7 +100,8 @@ def prepare_and_greet(settings: Settings) -> None:
                     "       -d '{\"email\":\"you@example.com\",\"password\":\"a long password\",\"organization_name\":\"Acme\"}'",
                     "Then an API key, with the access_token it returns:",
                     f"  curl -s -X POST {base}/v1/tenant/api-keys -H 'Authorization: Bearer ACCESS_TOKEN'",
-                    f"An operator (verifies agents): {memoryos} admin create-operator --email you@example.com",
+                    "An operator account (verifies agents; it asks for a password):",
+                    f"  {memoryos} admin create-operator --email ops@example.com{data_dir_flag(settings)}",
                     f"Start here: {base}/  (the README has a five-minute quick start)",
                     "",
                 ]

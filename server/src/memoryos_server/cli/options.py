@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from memoryos_server.settings import Settings, get_settings
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory for SQLite and the key file [env MEMORYOS_DATA_DIR; ./.memoryos]")
+]
 
 
 def settings_with(**flags: object) -> Settings:

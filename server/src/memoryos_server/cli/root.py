@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from memoryos_server.cli.admin import admin_app
-from memoryos_server.cli.options import settings_with
+from memoryos_server.cli.options import DataDirOpt, settings_with
 
 app = typer.Typer(
     name="memoryos",
@@ -20,9 +19,6 @@ app.add_typer(admin_app, name="admin")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on [env MEMORYOS_HOST; 127.0.0.1]")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port [env MEMORYOS_PORT; 8080]")]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory for SQLite and the key file [env MEMORYOS_DATA_DIR; ./.memoryos]")
-]
 
 
 @app.command()

@@ -300,6 +300,10 @@ class MemoryService:
         owner's memories."""
         if sort not in SORTS:
             raise BadRequest("invalid_sort", f"sort must be one of {', '.join(SORTS)}")
+        # The cursor is checked first: one that never came from this API is refused whoever asks,
+        # not only when the owner has memories to page through.
+        after = _decode_cursor(cursor) if sort == "newest" else None
+        offset = 0 if sort == "newest" else (row_number_cursor(cursor, prefix="o") or 0)
         owner = scope.owner
         wanted = scope.narrow(categories)
         if owner is None or wanted == []:
@@ -307,12 +311,9 @@ class MemoryService:
         repo = MemoryRepository(session, owner.family)
         codec = self.codec(owner)
         if sort == "newest":
-            rows = list(
-                repo.page(owner.id, categories=wanted, statuses=statuses, after=_decode_cursor(cursor), limit=limit + 1)
-            )
+            rows = list(repo.page(owner.id, categories=wanted, statuses=statuses, after=after, limit=limit + 1))
             next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         else:
-            offset = row_number_cursor(cursor, prefix="o") or 0
             rows = list(
                 repo.page_ordered(owner.id, categories=wanted, statuses=statuses, order=sort, offset=offset, limit=limit + 1)
             )
@@ -421,10 +422,16 @@ class MemoryService:
         row = self._row(session, scope, memory_id)
         codec = self.codec(owner)
         rows = MemoryRepository(session, owner.family).history(row.id)
-        agent_of = {v.actor: v.actor.split(":", 1)[1].split(" ", 1)[0] for v in rows if v.actor and v.actor.startswith("agent:")}
-        agents = AgentRepository(session).any_by_ids(sorted(set(agent_of.values())))
-        names = {actor: agents[agent_id].name for actor, agent_id in agent_of.items() if agent_id in agents}
+        names = self.actor_names(session, rows)
         return [version_view(codec, row.id, v, actor_name=names.get(v.actor or "")) for v in rows]
+
+    @staticmethod
+    def actor_names(session: Session, versions: Sequence[Any]) -> dict[str, str]:
+        """The agent's name for each ``agent:<id>`` actor among ``versions`` (deleted agents
+        included), so a history says "By: Study Buddy" rather than "an agent"."""
+        agent_of = {v.actor: v.actor.split(":", 1)[1].split(" ", 1)[0] for v in versions if v.actor and v.actor.startswith("agent:")}
+        agents = AgentRepository(session).any_by_ids(sorted(set(agent_of.values())))
+        return {actor: agents[agent_id].name for actor, agent_id in agent_of.items() if agent_id in agents}
 
     @staticmethod
     def _owner(scope: MemoryScope) -> MemoryOwner:

@@ -324,8 +324,12 @@ class PassportService:
         rows = repo.all_for_owner(user.id)
         versions = repo.versions_for([row.id for row in rows])
         codec = self.memory.codec(scope.owner)
+        names = self.memory.actor_names(session, [v for each in versions.values() for v in each])
         memories = [
-            {"memory": memory_view(codec, row), "versions": [version_view(codec, row.id, v) for v in versions.get(row.id, [])]}
+            {
+                "memory": memory_view(codec, row),
+                "versions": [version_view(codec, row.id, v, actor_name=names.get(v.actor or "")) for v in versions.get(row.id, [])],
+            }
             for row in rows
         ]
         questions = self.memory.questions(session, scope, status=None, limit=10_000).items

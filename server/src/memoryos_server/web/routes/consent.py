@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import CATEGORIES
 from memoryos_server.errors import BadRequest, ValidationFailed
 from memoryos_server.services.container import Services
+from memoryos_server.services.passport.service import PassportCaller
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession, field, fields
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.redirects import here, with_query
@@ -146,7 +147,7 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
     )
     decision = field(form, "decision", max_length=16)
     if decision == "deny":
-        return _deny(request, site, services, session, ask)
+        return _deny(request, site, services, session, caller, ask)
     if decision != "approve":
         raise BadRequest("invalid_decision", "choose Approve or Deny")
     choices = Choices(fields(form, "categories"), field(form, "access_type", max_length=16) or "read_only", field(form, "duration", max_length=16))
@@ -176,13 +177,17 @@ def consent_answer(request: Request, form: CheckedForm, site: SiteDep, services:
     return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "granted"}))
 
 
-def _deny(request: Request, site: Site, services: Services, session: Session, ask: ConsentAsk) -> Response:
-    """Nothing is stored, and an access given earlier stays as it was (the hosted page says so);
-    the agent learns only that the answer was no."""
+def _deny(request: Request, site: Site, services: Services, session: Session, caller: PassportCaller, ask: ConsentAsk) -> Response:
+    """Nothing is stored, and an access given earlier stays as it was (the hosted page says so).
+    The agent learns that the answer was no and, when it still holds the access given before,
+    that it does (``grant=unchanged``), so it does not drop the UUI it rightly keeps."""
     agent = services.grants.grantable_agent(session, ask.agent_id)
     target = services.agents.resolve_redirect_uri(agent, ask.redirect_uri)
     if target is not None:
-        return site.redirect(request, with_query(target, {"status": "denied", "state": ask.state}))
+        answer = {"status": "denied", "state": ask.state}
+        if services.grants.active_for_agent(session, caller.user, agent.id) is not None:
+            answer["grant"] = "unchanged"
+        return site.redirect(request, with_query(target, answer))
     return site.redirect(request, "/consent/complete?" + urlencode({"agent_id": agent.id, "status": "denied"}))
 
 

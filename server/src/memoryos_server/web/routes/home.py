@@ -7,6 +7,8 @@ in some set-ups (the dashboard) appear when their route is there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request, Response
 from starlette.routing import Match
 
@@ -38,3 +40,12 @@ def home(request: Request, site: SiteDep, caller: MaybeSignedIn) -> Response:
             "openapi_url": request.app.openapi_url,
         },
     )
+
+
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon a browser asks for by itself (pages also name it): ours, not a 404."""
+    return Response(FAVICON.read_bytes(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

@@ -78,7 +78,7 @@ def flag_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: 
     flagged = field(form, "flagged", max_length=1) == "1"
     back = back_to(field(form, "back"), "/manage/memories")
     services.memory.flag(session, services.passport_scopes.passport_user(caller.user), str(memory_id), flagged=flagged)
-    return site.redirect(request, back, Flash("ok", "Flagged as wrong or unwanted." if flagged else "Flag removed."))
+    return site.redirect(request, back, Flash("ok", "Flagged as wrong or unwanted: no agent receives it until you remove the flag." if flagged else "Flag removed: agents you allowed may receive it again."))
 
 
 @router.post("/manage/memories/{memory_id}/delete")
