@@ -445,7 +445,8 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(client: TestClient, tenant
     _error(client.get("/v1/memories", params={"category": "hobby"}, headers=headers), 422, "REQ_422")
     _error(client.get("/v1/memories", params={"limit": 0}, headers=headers), 422, "REQ_422")
     for method in ("GET", "DELETE"):
-        _error(client.request(method, "/v1/memories/not-a-uuid", headers=headers), 422, "REQ_422")
+        # A memory id is a UUID: anything else in its place is no address at all.
+        _error(client.request(method, "/v1/memories/not-a-uuid", headers=headers), 404, "REQ_404")
     memory_id = client.get("/v1/memories", headers=headers).json()["data"][0]["id"]
     for patch in ({}, {"category": "hobby"}, {"importance_score": 11}, {"content": ""}, {"colour": "red"}):
         _error(client.patch(f"/v1/memories/{memory_id}", json=patch, headers=headers), 422, "REQ_422")

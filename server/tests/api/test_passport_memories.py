@@ -96,7 +96,7 @@ def test_flag_correct_history_and_delete(client: TestClient, connected, new_pass
     gone = client.post("/v1/universal/memories/retrieve", json={"query": "job at the hospital"}, headers=agent.headers(uui)).json()
     assert gone["data"] == []
     assert client.get(f"/v1/uui/me/memories/{uuid.uuid4()}", headers=person.headers()).json()["code"] == "MEM_404"
-    assert client.get("/v1/uui/me/memories/not-a-uuid", headers=person.headers()).status_code == 422
+    assert client.get("/v1/uui/me/memories/not-a-uuid", headers=person.headers()).json()["code"] == "REQ_404"
 
 
 def test_pending_questions(client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]

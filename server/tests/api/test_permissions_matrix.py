@@ -11,6 +11,7 @@ and ``test_every_tenant_route_is_in_the_matrix`` walks the app so a new route ca
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -377,9 +378,10 @@ def _api_routes(app) -> list[tuple[str, APIRoute]]:  # type: ignore[no-untyped-d
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:  # FastAPI before route contexts: app.routes is already flat
-        return [(route.path, route) for route in app.routes if isinstance(route, APIRoute)]
+        return [(route.path_format, route) for route in app.routes if isinstance(route, APIRoute)]
     return [
-        (str(context.path), context.original_route)
+        # As the document names it: ``{memory_id:uuid}`` is ``{memory_id}``.
+        (re.sub(r"\{(\w+):\w+\}", r"{\1}", str(context.path)), context.original_route)
         for context in iter_route_contexts(app.routes)
         if isinstance(context.original_route, APIRoute)
     ]

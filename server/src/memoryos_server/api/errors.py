@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from memoryos_server import errors as e
 from memoryos_server.api.envelope import error_response
@@ -90,6 +91,19 @@ _HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette names only the first route whose
+    path matches, and one path is often several routes (GET and POST /v1/tenant/members)."""
+    methods = [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes
+        )
+    ]
+    return sorted([*methods, "HEAD"] if "GET" in methods else methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.MemoryOSError)
     async def _domain(_request: Request, error: e.MemoryOSError) -> JSONResponse:
@@ -108,7 +122,10 @@ def install_error_handlers(app: FastAPI) -> None:
             error.status_code, ("request_failed", f"REQ_{error.status_code}", "the request could not be handled")
         )
         details = {"max_bytes": request.app.state.settings.max_body_bytes} if error.status_code == 413 else None
-        return error_response(error.status_code, error_name, code, details=details, message=message, headers=getattr(error, "headers", None))
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(error.status_code, error_name, code, details=details, message=message, headers=headers or None)
 
     # Unexpected exceptions are answered by RequestContextMiddleware (api/middleware.py), inside
     # the request's context: a handler registered here for Exception would run outside it.

@@ -215,6 +215,8 @@ def memory_router(
     return router
 
 
+# The paths say ``{memory_id:uuid}``: a word in that place (``/v1/memories/add``) is another
+# route's address, so a wrong method there is a 405, not a 422 about a memory id.
 MemoryId = Annotated[uuid.UUID, Path()]
 
 
@@ -308,9 +310,9 @@ def _get_routes(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> No
         versions = services.memory.history(session, scope, str(memory_id))
         return ok([VersionOut.of(v) for v in versions], memory_id=str(memory_id))
 
-    router.add_api_route("/{memory_id}", get_memory, methods=["GET"], summary="One memory", response_model=Envelope[MemoryOut])
+    router.add_api_route("/{memory_id:uuid}", get_memory, methods=["GET"], summary="One memory", response_model=Envelope[MemoryOut])
     router.add_api_route(
-        "/{memory_id}/history",
+        "/{memory_id:uuid}/history",
         memory_history,
         methods=["GET"],
         summary="Every version of a memory, oldest first",
@@ -325,7 +327,7 @@ def _edit_route(router: APIRouter, mount: MemoryMount) -> None:
         return ok(MemoryOut.of(services.memory.update(session, scope, str(memory_id), **body.changes())))
 
     router.add_api_route(
-        "/{memory_id}",
+        "/{memory_id:uuid}",
         update_memory,
         methods=["PATCH"],
         summary="Edit a memory (a version is kept)",
@@ -344,9 +346,9 @@ def _flag_routes(router: APIRouter, mount: MemoryMount) -> None:
 
     model = Envelope[MemoryOut]
     router.add_api_route(
-        "/{memory_id}/flag", flag, methods=["POST"], summary="Flag a memory as wrong or unwanted", response_model=model
+        "/{memory_id:uuid}/flag", flag, methods=["POST"], summary="Flag a memory as wrong or unwanted", response_model=model
     )
-    router.add_api_route("/{memory_id}/flag", unflag, methods=["DELETE"], summary="Remove my flag", response_model=model)
+    router.add_api_route("/{memory_id:uuid}/flag", unflag, methods=["DELETE"], summary="Remove my flag", response_model=model)
 
 
 def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseModel]) -> None:
@@ -358,7 +360,7 @@ def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseM
         return ok(MemoryOut.of(view))
 
     router.add_api_route(
-        "/{memory_id}/correct",
+        "/{memory_id:uuid}/correct",
         correct,
         methods=["POST"],
         summary="Correct a memory (the old text stays in its history)",
@@ -387,7 +389,7 @@ def _delete_route(router: APIRouter, mount: MemoryMount, spec: DeleteRoute) -> N
     model = Envelope[DeletedOut] if spec.always_hard else Envelope[TenantDeletedOut]
     if spec.always_hard:
         _drop_parameter(delete_memory, "hard_delete")
-    router.add_api_route("/{memory_id}", delete_memory, methods=["DELETE"], summary=spec.summary, response_model=model)
+    router.add_api_route("/{memory_id:uuid}", delete_memory, methods=["DELETE"], summary=spec.summary, response_model=model)
 
 
 def _answer_route(router: APIRouter, mount: MemoryMount, spec: AnswerRoute) -> None:
