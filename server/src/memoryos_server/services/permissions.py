@@ -16,6 +16,11 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys.manage"  # API keys and OAuth clients
     AGENTS_MANAGE = "agents.manage"
     CONNECTORS_MANAGE = "connectors.manage"  # link tokens, directory entry
+    # Service writers: who may claim what about end-users, with what authority, through which
+    # key. Managed by the roles that manage keys and connectors, never by a key itself (a key
+    # could otherwise bind a writer to itself or raise its own authority).
+    WRITERS_MANAGE = "provenance.manage"
+    PROVENANCE_READ = "provenance.read"  # the writers and their source events
     USAGE_READ = "usage.read"
     REVIEWS_READ = "reviews.read"
     REVIEWS_ANSWER = "reviews.answer"
@@ -43,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.KEYS_MANAGE,
             P.AGENTS_MANAGE,
             P.CONNECTORS_MANAGE,
+            P.WRITERS_MANAGE,
+            P.PROVENANCE_READ,
             P.USAGE_READ,
             P.REVIEWS_READ,
             P.REVIEWS_ANSWER,
@@ -53,7 +60,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # SPEC §4: "analyst reads usage and reviews; member and viewer read only". Read only means
     # no memory writes either: a key a member's rights bound could otherwise write every
     # end-user's memories. Member and viewer grant the same rights today.
-    "analyst": frozenset(_EVERYONE | {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ}),
+    "analyst": frozenset(_EVERYONE | {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ, P.PROVENANCE_READ}),
     "member": frozenset(_EVERYONE),
     "viewer": frozenset(_EVERYONE),
     SERVICE_ROLE: frozenset(
@@ -68,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USERS_READ,
             P.USERS_EXPORT,
             P.USERS_DELETE,
+            P.PROVENANCE_READ,
         }
     ),
 }

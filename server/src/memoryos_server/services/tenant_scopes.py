@@ -7,6 +7,7 @@ only ever sees the scope. Each builder checks the caller's right to the memories
   dashboard human for their own memories in the tenant of their JWT;
 - ``workspace``: a member on the tenant's workspace memories (and their reviews);
 - ``tenant``: tenant-wide calls that name no owner (job status, delete by memory id);
+- ``reviews``: the tenant's review queue, whoever's memories each review is about;
 - the passport builders (an agent within its grant, a passport user on their own memories)
   live with the passport (``services/passport``).
 
@@ -80,6 +81,15 @@ class TenantScopes:
         tenant_id = principal.require(permission)
         write = permission in _WRITING
         scope = self._scope(session, principal, None, tenant_id=tenant_id, conflicts="clarification", write=write)
+        return dataclasses.replace(scope, tenant_wide=True)
+
+    def reviews(self, session: Session, principal: Principal, permission: Permission) -> MemoryScope:
+        """The tenant's review queue: every review of the tenant, whoever's memories it is about
+        (the workspace's contradictions; ties between two service writers on an end-user's).
+        Answering one narrows the scope to that owner (``MemoryService.review_scope``)."""
+        tenant_id = principal.require(permission)
+        write = permission in _WRITING
+        scope = self._scope(session, principal, None, tenant_id=tenant_id, conflicts="review", write=write)
         return dataclasses.replace(scope, tenant_wide=True)
 
     def owner_of_memory(self, session: Session, scope: MemoryScope, memory_id: str) -> MemoryScope:

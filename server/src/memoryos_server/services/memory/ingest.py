@@ -15,6 +15,12 @@ not an ADD decides:
   end-user), review (workspace) or pending question (passport user) is opened.
 - ADD: stored alongside.
 
+A candidate from a service writer (``AddContext.claim``) that contradicts another service's
+claim is settled by ``ClaimJudge`` instead (``claims.py``): the winner stays active, the loser
+is archived with the reason in its history (the new memory is still written: the claim was
+made), and only a tie opens a question — a tenant review, or a passport user's Pending
+Question. A claim contradicting the owner's own words is a CONFLICT like any other.
+
 A verbatim candidate (``infer: false``) is the caller's own text, kept as written: past the
 exact restatement it is always an ADD. Similar texts that differ by a number or an identifier
 are different records, so a verbatim add never rewrites another memory and never opens a
@@ -36,9 +42,11 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.conflicts import DEFAULT_THRESHOLDS, Decision, detect
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
 from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.services.memory import conflicts
+from memoryos_server.services.memory.claims import Claim, ClaimJudge
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
-from memoryos_server.services.memory.types import AddEvent
+from memoryos_server.services.memory.types import AddEvent, Resolution
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.storage.index import SearchIndex, category_mask
 from memoryos_server.storage.repositories.memories import MemoryRepository
@@ -68,6 +76,12 @@ class AddContext:
     conversation_id: str | None = None
     metadata: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
+    claim: Claim | None = None  # an add from a service writer: its source event
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """What each new memory keeps as its source: the claim's provenance, else the caller's."""
+        return self.claim.provenance if self.claim is not None else self.source
 
 
 @dataclass
@@ -195,6 +209,8 @@ class Ingestor:
         if not candidates:
             return result
         writer = MemoryWriter(session, owner, codec, now=now)  # locks the owner's writers out
+        claim = context.claim if owner.is_tenant_family else None
+        judge = ClaimJudge(session, owner.tenant_id) if claim is not None and owner.tenant_id is not None else None
         repo = MemoryRepository(session, owner.family)
         hashes = [codec.content_hash(c.content) for c in candidates]
         exact = repo.active_by_hashes(owner.id, hashes)
@@ -241,18 +257,58 @@ class Ingestor:
                     actor=context.actor,
                     importance=max(float(target.importance), candidate.importance),
                     confidence=max(float(target.confidence), candidate.confidence),
+                    # The text is now this claim's words: the memory points to its event.
+                    source=(claim.source_event_id, claim.provenance) if claim is not None else None,
                 )
                 if candidate.valid_at is not None:
                     target.valid_at = candidate.valid_at
                 texts[target.id] = candidate.content
                 result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
             elif decision is Decision.CONFLICT and target is not None:
+                verdict = (
+                    judge.settle(claim, category=candidate.category, confidence=candidate.confidence, existing=target)
+                    if judge is not None and claim is not None
+                    else None
+                )
+                if verdict is not None and verdict.winner is not None:
+                    row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+                    texts[row.id] = candidate.content
+                    pending.append(row)
+                    loser = target if verdict.winner == "new" else row
+                    if loser is target:
+                        conflicts.close_for_memories(session, writer, [target.id], actor=context.actor, now=now)
+                    writer.change(
+                        loser,
+                        event="ARCHIVE",
+                        actor=context.actor,
+                        content=text_of(loser),
+                        status="archived",
+                        disputed=False,
+                        note=f"superseded by a contradicting claim: {verdict.reason}",
+                    )
+                    outcome = "won" if verdict.winner == "new" else "lost"
+                    result.events.append(
+                        AddEvent(row.id, "ADD", candidate.content, row.category, Resolution(outcome, target.id, verdict.reason))
+                    )
+                    continue
+                # No verdict (the existing memory is the owner's own word): the owner is asked.
+                # A tie between two services: a person decides, for a tenant in its review queue.
+                kind = None if verdict is None else ("review" if owner.is_tenant_family else "question")
                 row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
-                writer.change(target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True)
-                result.conflict_ids.append(open_conflict(session, owner, target, row, now=now))
+                writer.change(
+                    target,
+                    event="DISPUTE",
+                    actor=context.actor,
+                    content=text_of(target),
+                    disputed=True,
+                    note=verdict.reason if verdict is not None else None,
+                )
+                conflict_id = open_conflict(session, owner, target, row, now=now, kind=kind)
+                result.conflict_ids.append(conflict_id)
                 texts[row.id] = candidate.content
                 pending.append(row)
-                result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category))
+                tie = Resolution("review", target.id, verdict.reason, conflict_id) if verdict is not None else None
+                result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category, tie))
             else:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
@@ -308,7 +364,8 @@ class Ingestor:
             event=event,
             actor=context.actor,
             metadata=context.metadata,
-            source=context.source,
+            source=context.provenance,
+            source_event_id=context.claim.source_event_id if context.claim is not None else None,
             agent_id=context.agent_id,
             conversation_id=context.conversation_id,
             valid_at=candidate.valid_at,
@@ -340,9 +397,13 @@ def _reported(row: Any, text_of: Any, candidate: Candidate) -> str:
     return candidate.content if row.flagged else str(text_of(row))
 
 
-def open_conflict(session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime) -> str:
-    """Open the question about two contradicting memories: A is the older, B the newer."""
-    kind = owner.conflict_kind
+def open_conflict(
+    session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime, kind: str | None = None
+) -> str:
+    """Open the question about two contradicting memories: A is the older, B the newer.
+    ``kind``: where it goes, when not the owner's usual place (a tie between two services on an
+    end-user's memories is a tenant review)."""
+    kind = kind or owner.conflict_kind
     conflict_id = f"rev_{secrets.token_hex(12)}" if kind == "review" else str(uuid.uuid4())
     fields: dict[str, Any] = dict(
         id=conflict_id,
