@@ -4,12 +4,16 @@ stands when two disagree. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from memoryos_server.errors import MemoryNotFound
+from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import TenantHandle
 
 OBSERVED = "2026-03-01T12:00:00+00:00"
@@ -205,6 +209,12 @@ def test_a_services_assistant_message_is_a_claim_about_the_end_user(client: Test
     [version] = _history(client, tenant, "cust-1", memory["id"])
     assert version["source"]["source_event_id"] == memory["source_event_id"]
     assert version["source"]["service"] == "billing-service" and version["source"]["event_id"] == "invoice_evt_8842"
+    assert version["source"]["service_name"] == "billing-service"
+
+    exported = _ok(client.get("/v1/users/cust-1/export", headers=tenant.jwt_headers()))["data"]
+    [kept] = exported["memories"]
+    assert kept["source_event_id"] == memory["source_event_id"] and kept["provenance"] == provenance
+    assert kept["versions"][0]["source_event_id"] == memory["source_event_id"]
 
 
 def test_a_replayed_event_writes_nothing_and_a_changed_payload_is_refused(client: TestClient, tenant: TenantHandle) -> None:
@@ -460,3 +470,62 @@ def test_another_tenant_can_neither_see_nor_use_the_writers_or_events(client: Te
     [b_event] = _ok(client.get("/v1/tenant/source-events", headers=b.jwt_headers()))["data"]
     assert a_event["id"] != b_event["id"]
     assert [m["status"] for m in _memories(client, a, "shared-id")] == ["active"]
+
+
+def test_concurrent_deliveries_of_one_event_write_once(
+    client: TestClient, live_server: LiveServer, tenant: TenantHandle
+) -> None:
+    _writer(client, tenant, "billing")
+    body = {
+        "external_user_id": "dora",
+        "messages": [{"role": "assistant", "content": "Customer is on the Growth plan."}],
+        "source": {"service": "billing", "event_id": "webhook-1"},
+    }
+    barrier = threading.Barrier(6)
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            barrier.wait()
+            response = http.post("/v1/memories/add", json=body, headers=tenant.key_headers())
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in answers] == [200] * 6, [r.text for r in answers]
+    assert len({r.content for r in answers}) == 1
+    assert len(_memories(client, tenant, "dora")) == 1
+    assert _ok(client.get("/v1/tenant/source-events", headers=tenant.jwt_headers()))["pagination"]["total"] == 1
+
+
+def test_a_memorys_provenance_history_for_the_dashboard(client: TestClient, new_tenant: Any) -> None:
+    """The service method a dashboard page calls: a memory's versions with the claims behind them."""
+    tenant: TenantHandle = new_tenant("Dash")
+    other: TenantHandle = new_tenant("Other")
+    _writer(client, tenant, "billing", display_name="Billing", authority_rules={"categories": {"fact": 80}})
+    _writer(client, tenant, "support")
+    _ok(_claim(client, tenant, "eve", "Customer is on the Growth plan.", "billing", event_id="b-9"))
+    lost = _ok(_claim(client, tenant, "eve", "Customer is on the Starter plan.", "support", event_id="s-9"))["results"][0]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    identity = services.identity
+
+    def principal(handle: TenantHandle) -> Any:
+        return identity.authenticate_request(authorization=f"Bearer {handle.jwt}", x_api_key=None)
+
+    with services.runtime.db.session(write=False) as session:
+        versions = services.provenance.memory_history(session, principal(tenant), lost["id"])
+        assert [v.event for v in versions] == ["ADD", "ARCHIVE"]
+        assert versions[0].source is not None and versions[0].source.service == "support"
+        assert versions[0].source.event_id == "s-9" and versions[0].source.observed_at is not None
+        assert versions[1].note is not None and "Billing" not in versions[1].note and "billing" in versions[1].note
+        writers = services.provenance.list_writers(session, principal(tenant))
+        assert [w.display_name for w in writers] == ["Billing", "support"]
+        page = services.provenance.list_events(session, principal(tenant), external_user_id="eve")
+        assert [e.event_id for e in page.items] == ["s-9", "b-9"]
+        with pytest.raises(MemoryNotFound):
+            services.provenance.memory_history(session, principal(other), lost["id"])

@@ -70,6 +70,7 @@ def build_services(runtime: Runtime) -> Services:
 
     identity = IdentityService(runtime, limiter=limiter)
     seen = SeenLog()
+    scopes = TenantScopes(identity, seen=seen)
     tenant_audit = TenantAuditService(audit)
 
     agents = AgentService(runtime, audit=audit)
@@ -99,12 +100,12 @@ def build_services(runtime: Runtime) -> Services:
         identity=identity,
         members=MemberService(runtime, identity=identity, email=email),
         users=EndUserService(runtime, identity=identity, seen=seen, audit=tenant_audit),
-        scopes=TenantScopes(identity, seen=seen),
+        scopes=scopes,
         seen=seen,
         tenant_audit=tenant_audit,
         usage=UsageService(),
         feedback=RetrievalFeedbackService(audit),
-        provenance=ProvenanceService(runtime, identity=identity),
+        provenance=ProvenanceService(runtime, identity=identity, memory=memory, scopes=scopes),
         passport=passport,
         sessions=PassportSessionService(passport, audit=audit),
         agents=agents,

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.crypto import DataKey, public_id
 from memoryos_server.engine.types import CATEGORIES
 from memoryos_server.errors import (
+    MemoryNotFound,
     ProvenanceInvalid,
     ServiceUnavailable,
     ServiceWriterExists,
@@ -40,13 +41,15 @@ from memoryos_server.errors import (
     WriterBoundToAnotherKey,
 )
 from memoryos_server.services.identity import IdentityService, external_user_id_of
-from memoryos_server.services.ids import decode_time_cursor, encode_time_cursor
+from memoryos_server.services.ids import decode_time_cursor, encode_time_cursor, is_plain_id
+from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.memory.claims import Claim, priority_of
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.memory.types import Page
+from memoryos_server.services.memory.types import Page, VersionView
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.services.tenant_scopes import TenantScopes
 from memoryos_server.storage.models import ServiceWriter, SourceEvent
 from memoryos_server.storage.repositories.identity import ApiKeyRepository, UserRepository
 from memoryos_server.storage.repositories.provenance import ServiceWriterRepository, SourceEventRepository
@@ -119,9 +122,11 @@ class SourceEventView:
 
 
 class ProvenanceService:
-    def __init__(self, runtime: Runtime, *, identity: IdentityService) -> None:
+    def __init__(self, runtime: Runtime, *, identity: IdentityService, memory: MemoryService, scopes: TenantScopes) -> None:
         self.rt = runtime
         self.identity = identity
+        self.memory = memory
+        self.scopes = scopes
 
     # --- service writers -----------------------------------------------------------------------
 
@@ -302,6 +307,18 @@ class ProvenanceService:
         event.job_id = _job_id_of(body)
         session.flush()
         return body
+
+    # --- a memory's provenance ------------------------------------------------------------------
+
+    def memory_history(self, session: Session, principal: Principal, memory_id: str) -> list[VersionView]:
+        """Every version of one of the tenant's end-user memories, each with the claim its text
+        came from (service, event id, observed and received times) and why it changed: which
+        service said what, when. For those who may read the writers and export end-users."""
+        principal.require(Permission.PROVENANCE_READ)
+        scope = self.scopes.tenant(session, principal, Permission.USERS_EXPORT)
+        if not is_plain_id(memory_id):
+            raise MemoryNotFound("no such memory")
+        return self.memory.history(session, self.scopes.owner_of_memory(session, scope, memory_id, seen=False), memory_id)
 
     # --- source events -----------------------------------------------------------------------------
 

@@ -92,15 +92,17 @@ class TenantScopes:
         scope = self._scope(session, principal, None, tenant_id=tenant_id, conflicts="review", write=write)
         return dataclasses.replace(scope, tenant_wide=True)
 
-    def owner_of_memory(self, session: Session, scope: MemoryScope, memory_id: str) -> MemoryScope:
+    def owner_of_memory(self, session: Session, scope: MemoryScope, memory_id: str, *, seen: bool = True) -> MemoryScope:
         """A tenant-wide writer narrowed to the end-user owning one of the tenant's end-user
         memories (the published SDK deletes by memory id alone). A dashboard human's own
-        memories (kind ``member``) are theirs alone, never the backend's."""
+        memories (kind ``member``) are theirs alone, never the backend's. ``seen``: the tenant
+        acts for the end-user (not a dashboard reading a memory's history)."""
         row = MemoryRepository(session, TENANT).in_tenant(scope.tenant_id or 0, memory_id, scope="tenant")
         user = UserRepository(session).by_id(row.owner_id) if row is not None else None
         if user is None or user.kind != "end_user":
             raise MemoryNotFound("no such memory")
-        self.seen.note(user)
+        if seen:
+            self.seen.note(user)
         return MemoryScope(
             owner=MemoryOwner.end_user(user, tenant_id=scope.tenant_id),
             actor=scope.actor,

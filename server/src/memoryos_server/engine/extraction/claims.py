@@ -33,7 +33,8 @@ _SUBJECT = re.compile(
     rf"^(?:(?:the|this|that|our|said)\s+)?{_PERSON}(?P<possessive>'s|’s)?(?!\s+{_NOT_A_PERSON})(?=\s|$)",
     re.I,
 )
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|I'd|me|my|mine|we|we're|we've|we'll|us|our|ours)\b")
+# "US" (the country) is not "us".
+_FIRST_PERSON = re.compile(r"(?i:\b(?:I|I'm|I've|I'll|I'd|me|my|mine|we|we're|we've|we'll|our|ours)\b)|\b[Uu]s\b")
 _THEIR = {"their": "my", "theirs": "mine", "themselves": "myself", "themself": "myself"}
 _THEIR_WORD = re.compile(r"\b(?:their|theirs|themselves|themself)\b", re.I)
 _WORD = re.compile(r"(\s*)([A-Za-z'’-]+)")
