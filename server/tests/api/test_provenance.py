@@ -373,6 +373,25 @@ def test_a_tie_opens_a_tenant_review_never_a_silent_choice(client: TestClient, t
     assert [r["id"] for r in resolved] == [review_id]
 
 
+def test_a_stronger_claim_settles_every_claim_it_contradicts(client: TestClient, tenant: TenantHandle) -> None:
+    """Two tied claims await review; a third service with more authority outranks both: both are
+    archived, the review closes, and nothing contradicting is left standing."""
+    _writer(client, tenant, "crm", authority_rules={"categories": {"fact": 60}})
+    _writer(client, tenant, "sales", authority_rules={"categories": {"fact": 60}})
+    _writer(client, tenant, "billing", authority_rules={"categories": {"fact": 90}})
+    forty = _ok(_claim(client, tenant, "cust-10", "Customer has 40 seats.", "crm", observed_at=OBSERVED))["results"][0]
+    tied = _ok(_claim(client, tenant, "cust-10", "Customer has 25 seats.", "sales", observed_at=OBSERVED))["results"][0]
+    assert tied["resolution"]["outcome"] == "review"
+    thirty = _ok(_claim(client, tenant, "cust-10", "Customer has 30 seats.", "billing"))["results"][0]
+    assert thirty["event"] == "ADD" and thirty["resolution"]["outcome"] == "won"
+    memories = {m["id"]: m for m in _memories(client, tenant, "cust-10")}
+    assert memories[thirty["id"]]["status"] == "active" and not memories[thirty["id"]]["disputed"]
+    assert memories[forty["id"]]["status"] == memories[tied["id"]]["status"] == "archived"
+    assert _ok(client.get("/v1/tenant/reviews", headers=tenant.jwt_headers()))["data"] == []
+    for loser in (forty["id"], tied["id"]):
+        assert "billing (authority 90 for fact) outranks" in _history(client, tenant, "cust-10", loser)[-1]["note"]
+
+
 def test_a_claim_against_the_end_users_own_words_asks_the_end_user(client: TestClient, tenant: TenantHandle) -> None:
     _writer(client, tenant, "crm", authority_rules={"default_priority": 100})
     own = _ok(

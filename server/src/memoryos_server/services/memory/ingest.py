@@ -15,11 +15,11 @@ not an ADD decides:
   end-user), review (workspace) or pending question (passport user) is opened.
 - ADD: stored alongside.
 
-A candidate from a service writer (``AddContext.claim``) that contradicts another service's
-claim is settled by ``ClaimJudge`` instead (``claims.py``): the winner stays active, the loser
-is archived with the reason in its history (the new memory is still written: the claim was
-made), and only a tie opens a question — a tenant review, or a passport user's Pending
-Question. A claim contradicting the owner's own words is a CONFLICT like any other.
+A candidate from a service writer (``AddContext.claim``) that contradicts other services'
+claims is settled by ``ClaimJudge`` instead (``claims.py``), against each of them: outranked by
+any, it is stored and archived at once (the claim was made); else the claims it outranks are
+archived, with the reason in their history, and a tie opens a tenant review. A claim
+contradicting the owner's own words is a CONFLICT like any other.
 
 A verbatim candidate (``infer: false``) is the caller's own text, kept as written: past the
 exact restatement it is always an ADD. Similar texts that differ by a number or an identifier
@@ -40,6 +40,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from memoryos_server.engine.conflicts import DEFAULT_THRESHOLDS, Decision, detect
+from memoryos_server.engine.conflicts.authority import Verdict
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
 from memoryos_server.errors import ServiceUnavailable
 from memoryos_server.services.memory import conflicts
@@ -264,51 +265,26 @@ class Ingestor:
                     target.valid_at = candidate.valid_at
                 texts[target.id] = candidate.content
                 result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
+            elif decision is Decision.CONFLICT and target is not None and judge is not None and claim is not None:
+                # Every claim it contradicts, not only the nearest: a claim stands alone only
+                # if it outranks them all (two tied claims and a third, stronger one).
+                contradicted = [target] + [
+                    row
+                    for row, similarity in options
+                    if row is not target and detect(candidate.content, text_of(row), similarity) is Decision.CONFLICT
+                ]
+                verdicts = [
+                    (row, judge.settle(claim, category=candidate.category, confidence=candidate.confidence, existing=row))
+                    for row in contradicted
+                ]
+                settled = [(row, verdict) for row, verdict in verdicts if verdict is not None]
+                if len(settled) < len(verdicts):
+                    # A contradiction with the owner's own words: the owner is asked.
+                    self._dispute(session, writer, owner, candidate, context, target, result, texts, pending, text_of)
+                else:
+                    self._settle(session, writer, owner, candidate, context, settled, result, texts, pending, text_of)
             elif decision is Decision.CONFLICT and target is not None:
-                verdict = (
-                    judge.settle(claim, category=candidate.category, confidence=candidate.confidence, existing=target)
-                    if judge is not None and claim is not None
-                    else None
-                )
-                if verdict is not None and verdict.winner is not None:
-                    row = self._insert(writer, candidate, context, disputed=False, event="ADD")
-                    texts[row.id] = candidate.content
-                    pending.append(row)
-                    loser = target if verdict.winner == "new" else row
-                    if loser is target:
-                        conflicts.close_for_memories(session, writer, [target.id], actor=context.actor, now=now)
-                    writer.change(
-                        loser,
-                        event="ARCHIVE",
-                        actor=context.actor,
-                        content=text_of(loser),
-                        status="archived",
-                        disputed=False,
-                        note=f"superseded by a contradicting claim: {verdict.reason}",
-                    )
-                    outcome = "won" if verdict.winner == "new" else "lost"
-                    result.events.append(
-                        AddEvent(row.id, "ADD", candidate.content, row.category, Resolution(outcome, target.id, verdict.reason))
-                    )
-                    continue
-                # No verdict (the existing memory is the owner's own word): the owner is asked.
-                # A tie between two services: a person decides, for a tenant in its review queue.
-                kind = None if verdict is None else ("review" if owner.is_tenant_family else "question")
-                row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
-                writer.change(
-                    target,
-                    event="DISPUTE",
-                    actor=context.actor,
-                    content=text_of(target),
-                    disputed=True,
-                    note=verdict.reason if verdict is not None else None,
-                )
-                conflict_id = open_conflict(session, owner, target, row, now=now, kind=kind)
-                result.conflict_ids.append(conflict_id)
-                texts[row.id] = candidate.content
-                pending.append(row)
-                tie = Resolution("review", target.id, verdict.reason, conflict_id) if verdict is not None else None
-                result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category, tie))
+                self._dispute(session, writer, owner, candidate, context, target, result, texts, pending, text_of)
             else:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
@@ -316,6 +292,99 @@ class Ingestor:
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
         writer.finish()
         return result
+
+    def _dispute(
+        self,
+        session: Session,
+        writer: MemoryWriter,
+        owner: MemoryOwner,
+        candidate: Candidate,
+        context: AddContext,
+        target: Any,
+        result: ApplyResult,
+        texts: dict[str, str],
+        pending: list[Any],
+        text_of: Any,
+        *,
+        tie: Verdict | None = None,
+    ) -> Any:
+        """CONFLICT: store the candidate, dispute both, open a question — the owner's usual one,
+        or, for a ``tie`` between two services, a review (a person decides)."""
+        kind = None if tie is None else ("review" if owner.is_tenant_family else "question")
+        row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
+        writer.change(
+            target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True,
+            note=tie.reason if tie is not None else None,
+        )
+        conflict_id = open_conflict(session, owner, target, row, now=writer.now, kind=kind)
+        result.conflict_ids.append(conflict_id)
+        texts[row.id] = candidate.content
+        pending.append(row)
+        resolution = Resolution("review", target.id, tie.reason, conflict_id) if tie is not None else None
+        result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category, resolution))
+        return row
+
+    def _settle(
+        self,
+        session: Session,
+        writer: MemoryWriter,
+        owner: MemoryOwner,
+        candidate: Candidate,
+        context: AddContext,
+        settled: list[tuple[Any, Verdict]],
+        result: ApplyResult,
+        texts: dict[str, str],
+        pending: list[Any],
+        text_of: Any,
+    ) -> None:
+        """A claim against the other services' claims it contradicts (``claims.ClaimJudge``):
+        outranked by any of them, it is stored and archived at once; else each claim it outranks
+        is archived, and each it ties with opens a review. Archived, never deleted: the history
+        keeps the reason."""
+        stronger = next(((row, v) for row, v in settled if v.winner == "existing"), None)
+        if stronger is not None:
+            winner, verdict = stronger
+            row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+            texts[row.id] = candidate.content
+            pending.append(row)
+            self._archive(writer, row, context, verdict, text_of)
+            result.events.append(
+                AddEvent(row.id, "ADD", candidate.content, row.category, Resolution("lost", winner.id, verdict.reason))
+            )
+            return
+        beaten = [(row, v) for row, v in settled if v.winner == "new"]
+        ties = [(row, v) for row, v in settled if v.winner is None]
+        for loser, verdict in beaten:
+            conflicts.close_for_memories(session, writer, [loser.id], actor=context.actor, now=writer.now)
+            self._archive(writer, loser, context, verdict, text_of)
+        if not ties:
+            row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+            texts[row.id] = candidate.content
+            pending.append(row)
+            other, verdict = beaten[0]
+            result.events.append(
+                AddEvent(row.id, "ADD", candidate.content, row.category, Resolution("won", other.id, verdict.reason))
+            )
+            return
+        (first, verdict), *others = ties
+        row = self._dispute(
+            session, writer, owner, candidate, context, first, result, texts, pending, text_of, tie=verdict
+        )
+        for other, tied in others:
+            writer.change(other, event="DISPUTE", actor=context.actor, content=text_of(other), disputed=True, note=tied.reason)
+            result.conflict_ids.append(open_conflict(session, owner, other, row, now=writer.now, kind="review"))
+
+    @staticmethod
+    def _archive(writer: MemoryWriter, loser: Any, context: AddContext, verdict: Verdict, text_of: Any) -> None:
+        writer.change(
+            loser,
+            event="ARCHIVE",
+            actor=context.actor,
+            content=text_of(loser),
+            status="archived",
+            disputed=False,
+            note=f"superseded by a contradicting claim: {verdict.reason}",
+        )
 
     def _neighbours(
         self, session: Session, owner: MemoryOwner, candidates: Sequence[Candidate], writable: Sequence[str] | None
