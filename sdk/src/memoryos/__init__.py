@@ -24,6 +24,7 @@ from ._memory import AsyncMemory, Memory
 from ._models import (
     AddResult,
     AddResultItem,
+    ClaimResolution,
     ConsentExchangeResult,
     ConversationMessage,
     EvidenceReference,
@@ -53,6 +54,7 @@ __all__ = [
     "AsyncUniversalMemory",
     "AuthError",
     "BadRequestError",
+    "ClaimResolution",
     "ConflictError",
     "ConsentExchangeResult",
     "ConversationMessage",

@@ -164,6 +164,17 @@ class RetrievalFeedbackRequest(BaseModel):
 # --- results -------------------------------------------------------------------------
 
 
+class ClaimResolution(BaseModel):
+    """How a service writer's claim fared against another service's claim it contradicts
+    (an add with ``source``): ``won`` (the other is archived), ``lost`` (this one is archived),
+    ``review`` (equal authority, time and confidence: the tenant decides, ``review_id``)."""
+
+    outcome: Literal["won", "lost", "review"]
+    other_memory_id: str
+    reason: str
+    review_id: str | None = None
+
+
 class AddResultItem(BaseModel):
     """One memory an add wrote, changed, skipped as a duplicate, or found in conflict."""
 
@@ -171,6 +182,7 @@ class AddResultItem(BaseModel):
     event: str
     memory: str | None = None
     category: str | None = None
+    resolution: ClaimResolution | None = None
 
 
 class AddResult(BaseModel):

@@ -23,6 +23,7 @@ from memoryos_server.api.routers import (
     memories_compat,
     passport,
     passport_memories,
+    provenance,
     tenant,
     universal,
     users,
@@ -111,7 +112,7 @@ def create_app(
 
     install_error_handlers(app)
     routers = (
-        health.router, auth.router, tenant.router, users.router,
+        health.router, auth.router, tenant.router, provenance.router, users.router,
         memories_compat.router, memories.router, workspace.router, workspace.reviews_router,
         agents.router, connectors.router, admin.router,
         passport.router, passport_memories.memories_router, passport_memories.questions_router, passport_memories.router,

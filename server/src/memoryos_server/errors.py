@@ -213,6 +213,42 @@ class SignupDisabled(MemoryOSError):
     error = "signup_disabled"
 
 
+# --- provenance (service writers and their source events) ---------------------------------
+
+
+class ProvenanceInvalid(ValidationFailed):
+    """A service writer or an add's ``source`` that does not hold together."""
+
+    error = "invalid_provenance"
+
+    def __init__(self, error: str | None = None, message: str | None = None, *, details: Any = None) -> None:
+        if error:
+            self.error = error
+        super().__init__(message, details=details)
+
+
+class ServiceWriterNotFound(NotFound):
+    """``source.service`` (or a writer's key in a path) names no writer of this tenant."""
+
+    error = "service_writer_not_found"
+
+
+class ServiceWriterExists(AlreadyExists):
+    error = "service_writer_exists"
+
+
+class WriterBoundToAnotherKey(PermissionDenied):
+    """The writer accepts claims only through the API key bound to it."""
+
+    error = "writer_bound_to_another_key"
+
+
+class SourceEventConflict(MemoryOSError):
+    """An event id seen before, sent again with another payload."""
+
+    error = "source_event_conflict"
+
+
 # --- the server itself ------------------------------------------------------------------
 
 

@@ -176,3 +176,51 @@ def test_concurrent_repeats_of_one_idempotency_key_write_once(
     assert len({r.content for r in answers}) == 1
     listed = client.get("/v1/memories", headers=tenant.key_headers("carol")).json()
     assert listed["pagination"]["total"] == 1
+
+
+def test_a_queued_claim_points_to_its_event_and_authority_settles_it(isolated_app: Callable[..., TestClient]) -> None:
+    """With LLM extraction a service's claim is queued: the model reads it as the end-user's own
+    statement, the worker's memories point to the event, and authority settles a contradiction."""
+    growth = {"content": "Is on the Growth plan", "category": "fact", "importance": 6, "confidence": 0.9}
+    starter = {"content": "Is on the Starter plan", "category": "fact", "importance": 6, "confidence": 0.9}
+    with FakeLLM(memories=[growth]) as llm:
+        client = isolated_app(llm_base_url=llm.url, llm_model="test-model")
+        tenant = create_tenant(client)
+        for writer in (
+            {"service_key": "billing", "authority_rules": {"categories": {"fact": 80}}},
+            {"service_key": "support", "authority_rules": {"default_priority": 50}},
+        ):
+            assert client.post("/v1/tenant/service-writers", json=writer, headers=tenant.jwt_headers()).status_code == 201
+
+        def claim(text: str, service: str, event_id: str) -> httpx.Response:
+            return client.post(
+                "/v1/memories/add",
+                json={
+                    "messages": [{"role": "assistant", "content": text}],
+                    "source": {"service": service, "event_id": event_id},
+                },
+                headers=tenant.key_headers("alice"),
+            )
+
+        first = claim("Customer is on the Growth plan.", "billing", "b-1")
+        assert first.status_code == 200 and first.json()["status"] == "queued"
+        first_job = _wait_for_job(client, tenant, first.json()["job_id"])
+        assert "I am on the Growth plan." in json.dumps(llm.requests[0]["body"])
+        # A replay of the queued event answers the first answer and queues nothing.
+        replayed = claim("Customer is on the Growth plan.", "billing", "b-1")
+        assert replayed.content == first.content and len(llm.requests) == 1
+        llm.memories = [starter]
+        second = claim("Customer is on the Starter plan.", "support", "s-1")
+        second_job = _wait_for_job(client, tenant, second.json()["job_id"])
+    assert first_job["status"] == second_job["status"] == "completed"
+    listed = {m["content"]: m for m in client.get("/v1/memories", headers=tenant.key_headers("alice")).json()["data"]}
+    assert listed["Is on the Growth plan"]["status"] == "active"
+    assert listed["Is on the Starter plan"]["status"] == "archived"
+    events = {e["event_id"]: e for e in client.get("/v1/tenant/source-events", headers=tenant.jwt_headers()).json()["data"]}
+    assert events["b-1"]["job_id"] == first_job["job_id"] and events["s-1"]["job_id"] == second_job["job_id"]
+    assert listed["Is on the Growth plan"]["source_event_id"] == events["b-1"]["id"]
+    assert events["s-1"]["memory_ids"] == [listed["Is on the Starter plan"]["id"]]
+    history = client.get(
+        f"/v1/memories/{listed['Is on the Starter plan']['id']}/history", headers=tenant.key_headers("alice")
+    ).json()["data"]
+    assert [v["event"] for v in history] == ["ADD", "ARCHIVE"] and "outranks" in history[-1]["note"]

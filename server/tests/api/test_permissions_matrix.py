@@ -115,6 +115,13 @@ class Org:
         assert created.status_code == 201, created.text
         return str(created.json()["data"]["id"])
 
+    def writer(self) -> str:
+        """A new service writer's key (registered by the owner)."""
+        key = f"svc-{secrets.token_hex(4)}"
+        created = self.client.post("/v1/tenant/service-writers", json={"service_key": key}, headers=self.handle.jwt_headers())
+        assert created.status_code == 201, created.text
+        return key
+
     def end_user(self) -> str:
         name = f"eu-{secrets.token_hex(4)}"
         principal = self.services.identity.authenticate_request(
@@ -278,6 +285,25 @@ CASES: list[RouteCase] = [
             c, "POST", "/v1/tenant/memory-passport/link-token", json={"agent_id": o.agent_id, "external_user_id": "customer-1"}
         ),
     ),
+    # Provenance: service writers and their source events.
+    RouteCase(
+        "POST", "/v1/tenant/service-writers", P.WRITERS_MANAGE, 201,
+        lambda o, c: o.call(c, "POST", "/v1/tenant/service-writers", json={"service_key": f"svc-{secrets.token_hex(4)}"}),
+    ),
+    RouteCase("GET", "/v1/tenant/service-writers", P.PROVENANCE_READ, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/service-writers")),
+    RouteCase(
+        "GET", "/v1/tenant/service-writers/{service_key}", P.PROVENANCE_READ, 200,
+        lambda o, c: o.call(c, "GET", f"/v1/tenant/service-writers/{o.writer()}"),
+    ),
+    RouteCase(
+        "PATCH", "/v1/tenant/service-writers/{service_key}", P.WRITERS_MANAGE, 200,
+        lambda o, c: o.call(c, "PATCH", f"/v1/tenant/service-writers/{o.writer()}", json={"display_name": "Renamed"}),
+    ),
+    RouteCase(
+        "DELETE", "/v1/tenant/service-writers/{service_key}", P.WRITERS_MANAGE, 200,
+        lambda o, c: o.call(c, "DELETE", f"/v1/tenant/service-writers/{o.writer()}"),
+    ),
+    RouteCase("GET", "/v1/tenant/source-events", P.PROVENANCE_READ, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/source-events")),
     # Operators only.
     RouteCase("GET", "/v1/admin/agents", None, 200, lambda o, c: o.call(c, "GET", "/v1/admin/agents")),
     RouteCase(
@@ -411,8 +437,9 @@ def test_authenticated_only_routes_answer_every_credential(org: Org) -> None:
 
 def test_the_table_says_what_spec_4_says() -> None:
     """SPEC §4: owner/admin manage members, keys, agents, connectors; developer manages keys,
-    agents, connectors; analyst reads usage and reviews; member and viewer read only."""
-    manage = {P.MEMBERS_MANAGE, P.KEYS_MANAGE, P.AGENTS_MANAGE, P.CONNECTORS_MANAGE}
+    agents, connectors; analyst reads usage and reviews; member and viewer read only. Service
+    writers are managed by the roles that manage keys and connectors (owner, admin, developer)."""
+    manage = {P.MEMBERS_MANAGE, P.KEYS_MANAGE, P.AGENTS_MANAGE, P.CONNECTORS_MANAGE, P.WRITERS_MANAGE}
     writes = manage | {P.MEMORY_WRITE, P.WORKSPACE_WRITE, P.REVIEWS_ANSWER, P.USERS_DELETE, P.USERS_EXPORT}
     for role in ("owner", "admin"):
         assert ROLE_PERMISSIONS[role] == frozenset(Permission)
@@ -425,6 +452,9 @@ def test_the_table_says_what_spec_4_says() -> None:
         assert {P.USAGE_READ, P.REVIEWS_READ, P.USERS_READ} <= ROLE_PERMISSIONS[role], role
     # Tenant backends never manage people or credentials, whoever made them.
     assert not ROLE_PERMISSIONS[SERVICE_ROLE] & {P.MEMBERS_MANAGE, P.KEYS_MANAGE, P.MEMBERS_READ}
+    # Nor the service writers: a key could bind a writer to itself or raise its own authority.
+    assert P.WRITERS_MANAGE not in ROLE_PERMISSIONS[SERVICE_ROLE]
+    assert P.WRITERS_MANAGE in ROLE_PERMISSIONS["developer"] and P.PROVENANCE_READ in ROLE_PERMISSIONS["analyst"]
     # Roles only ever add rights going up the list: an owner can do all an admin can, and so on.
     for higher, lower in zip(MEMBERSHIP_ROLES, MEMBERSHIP_ROLES[1:]):
         assert ROLE_PERMISSIONS[lower] <= ROLE_PERMISSIONS[higher], (higher, lower)

@@ -54,6 +54,11 @@ CONFLICTS = [
     ("Wakes up early", "Wakes up late", 0.86),
     ("Works remotely on Fridays", "Works from the office on Fridays", 0.76),
     ("Used to live in Berlin", "Lives in Berlin", 0.80),
+    # A plan, a tier, an office is held one at a time (what services write about customers).
+    ("Is on the Growth plan", "Is on the Starter plan", 0.54),
+    ("Is on the free plan", "Is on the paid plan", 0.75),
+    ("Is on the Pro tier", "Is on the Enterprise tier", 0.66),
+    ("Is in the Berlin office", "Is in the London office", 0.58),
 ]
 
 UPDATES = [
@@ -63,6 +68,7 @@ UPDATES = [
     ("Has a cat named Bismuth", "Has a cat named Bismuth who is 3 years old", 0.88),
     ("Has 2 kids", "Has 2 kids, Mia and Leo", 0.64),
     ("Likes jazz", "Likes jazz, especially Coltrane", 0.81),
+    ("Is on the Growth plan", "Is on the Growth plan and pays annually", 0.80),
 ]
 
 NOOPS = [
@@ -112,6 +118,9 @@ ADDS = [
     ("Uses VS Code", "Uses Neovim for quick edits", 0.26),
     ("Reads before bed", "Meditates before bed", 0.51),
     ("Studies organic chemistry at Leeds", "Studies at the University of Leeds", 0.64),
+    # "Is in/on the …" lists memberships as much as states: only a thing held one at a time conflicts.
+    ("Is in the chess club", "Is in the book club", 0.66),
+    ("Is on the board of Acme", "Is on the board of Globex", 0.52),
 ]
 
 

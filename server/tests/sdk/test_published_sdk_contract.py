@@ -20,17 +20,26 @@ SCRIPT = Path(__file__).with_name("published_contract_script.py")
 SDK_SOURCE = Path(__file__).resolve().parents[3] / "sdk" / "src" / "memoryos"
 
 
+def register_billing_writer(tenant: TenantHandle) -> None:
+    """The script's first add is a claim of the "billing" service (``Memory.source``): a writer
+    the tenant registers first, as the published SDK's README says."""
+    created = tenant.client.post("/v1/tenant/service-writers", json={"service_key": "billing"}, headers=tenant.jwt_headers())
+    assert created.status_code == 201, created.text
+
+
 def test_the_published_sdk_drives_the_tenant_memory_api(
     live_server: LiveServer,
     tenant: TenantHandle,
     published_sdk_runner: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
+    register_billing_writer(tenant)
     user = f"sdk-user-{secrets.token_hex(4)}"
     completed = published_sdk_runner(SCRIPT, live_server.url, tenant.api_key, user, timeout=180)
     assert_the_contract_holds(json.loads(completed.stdout.strip().splitlines()[-1]), tenant)
 
 
 def test_our_sdk_drives_the_tenant_memory_api_the_same_way(live_server: LiveServer, tenant: TenantHandle) -> None:
+    register_billing_writer(tenant)
     user = f"sdk-user-{secrets.token_hex(4)}"
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), live_server.url, tenant.api_key, user],
@@ -89,7 +98,10 @@ def assert_the_contract_holds(out: dict[str, Any], tenant: TenantHandle) -> None
     [first] = [m for m in listed["items"] if m["category"] == "preference"]
     assert first["agent_id"] == "support-bot" and first["source_conversation_id"] == "conv-1"
     assert first["metadata"] == {"channel": "chat"}
-    assert first["provenance"]["service"] == "billing" and first["source_event_id"].startswith("sdk-")
+    # The claim points to its source event; its provenance keeps the SDK's own event id.
+    assert first["source_event_id"].startswith("sev_")
+    assert first["provenance"]["service"] == "billing" and first["provenance"]["event_id"].startswith("sdk-")
+    assert first["provenance"]["scope"] == {"plan": "pro"}
 
     exported = out["export"]
     assert exported["tenant_id"] == tenant.tenant_id and len(exported["memories"]) == 3

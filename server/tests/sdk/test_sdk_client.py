@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -340,6 +341,80 @@ def test_tenant_add_reads_the_extra_fields_and_keeps_one_idempotency_key_across_
     assert [(item.event, item.category) for item in result.results] == [("ADD", "preference")]
 
 
+def test_a_services_add_sends_memory_source_and_reads_the_claims_provenance() -> None:
+    """Multi-service mode as the published SDK has it: ``Memory.source`` sent as written, and the
+    claim's ``resolution``, ``source_event_id`` and ``provenance`` read back."""
+    provenance = {
+        "service": "support-service",
+        "event_id": "evt-2",
+        "observed_at": "2026-03-01T12:00:00+00:00",
+        "received_at": "2026-03-01T12:00:01+00:00",
+        "scope": {},
+        "evidence": [],
+    }
+    record = {
+        "id": "m2",
+        "content": "Is on the Starter plan",
+        "category": "fact",
+        "importance_score": 5,
+        "confidence": 0.5,
+        "is_archived": True,
+        "source_event_id": "sev_2",
+        "provenance": provenance,
+        "metadata": {},
+    }
+    server = Server(
+        httpx.Response(
+            200,
+            json={
+                **ENVELOPE,
+                "job_id": "job_8",
+                "status": "completed",
+                "nothing_to_extract": False,
+                "processing_status": "normal",
+                "results": [
+                    {
+                        "id": "m2",
+                        "event": "ADD",
+                        "memory": "Is on the Starter plan",
+                        "category": "fact",
+                        "resolution": {
+                            "outcome": "lost",
+                            "other_memory_id": "m1",
+                            "reason": "billing-service (authority 80 for fact) outranks support-service (authority 50 for fact)",
+                        },
+                    }
+                ],
+            },
+        ),
+        httpx.Response(200, json={**ENVELOPE, "data": [record], "pagination": {"next_cursor": None, "limit": 50, "total": 1}}),
+    )
+    memory = Memory(API_KEY, transport=server.transport())
+    source = Memory.source(
+        "support-service",
+        event_id="evt-2",
+        scope={"ticket": "T-1"},
+        evidence=[{"source_type": "ticket", "reference": "T-1"}],
+    )
+    added = memory.add(
+        messages=[{"role": "assistant", "content": "Customer is on the Starter plan."}],
+        external_user_id="cust",
+        source=source,
+    )
+    sent = server.body(0)["source"]
+    assert sent["service"] == "support-service" and sent["event_id"] == "evt-2"
+    assert sent["scope"] == {"ticket": "T-1"} and sent["evidence"] == [{"source_type": "ticket", "reference": "T-1"}]
+    assert datetime.fromisoformat(sent["observed_at"].replace("Z", "+00:00")) == source.observed_at
+    [item] = added.results
+    assert item.resolution is not None and item.resolution.outcome == "lost" and item.resolution.other_memory_id == "m1"
+    assert item.resolution.review_id is None
+    [listed] = memory.list(external_user_id="cust").items
+    assert listed.source_event_id == "sev_2" and listed.provenance == provenance and listed.is_archived
+    # A generated event id and time when none is given, as the published SDK does.
+    generated = Memory.source("billing-service")
+    assert generated.event_id.startswith("sdk-") and generated.observed_at.tzinfo is not None
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
@@ -354,6 +429,10 @@ def test_tenant_add_reads_the_extra_fields_and_keeps_one_idempotency_key_across_
         (401, "write_not_permitted", "UAT_002", AuthError),  # the status decides when they disagree
         (404, "job_not_found", "JOB_404", NotFoundError),
         (409, "clarification_already_answered", "CLR_409", ConflictError),
+        (409, "source_event_conflict", "PROV_409", ConflictError),
+        (403, "writer_bound_to_another_key", "PROV_403", PermissionDeniedError),
+        (404, "service_writer_not_found", "PROV_404", NotFoundError),
+        (422, "invalid_provenance", "PROV_422", ValidationError),
         (422, "validation_failed", "REQ_422", ValidationError),
         (400, "end_user_required", "REQ_400", BadRequestError),
         (410, "link_expired", "PLINK_410", MemoryOSError),

@@ -12,6 +12,7 @@ from starlette.routing import Match
 
 from memoryos_server import errors as e
 from memoryos_server.api.envelope import error_response
+from memoryos_server.storable import UNSTORABLE_MESSAGE
 
 
 # Most specific class first is not needed: lookup walks each error's MRO.
@@ -52,6 +53,11 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.LinkForAnotherAgent: (403, "PLINK_403"),
     e.LinkExpired: (410, "PLINK_410"),
     e.EncryptionKeyDestroyed: (404, "USR_404"),
+    e.ProvenanceInvalid: (422, "PROV_422"),
+    e.ServiceWriterNotFound: (404, "PROV_404"),
+    e.ServiceWriterExists: (409, "REQ_409"),
+    e.WriterBoundToAnotherKey: (403, "PROV_403"),
+    e.SourceEventConflict: (409, "PROV_409"),
     e.ServiceUnavailable: (503, "SRV_503"),
 }
 
@@ -104,16 +110,34 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted([*methods, "HEAD"] if "GET" in methods else methods)
 
 
+# SPEC §5: an invalid service writer or an add's invalid ``source`` is PROV_422.
+_PROVENANCE_PATHS = ("/v1/tenant/service-writers",)
+
+
+def _about_provenance(request: Request, details: list[dict[str, Any]]) -> bool:
+    """Every error is in a service writer's request or an add's ``source`` block. Text no
+    database can store is refused as REQ_422 everywhere (SPEC §8), provenance included."""
+    if not details or any(UNSTORABLE_MESSAGE in item["msg"] for item in details):
+        return False
+    if request.url.path.startswith(_PROVENANCE_PATHS):
+        return True
+    return all(item["loc"][:2] == ["body", "source"] for item in details)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.MemoryOSError)
     async def _domain(_request: Request, error: e.MemoryOSError) -> JSONResponse:
         return domain_error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         details = _validation_details(list(error.errors()))
         if any(item["type"] == "json_invalid" for item in details):
             return error_response(400, "malformed_json", "REQ_400", details=details, message="the body is not valid JSON")
+        if _about_provenance(request, details):
+            return error_response(
+                422, "invalid_provenance", "PROV_422", details=details, message="the service writer or source is not valid"
+            )
         return error_response(422, "validation_error", "REQ_422", details=details, message="the request is not valid")
 
     @app.exception_handler(StarletteHTTPException)

@@ -128,9 +128,9 @@ def scope_dependency(mount: MemoryMount, need: Need, *, body: type[BaseModel] | 
 
 @dataclass(frozen=True)
 class AddRoute:
-    """``body`` has ``chat_messages()``, ``service_arguments()`` and ``fingerprint()``; the
-    idempotency key comes from the ``Idempotency-Key`` header (``header_key``) or the body's
-    ``idempotency_key``."""
+    """``body`` has ``chat_messages()``, ``service_arguments()`` and ``fingerprint()`` (and,
+    where a service writer may make the add a claim, ``source_block()``); the idempotency key
+    comes from the ``Idempotency-Key`` header (``header_key``) or the body's ``idempotency_key``."""
 
     body: type[BaseModel]
     summary: str
@@ -225,13 +225,18 @@ def _add_route(router: APIRouter, mount: MemoryMount, spec: AddRoute) -> None:
     Body = spec.body
 
     def add_memories(body: Body, scope: Scope, session: WriteSession, services: ServicesDep, idempotency_key: IdempotencyKey = None) -> Response:  # type: ignore[valid-type]
-        """The answer is replayed byte for byte for a repeated idempotency key (24 h)."""
+        """The answer is replayed byte for byte for a repeated idempotency key (24 h), and for a
+        repeated source event (the same service and event id, with the same payload)."""
         key = idempotency_key if spec.header_key else getattr(body, "idempotency_key", None)
         owner = services.memory.writable(scope)
+        source = body.source_block() if hasattr(body, "source_block") else None
+
+        def add(claim: Any) -> bytes:
+            outcome = services.memory.add(session, scope, messages=body.chat_messages(), claim=claim, **body.service_arguments())
+            return add_body(outcome)
 
         def produce() -> bytes:
-            outcome = services.memory.add(session, scope, messages=body.chat_messages(), **body.service_arguments())
-            return add_body(outcome)
+            return services.provenance.once(session, scope, source, payload=body.fingerprint(), produce=add)
 
         content, _replayed = services.memory.idempotency.once(
             session, owner=owner, caller=scope.caller, key=key, request=body.fingerprint(), produce=produce

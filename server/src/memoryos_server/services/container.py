@@ -24,6 +24,7 @@ from memoryos_server.services.passport.grants import GrantService
 from memoryos_server.services.passport.pairwise import PairwiseIdentities
 from memoryos_server.services.passport.scopes import PassportScopes
 from memoryos_server.services.passport.service import PassportService
+from memoryos_server.services.provenance import ProvenanceService
 from memoryos_server.services.passport.sessions import PassportSessionService
 from memoryos_server.services.ratelimit import RateLimiter
 from memoryos_server.services.runtime import Runtime
@@ -49,6 +50,7 @@ class Services:
     tenant_audit: TenantAuditService
     usage: UsageService
     feedback: RetrievalFeedbackService
+    provenance: ProvenanceService
     # the Memory Passport
     passport: PassportService
     sessions: PassportSessionService
@@ -68,6 +70,7 @@ def build_services(runtime: Runtime) -> Services:
 
     identity = IdentityService(runtime, limiter=limiter)
     seen = SeenLog()
+    scopes = TenantScopes(identity, seen=seen)
     tenant_audit = TenantAuditService(audit)
 
     agents = AgentService(runtime, audit=audit)
@@ -97,11 +100,12 @@ def build_services(runtime: Runtime) -> Services:
         identity=identity,
         members=MemberService(runtime, identity=identity, email=email),
         users=EndUserService(runtime, identity=identity, seen=seen, audit=tenant_audit),
-        scopes=TenantScopes(identity, seen=seen),
+        scopes=scopes,
         seen=seen,
         tenant_audit=tenant_audit,
         usage=UsageService(),
         feedback=RetrievalFeedbackService(audit),
+        provenance=ProvenanceService(runtime, identity=identity, memory=memory, scopes=scopes),
         passport=passport,
         sessions=PassportSessionService(passport, audit=audit),
         agents=agents,

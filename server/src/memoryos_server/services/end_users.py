@@ -124,6 +124,9 @@ def export_memories(runtime: Runtime, session: Session, owner: User) -> list[dic
                 "created_at": memory.created_at.isoformat(),
                 "updated_at": memory.updated_at.isoformat(),
                 "metadata": key.decrypt_json(memory.metadata_ct, aad=memory.id.encode()) or {},
+                # A service writer's claim: its source event, and where it came from.
+                "source_event_id": memory.source_event_id,
+                "provenance": key.decrypt_json(memory.source_ct, aad=memory.id.encode()) if memory.source_event_id else None,
                 "versions": [
                     {
                         "version": v.version,
@@ -133,6 +136,8 @@ def export_memories(runtime: Runtime, session: Session, owner: User) -> list[dic
                         "importance_score": v.importance,
                         "status": v.status,
                         "actor": v.actor,
+                        "note": v.note,
+                        "source_event_id": v.source_event_id,
                         "created_at": v.created_at.isoformat(),
                     }
                     for v in versions.get(memory.id, [])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from datetime import datetime
 
 from memoryos_server.errors import BadRequest
 
@@ -38,3 +41,26 @@ def row_number_cursor(cursor: str | None, *, prefix: str = "") -> int | None:
     if value is None:
         raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
     return value
+
+
+def encode_time_cursor(moment: datetime, row_id: str) -> str:
+    """The cursor after a row of a newest-first list: its time and id, opaque to clients."""
+    raw = f"{moment.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """(time, id) from a cursor ``encode_time_cursor`` made; anything else is a 400."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, row_id = raw.partition("|")
+        moment = datetime.fromisoformat(created)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("invalid_cursor", "the cursor is not one this API returned") from exc
+    # Row ids are short printable ASCII; anything else (a NUL, say) never came from this API
+    # and must not reach the database, which would refuse it with a 500.
+    if not row_id or len(row_id) > 64 or not (row_id.isascii() and row_id.isprintable()) or moment.tzinfo is None:
+        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
+    return moment, row_id

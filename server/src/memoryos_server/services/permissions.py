@@ -16,6 +16,11 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys.manage"  # API keys and OAuth clients
     AGENTS_MANAGE = "agents.manage"
     CONNECTORS_MANAGE = "connectors.manage"  # link tokens, directory entry
+    # Service writers: who may claim what about end-users, with what authority, through which
+    # key. Managed by the roles that manage keys and connectors, never by a key itself (a key
+    # could otherwise bind a writer to itself or raise its own authority).
+    WRITERS_MANAGE = "provenance.manage"
+    PROVENANCE_READ = "provenance.read"  # the writers and their source events
     USAGE_READ = "usage.read"
     REVIEWS_READ = "reviews.read"
     REVIEWS_ANSWER = "reviews.answer"
@@ -44,6 +49,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.KEYS_MANAGE,
             P.AGENTS_MANAGE,
             P.CONNECTORS_MANAGE,
+            P.WRITERS_MANAGE,
+            P.PROVENANCE_READ,
             P.USAGE_READ,
             P.REVIEWS_READ,
             P.REVIEWS_ANSWER,
@@ -55,7 +62,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # the organisation's own records — the end-user list, usage, the review queue — but not an
     # end-user's memories or their export, nor any write: a key a member's rights bound could
     # otherwise write every end-user's memories. Member and viewer grant the same rights today.
-    "analyst": frozenset(_READERS),
+    "analyst": frozenset(_READERS | {P.PROVENANCE_READ}),
     "member": frozenset(_READERS),
     "viewer": frozenset(_READERS),
     SERVICE_ROLE: frozenset(
@@ -70,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.USERS_READ,
             P.USERS_EXPORT,
             P.USERS_DELETE,
+            P.PROVENANCE_READ,
         }
     ),
 }

@@ -7,6 +7,7 @@ only ever sees the scope. Each builder checks the caller's right to the memories
   dashboard human for their own memories in the tenant of their JWT;
 - ``workspace``: a member on the tenant's workspace memories (and their reviews);
 - ``tenant``: tenant-wide calls that name no owner (job status, delete by memory id);
+- ``reviews``: the tenant's review queue, whoever's memories each review is about;
 - the passport builders (an agent within its grant, a passport user on their own memories)
   live with the passport (``services/passport``).
 
@@ -82,15 +83,26 @@ class TenantScopes:
         scope = self._scope(session, principal, None, tenant_id=tenant_id, conflicts="clarification", write=write)
         return dataclasses.replace(scope, tenant_wide=True)
 
-    def owner_of_memory(self, session: Session, scope: MemoryScope, memory_id: str) -> MemoryScope:
+    def reviews(self, session: Session, principal: Principal, permission: Permission) -> MemoryScope:
+        """The tenant's review queue: every review of the tenant, whoever's memories it is about
+        (the workspace's contradictions; ties between two service writers on an end-user's).
+        Answering one narrows the scope to that owner (``MemoryService.review_scope``)."""
+        tenant_id = principal.require(permission)
+        write = permission in _WRITING
+        scope = self._scope(session, principal, None, tenant_id=tenant_id, conflicts="review", write=write)
+        return dataclasses.replace(scope, tenant_wide=True)
+
+    def owner_of_memory(self, session: Session, scope: MemoryScope, memory_id: str, *, seen: bool = True) -> MemoryScope:
         """A tenant-wide writer narrowed to the end-user owning one of the tenant's end-user
         memories (the published SDK deletes by memory id alone). A dashboard human's own
-        memories (kind ``member``) are theirs alone, never the backend's."""
+        memories (kind ``member``) are theirs alone, never the backend's. ``seen``: the tenant
+        acts for the end-user (not a dashboard reading a memory's history)."""
         row = MemoryRepository(session, TENANT).in_tenant(scope.tenant_id or 0, memory_id, scope="tenant")
         user = UserRepository(session).by_id(row.owner_id) if row is not None else None
         if user is None or user.kind != "end_user":
             raise MemoryNotFound("no such memory")
-        self.seen.note(user)
+        if seen:
+            self.seen.note(user)
         return MemoryScope(
             owner=MemoryOwner.end_user(user, tenant_id=scope.tenant_id),
             actor=scope.actor,

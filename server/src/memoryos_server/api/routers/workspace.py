@@ -1,5 +1,6 @@
 """Workspace memory: tenant-wide memories written by members (not tied to an end-user), and the
-reviews their contradictions open for the dashboard."""
+tenant's review queue: the contradictions between workspace memories, and the ties between two
+service writers' claims about an end-user."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from memoryos_server.api.memory_routes import (
     memory_router,
     scope_dependency,
 )
-from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, ReviewOut, WorkspaceAddIn
+from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, TenantReviewOut, WorkspaceAddIn
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
@@ -38,7 +39,7 @@ def workspace_scope(session: Session, services: Services, principal: Principal, 
 
 def review_scope(session: Session, services: Services, principal: Principal, need: Need, named: str | None) -> MemoryScope:
     permission = Permission.REVIEWS_READ if need is Need.READ else Permission.REVIEWS_ANSWER
-    return services.scopes.workspace(session, principal, permission)
+    return services.scopes.reviews(session, principal, permission)
 
 
 WORKSPACE = MemoryMount(prefix="/v1/workspace/memories", tags=["workspace"], caller=TenantPrincipal, resolve=workspace_scope)
@@ -59,7 +60,11 @@ reviews_router = memory_router(
 ReviewReader = scope_dependency(REVIEWS, Need.READ)
 
 
-@reviews_router.get("", summary="Workspace conflicts to review (open ones by default)", response_model=Paged[ReviewOut])
+@reviews_router.get(
+    "",
+    summary="Conflicts to review: workspace contradictions and service writers' ties (open ones by default)",
+    response_model=Paged[TenantReviewOut],
+)
 def list_reviews(
     scope: ReviewReader,  # type: ignore[valid-type]
     session: ReadSession,
@@ -69,4 +74,4 @@ def list_reviews(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     result = services.memory.questions(session, scope, status=None if status == "all" else status, cursor=cursor, limit=limit)
-    return page([ReviewOut.of(r) for r in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)
+    return page([TenantReviewOut.of(r) for r in result.items], next_cursor=result.next_cursor, limit=limit, total=result.total)

@@ -326,6 +326,8 @@ class ExportedVersionOut(Out):
     importance_score: float
     status: str
     actor: str | None
+    note: str | None = Field(default=None, description="Why, where the actor does not say it")
+    source_event_id: str | None = Field(default=None, description="The service writer's claim this text came from")
     created_at: str
 
 
@@ -341,6 +343,8 @@ class ExportedMemoryOut(Out):
     created_at: str
     updated_at: str
     metadata: dict[str, Any]
+    source_event_id: str | None = Field(default=None, description="sev_…: the service writer's claim this memory is")
+    provenance: dict[str, Any] | None = Field(default=None, description="The claim's service, event id, times, scope, evidence")
     versions: list[ExportedVersionOut]
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from memoryos_server.api.envelope import Envelope, Out, Timestamp, now_iso
 from memoryos_server.request_context import current_request_id
 from memoryos_server.api.schemas.common import Lenient, Moment, Strict
+from memoryos_server.api.schemas.provenance import SourceIn
 from memoryos_server.engine.types import CATEGORIES, Category, ChatMessage
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory import (
@@ -27,6 +28,8 @@ from memoryos_server.services.memory import (
     RetrieveOutcome,
     VersionView,
 )
+from memoryos_server.services.memory.types import Resolution, VersionSource
+from memoryos_server.services.provenance import SourceBlock
 
 Format = Literal["bullets", "json", "xml"]
 AnswerChoice = Literal["A", "B", "both", "neither"]
@@ -55,16 +58,22 @@ class AddIn(Lenient):
     messages: list[MessageIn] = Field(min_length=1, max_length=64)
     agent_id: str | None = Field(default=None, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    source: dict[str, Any] | None = None
+    source: SourceIn | None = Field(
+        default=None,
+        description=(
+            "The add is a claim of a registered service writer (POST /v1/tenant/service-writers): "
+            "every message is read as a statement about the end-user, whatever its role"
+        ),
+    )
     conversation_id: str | None = Field(default=None, min_length=1, max_length=255)
     infer: bool = True
     # For infer: false — the category of the verbatim memories (else metadata.category, else fact).
     category: Category | None = None
 
-    @field_validator("metadata", "source")
+    @field_validator("metadata")
     @classmethod
     def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _bounded_json(value, "metadata and source")
+        return _bounded_json(value, "metadata")
 
     @model_validator(mode="after")
     def _category_from_metadata(self) -> AddIn:
@@ -84,18 +93,20 @@ class AddIn(Lenient):
             "infer": self.infer,
             "category": self.category,
             "metadata": self.metadata,
-            "source": self.source,
             "conversation_id": self.conversation_id,
             "agent_id": self.agent_id,
         }
 
+    def source_block(self) -> SourceBlock | None:
+        return self.source.block() if self.source is not None else None
+
     def fingerprint(self) -> dict[str, Any]:
-        """What a repeat with the same idempotency key must ask again."""
+        """What a repeat with the same idempotency key (or source event id) must ask again."""
         return add_request(self.chat_messages(), infer=self.infer, category=self.category)
 
 
 class WorkspaceAddIn(AddIn):
-    pass
+    """A source is refused here: service writers make claims about end-users (``PROV_422``)."""
 
 
 class RetrieveIn(Lenient):
@@ -167,11 +178,29 @@ class ReviewAnswerIn(Strict):
 # --- answers ------------------------------------------------------------------------------------
 
 
+class ResolutionOut(Out):
+    """How a service writer's claim fared against another service's claim it contradicts."""
+
+    outcome: Literal["won", "lost", "review"] = Field(
+        description="won: the other claim is archived; lost: this one is archived; review: a tie, for the tenant to decide"
+    )
+    other_memory_id: str
+    reason: str
+    review_id: str | None = Field(default=None, description="The tenant review opened for a tie (GET /v1/tenant/reviews)")
+
+    @classmethod
+    def of(cls, resolution: Resolution) -> ResolutionOut:
+        return cls(**resolution.as_dict())
+
+
 class AddEventOut(Out):
     id: str
     event: Literal["ADD", "UPDATE", "NOOP", "CONFLICT"]
     memory: str
     category: Category
+    resolution: ResolutionOut | None = Field(
+        default=None, description="Present when a service writer's claim contradicted another service's claim"
+    )
 
 
 class AddOut(Out):
@@ -196,15 +225,25 @@ class AddOut(Out):
             status=outcome.status,
             nothing_to_extract=outcome.nothing_to_extract,
             processing_status="normal",
-            results=[AddEventOut(**event.as_dict()) for event in outcome.results],
+            results=[
+                AddEventOut(
+                    id=event.id,
+                    event=event.event,
+                    memory=event.memory,
+                    category=event.category,  # type: ignore[arg-type]
+                    resolution=ResolutionOut.of(event.resolution) if event.resolution is not None else None,
+                )
+                for event in outcome.results
+            ],
             memories_created=len(outcome.created_memory_ids),
             skipped=outcome.skipped,
         )
 
 
 def add_body(outcome: AddOutcome) -> bytes:
-    """The add answer as bytes: what an idempotent repeat replays, byte for byte."""
-    return AddOut.of(outcome).model_dump_json().encode()
+    """The add answer as bytes: what an idempotent repeat replays, byte for byte. A result
+    carries ``resolution`` only when a service's claim met another's (SPEC §5 lists the rest)."""
+    return AddOut.of(outcome).model_dump_json(exclude_none=True).encode()
 
 
 class MemoryOut(Out):
@@ -230,8 +269,12 @@ class MemoryOut(Out):
     version: int
     agent_id: str | None
     source_conversation_id: str | None
-    source_event_id: str | None
-    provenance: dict[str, Any] | None
+    source_event_id: str | None = Field(
+        description="sev_…: the source event of the service writer whose claim this memory is (GET /v1/tenant/source-events)"
+    )
+    provenance: dict[str, Any] | None = Field(
+        description="Where it came from: for a service's claim its service, event_id, observed_at, received_at, scope, evidence"
+    )
     metadata: dict[str, Any]
 
     @classmethod
@@ -257,7 +300,7 @@ class MemoryOut(Out):
             version=view.version,
             agent_id=view.agent_id,
             source_conversation_id=view.conversation_id,
-            source_event_id=(view.source or {}).get("event_id"),
+            source_event_id=view.source_event_id,
             provenance=view.source,
             metadata=view.metadata,
         )
@@ -276,6 +319,8 @@ class RetrievedOut(Out):
     created_at: Timestamp
     disputed: bool
     unconfirmed: bool
+    source_event_id: str | None = Field(description="sev_…: the source event, when a service writer's claim")
+    provenance: dict[str, Any] | None = Field(description="The claim's service, event_id, observed_at, scope, evidence")
 
     @classmethod
     def of(cls, memory: RetrievedMemory) -> RetrievedOut:
@@ -292,6 +337,8 @@ class RetrievedOut(Out):
             created_at=memory.created_at,
             disputed=memory.disputed,
             unconfirmed=memory.unconfirmed,
+            source_event_id=memory.source_event_id,
+            provenance=memory.provenance,
         )
 
 
@@ -346,6 +393,17 @@ class ReviewOut(ClarificationOut):
             created_at=view.created_at,
             resolved_at=view.resolved_at,
         )
+
+
+class TenantReviewOut(ReviewOut):
+    """A tenant review: a workspace contradiction, or a tie between two service writers' claims
+    about an end-user (``external_user_id``)."""
+
+    external_user_id: str | None = Field(description="The end-user whose memories disagree; null for the workspace")
+
+    @classmethod
+    def of(cls, view: ClarificationView) -> TenantReviewOut:
+        return cls(**dict(ReviewOut.of(view)), external_user_id=view.external_user_id)
 
 
 class RetrieveOut(Out):
@@ -413,6 +471,28 @@ class JobOut(Out):
         )
 
 
+class VersionSourceOut(Out):
+    """The service writer's claim a version's text came from: who said it, and when."""
+
+    source_event_id: str
+    service: str | None
+    service_name: str | None = Field(description="The writer's display name, while it is registered")
+    event_id: str | None
+    observed_at: Timestamp | None
+    received_at: Timestamp | None
+
+    @classmethod
+    def of(cls, source: VersionSource) -> VersionSourceOut:
+        return cls(
+            source_event_id=source.source_event_id,
+            service=source.service,
+            service_name=source.service_name,
+            event_id=source.event_id,
+            observed_at=source.observed_at,
+            received_at=source.received_at,
+        )
+
+
 class VersionOut(Out):
     version: int
     event: str
@@ -422,6 +502,8 @@ class VersionOut(Out):
     status: str
     actor: str | None
     actor_name: str | None = Field(description="The agent's name when an agent wrote this version")
+    note: str | None = Field(description="Why, when the actor does not say it: the rule that archived a losing claim")
+    source: VersionSourceOut | None = Field(description="The service writer's claim this text came from")
     created_at: Timestamp
 
     @classmethod
@@ -435,6 +517,8 @@ class VersionOut(Out):
             status=view.status,
             actor=view.actor,
             actor_name=view.actor_name,
+            note=view.note,
+            source=VersionSourceOut.of(view.source) if view.source is not None else None,
             created_at=view.created_at,
         )
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import Enum, StrEnum
 
-from .lexical import ANTONYMS, MULTI_VALUED, SINGLE_VALUED, Kind, Token, cached_tokens
+from .lexical import ANTONYMS, MULTI_VALUED, ONE_AT_A_TIME, SINGLE_VALUED, Kind, Token, cached_tokens
 
 
 class Decision(StrEnum):
@@ -127,7 +127,7 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
         return Assessment(Decision.ADD, "no subject in common")
 
     blocks = [
-        (_classify(old_tokens[i1:i2], new_tokens[j1:j2]), _frame_before(old_tokens, opcodes, i1))
+        (_classify(old_tokens[i1:i2], new_tokens[j1:j2]), _frame_before(old_tokens, opcodes, i1, i2))
         for tag, i1, i2, j1, j2 in opcodes
         if tag != "equal"
     ]
@@ -223,11 +223,14 @@ def _one_contains_other(a: list[str], b: list[str]) -> bool:
     return not (ca - cb) or not (cb - ca)
 
 
-def _frame_before(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, int, int]], start: int) -> _Frame:
+def _frame_before(
+    tokens: Sequence[Token], opcodes: list[tuple[str, int, int, int, int]], start: int, end: int
+) -> _Frame:
     """The relation that governs a differing stretch: the first relation word shared before it.
 
     The first, not the nearest: in "has a dog named Rex" the relation is "has" (one may have
-    two dogs), not "named".
+    two dogs), not "named". A leading "is" lists a trait ("Is a vegetarian"), unless the
+    stretch names one of a thing held one at a time ("Is on the Growth plan": ``ONE_AT_A_TIME``).
     """
     before = [tokens[i] for tag, i1, i2, _, _ in opcodes if tag == "equal" for i in range(i1, i2) if i < start]
     seen_word = False
@@ -236,7 +239,9 @@ def _frame_before(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, in
             return _Frame.SINGLE if token.lemma == "prefer" else _Frame.MULTI
         if token.kind is Kind.COPULA:
             # "Manager is Alice" names one value; "Is a vegetarian" lists one trait of many.
-            return _Frame.SINGLE if seen_word else _Frame.MULTI
+            if seen_word or _names_one_of(tokens, opcodes, end):
+                return _Frame.SINGLE
+            return _Frame.MULTI
         if token.kind is Kind.WORD:
             if token.lemma in SINGLE_VALUED:
                 return _Frame.SINGLE
@@ -244,3 +249,11 @@ def _frame_before(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, in
                 return _Frame.MULTI
             seen_word = True
     return _Frame.UNKNOWN if seen_word else _Frame.SUBJECT
+
+
+def _names_one_of(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, int, int]], end: int) -> bool:
+    """The first word shared after a differing stretch is a thing held one at a time: the
+    stretch names which one ("Growth" in "on the Growth plan")."""
+    after = [tokens[i] for tag, i1, i2, _, _ in opcodes if tag == "equal" for i in range(i1, i2) if i >= end]
+    head = next((t for t in after if t.kind is Kind.WORD), None)
+    return head is not None and head.lemma in ONE_AT_A_TIME

@@ -131,6 +131,12 @@ SINGLE_VALUED = frozenset(
     for w in """live reside based located move relocate work employ prefer born marry name age
     favorite drive commute wake deadline due cost earn weigh height""".split()
 )
+# Things held one at a time, named by the word before them: "Is on the Growth plan" and "Is on
+# the Starter plan" cannot both be true, though "is" alone lists traits ("Is a runner").
+ONE_AT_A_TIME = frozenset(
+    porter_stem(w)
+    for w in "plan tier subscription package edition licence license level grade stage timezone office branch".split()
+)
 # Relations that accumulate ("likes Python", "likes Go" are both true).
 MULTI_VALUED = frozenset(
     porter_stem(w)

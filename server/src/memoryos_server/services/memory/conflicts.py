@@ -81,11 +81,15 @@ def answer(
     free_text: str | None,
     actor: str,
     now: datetime,
+    kind: str | None = None,
 ) -> AnswerOutcome:
+    """``kind``: the kind of question answered, when not the owner's usual one (a tenant review
+    about an end-user's memories)."""
     repo = MemoryRepository(session, owner.family)
-    conflict = repo.conflict(owner.id, conflict_id, for_update=True, **owner.conflict_where())
+    where = {"kind": kind} if kind is not None and owner.is_tenant_family else owner.conflict_where()
+    conflict = repo.conflict(owner.id, conflict_id, for_update=True, **where)
     if conflict is None:
-        raise not_found(owner.conflict_kind)
+        raise not_found(kind or owner.conflict_kind)
     if conflict.status != "open":
         raise ClarificationClosed("this question has already been answered", details={"resolution": conflict.answer})
     writer = MemoryWriter(session, owner, codec, now=now)

@@ -15,6 +15,12 @@ not an ADD decides:
   end-user), review (workspace) or pending question (passport user) is opened.
 - ADD: stored alongside.
 
+A candidate from a service writer (``AddContext.claim``) that contradicts other services'
+claims is settled by ``ClaimJudge`` instead (``claims.py``), against each of them: outranked by
+any, it is stored and archived at once (the claim was made); else the claims it outranks are
+archived, with the reason in their history, and a tie opens a tenant review. A claim
+contradicting the owner's own words is a CONFLICT like any other.
+
 A verbatim candidate (``infer: false``) is the caller's own text, kept as written: past the
 exact restatement it is always an ADD. Similar texts that differ by a number or an identifier
 are different records, so a verbatim add never rewrites another memory and never opens a
@@ -34,11 +40,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from memoryos_server.engine.conflicts import DEFAULT_THRESHOLDS, Decision, detect
+from memoryos_server.engine.conflicts.authority import Verdict
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Embedder, ExtractedMemory
 from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.services.memory import conflicts
+from memoryos_server.services.memory.claims import Claim, ClaimJudge
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
-from memoryos_server.services.memory.types import AddEvent
+from memoryos_server.services.memory.types import AddEvent, Resolution
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.storage.index import SearchIndex, category_mask
 from memoryos_server.storage.repositories.memories import MemoryRepository
@@ -68,6 +77,12 @@ class AddContext:
     conversation_id: str | None = None
     metadata: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
+    claim: Claim | None = None  # an add from a service writer: its source event
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """What each new memory keeps as its source: the claim's provenance, else the caller's."""
+        return self.claim.provenance if self.claim is not None else self.source
 
 
 @dataclass
@@ -195,6 +210,8 @@ class Ingestor:
         if not candidates:
             return result
         writer = MemoryWriter(session, owner, codec, now=now)  # locks the owner's writers out
+        claim = context.claim if owner.is_tenant_family else None
+        judge = ClaimJudge(session, owner.tenant_id) if claim is not None and owner.tenant_id is not None else None
         repo = MemoryRepository(session, owner.family)
         hashes = [codec.content_hash(c.content) for c in candidates]
         exact = repo.active_by_hashes(owner.id, hashes)
@@ -241,18 +258,33 @@ class Ingestor:
                     actor=context.actor,
                     importance=max(float(target.importance), candidate.importance),
                     confidence=max(float(target.confidence), candidate.confidence),
+                    # The text is now this claim's words: the memory points to its event.
+                    source=(claim.source_event_id, claim.provenance) if claim is not None else None,
                 )
                 if candidate.valid_at is not None:
                     target.valid_at = candidate.valid_at
                 texts[target.id] = candidate.content
                 result.events.append(AddEvent(target.id, "UPDATE", candidate.content, target.category))
+            elif decision is Decision.CONFLICT and target is not None and judge is not None and claim is not None:
+                # Every claim it contradicts, not only the nearest: a claim stands alone only
+                # if it outranks them all (two tied claims and a third, stronger one).
+                contradicted = [target] + [
+                    row
+                    for row, similarity in options
+                    if row is not target and detect(candidate.content, text_of(row), similarity) is Decision.CONFLICT
+                ]
+                verdicts = [
+                    (row, judge.settle(claim, category=candidate.category, confidence=candidate.confidence, existing=row))
+                    for row in contradicted
+                ]
+                settled = [(row, verdict) for row, verdict in verdicts if verdict is not None]
+                if len(settled) < len(verdicts):
+                    # A contradiction with the owner's own words: the owner is asked.
+                    self._dispute(session, writer, owner, candidate, context, target, result, texts, pending, text_of)
+                else:
+                    self._settle(session, writer, owner, candidate, context, settled, result, texts, pending, text_of)
             elif decision is Decision.CONFLICT and target is not None:
-                row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
-                writer.change(target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True)
-                result.conflict_ids.append(open_conflict(session, owner, target, row, now=now))
-                texts[row.id] = candidate.content
-                pending.append(row)
-                result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category))
+                self._dispute(session, writer, owner, candidate, context, target, result, texts, pending, text_of)
             else:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
@@ -260,6 +292,99 @@ class Ingestor:
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
         writer.finish()
         return result
+
+    def _dispute(
+        self,
+        session: Session,
+        writer: MemoryWriter,
+        owner: MemoryOwner,
+        candidate: Candidate,
+        context: AddContext,
+        target: Any,
+        result: ApplyResult,
+        texts: dict[str, str],
+        pending: list[Any],
+        text_of: Any,
+        *,
+        tie: Verdict | None = None,
+    ) -> Any:
+        """CONFLICT: store the candidate, dispute both, open a question — the owner's usual one,
+        or, for a ``tie`` between two services, a review (a person decides)."""
+        kind = None if tie is None else ("review" if owner.is_tenant_family else "question")
+        row = self._insert(writer, candidate, context, disputed=True, event="CONFLICT")
+        writer.change(
+            target, event="DISPUTE", actor=context.actor, content=text_of(target), disputed=True,
+            note=tie.reason if tie is not None else None,
+        )
+        conflict_id = open_conflict(session, owner, target, row, now=writer.now, kind=kind)
+        result.conflict_ids.append(conflict_id)
+        texts[row.id] = candidate.content
+        pending.append(row)
+        resolution = Resolution("review", target.id, tie.reason, conflict_id) if tie is not None else None
+        result.events.append(AddEvent(row.id, "CONFLICT", candidate.content, row.category, resolution))
+        return row
+
+    def _settle(
+        self,
+        session: Session,
+        writer: MemoryWriter,
+        owner: MemoryOwner,
+        candidate: Candidate,
+        context: AddContext,
+        settled: list[tuple[Any, Verdict]],
+        result: ApplyResult,
+        texts: dict[str, str],
+        pending: list[Any],
+        text_of: Any,
+    ) -> None:
+        """A claim against the other services' claims it contradicts (``claims.ClaimJudge``):
+        outranked by any of them, it is stored and archived at once; else each claim it outranks
+        is archived, and each it ties with opens a review. Archived, never deleted: the history
+        keeps the reason."""
+        stronger = next(((row, v) for row, v in settled if v.winner == "existing"), None)
+        if stronger is not None:
+            winner, verdict = stronger
+            row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+            texts[row.id] = candidate.content
+            pending.append(row)
+            self._archive(writer, row, context, verdict, text_of)
+            result.events.append(
+                AddEvent(row.id, "ADD", candidate.content, row.category, Resolution("lost", winner.id, verdict.reason))
+            )
+            return
+        beaten = [(row, v) for row, v in settled if v.winner == "new"]
+        ties = [(row, v) for row, v in settled if v.winner is None]
+        for loser, verdict in beaten:
+            conflicts.close_for_memories(session, writer, [loser.id], actor=context.actor, now=writer.now)
+            self._archive(writer, loser, context, verdict, text_of)
+        if not ties:
+            row = self._insert(writer, candidate, context, disputed=False, event="ADD")
+            texts[row.id] = candidate.content
+            pending.append(row)
+            other, verdict = beaten[0]
+            result.events.append(
+                AddEvent(row.id, "ADD", candidate.content, row.category, Resolution("won", other.id, verdict.reason))
+            )
+            return
+        (first, verdict), *others = ties
+        row = self._dispute(
+            session, writer, owner, candidate, context, first, result, texts, pending, text_of, tie=verdict
+        )
+        for other, tied in others:
+            writer.change(other, event="DISPUTE", actor=context.actor, content=text_of(other), disputed=True, note=tied.reason)
+            result.conflict_ids.append(open_conflict(session, owner, other, row, now=writer.now, kind="review"))
+
+    @staticmethod
+    def _archive(writer: MemoryWriter, loser: Any, context: AddContext, verdict: Verdict, text_of: Any) -> None:
+        writer.change(
+            loser,
+            event="ARCHIVE",
+            actor=context.actor,
+            content=text_of(loser),
+            status="archived",
+            disputed=False,
+            note=f"superseded by a contradicting claim: {verdict.reason}",
+        )
 
     def _neighbours(
         self, session: Session, owner: MemoryOwner, candidates: Sequence[Candidate], writable: Sequence[str] | None
@@ -308,7 +433,8 @@ class Ingestor:
             event=event,
             actor=context.actor,
             metadata=context.metadata,
-            source=context.source,
+            source=context.provenance,
+            source_event_id=context.claim.source_event_id if context.claim is not None else None,
             agent_id=context.agent_id,
             conversation_id=context.conversation_id,
             valid_at=candidate.valid_at,
@@ -340,9 +466,13 @@ def _reported(row: Any, text_of: Any, candidate: Candidate) -> str:
     return candidate.content if row.flagged else str(text_of(row))
 
 
-def open_conflict(session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime) -> str:
-    """Open the question about two contradicting memories: A is the older, B the newer."""
-    kind = owner.conflict_kind
+def open_conflict(
+    session: Session, owner: MemoryOwner, older: Any, newer: Any, *, now: datetime, kind: str | None = None
+) -> str:
+    """Open the question about two contradicting memories: A is the older, B the newer.
+    ``kind``: where it goes, when not the owner's usual place (a tie between two services on an
+    end-user's memories is a tenant review)."""
+    kind = kind or owner.conflict_kind
     conflict_id = f"rev_{secrets.token_hex(12)}" if kind == "review" else str(uuid.uuid4())
     fields: dict[str, Any] = dict(
         id=conflict_id,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memoryos_server.engine.types import ChatMessage
+from memoryos_server.services.memory.claims import Claim
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.ingest import AddContext
 from memoryos_server.services.memory.owner import MemoryOwner, job_family
@@ -99,6 +100,7 @@ def enqueue(
             "conversation_id": context.conversation_id,
             "metadata": context.metadata,
             "source": context.source,
+            "claim": context.claim.as_payload() if context.claim is not None else None,
         },
     }
     job = Job(
@@ -146,6 +148,7 @@ def payload_context(payload: dict[str, Any]) -> AddContext:
         conversation_id=c.get("conversation_id"),
         metadata=c.get("metadata"),
         source=c.get("source"),
+        claim=Claim.from_payload(c.get("claim")),
     )
 
 

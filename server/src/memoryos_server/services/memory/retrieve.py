@@ -146,6 +146,8 @@ class Retriever:
             content = codec.open(memory_id, version.content_ct if version is not None else row.content_ct)
             category = version.category if version is not None else row.category
             shown = round(relevances[memory_id], 4)
+            # A service writer's claim says where it came from (tenant memories only).
+            source_event_id = getattr(row, "source_event_id", None)
             memories.append(
                 RetrievedMemory(
                     id=memory_id,
@@ -162,6 +164,8 @@ class Retriever:
                     created_at=row.created_at,
                     updated_at=row.updated_at,
                     agent_id=row.agent_id,
+                    source_event_id=source_event_id,
+                    provenance=codec.open_json(memory_id, row.source_ct) if source_event_id else None,
                 )
             )
             context.append(

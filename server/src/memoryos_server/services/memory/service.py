@@ -7,18 +7,19 @@ filtered by that owner, so an id of anyone else's memory is simply not found.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from memoryos_server.engine.extraction.claims import as_statements
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
 from memoryos_server.errors import BadRequest, JobNotFound, MemoryNotFound, WriteNotPermitted
 from memoryos_server.services.memory import conflicts, jobs
 from memoryos_server.services.memory.access import AccessLog
+from memoryos_server.services.memory.claims import Claim
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.idempotency import Idempotency
 from memoryos_server.services.memory.ingest import (
@@ -28,7 +29,8 @@ from memoryos_server.services.memory.ingest import (
     select_candidates,
     verbatim,
 )
-from memoryos_server.services.ids import is_plain_id, row_number_cursor
+from memoryos_server.services.identity import external_user_id_of
+from memoryos_server.services.ids import decode_time_cursor, encode_time_cursor, is_plain_id, row_number_cursor
 from memoryos_server.services.memory.owner import MemoryOwner, job_family
 from memoryos_server.services.memory.retrieve import Retriever, new_retrieval_id, render
 from memoryos_server.services.memory.scope import MemoryScope
@@ -40,6 +42,7 @@ from memoryos_server.services.memory.types import (
     MemoryView,
     Page,
     RetrieveOutcome,
+    VersionSource,
     VersionView,
 )
 from memoryos_server.services.memory.views import memory_view, version_view
@@ -49,7 +52,9 @@ from memoryos_server.storage.index import build_search_index
 from memoryos_server.storage.models import EMBEDDING_DIM
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
+from memoryos_server.storage.repositories.identity import UserRepository
 from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
+from memoryos_server.storage.repositories.provenance import ServiceWriterRepository, SourceEventRepository
 from memoryos_server.storage.types import utcnow
 
 LISTED_STATUSES = ("active", "archived")
@@ -87,6 +92,7 @@ class MemoryService:
         source: dict[str, Any] | None = None,
         conversation_id: str | None = None,
         agent_id: str | None = None,
+        claim: Claim | None = None,
     ) -> AddOutcome:
         """Extract, de-duplicate and store; or queue the extraction when an LLM does it.
 
@@ -94,6 +100,11 @@ class MemoryService:
         Memories in categories outside the scope's are dropped and counted in ``skipped``; a
         scope that may not write is refused (``WriteNotPermitted``). The scope's audit sink
         records what was written (a queued add: once the worker has written).
+
+        ``claim``: the add is a service writer's (its source event, recorded by
+        ``ProvenanceService``): every message is a claim about the owner, read as the owner's own
+        statement whatever its role (``engine.extraction.claims``), and every memory written
+        points to the event.
         """
         if not scope.can_write or scope.refusal is not None or scope.owner is None:
             raise WriteNotPermitted("this caller may not add to these memories")
@@ -110,7 +121,10 @@ class MemoryService:
             conversation_id=conversation_id,
             metadata=metadata or None,
             source=source or scope.source or None,
+            claim=claim,
         )
+        if claim is not None and infer:
+            messages = as_statements(messages)
         now = utcnow()
         codec = self.codec(owner)
         if infer and self.queues_extraction:
@@ -423,7 +437,39 @@ class MemoryService:
         codec = self.codec(owner)
         rows = MemoryRepository(session, owner.family).history(row.id)
         names = self.actor_names(session, rows)
-        return [version_view(codec, row.id, v, actor_name=names.get(v.actor or "")) for v in rows]
+        sources = self._version_sources(session, owner, rows)
+        return [
+            version_view(
+                codec,
+                row.id,
+                v,
+                actor_name=names.get(v.actor or ""),
+                source=sources.get(getattr(v, "source_event_id", None) or ""),
+            )
+            for v in rows
+        ]
+
+    @staticmethod
+    def _version_sources(session: Session, owner: MemoryOwner, versions: Sequence[Any]) -> dict[str, VersionSource]:
+        """The service claims behind a memory's versions: which service said it, and when."""
+        ids = sorted({v.source_event_id for v in versions if getattr(v, "source_event_id", None)})
+        if not ids or owner.tenant_id is None:
+            return {}
+        events = SourceEventRepository(session).by_ids(owner.tenant_id, ids)
+        writers = {w.service_key: w for w in ServiceWriterRepository(session).for_tenant(owner.tenant_id)}
+        found: dict[str, VersionSource] = {}
+        for event_id in ids:
+            event = events.get(event_id)
+            writer = writers.get(event.service_key) if event is not None else None
+            found[event_id] = VersionSource(
+                source_event_id=event_id,
+                service=event.service_key if event is not None else None,
+                service_name=writer.display_name if writer is not None else None,
+                event_id=event.event_id if event is not None else None,
+                observed_at=event.observed_at if event is not None else None,
+                received_at=event.received_at if event is not None else None,
+            )
+        return found
 
     @staticmethod
     def actor_names(session: Session, versions: Sequence[Any]) -> dict[str, str]:
@@ -474,25 +520,75 @@ class MemoryService:
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Clarifications, reviews or pending questions of the scope's owner, newest first."""
+        """Clarifications, reviews or pending questions of the scope's owner, newest first; for
+        a tenant-wide review scope, the tenant's reviews whoever they are about (the workspace's
+        contradictions, and ties between two service writers on an end-user's memories)."""
+        if scope.tenant_wide and scope.conflicts == "review":
+            return self._tenant_reviews(session, scope, status=status, cursor=cursor, limit=limit)
         owner = scope.owner
         if owner is None:
             return Page([], None, limit, 0)
         repo = MemoryRepository(session, owner.family)
-        rows = list(
-            repo.conflicts_page(
-                owner.id, status=status, after=_decode_cursor(cursor), limit=limit + 1, **owner.conflict_where()
-            )
-        )
+        where = _conflict_where(scope, owner)
+        rows = list(repo.conflicts_page(owner.id, status=status, after=_decode_cursor(cursor), limit=limit + 1, **where))
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         items = conflicts.describe_many(session, owner, self.codec(owner), rows[:limit])
-        total = repo.count_conflicts(owner.id, status=status, **owner.conflict_where())
+        total = repo.count_conflicts(owner.id, status=status, **where)
         return Page(items, next_cursor, limit, total)
 
+    def _tenant_reviews(
+        self, session: Session, scope: MemoryScope, *, status: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        if scope.tenant_id is None:
+            return Page([], None, limit, 0)
+        repo = MemoryRepository(session, TENANT)
+        rows = list(
+            repo.tenant_conflicts_page(scope.tenant_id, kind="review", status=status, after=_decode_cursor(cursor), limit=limit + 1)
+        )
+        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        described: dict[str, ClarificationView] = {}
+        by_owner: dict[int, list[Any]] = {}
+        for row in rows[:limit]:
+            by_owner.setdefault(row.owner_id, []).append(row)
+        for owner_id, owned in by_owner.items():
+            owner = self._review_owner(session, scope.tenant_id, owner_id)
+            if owner is None:
+                continue
+            about = external_user_id_of(owner.row) if owner.scope == "tenant" else None
+            for view in conflicts.describe_many(session, owner, self.codec(owner), owned):
+                described[view.id] = dataclasses.replace(view, external_user_id=about)
+        items = [described[row.id] for row in rows[:limit] if row.id in described]
+        total = repo.count_tenant_conflicts(scope.tenant_id, kind="review", status=status)
+        return Page(items, next_cursor, limit, total)
+
+    @staticmethod
+    def _review_owner(session: Session, tenant_id: int, owner_id: int) -> MemoryOwner | None:
+        """Whose memories a tenant review is about: the workspace, or one end-user."""
+        user = UserRepository(session).by_id(owner_id)
+        if user is None or user.tenant_id != tenant_id:
+            return None
+        if user.kind == "workspace":
+            return MemoryOwner.workspace(user)
+        return MemoryOwner.end_user(user, tenant_id=tenant_id)
+
+    def review_scope(self, session: Session, scope: MemoryScope, review_id: str) -> MemoryScope:
+        """A tenant-wide review scope narrowed to the owner the review is about."""
+        conflict = (
+            MemoryRepository(session, TENANT).tenant_conflict(scope.tenant_id, review_id, kind="review")
+            if scope.tenant_id is not None and is_plain_id(review_id)
+            else None
+        )
+        owner = self._review_owner(session, scope.tenant_id, conflict.owner_id) if conflict is not None else None  # type: ignore[arg-type]
+        if owner is None:
+            raise conflicts.not_found("review")
+        return dataclasses.replace(scope, owner=owner, tenant_wide=False)
+
     def question(self, session: Session, scope: MemoryScope, conflict_id: str) -> ClarificationView:
+        if scope.tenant_wide and scope.conflicts == "review":
+            scope = self.review_scope(session, scope, conflict_id)
         owner = scope.owner
         conflict = (
-            MemoryRepository(session, owner.family).conflict(owner.id, conflict_id, **owner.conflict_where())
+            MemoryRepository(session, owner.family).conflict(owner.id, conflict_id, **_conflict_where(scope, owner))
             if owner is not None and is_plain_id(conflict_id)
             else None
         )
@@ -511,6 +607,8 @@ class MemoryService:
     ) -> AnswerOutcome:
         if answer not in ("A", "B", "both", "neither"):
             raise BadRequest("invalid_answer", "answer must be A, B, both or neither")
+        if scope.tenant_wide and scope.conflicts == "review":
+            scope = self.review_scope(session, scope, conflict_id)
         owner = scope.owner
         if owner is None or not is_plain_id(conflict_id):
             raise conflicts.not_found(scope.conflicts)
@@ -524,6 +622,7 @@ class MemoryService:
             free_text=free_text,
             actor=scope.actor,
             now=utcnow(),
+            kind=scope.conflicts if owner.is_tenant_family else None,
         )
         scope.audit.answered(session, scope, outcome)
         return outcome
@@ -540,22 +639,14 @@ class MemoryService:
         return job_family(owner)
 
 
+def _conflict_where(scope: MemoryScope, owner: MemoryOwner) -> dict[str, Any]:
+    """The conflict rows a scope answers for: its kind of question (tenant rows carry one)."""
+    return {"kind": scope.conflicts} if owner.is_tenant_family else {}
+
+
 def _encode_cursor(row: Any) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_time_cursor(row.created_at, row.id)
 
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, row_id = raw.partition("|")
-        moment = datetime.fromisoformat(created)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("invalid_cursor", "the cursor is not one this API returned") from exc
-    # Row ids are short printable ASCII; anything else (a NUL, say) never came from this API
-    # and must not reach the database, which would refuse it with a 500.
-    if not row_id or len(row_id) > 64 or not (row_id.isascii() and row_id.isprintable()) or moment.tzinfo is None:
-        raise BadRequest("invalid_cursor", "the cursor is not one this API returned")
-    return moment, row_id
+    return decode_time_cursor(cursor)

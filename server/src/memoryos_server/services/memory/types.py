@@ -12,14 +12,37 @@ ANSWERS: tuple[str, ...] = ("A", "B", "both", "neither")
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """How a service's claim fared against another service's claim it contradicts: ``won`` (the
+    other is archived), ``lost`` (this one is archived), ``review`` (a tie, for a person)."""
+
+    outcome: Literal["won", "lost", "review"]
+    other_memory_id: str
+    reason: str
+    review_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "other_memory_id": self.other_memory_id,
+            "reason": self.reason,
+            "review_id": self.review_id,
+        }
+
+
+@dataclass(frozen=True)
 class AddEvent:
     id: str
     event: Event
     memory: str
     category: str
+    resolution: Resolution | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "event": self.event, "memory": self.memory, "category": self.category}
+        found = {"id": self.id, "event": self.event, "memory": self.memory, "category": self.category}
+        if self.resolution is not None:
+            found["resolution"] = self.resolution.as_dict()
+        return found
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,8 @@ class MemoryView:
     archived_at: datetime | None
     # The other categories the engine found plausible: a reader must be allowed these too.
     also_categories: tuple[str, ...] = ()
+    # The service writer's claim this memory's text is (its source event), if a service wrote it.
+    source_event_id: str | None = None
 
     @property
     def is_archived(self) -> bool:
@@ -86,6 +111,20 @@ class VersionView:
     # Who ``actor`` is, where it can be named: the agent's name for ``agent:<id>`` (deleted
     # agents included), so a history says "By: Study Buddy" rather than "an agent".
     actor_name: str | None = None
+    # Why, where the actor does not say it (the rule that archived a losing claim).
+    note: str | None = None
+    # The service claim this version's text came from: which service said it, and when.
+    source: VersionSource | None = None
+
+
+@dataclass(frozen=True)
+class VersionSource:
+    source_event_id: str
+    service: str | None  # None once the event is gone
+    service_name: str | None  # the writer's display name, while it is registered
+    event_id: str | None
+    observed_at: datetime | None
+    received_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -104,6 +143,8 @@ class RetrievedMemory:
     created_at: datetime
     updated_at: datetime
     agent_id: str | None
+    source_event_id: str | None = None
+    provenance: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +170,8 @@ class ClarificationView:
     created_at: datetime
     expires_at: datetime | None
     resolved_at: datetime | None
+    # A tenant review about one end-user's memories: the tenant's id for them.
+    external_user_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from memoryos_server.services.memory.codec import MemoryCodec
-from memoryos_server.services.memory.types import MemoryView, VersionView
+from memoryos_server.services.memory.types import MemoryView, VersionSource, VersionView
 from memoryos_server.storage.index import categories_of
 
 
@@ -33,10 +33,13 @@ def memory_view(codec: MemoryCodec, row: Any, *, content: str | None = None) -> 
         last_accessed=row.last_accessed,
         valid_at=row.valid_at,
         archived_at=row.archived_at,
+        source_event_id=getattr(row, "source_event_id", None),
     )
 
 
-def version_view(codec: MemoryCodec, memory_id: str, row: Any, *, actor_name: str | None = None) -> VersionView:
+def version_view(
+    codec: MemoryCodec, memory_id: str, row: Any, *, actor_name: str | None = None, source: VersionSource | None = None
+) -> VersionView:
     return VersionView(
         version=int(row.version),
         event=row.event,
@@ -47,4 +50,6 @@ def version_view(codec: MemoryCodec, memory_id: str, row: Any, *, actor_name: st
         actor=row.actor,
         created_at=row.created_at,
         actor_name=actor_name,
+        note=row.note,
+        source=source,
     )

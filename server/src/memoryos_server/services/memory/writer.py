@@ -70,9 +70,11 @@ class MemoryWriter:
         memory_id: str | None = None,
         keyword_context: str = "",
         doubt_mask: int = 0,
+        source_event_id: str | None = None,
     ) -> Any:
         """``keyword_context``: more words the keyword index holds for this memory (not stored
-        as text; a later rewrite indexes the new text alone)."""
+        as text; a later rewrite indexes the new text alone). ``source_event_id``: the service
+        writer's claim the text is (tenant memories)."""
         memory_id = memory_id or new_memory_id()
         terms, length = self.codec.terms(f"{content}\n{keyword_context}" if keyword_context else content)
         fields: dict[str, Any] = dict(
@@ -103,7 +105,9 @@ class MemoryWriter:
             updated_at=self.now,
         )
         if self.owner.is_tenant_family:
-            fields.update(tenant_id=self.owner.tenant_id, scope=self.owner.scope, api_key_id=api_key_id)
+            fields.update(
+                tenant_id=self.owner.tenant_id, scope=self.owner.scope, api_key_id=api_key_id, source_event_id=source_event_id
+            )
         else:
             fields.update(source_tenant_id=self.owner.tenant_id)
         row = self.family.memory(**fields)
@@ -126,8 +130,10 @@ class MemoryWriter:
         category: str | None = None,
         importance: float | None = None,
         confidence: float | None = None,
+        source: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
-        """New text for an existing memory (an UPDATE from an add, or an edit)."""
+        """New text for an existing memory (an UPDATE from an add, or an edit). ``source``: the
+        claim the new text is (its source event id and provenance), for a service's restatement."""
         terms, length = self.codec.terms(content)
         if row.status != "deleted":
             self._stale_postings.append(row.id)
@@ -146,6 +152,9 @@ class MemoryWriter:
             row.importance = float(importance)
         if confidence is not None:
             row.confidence = float(confidence)
+        if source is not None and self.owner.is_tenant_family:
+            row.source_event_id, provenance = source
+            row.source_ct = self.codec.seal_json(row.id, provenance)
         self._touch(row)
         self._record(row, event, content, actor)
 
@@ -163,8 +172,10 @@ class MemoryWriter:
         metadata: dict[str, Any] | None = None,
         category: str | None = None,
         importance: float | None = None,
+        note: str | None = None,
     ) -> None:
-        """A change of state or attributes; ``content`` is the current text, for the history."""
+        """A change of state or attributes; ``content`` is the current text, for the history;
+        ``note`` says why, where the actor does not (the rule that archived a losing claim)."""
         if status is not None and status != row.status:
             if status == "deleted":
                 self._stale_postings.append(row.id)
@@ -190,7 +201,7 @@ class MemoryWriter:
         if importance is not None:
             row.importance = float(importance)
         self._touch(row)
-        self._record(row, event, content, actor)
+        self._record(row, event, content, actor, note=note)
 
     def purge(self, rows: list[Any]) -> None:
         """Remove memories for good, with their versions and postings."""
@@ -215,20 +226,26 @@ class MemoryWriter:
         row.updated_at = self.now
         row.index_seq = self.seq
 
-    def _record(self, row: Any, event: str, content: str, actor: str | None, *, sealed: bytes | None = None) -> None:
-        self._versions.append(
-            {
-                "memory_id": row.id,
-                "version": row.version or 1,
-                "event": event,
-                "content_ct": sealed if sealed is not None else self.codec.seal(row.id, content),
-                "category": row.category,
-                "importance": float(row.importance),
-                "status": row.status,
-                "actor": (actor or "")[:120] or None,
-                "created_at": self.now,
-            }
-        )
+    def _record(
+        self, row: Any, event: str, content: str, actor: str | None, *, sealed: bytes | None = None, note: str | None = None
+    ) -> None:
+        version: dict[str, Any] = {
+            "memory_id": row.id,
+            "version": row.version or 1,
+            "event": event,
+            "content_ct": sealed if sealed is not None else self.codec.seal(row.id, content),
+            "category": row.category,
+            "importance": float(row.importance),
+            "status": row.status,
+            "actor": (actor or "")[:120] or None,
+            "note": (note or "")[:500] or None,
+            "created_at": self.now,
+        }
+        if self.owner.is_tenant_family:
+            # Every version names the claim its text came from: the history says which service
+            # said what, and when.
+            version["source_event_id"] = row.source_event_id
+        self._versions.append(version)
 
     # --- the end of the transaction's writes ------------------------------------------------------
 

@@ -17,6 +17,7 @@ from memoryos_server.storage.models.memory import (
     UniversalMemoryVersion,
     UniversalQuestion,
 )
+from memoryos_server.storage.models.provenance import ServiceWriter, SourceEvent
 from memoryos_server.storage.models.passport import (
     AuditEvent,
     ConsentCode,
@@ -54,6 +55,8 @@ __all__ = [
     "PairwiseIdentity",
     "PassportSession",
     "RateLimitCounter",
+    "ServiceWriter",
+    "SourceEvent",
     "Tenant",
     "TenantConflict",
     "TenantMemory",

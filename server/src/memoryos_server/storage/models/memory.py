@@ -58,6 +58,10 @@ class TenantMemory(_MemoryColumns, Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(12))  # tenant | workspace
     api_key_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The service writer's claim its text is (``source_events``), when a service wrote it.
+    source_event_id: Mapped[str | None] = mapped_column(
+        ForeignKey("source_events.id", ondelete="SET NULL"), index=True
+    )
 
 
 class UniversalMemory(_MemoryColumns, Base):
@@ -92,6 +96,8 @@ class _VersionColumns:
     importance: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(12))
     actor: Mapped[str | None] = mapped_column(String(120))
+    # Why, when the actor's name does not say it: the rule that archived a losing claim.
+    note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -99,6 +105,8 @@ class TenantMemoryVersion(_VersionColumns, Base):
     __tablename__ = "memory_versions"
 
     memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), index=True)
+    # The claim this version's text came from (the memory's source event at the time).
+    source_event_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class UniversalMemoryVersion(_VersionColumns, Base):

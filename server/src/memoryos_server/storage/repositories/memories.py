@@ -13,6 +13,7 @@ from sqlalchemy.orm import defer
 from memoryos_server.storage.models import (
     IdempotencyRecord,
     Job,
+    SourceEvent,
     TenantConflict,
     TenantMemory,
     TenantMemoryIndexStats,
@@ -83,6 +84,8 @@ class MemoryRepository(Repository):
         self.session.execute(delete(family.term).where(family.term.owner_id == owner_id))
         self.session.execute(delete(family.conflict).where(family.conflict.owner_id == owner_id))
         self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id))
+        if family is TENANT:
+            self.session.execute(delete(SourceEvent).where(SourceEvent.owner_id == owner_id))
         self.session.execute(delete(family.stats).where(family.stats.owner_id == owner_id))
         self.session.execute(delete(Job).where(Job.family == job_family, Job.owner_id == owner_id))
         self.session.execute(
@@ -136,8 +139,10 @@ class MemoryRepository(Repository):
         columns = [
             model.id, model.content_ct, model.category, model.status, model.importance, model.original_importance,
             model.disputed, model.unconfirmed, model.flagged, model.access_count, model.created_at, model.updated_at,
-            model.valid_at, model.archived_at, model.agent_id,
+            model.valid_at, model.archived_at, model.agent_id, model.source_ct,
         ]
+        if self.family is TENANT:
+            columns.append(model.source_event_id)
         statement = select(*columns).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
         return {row.id: row for row in self.session.execute(statement)}
 
@@ -317,6 +322,35 @@ class MemoryRepository(Repository):
             statement = statement.where(model.status == status)
         for name, value in where.items():
             statement = statement.where(getattr(model, name) == value)
+        return int(self.session.execute(statement).scalar_one())
+
+    # --- a tenant's reviews, whichever owner they are about (tenant family) ----------------------------
+
+    def tenant_conflict(self, tenant_id: int, conflict_id: str, *, kind: str) -> Any:
+        model = self.family.conflict
+        return self.one_or_none(
+            select(model).where(model.tenant_id == tenant_id, model.id == conflict_id, model.kind == kind)
+        )
+
+    def tenant_conflicts_page(
+        self, tenant_id: int, *, kind: str, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[Any]:
+        model = self.family.conflict
+        statement = select(model).where(model.tenant_id == tenant_id, model.kind == kind)
+        if status is not None:
+            statement = statement.where(model.status == status)
+        if after is not None:
+            created, conflict_id = after
+            statement = statement.where(
+                or_(model.created_at < created, and_(model.created_at == created, model.id < conflict_id))
+            )
+        return self.all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
+
+    def count_tenant_conflicts(self, tenant_id: int, *, kind: str, status: str | None) -> int:
+        model = self.family.conflict
+        statement = select(func.count()).select_from(model).where(model.tenant_id == tenant_id, model.kind == kind)
+        if status is not None:
+            statement = statement.where(model.status == status)
         return int(self.session.execute(statement).scalar_one())
 
     def open_conflicts_touching(self, owner_id: int, memory_ids: Sequence[str]) -> Sequence[Any]:
