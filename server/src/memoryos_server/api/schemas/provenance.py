@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from memoryos_server.api.envelope import Out, Timestamp
-from memoryos_server.api.schemas.common import Lenient, Strict
+from memoryos_server.api.schemas.common import Lenient, Moment, Strict
 from memoryos_server.engine.types import Category
 from memoryos_server.services.provenance import (
     DEFAULT_PRIORITY,
@@ -98,7 +98,7 @@ class SourceIn(Lenient):
 
     service: ServiceKey
     event_id: str = Field(min_length=1, max_length=255, description="The service's id for the event: a repeat replays")
-    observed_at: AwareDatetime | None = Field(default=None, description="When the service observed it (default: now)")
+    observed_at: Moment | None = Field(default=None, description="When the service observed it (default: now)")
     scope: dict[str, Any] = Field(default_factory=dict, description=f"Free JSON, at most {MAX_SCOPE_BYTES} bytes")
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
 
