@@ -50,6 +50,11 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.GrantNotActive: (409, "GNT_409"),
     e.LinkForAnotherAgent: (403, "PLINK_403"),
     e.LinkExpired: (410, "PLINK_410"),
+    e.LinkTokensDisabled: (409, "REQ_409"),
+    e.OAuthStateInvalid: (400, "REQ_400"),
+    e.ProviderDenied: (400, "REQ_400"),
+    e.OutboundCallFailed: (503, "SRV_503"),
+    e.ConnectorFailed: (503, "SRV_503"),
     e.EncryptionKeyDestroyed: (404, "USR_404"),
     e.ServiceUnavailable: (503, "SRV_503"),
 }
