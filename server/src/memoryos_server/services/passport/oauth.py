@@ -187,22 +187,22 @@ class OAuthConnectorService:
         """Check the state and use it up, in a transaction of its own (committed: a state works
         once even if what follows fails)."""
         if not state or len(state) > 200:
-            raise OAuthStateInvalid("this sign-in link is not one MemoryOS made, or was already used")
+            raise OAuthStateInvalid("this sign-in link is not one MemoryOS made, or was already used.")
         now = utcnow()
         with self.rt.db.session() as session:
             try:
                 self.passport.authenticate(session, session_token)
             except PassportSessionRequired as exc:
                 raise OAuthStateInvalid(
-                    "this browser is not signed in to the Memory Passport that started connecting the account"
+                    "this browser is not signed in to the Memory Passport that started connecting the account."
                 ) from exc
             repo = OAuthStateRepository(session)
             row = repo.by_hash(self._hash(state, "oauth_state"))
             session_hash = self.passport.session_hash(session_token or "")
             if row is None or row.used_at is not None or not secrets.compare_digest(row.session_hash, session_hash):
-                raise OAuthStateInvalid("this sign-in link is not one MemoryOS made for you, or was already used")
+                raise OAuthStateInvalid("this sign-in link is not one MemoryOS made for you, or was already used.")
             if row.expires_at <= now or not repo.consume(row.id, now):
-                raise OAuthStateInvalid("this sign-in took longer than 10 minutes, or was already finished")
+                raise OAuthStateInvalid("this sign-in took longer than 10 minutes, or was already finished.")
             verifier = self._box.decrypt_text(row.code_verifier_ct, aad=row.state_hash.encode())
             connector = self.directory.connector(session, row.directory_id)
             return _Flow(connector, verifier, row.nonce_hash)
@@ -282,7 +282,7 @@ class OAuthConnectorService:
             try:
                 user = self.passport.authenticate(session, session_token)
             except PassportSessionRequired as exc:
-                raise OAuthStateInvalid("you were signed out of your Memory Passport before the account was connected") from exc
+                raise OAuthStateInvalid("you were signed out of your Memory Passport before the account was connected.") from exc
             current = self.directory.connector(session, connector.directory_id)  # removed meanwhile: not found
             if current.tenant_id != connector.tenant_id:
                 raise DirectoryEntryNotFound("this organisation is not in the directory")
