@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.factories",
     "tests.fixtures.published_sdk",
+    "tests.fixtures.connectors",
 ]
 
 

@@ -18,6 +18,7 @@ from memoryos_server.api.routers import (
     agents,
     auth,
     connectors,
+    directory,
     health,
     memories,
     memories_compat,
@@ -114,8 +115,8 @@ def create_app(
     routers = (
         health.router, auth.router, tenant.router, provenance.router, users.router,
         memories_compat.router, memories.router, workspace.router, workspace.reviews_router,
-        agents.router, connectors.router, admin.router,
-        passport.router, passport_memories.memories_router, passport_memories.questions_router, passport_memories.router,
+        agents.router, connectors.router, directory.tenant_router, directory.public_router, admin.router,
+        passport.router, directory.passport_router, passport_memories.memories_router, passport_memories.questions_router, passport_memories.router,
         universal.router, universal.memories_router,
     )
     for router in routers:

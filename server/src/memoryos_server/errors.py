@@ -249,6 +249,57 @@ class SourceEventConflict(MemoryOSError):
     error = "source_event_conflict"
 
 
+class LinkTokensDisabled(MemoryOSError):
+    """The organisation's directory entry says it does not use secure links."""
+
+    error = "link_tokens_disabled"
+
+
+# --- connectors: an organisation's OAuth server ---------------------------------------------
+
+
+class OAuthStateInvalid(MemoryOSError):
+    """An OAuth callback whose ``state`` is unknown, used, expired, or was made for another
+    passport session (or for none: the browser is signed out)."""
+
+    error = "oauth_state_invalid"
+
+
+class ProviderDenied(MemoryOSError):
+    """The organisation's authorization server answered with an ``error`` (the person said
+    no: ``access_denied``, or it refused the request)."""
+
+    error = "oauth_access_denied"
+
+    def __init__(self, provider_error: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.provider_error = provider_error
+
+
+class OutboundCallFailed(MemoryOSError):
+    """A call this server made to another (an organisation's token or userinfo endpoint, a logo)
+    gave no usable answer. ``reason``: address_refused, unresolvable, unreachable, timeout,
+    too_large, invalid_response, invalid_url."""
+
+    error = "outbound_call_failed"
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or reason.replace("_", " "))
+        self.reason = reason
+
+
+class ConnectorFailed(MemoryOSError):
+    """The OAuth connector flow could not finish: ``step`` (token, userinfo) said ``reason``
+    (an ``OutboundCallFailed`` reason, or refused, no_subject, id_token_mismatch)."""
+
+    error = "connector_failed"
+
+    def __init__(self, step: str, reason: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.reason = reason
+
+
 # --- the server itself ------------------------------------------------------------------
 
 

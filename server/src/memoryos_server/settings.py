@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     auth_attempt_window_seconds: int = Field(default=900, ge=1, le=86_400)
     link_token_ttl_seconds: int = 900
 
+    # --- connectors: an organisation's OAuth server, called by this server ---------------------
+    # http (not https) for an organisation's OAuth URLs on this machine (localhost, 127.0.0.1,
+    # ::1), and calls to loopback addresses: for trying a connector against a provider running
+    # next to the server. Never in production.
+    allow_insecure_oauth: bool = False
+    # Calls to private network addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), for
+    # an organisation whose OAuth server shares a private network with this one. Link-local
+    # addresses (169.254/16, fe80::/10: cloud metadata services) are refused whatever is set.
+    outbound_allow_private_networks: bool = False
+    # Every call to an organisation (token, userinfo, logo) gives up after this long.
+    connector_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
+    # ... and after this many bytes of answer (token and userinfo; logos have their own cap).
+    connector_max_response_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
+    oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=600)
+
     # --- email ----------------------------------------------------------------------------------
     email_backend: Literal["console", "smtp", "outbox"] = "console"
     email_from: str = "MemoryOS <no-reply@memoryos.local>"

@@ -170,6 +170,24 @@ def _clarification(o: Org, c: str) -> Response:
     return o.call(c, "POST", f"/v1/memories/clarifications/{clarification}/answer", json={"answer": "both"})
 
 
+# A directory entry whose URLs need no name lookup (an address written as one, public): this
+# server only checks them when they are registered, and never calls them in these tests.
+DIRECTORY_BODY = {
+    "display_name": "Matrix Co",
+    "oauth_client_id": "matrix",
+    "oauth_client_secret": "matrix-secret",
+    "oauth_authorization_url": "https://93.184.216.34/authorize",
+    "oauth_token_url": "https://93.184.216.34/token",
+    "oauth_userinfo_url": "https://93.184.216.34/userinfo",
+}
+
+
+def _with_directory_entry(o: Org, c: str, method: str) -> Response:
+    registered = o.client.post("/v1/tenant/directory/register", json=DIRECTORY_BODY, headers=o.handle.jwt_headers())
+    assert registered.status_code == 200, registered.text
+    return o.call(c, method, "/v1/tenant/directory")
+
+
 CASES: list[RouteCase] = [
     # Tenant administration: credentials, members, usage, the audit trail.
     RouteCase("POST", "/v1/tenant/api-keys", P.KEYS_MANAGE, 201, lambda o, c: o.call(c, "POST", "/v1/tenant/api-keys", json={"name": "x"})),
@@ -304,6 +322,12 @@ CASES: list[RouteCase] = [
         lambda o, c: o.call(c, "DELETE", f"/v1/tenant/service-writers/{o.writer()}"),
     ),
     RouteCase("GET", "/v1/tenant/source-events", P.PROVENANCE_READ, 200, lambda o, c: o.call(c, "GET", "/v1/tenant/source-events")),
+    RouteCase(
+        "POST", "/v1/tenant/directory/register", P.CONNECTORS_MANAGE, 200,
+        lambda o, c: o.call(c, "POST", "/v1/tenant/directory/register", json=DIRECTORY_BODY),
+    ),
+    RouteCase("GET", "/v1/tenant/directory", P.CONNECTORS_MANAGE, 200, lambda o, c: _with_directory_entry(o, c, "GET")),
+    RouteCase("DELETE", "/v1/tenant/directory", P.CONNECTORS_MANAGE, 200, lambda o, c: _with_directory_entry(o, c, "DELETE")),
     # Operators only.
     RouteCase("GET", "/v1/admin/agents", None, 200, lambda o, c: o.call(c, "GET", "/v1/admin/agents")),
     RouteCase(

@@ -19,8 +19,11 @@ from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport.activity import ActivityService
 from memoryos_server.services.passport.agent_access import AgentAccessService
 from memoryos_server.services.passport.agents import AgentService
+from memoryos_server.services.outbound import OutboundHttp
 from memoryos_server.services.passport.connections import ConnectionService
+from memoryos_server.services.passport.directory import DirectoryService
 from memoryos_server.services.passport.grants import GrantService
+from memoryos_server.services.passport.oauth import OAuthConnectorService
 from memoryos_server.services.passport.pairwise import PairwiseIdentities
 from memoryos_server.services.passport.scopes import PassportScopes
 from memoryos_server.services.passport.service import PassportService
@@ -57,6 +60,9 @@ class Services:
     agents: AgentService
     grants: GrantService
     connections: ConnectionService
+    directory: DirectoryService
+    oauth_connectors: OAuthConnectorService
+    outbound: OutboundHttp
     agent_access: AgentAccessService
     passport_scopes: PassportScopes
     activity: ActivityService
@@ -75,6 +81,8 @@ def build_services(runtime: Runtime) -> Services:
 
     agents = AgentService(runtime, audit=audit)
     connections = ConnectionService(runtime, audit=audit)
+    outbound = OutboundHttp(runtime.settings)
+    directory = DirectoryService(runtime, outbound=outbound, audit=audit)
     pairwise = PairwiseIdentities(runtime)
     grants = GrantService(runtime, email=email, agents=agents, connections=connections, pairwise=pairwise, audit=audit)
     agent_access = AgentAccessService(
@@ -111,6 +119,11 @@ def build_services(runtime: Runtime) -> Services:
         agents=agents,
         grants=grants,
         connections=connections,
+        directory=directory,
+        oauth_connectors=OAuthConnectorService(
+            runtime, passport=passport, directory=directory, connections=connections, outbound=outbound
+        ),
+        outbound=outbound,
         agent_access=agent_access,
         passport_scopes=passport_scopes,
         activity=ActivityService(audit),

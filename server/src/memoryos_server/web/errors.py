@@ -31,8 +31,10 @@ class ErrorPage:
     title: str
     message: str | None = None  # None: the error's own message
     hint: str | None = None
+    action: tuple[str, str] | None = None  # (path, label): the way on, beside "Go to your Memory Passport"
 
 
+_DIRECTORY = ("/connect/organisations", "Connect an account")
 _LINK_HINT = "Go back to the app you came from and choose Connect Memory Passport again to get a fresh link."
 
 # Looked up along each error's MRO, so a subclass without its own row uses its parent's.
@@ -59,6 +61,20 @@ ERROR_PAGES: dict[type[e.MemoryOSError], ErrorPage] = {
     e.LinkExpired: ErrorPage(410, "This link has expired or was already used", "Connection links work once, for 15 minutes.", _LINK_HINT),
     e.LinkForAnotherAgent: ErrorPage(
         403, "This link belongs to a different app", "The connection link was made for another agent than the one named in it.", _LINK_HINT
+    ),
+    e.OAuthStateInvalid: ErrorPage(
+        400,
+        "This sign-in can't be finished here",
+        None,
+        "Nothing was connected. Start again from Connect an account, in the browser where you're signed in to your passport.",
+        _DIRECTORY,
+    ),
+    e.ProviderDenied: ErrorPage(400, "Nothing was connected", None, "You can try again whenever you like.", _DIRECTORY),
+    e.ConnectorFailed: ErrorPage(
+        502, "We couldn't connect your account", None, "Try again in a moment. If it keeps happening, tell the organisation.", _DIRECTORY
+    ),
+    e.DirectoryEntryNotFound: ErrorPage(
+        404, "This organisation isn't in the directory", "It may have been removed from it. Nothing was connected.", None, _DIRECTORY
     ),
     e.GrantNotFound: ErrorPage(404, "This access no longer exists", "It may have been removed already."),
     e.MemoryNotFound: ErrorPage(404, "This memory no longer exists", "It may have been deleted already."),
@@ -93,7 +109,7 @@ def render_error(request: Request, error: e.MemoryOSError) -> Response:
     response = site.render(
         request,
         "error.html",
-        {"title": page.title, "message": message, "hint": page.hint, "status": page.status},
+        {"title": page.title, "message": message, "hint": page.hint, "status": page.status, "action": page.action},
         status_code=page.status,
     )
     if isinstance(error, e.RateLimited):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -96,6 +97,11 @@ def format_day(value: datetime | None) -> str:
     return value.strftime("%d %b %Y").lstrip("0") if value else "—"
 
 
+def url_host(value: str | None) -> str:
+    """``https://acme.com/x`` → ``acme.com``: where a link goes, in a word."""
+    return (urlsplit(value).hostname or "") if value else ""
+
+
 def spoken_list(values: Iterable[str]) -> str:
     """"Goals", "Facts and Goals", "Facts, Goals and Expertise"."""
     items = [str(value) for value in values]
@@ -133,7 +139,7 @@ class Pages:
             EVENT_LABELS=EVENT_LABELS,
             ANSWER_LABELS=ANSWER_LABELS,
         )
-        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list)
+        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list, host=url_host)
 
     def render(
         self,

@@ -127,8 +127,8 @@ def describe(item: ActivityItem) -> str:
         return f"was refused your memories: {_refusal(detail['permission_error'])}"
     if item.action == "memories.read" and isinstance(detail.get("returned"), int):
         return f"read {_memories(detail['returned'])}"
-    if item.action in ("connection.created", "connection.deleted"):
-        verb = "connected" if item.action == "connection.created" else "disconnected"
+    if item.action in ("connection.created", "connection.deleted", "connection.refreshed"):
+        verb = {"connection.created": "connected", "connection.deleted": "disconnected"}.get(item.action, "reconnected")
         name = detail.get("organisation_name")
         return f"{verb} your {name} account" if isinstance(name, str) and name else f"{verb} an account"
     if item.action == "session.ended":

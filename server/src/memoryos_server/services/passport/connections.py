@@ -24,6 +24,7 @@ from memoryos_server.errors import (
     ConnectionNotFound,
     LinkExpired,
     LinkForAnotherAgent,
+    LinkTokensDisabled,
 )
 from memoryos_server.services.passport.agents import canonical_agent_id
 from memoryos_server.services.audit import AuditService
@@ -34,7 +35,7 @@ from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.models import LinkToken, OrgConnection, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.identity import TenantRepository
-from memoryos_server.storage.repositories.passport import LinkTokenRepository, OrgConnectionRepository
+from memoryos_server.storage.repositories.passport import DirectoryRepository, LinkTokenRepository, OrgConnectionRepository
 from memoryos_server.storage.types import utcnow
 
 LINK_TOKEN_PREFIX = "plink_"
@@ -88,6 +89,9 @@ class ConnectionService:
         account = external_user_id.strip()
         if not _ACCOUNT_ID.match(account):
             raise BadRequest("invalid_external_user_id", "external_user_id is 1–255 printable characters")
+        entry = DirectoryRepository(session).of_tenant(tenant_id)
+        if entry is not None and entry.status == "active" and not entry.link_token_enabled:
+            raise LinkTokensDisabled("your directory entry turns secure links off (link_token_enabled: false)")
         assert principal.tenant_public_id is not None
         raw = random_token(LINK_TOKEN_PREFIX)
         ttl = self.rt.settings.link_token_ttl_seconds
@@ -159,6 +163,40 @@ class ConnectionService:
             },
         )
         return connection
+
+    def connect_verified_account(
+        self, session: Session, user: UniversalUser, *, tenant_id: int, account_hash: str, method: str
+    ) -> tuple[OrgConnection, bool]:
+        """Connect an account whose ownership another way proved (OAuth: the organisation's
+        userinfo named it). An existing connection of the same account is refreshed: it is now
+        known by ``method``. (connection, created)"""
+        now = utcnow()
+        repo = OrgConnectionRepository(session)
+        candidate = OrgConnection(
+            id=public_id("con_"),
+            universal_user_id=user.id,
+            tenant_id=tenant_id,
+            method=method,
+            account_hash=account_hash,
+            created_at=now,
+        )
+        connection = repo.insert_or_get(candidate)  # or the one already there
+        created = connection is candidate
+        connection.method = method
+        session.flush()
+        self.audit.record(
+            session,
+            action="connection.created" if created else "connection.refreshed",
+            actor_type="passport_user",
+            actor_id=user.public_id,
+            universal_user_id=user.id,
+            detail={
+                "connection_id": connection.id,
+                "method": method,
+                "organisation_name": self._organisation_name(session, tenant_id),
+            },
+        )
+        return connection, created
 
     def list(self, session: Session, user: UniversalUser) -> list[ConnectionView]:
         repo = OrgConnectionRepository(session)

@@ -156,6 +156,10 @@ Index("ix_org_connections_tenant_account", OrgConnection.tenant_id, OrgConnectio
 
 
 class DirectoryEntry(Timestamped, Base):
+    """A tenant's public OAuth connector registration (one per tenant). The client secret is
+    stored only encrypted; the logo is the image fetched once at registration, served from our
+    origin. ``status`` is ``active`` or ``removed`` (kept so connections still name it)."""
+
     __tablename__ = "directory_entries"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # org_…
@@ -170,9 +174,15 @@ class DirectoryEntry(Timestamped, Base):
     oauth_token_url: Mapped[str | None] = mapped_column(String(2000))
     oauth_userinfo_url: Mapped[str | None] = mapped_column(String(2000))
     oauth_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # client_secret_post | client_secret_basic
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(24), default="client_secret_post", server_default="client_secret_post"
+    )
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     link_token_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(12), default="active")
+    logo_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_content_type: Mapped[str | None] = mapped_column(String(40))
 
 
 class OAuthState(Base):
@@ -185,6 +195,7 @@ class OAuthState(Base):
     session_hash: Mapped[str] = mapped_column(String(64))
     directory_id: Mapped[str] = mapped_column(ForeignKey("directory_entries.id", ondelete="CASCADE"))
     code_verifier_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce_hash: Mapped[str | None] = mapped_column(String(64))  # OpenID Connect, when openid is asked
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from memoryos_server.storage.models import (
@@ -291,6 +291,65 @@ class OrgConnectionRepository(Repository):
                 .order_by(OrgConnection.created_at.desc(), OrgConnection.id.desc())
             ).scalars()
         )
+
+
+class DirectoryRepository(Repository):
+    """Directory entries: a tenant's own (one per tenant), and the public listing."""
+
+    def of_tenant(self, tenant_id: int) -> DirectoryEntry | None:
+        return self.one_or_none(select(DirectoryEntry).where(DirectoryEntry.tenant_id == tenant_id))
+
+    def active(self, directory_id: str) -> DirectoryEntry | None:
+        return self.one_or_none(
+            select(DirectoryEntry).where(DirectoryEntry.id == directory_id, DirectoryEntry.status == "active")
+        )
+
+    def insert_for_tenant(self, entry: DirectoryEntry) -> DirectoryEntry | None:
+        """Insert the tenant's entry; None when a concurrent registration inserted it first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(entry)
+            return entry
+        except IntegrityError:
+            return None
+
+    def listed(self, search: str | None = None, *, limit: int = 200) -> Sequence[DirectoryEntry]:
+        """Active public entries by name; ``search`` matches name or category, any case."""
+        statement = select(DirectoryEntry).where(DirectoryEntry.status == "active", DirectoryEntry.is_public.is_(True))
+        if search:
+            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            statement = statement.where(
+                or_(
+                    func.lower(DirectoryEntry.display_name).like(pattern, escape="\\"),
+                    func.lower(DirectoryEntry.category).like(pattern, escape="\\"),
+                )
+            )
+        return self.all(statement.order_by(func.lower(DirectoryEntry.display_name), DirectoryEntry.id).limit(limit))
+
+    def logo(self, directory_id: str) -> tuple[bytes, str] | None:
+        row = self.session.execute(
+            select(DirectoryEntry.logo_image, DirectoryEntry.logo_content_type).where(
+                DirectoryEntry.id == directory_id, DirectoryEntry.status == "active"
+            )
+        ).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return bytes(row[0]), str(row[1])
+
+
+class OAuthStateRepository(Repository):
+    def by_hash(self, state_hash: str) -> OAuthState | None:
+        return self.one_or_none(select(OAuthState).where(OAuthState.state_hash == state_hash))
+
+    def consume(self, state_id: int, now: datetime) -> bool:
+        """Mark the state used; False when another request used it first (single use under races)."""
+        result = self.session.execute(
+            update(OAuthState).where(OAuthState.id == state_id, OAuthState.used_at.is_(None)).values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def delete_expired(self, before: datetime) -> None:
+        self.session.execute(delete(OAuthState).where(OAuthState.expires_at < before))
 
 
 class PassportPurgeRepository(Repository):

@@ -6,10 +6,19 @@ from fastapi import APIRouter
 
 from memoryos_server.errors import NotFound
 from memoryos_server.web.errors import WebRoute
-from memoryos_server.web.routes import connect, consent, login, manage_account, manage_agents, manage_memories, manage_sessions
+from memoryos_server.web.routes import (
+    connect,
+    consent,
+    login,
+    manage_account,
+    manage_agents,
+    manage_memories,
+    manage_sessions,
+    organisations,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (login, consent, connect, manage_agents, manage_memories, manage_sessions, manage_account):
+for module in (login, consent, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account):
     router.include_router(module.router)
 
 # Last, so it only catches what no page above matched: a mistyped permission-center address
