@@ -6,7 +6,7 @@ import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -20,6 +20,7 @@ from memoryos_server.api.routers import (
     connectors,
     directory,
     health,
+    mcp_oauth,
     memories,
     memories_compat,
     passport,
@@ -31,6 +32,7 @@ from memoryos_server.api.routers import (
     workspace,
 )
 from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.mcp.remote import RemoteMcp
 from memoryos_server.origins import SiteOrigins
 from memoryos_server.services.container import Services, build_services
 from memoryos_server.services.memory.worker import start_background as start_memory_worker
@@ -84,6 +86,7 @@ def create_app(
     settings = settings or get_settings()
     runtime = runtime or build_runtime(settings)
     services = build_services(runtime)
+    remote_mcp = RemoteMcp(services) if settings.mcp_enabled else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -91,7 +94,10 @@ def create_app(
             upgrade(runtime.db)
         stops = [hook(services) for hook in LIFECYCLE_HOOKS]
         try:
-            yield
+            async with AsyncExitStack() as running:
+                if remote_mcp is not None:
+                    await running.enter_async_context(remote_mcp.running())
+                yield
         finally:
             for stop in reversed(stops):
                 stop()
@@ -121,6 +127,10 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    if remote_mcp is not None:
+        # The Passport over MCP (docs/mcp.md): the OAuth documents and endpoints, and /mcp itself.
+        app.include_router(mcp_oauth.router)
+        app.add_route("/mcp", remote_mcp, include_in_schema=False)
     install_openapi(app)
     install_web(app, runtime)
 

@@ -331,3 +331,18 @@ class CrossSiteRequest(PermissionDenied):
     """A change sent with the session cookie alone, not from this site (or not saying where from)."""
 
     error = "cross_site_request"
+
+
+# --- OAuth 2.1 (the Passport over MCP) ---------------------------------------------------
+
+
+class OAuthError(MemoryOSError):
+    """An error the OAuth standards name, answered in their shape rather than our envelope:
+    ``{"error": …, "error_description": …}`` (RFC 6749 §5.2, §4.1.2.1; RFC 7591 §3.2.2;
+    RFC 8707 ``invalid_target``). ``status`` is the HTTP status of a direct answer."""
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        self.error = error
+        super().__init__(description)
+        self.description = description
+        self.status = status

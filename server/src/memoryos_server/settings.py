@@ -78,6 +78,25 @@ class Settings(BaseSettings):
     connector_max_response_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=600)
 
+    # --- the Passport over MCP (remote, OAuth 2.1; docs/mcp.md) -----------------------------
+    mcp_enabled: bool = True  # /mcp, the OAuth discovery documents, /authorize, /token, /register, /revoke
+    mcp_access_token_ttl_seconds: int = Field(default=3600, ge=1, le=86_400)
+    mcp_refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    mcp_authorization_code_ttl_seconds: int = Field(default=300, ge=10, le=600)
+    # Dynamic client registrations per client address per hour, and token/revocation requests
+    # per client address and per client id per minute; past either limit, 429.
+    mcp_registrations_per_ip_per_hour: int = Field(default=20, ge=1)
+    mcp_token_requests_per_ip_per_minute: int = Field(default=60, ge=1)
+    mcp_token_requests_per_client_per_minute: int = Field(default=30, ge=1)
+    # Client ID Metadata Documents are fetched from the client's https URL: within this time,
+    # at most this many bytes, and never from a private, loopback or link-local address unless
+    # allowed here (for a client hosted on your own network).
+    mcp_client_metadata_timeout_seconds: float = Field(default=5.0, gt=0, le=10)
+    mcp_client_metadata_max_bytes: int = Field(default=16_384, ge=512, le=262_144)
+    mcp_client_metadata_allow_private_addresses: bool = False
+    mcp_client_metadata_fetches_per_ip_per_hour: int = Field(default=60, ge=1)  # consent screens that fetch one
+    mcp_client_metadata_ca_file: Path | None = None  # a CA bundle to trust for those fetches (default: certifi's)
+
     # --- email ----------------------------------------------------------------------------------
     email_backend: Literal["console", "smtp", "outbox"] = "console"
     email_from: str = "MemoryOS <no-reply@memoryos.local>"
@@ -147,6 +166,11 @@ class Settings(BaseSettings):
     @property
     def resolved_consent_base_url(self) -> str:
         return (self.consent_base_url or self.resolved_public_url).rstrip("/")
+
+    @property
+    def mcp_resource_url(self) -> str:
+        """The remote MCP server's identifier (RFC 8707/9728): tokens are bound to it."""
+        return f"{self.resolved_public_url}/mcp"
 
     @property
     def resolved_model_cache_dir(self) -> Path:

@@ -70,10 +70,13 @@ def test_serve_with_no_configuration_just_works(tmp_path: Path) -> None:
             json={"email": "first@example.com", "password": "a long password", "organization_name": "Acme"},
         )
         assert signup.status_code == 201
+        # The passport as a remote MCP server, beside the API: an OAuth-protected resource.
+        mcp = httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert mcp.status_code == 401 and f'resource_metadata="{url}/.well-known/oauth-protected-resource/mcp"' in mcp.headers["www-authenticate"]
     finally:
         output = _stop(first)
     assert "starting for the first time" in output
-    assert f"{url}/login" in output and "/v1/auth/signup" in output
+    assert f"{url}/login" in output and "/v1/auth/signup" in output and f"{url}/mcp" in output
     key_file = data_dir / "master.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert (data_dir / "memoryos.db").exists()

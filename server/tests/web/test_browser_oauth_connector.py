@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from memoryos.universal import UniversalMemory
 from memoryos_server.services.runtime import Runtime
-from memoryos_server.storage.models import OAuthState
+from memoryos_server.storage.models import DirectoryEntry, OAuthState
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.app import LiveServer, free_port
 from tests.fixtures.connectors import Connector, register_connector
@@ -28,8 +28,14 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def acme(connector_client: TestClient, provider: OAuthProvider, connector_server: LiveServer) -> Iterator[Connector]:
-    """Acme Support, registered with its logo, against the provider; the browser's server calls back."""
+def acme(
+    connector_client: TestClient, provider: OAuthProvider, connector_server: LiveServer, runtime: Runtime
+) -> Iterator[Connector]:
+    """Acme Support, registered with its logo, against the provider; the browser's server calls back.
+    The directory is public to every tenant of the shared test database, so the organisations
+    other tests registered are taken out of it first: the person sees one Acme Support."""
+    with runtime.db.session() as session:
+        session.execute(update(DirectoryEntry).where(DirectoryEntry.status == "active").values(status="removed"))
     connector = register_connector(
         connector_client, provider, connector_server.url, name="Acme Support", logo_url=f"{provider.url}/files/logo.png"
     )

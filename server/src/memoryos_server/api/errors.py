@@ -64,6 +64,8 @@ ERROR_TABLE: dict[type[e.MemoryOSError], tuple[int, str]] = {
     e.WriterBoundToAnotherKey: (403, "PROV_403"),
     e.SourceEventConflict: (409, "PROV_409"),
     e.ServiceUnavailable: (503, "SRV_503"),
+    # The OAuth routes answer these in their own shape; should one reach the envelope, a 400.
+    e.OAuthError: (400, "REQ_400"),
 }
 
 

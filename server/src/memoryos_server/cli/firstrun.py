@@ -94,6 +94,7 @@ def prepare_and_greet(settings: Settings) -> None:
                     f"  Database:     {where}",
                     f"  API:          {base}/docs   (OpenAPI: {base}/openapi.json)",
                     f"  Consent app:  {settings.resolved_consent_base_url}/login",
+                    *([f"  MCP:          {settings.mcp_resource_url}   (any MCP client, with your consent: docs/mcp.md)"] if settings.mcp_enabled else []),
                     "",
                     "Create your first account and organisation:",
                     f"  curl -s -X POST {base}/v1/auth/signup -H 'Content-Type: application/json' \\",

@@ -24,6 +24,10 @@ from memoryos_server.services.passport.connections import ConnectionService
 from memoryos_server.services.passport.directory import DirectoryService
 from memoryos_server.services.passport.grants import GrantService
 from memoryos_server.services.passport.oauth import OAuthConnectorService
+from memoryos_server.services.passport.mcp_auth.authorization import McpAuthorizationServer
+from memoryos_server.services.passport.mcp_auth.clients import McpClientService
+from memoryos_server.services.passport.mcp_auth.documents import ClientMetadataFetcher
+from memoryos_server.services.passport.mcp_auth.memory_access import McpMemoryAccess
 from memoryos_server.services.passport.pairwise import PairwiseIdentities
 from memoryos_server.services.passport.scopes import PassportScopes
 from memoryos_server.services.passport.service import PassportService
@@ -66,6 +70,10 @@ class Services:
     agent_access: AgentAccessService
     passport_scopes: PassportScopes
     activity: ActivityService
+    # the Passport over MCP
+    mcp_clients: McpClientService
+    mcp_auth: McpAuthorizationServer
+    mcp_memory: McpMemoryAccess
 
 
 def build_services(runtime: Runtime) -> Services:
@@ -89,6 +97,8 @@ def build_services(runtime: Runtime) -> Services:
         runtime, agents=agents, grants=grants, connections=connections, pairwise=pairwise, audit=audit
     )
     passport_scopes = PassportScopes(agent_access, audit)
+    mcp_clients = McpClientService(runtime, limiter=limiter, documents=ClientMetadataFetcher(runtime.settings))
+    mcp_auth = McpAuthorizationServer(runtime, limiter=limiter, clients=mcp_clients, grants=grants, agent_access=agent_access)
     passport = PassportService(
         runtime,
         email=email,
@@ -127,4 +137,7 @@ def build_services(runtime: Runtime) -> Services:
         agent_access=agent_access,
         passport_scopes=passport_scopes,
         activity=ActivityService(audit),
+        mcp_clients=mcp_clients,
+        mcp_auth=mcp_auth,
+        mcp_memory=McpMemoryAccess(runtime, server=mcp_auth, scopes=passport_scopes, memory=memory),
     )

@@ -85,6 +85,12 @@ ERROR_PAGES: dict[type[e.MemoryOSError], ErrorPage] = {
     e.ClarificationClosed: ErrorPage(409, "This question was already answered"),
     e.GrantNotActive: ErrorPage(409, "This access is no longer active"),
     e.ValidationFailed: ErrorPage(400, "Please check what you entered"),
+    e.OAuthError: ErrorPage(
+        400,
+        "This app's request isn't valid",
+        None,
+        "Nothing was shared. Go back to the app and try connecting again; if it keeps happening, tell the app's makers.",
+    ),
     e.BadRequest: ErrorPage(400, "This request isn't valid"),
     e.RateLimited: ErrorPage(429, "Too many attempts", None, "Wait a little and try again."),
     e.PermissionDenied: ErrorPage(403, "Not allowed"),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.services.memory.owner import ConflictKind, MemoryOwner
 
 if TYPE_CHECKING:
-    from memoryos_server.services.memory.types import AddOutcome, AnswerOutcome, MemoryView, RetrieveOutcome
+    from memoryos_server.services.memory.types import AddOutcome, AnswerOutcome, MemoryView, Page, RetrieveOutcome
 
 
 class MemoryAudit(Protocol):
@@ -32,6 +32,8 @@ class MemoryAudit(Protocol):
     def changed(self, session: Session, scope: MemoryScope, action: str, view: MemoryView) -> None: ...
 
     def answered(self, session: Session, scope: MemoryScope, outcome: AnswerOutcome) -> None: ...
+
+    def listed(self, session: Session, scope: MemoryScope, page: Page, *, requested: Sequence[str] | None) -> None: ...
 
 
 class NoAudit:
@@ -47,6 +49,9 @@ class NoAudit:
         return None
 
     def answered(self, session: Session, scope: MemoryScope, outcome: AnswerOutcome) -> None:
+        return None
+
+    def listed(self, session: Session, scope: MemoryScope, page: Page, *, requested: Sequence[str] | None) -> None:
         return None
 
 

@@ -49,6 +49,7 @@ from memoryos_server.services.memory.views import memory_view, version_view
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.index import build_search_index
+from memoryos_server.storage.index.filters import ALL_CATEGORIES_MASK, category_mask
 from memoryos_server.storage.models import EMBEDDING_DIM
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
@@ -320,21 +321,32 @@ class MemoryService:
         offset = 0 if sort == "newest" else (row_number_cursor(cursor, prefix="o") or 0)
         owner = scope.owner
         wanted = scope.narrow(categories)
-        if owner is None or wanted == []:
+        if owner is None or wanted == [] or scope.refusal is not None:
             return Page([], None, limit, 0)
+        # An agent lists what it could find: active memories only, nothing the person flagged,
+        # and nothing that may belong to a category outside its grant (the rule for doubt).
+        for_agent = category_mask_outside(scope.categories) if scope.for_agent else None
+        if scope.for_agent:
+            statuses = ("active",)
         repo = MemoryRepository(session, owner.family)
         codec = self.codec(owner)
         if sort == "newest":
-            rows = list(repo.page(owner.id, categories=wanted, statuses=statuses, after=after, limit=limit + 1))
+            rows = list(
+                repo.page(owner.id, categories=wanted, statuses=statuses, after=after, limit=limit + 1, for_agent=for_agent)
+            )
             next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         else:
             rows = list(
-                repo.page_ordered(owner.id, categories=wanted, statuses=statuses, order=sort, offset=offset, limit=limit + 1)
+                repo.page_ordered(
+                    owner.id, categories=wanted, statuses=statuses, order=sort, offset=offset, limit=limit + 1, for_agent=for_agent
+                )
             )
             next_cursor = f"o{offset + limit}" if len(rows) > limit else None
         items = [memory_view(codec, row) for row in rows[:limit]]
-        total = repo.count_for_owner(owner.id, categories=wanted, statuses=statuses)
-        return Page(items, next_cursor, limit, total)
+        total = repo.count_for_owner(owner.id, categories=wanted, statuses=statuses, for_agent=for_agent)
+        page = Page(items, next_cursor, limit, total)
+        scope.audit.listed(session, scope, page, requested=categories)
+        return page
 
     def get(self, session: Session, scope: MemoryScope, memory_id: str) -> MemoryView:
         owner = self._owner(scope)
@@ -650,3 +662,10 @@ def _encode_cursor(row: Any) -> str:
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     return decode_time_cursor(cursor)
+
+
+def category_mask_outside(categories: Sequence[str] | None) -> int:
+    """The categories a listed memory's doubt must not touch: those outside the reader's (0: none)."""
+    if categories is None:
+        return 0
+    return ALL_CATEGORIES_MASK & ~category_mask(categories)

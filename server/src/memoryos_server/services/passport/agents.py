@@ -40,6 +40,9 @@ from memoryos_server.storage.repositories.passport import (
 from memoryos_server.storage.types import utcnow
 
 AGENT_KEY_PREFIX = "agent_sk_"
+# An organisation's agent, or an MCP client that registered itself (services/passport/mcp_auth).
+AGENT_KIND_TENANT = "tenant"
+AGENT_KIND_MCP_CLIENT = "mcp_client"
 VERIFICATION_DECISIONS = ("verified", "rejected")
 VERIFICATION_STATUSES = ("pending", "verified", "rejected")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -240,7 +243,8 @@ class AgentService:
         """The profile a consent screen shows. Unknown, malformed or deleted ids are all "not found"."""
         canonical = canonical_agent_id(agent_id)
         agent = AgentRepository(session).live(canonical) if canonical else None
-        if agent is None:
+        # An MCP client has no public profile: it is approved only through its own /authorize.
+        if agent is None or agent.kind != AGENT_KIND_TENANT:
             raise AgentNotFound("no such agent")
         return agent
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.crypto import public_id, random_token
 from memoryos_server.errors import AgentNotFound, GrantNotActive, GrantNotFound, ServiceUnavailable, ValidationFailed
-from memoryos_server.services.passport.agents import AgentService, check_categories
+from memoryos_server.services.passport.agents import AGENT_KIND_MCP_CLIENT, AGENT_KIND_TENANT, AgentService, check_categories
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.passport.connections import ConnectionService
 from memoryos_server.services.email import EmailService
@@ -29,6 +29,7 @@ from memoryos_server.services.runtime import Runtime
 from memoryos_server.storage.db import after_commit
 from memoryos_server.storage.models import ConsentCode, GlobalAgent, Grant, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
+from memoryos_server.storage.repositories.mcp import McpTokenRepository
 from memoryos_server.storage.repositories.passport import ConsentCodeRepository, GrantRepository
 from memoryos_server.storage.types import utcnow
 
@@ -71,7 +72,7 @@ class IssuedCode:
 @dataclass(frozen=True)
 class IssuedGrant:
     view: GrantView
-    code: IssuedCode
+    code: IssuedCode | None  # None for an MCP client: it gets an OAuth authorization code instead
     replaced: bool
 
 
@@ -128,6 +129,7 @@ class GrantService:
         duration_days: int | None = None,
         link_token: str | None = None,
         keep_expiry: bool = False,
+        mcp_client: bool = False,
     ) -> IssuedGrant:
         """Approve an agent. Replaces the user's earlier grant to it, revoked or not.
 
@@ -137,8 +139,12 @@ class GrantService:
 
         A ``link_token`` (from the agent's tenant) also connects the user's account there; a bad
         link fails the whole call, so nothing is granted half-way.
+
+        ``mcp_client``: the agent is an MCP client approved on its own ``/authorize`` screen. It
+        gets no consent code (its OAuth authorization code is issued by ``mcp_auth``), and an
+        approval after its earlier access ended starts afresh: tokens from before are not revived.
         """
-        agent = self.grantable_agent(session, agent_id)
+        agent = self.grantable_client(session, agent_id) if mcp_client else self.grantable_agent(session, agent_id)
         allowed = _categories(categories)
         _check_access_type(access_type)
         repo = GrantRepository(session)
@@ -154,6 +160,8 @@ class GrantService:
             self.connections.connect_with_link(session, user, agent.id, link_token)
         now = utcnow()
         replaced = grant is not None
+        if grant is not None and grant_status(grant, now) != "active":
+            McpTokenRepository(session).revoke_pair(user.id, agent.id, now, "access_ended")
         if grant is None:
             grant, created = repo.insert_or_get(
                 Grant(
@@ -176,7 +184,7 @@ class GrantService:
             grant.updated_at = now
         session.flush()
         self.pairwise.ensure(session, user, agent.id)
-        code = self._issue_code(session, user, agent.id)
+        code = None if mcp_client else self._issue_code(session, user, agent.id)
         self._record(session, user, grant, "grant.replaced" if replaced else "grant.created")
         issued = IssuedGrant(GrantView(grant, agent, grant_status(grant, now)), code, replaced)
         # The person is told by email, with the manage link, once the grant is committed.
@@ -220,6 +228,8 @@ class GrantService:
             grant.revoked_at = now
             grant.updated_at = now
             ConsentCodeRepository(session).retire_pair(user.id, grant.agent_id, now)
+            # An MCP client's tokens die with the grant: approving it again later starts afresh.
+            McpTokenRepository(session).revoke_pair(user.id, grant.agent_id, now, "grant_revoked")
             session.flush()
             self._record(session, user, grant, "grant.revoked")
         return GrantView(grant, view.agent, "revoked")
@@ -229,6 +239,8 @@ class GrantService:
         view = self.get(session, user, grant_id)
         if view.status != "active":
             raise GrantNotActive(f"this grant is {view.status}; approve the agent again first")
+        if view.agent.kind != AGENT_KIND_TENANT:
+            raise GrantNotActive("an app connected through MCP signs in by itself: it needs no code")
         self.pairwise.ensure(session, user, view.agent.id)
         return view, self._issue_code(session, user, view.agent.id)
 
@@ -261,6 +273,13 @@ class GrantService:
         """
         agent = self.agents.public_profile(session, agent_id)
         if agent.verification_status == "rejected" or not agent.is_active:
+            raise AgentNotFound("no such agent")
+        return agent
+
+    def grantable_client(self, session: Session, agent_id: str) -> GlobalAgent:
+        """An MCP client's agent row, for its own ``/authorize`` screen only."""
+        agent = AgentRepository(session).live(agent_id)
+        if agent is None or agent.kind != AGENT_KIND_MCP_CLIENT or not agent.is_active:
             raise AgentNotFound("no such agent")
         return agent
 

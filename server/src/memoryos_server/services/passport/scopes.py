@@ -17,6 +17,7 @@ recorded when the worker has written (``record``), with the ids of the memories 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,9 +25,10 @@ from sqlalchemy.orm import Session
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.memory.types import AddEvent, AddOutcome, AnswerOutcome, MemoryView, RetrieveOutcome
+from memoryos_server.services.memory.types import AddEvent, AddOutcome, AnswerOutcome, MemoryView, Page, RetrieveOutcome
 from memoryos_server.services.memory.worker import WriteAdmission
 from memoryos_server.services.passport.agent_access import AgentCaller, GrantState, AgentAccessService
+from memoryos_server.services.passport.mcp_auth.scopes import ScopeRequest
 from memoryos_server.storage.models import GlobalAgent, Job, UniversalUser
 from memoryos_server.storage.repositories.agents import AgentRepository
 
@@ -101,6 +103,16 @@ class AgentAudit:
     def answered(self, session: Session, scope: MemoryScope, outcome: AnswerOutcome) -> None:
         return None
 
+    def listed(self, session: Session, scope: MemoryScope, page: Page, *, requested: Sequence[str] | None) -> None:
+        """Listing is reading: the memories an agent was shown, like a search's."""
+        self._record(
+            session,
+            "memories.read",
+            memory_ids=[m.id for m in page.items],
+            categories=[m.category for m in page.items],
+            detail={"listed": True, "categories_searched": list(scope.narrow(requested) or []), "returned": len(page.items)},
+        )
+
     def _record(self, session: Session, action: str, **fields: Any) -> None:
         agent = self.agent
         self.audit.record(
@@ -131,6 +143,9 @@ class PassportUserAudit:
     def changed(self, session: Session, scope: MemoryScope, action: str, view: MemoryView) -> None:
         self._record(session, action, memory_ids=[view.id], categories=[view.category])
 
+    def listed(self, session: Session, scope: MemoryScope, page: Page, *, requested: Sequence[str] | None) -> None:
+        return None
+
     def answered(self, session: Session, scope: MemoryScope, outcome: AnswerOutcome) -> None:
         self._record(
             session,
@@ -160,6 +175,18 @@ class PassportScopes:
         agent, user = caller.agent, caller.user
         assert user is not None  # the route authenticated the UUI too
         return self._agent_scope(agent, user, self.access.grant_state(session, agent, user))
+
+    def mcp_client(self, session: Session, agent: GlobalAgent, user: UniversalUser, *, limit: ScopeRequest | None) -> MemoryScope:
+        """An MCP client on the person who approved it: an agent within its grant as it stands
+        now, narrowed further when the client asked for less on a refresh (``limit``)."""
+        scope = self._agent_scope(agent, user, self.access.grant_state(session, agent, user))
+        if limit is None:
+            return scope
+        return replace(
+            scope,
+            categories=tuple(c for c in scope.categories or () if c in limit.categories),
+            can_write=scope.can_write and limit.write,
+        )
 
     def passport_user(self, user: UniversalUser) -> MemoryScope:
         """A signed-in person on their own memories: everything, and every change recorded."""

@@ -18,6 +18,7 @@ from memoryos_server.storage.models.memory import (
     UniversalQuestion,
 )
 from memoryos_server.storage.models.provenance import ServiceWriter, SourceEvent
+from memoryos_server.storage.models.mcp import McpAuthorizationCode, McpClient, McpToken, McpTokenFamily
 from memoryos_server.storage.models.passport import (
     AuditEvent,
     ConsentCode,
@@ -47,6 +48,10 @@ __all__ = [
     "Invitation",
     "Job",
     "LinkToken",
+    "McpAuthorizationCode",
+    "McpClient",
+    "McpToken",
+    "McpTokenFamily",
     "Membership",
     "OAuthClient",
     "OAuthState",

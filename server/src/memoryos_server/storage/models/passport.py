@@ -62,10 +62,15 @@ class RateLimitCounter(Base):
 
 
 class GlobalAgent(Timestamped, Base):
+    """An app a person may grant access to. ``kind`` is ``tenant`` (registered by an organisation,
+    which owns it and holds its key) or ``mcp_client`` (an MCP client that registered itself
+    over OAuth: no organisation, no key; see ``mcp_clients`` and docs/mcp.md)."""
+
     __tablename__ = "global_agents"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # public UUID
-    owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="tenant", server_default="tenant")
+    owner_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
     website_url: Mapped[str | None] = mapped_column(String(2000))

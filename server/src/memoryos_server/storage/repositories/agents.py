@@ -40,7 +40,9 @@ class AgentRepository(Repository):
 
     def by_key_hash(self, key_hash: str) -> GlobalAgent | None:
         return self.one_or_none(
-            select(GlobalAgent).where(GlobalAgent.key_hash == key_hash, GlobalAgent.deleted_at.is_(None))
+            select(GlobalAgent).where(
+                GlobalAgent.key_hash == key_hash, GlobalAgent.kind == "tenant", GlobalAgent.deleted_at.is_(None)
+            )
         )
 
     def by_status(self, status: str | None, *, limit: int) -> Sequence[tuple[GlobalAgent, Tenant]]:

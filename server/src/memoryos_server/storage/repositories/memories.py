@@ -171,12 +171,12 @@ class MemoryRepository(Repository):
         statuses: Sequence[str],
         after: tuple[datetime, str] | None,
         limit: int,
+        for_agent: int | None = None,
     ) -> Sequence[Any]:
-        """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+        """Newest first; ``after`` is the (created_at, id) of the last row of the previous page.
+        ``for_agent``: see ``_listed``."""
         model = self.family.memory
-        statement = select(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
-        if categories:
-            statement = statement.where(model.category.in_(list(categories)))
+        statement = self._listed(select(model), owner_id, categories, statuses, for_agent)
         if after is not None:
             created, memory_id = after
             statement = statement.where(
@@ -185,27 +185,48 @@ class MemoryRepository(Repository):
         return self.all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
 
     def page_ordered(
-        self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str], order: str, offset: int, limit: int
+        self,
+        owner_id: int,
+        *,
+        categories: Sequence[str] | None,
+        statuses: Sequence[str],
+        order: str,
+        offset: int,
+        limit: int,
+        for_agent: int | None = None,
     ) -> Sequence[Any]:
         """By position, oldest first or by importance (highest first, then newest)."""
         model = self.family.memory
-        statement = select(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
-        if categories:
-            statement = statement.where(model.category.in_(list(categories)))
+        statement = self._listed(select(model), owner_id, categories, statuses, for_agent)
         if order == "importance":
             statement = statement.order_by(model.importance.desc(), model.created_at.desc(), model.id)
         else:
             statement = statement.order_by(model.created_at, model.id)
         return self.all(statement.offset(offset).limit(limit))
 
-    def count_for_owner(self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str]) -> int:
+    def count_for_owner(
+        self, owner_id: int, *, categories: Sequence[str] | None, statuses: Sequence[str], for_agent: int | None = None
+    ) -> int:
         model = self.family.memory
-        statement = (
-            select(func.count()).select_from(model).where(model.owner_id == owner_id, model.status.in_(list(statuses)))
-        )
+        statement = self._listed(select(func.count()).select_from(model), owner_id, categories, statuses, for_agent)
+        return int(self.session.execute(statement).scalar_one())
+
+    def _listed(
+        self, statement: Any, owner_id: int, categories: Sequence[str] | None, statuses: Sequence[str], for_agent: int | None
+    ) -> Any:
+        """One owner's rows in ``statuses`` and ``categories``. ``for_agent`` (a mask of the
+        categories a memory's doubt must not touch, 0 for none) lists for an agent: memories the
+        person flagged are withheld, and a memory that may belong to a category outside the
+        reader's is left out, as every search does (``SearchFilter``)."""
+        model = self.family.memory
+        statement = statement.where(model.owner_id == owner_id, model.status.in_(list(statuses)))
         if categories:
             statement = statement.where(model.category.in_(list(categories)))
-        return int(self.session.execute(statement).scalar_one())
+        if for_agent is not None:
+            statement = statement.where(model.flagged.is_(False))
+            if for_agent:
+                statement = statement.where(model.doubt_mask.op("&")(for_agent) == 0)
+        return statement
 
     def delete_rows(self, owner_id: int, memory_ids: Sequence[str]) -> None:
         """Remove memories for good (their versions and postings go with them)."""

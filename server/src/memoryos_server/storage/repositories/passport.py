@@ -29,6 +29,7 @@ from memoryos_server.storage.models import (
     UniversalUser,
 )
 from memoryos_server.storage.repositories.base import Repository
+from memoryos_server.storage.repositories.mcp import McpTokenRepository
 
 
 class UniversalUserRepository(Repository):
@@ -356,6 +357,7 @@ class PassportPurgeRepository(Repository):
     """Deletes a passport user's Memory Passport rows (memories are purged by their own repository)."""
 
     def purge(self, user_id: int) -> None:
+        McpTokenRepository(self.session).purge_user(user_id)
         session_hashes = select(PassportSession.session_hash).where(PassportSession.universal_user_id == user_id)
         self.session.execute(delete(OAuthState).where(OAuthState.session_hash.in_(session_hashes)))
         tables: tuple[Any, ...] = (ConsentCode, PairwiseIdentity, Grant, OrgConnection, PassportSession)

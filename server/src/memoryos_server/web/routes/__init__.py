@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from memoryos_server.errors import NotFound
 from memoryos_server.web.errors import WebRoute
 from memoryos_server.web.routes import (
+    authorize,
     connect,
     consent,
     login,
@@ -18,7 +19,7 @@ from memoryos_server.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (login, consent, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account):
+for module in (login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account):
     router.include_router(module.router)
 
 # Last, so it only catches what no page above matched: a mistyped permission-center address
