@@ -8,6 +8,7 @@ answer may be a 5xx, and every answer must match the contract (the app fixture c
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
+from tests.fixtures.databases import TestDatabase as Database
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.passport import AgentHandle, PassportHandle, connected, new_agent, new_passport  # noqa: F401
 
@@ -52,7 +54,7 @@ def _fuzz(operation: schemathesis.APIOperation, headers: dict[str, str], statuse
 
 
 def test_no_generated_request_gets_a_server_error(
-    app: FastAPI, tenant: TenantHandle, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
+    app: FastAPI, test_database: Database, tenant: TenantHandle, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
 ) -> None:
     agent, passport, uui = connected(["preference", "fact"], "read_write")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -63,6 +65,9 @@ def test_no_generated_request_gets_a_server_error(
         schemes = {name for requirement in operation.definition.raw.get("security", []) for name in requirement}
         for headers in _credentials(schemes, tenant, passport, agent, uui):
             _fuzz(operation, headers, statuses, failures)
+    if report := os.environ.get("MEMORYOS_FUZZ_REPORT"):  # make reliability's counts
+        with open(report, "a", encoding="utf-8") as sink:
+            sink.write(json.dumps({"backend": test_database.backend, "statuses": {str(k): v for k, v in statuses.items()}}) + "\n")
     assert not failures, failures
     # The pass reached the routes' own logic, not only the doors: some calls were answered 2xx.
     assert statuses[200] > 50 and sum(statuses.values()) > 200, statuses
