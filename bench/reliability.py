@@ -61,7 +61,8 @@ class SuiteResult:
 
 def run_pytest(name: str, args: list[str], env: dict[str, str] | None = None) -> SuiteResult:
     report = Path(tempfile.mkstemp(suffix=".xml")[1])
-    command = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
+    # The long runs take longer than the suite's per-test limit (pytest.ini) allows one test.
+    command = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=3000", f"--junitxml={report}", *args]
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env={**os.environ, "MEMORYOS_REQUIRE_POSTGRES": "1", **(env or {})},
                           capture_output=True, text=True)
@@ -277,7 +278,7 @@ def scan_logs(logs: list[Path], found_secrets: list[str]) -> tuple[int, int, lis
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--fuzz-examples", type=int, default=30)
+    parser.add_argument("--fuzz-examples", type=int, default=20)
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL (the page says so)")
     args = parser.parse_args(argv)
     backends = ["sqlite"] if args.sqlite_only else ["sqlite", "postgresql"]
