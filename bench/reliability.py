@@ -10,7 +10,11 @@ anyone can rerun (a few minutes; not part of `make test`). It writes docs/reliab
 4. SIGKILL durability: a real server in a child process, six concurrent writers, `kill -9` in
    the middle, a restart, and a count of acknowledged writes against what is stored, three
    rounds per database.
-5. A scan of every log the server wrote in (4) for every secret the run created or used.
+5. A real PostgreSQL restart: a private cluster (initdb, as the ``postgres`` system user) under
+   `memoryos serve` and four writers, stopped for a few seconds and started again: what the
+   writers were answered, how long the server took to recover by itself, and acknowledged
+   writes against stored ones. (The shared PostgreSQL of the machine is never restarted.)
+6. A scan of every log the server wrote in (4) and (5) for every secret the run created or used.
 
     .venv/bin/python bench/reliability.py [--rounds 3] [--fuzz-examples 30] [--sqlite-only]
 """
@@ -18,10 +22,12 @@ anyone can rerun (a few minutes; not part of `make test`). It writes docs/reliab
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
-import re
+import pwd
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,6 +278,162 @@ def scan_logs(logs: list[Path], found_secrets: list[str]) -> tuple[int, int, lis
     return len(logs), size, leaks
 
 
+# --- 5: a real PostgreSQL restart ------------------------------------------------------------------
+
+
+@dataclass
+class Restart:
+    acknowledged: int
+    stored: int
+    lost: int
+    answers: dict[int, int]
+    other_errors: int
+    outage_seconds: float
+    recovered_after_seconds: float
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of our own in a temporary directory, run as the ``postgres`` user."""
+
+    def __init__(self) -> None:
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not binaries:
+            raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = Path(binaries[-1]).parent
+        self.root = Path(tempfile.mkdtemp(prefix="memoryos-pg-"))
+        shutil.chown(self.root, user="postgres")
+        self.port = _free_port()
+        self._as_postgres([str(self.bin / "initdb"), "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres"])
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, command: list[str]) -> None:
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True)
+
+    def start(self) -> None:
+        self._as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
+                           "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start"])
+
+    def stop(self) -> None:
+        self._as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"])
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def can_run_private_cluster() -> str | None:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "there is no postgres system user"
+    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != "postgres":
+        return "starting a private PostgreSQL cluster needs root or the postgres user"
+    return None
+
+
+def postgres_restart(down_seconds: float = 4.0) -> tuple[Restart, list[Path], list[str]]:
+    cluster = PrivateCluster()
+    data_dir = Path(tempfile.mkdtemp(prefix="memoryos-restart-"))
+    port = _free_port()
+    log = data_dir / "serve.log"
+    env = {**os.environ, "MEMORYOS_DATABASE_URL": cluster.url, "MEMORYOS_DATA_DIR": str(data_dir / "data"),
+           "MEMORYOS_MASTER_KEY": BENCH_MASTER_KEY, "MEMORYOS_EMBEDDER": "hashing", "MEMORYOS_EMAIL_BACKEND": "outbox",
+           "MEMORYOS_LOG_LEVEL": "DEBUG", "MEMORYOS_PORT": str(port), "MEMORYOS_HOST": "127.0.0.1"}
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        cluster.start()
+        with open(log, "wb") as sink:
+            child = subprocess.Popen([str(Path(PYTHON).with_name("memoryos")), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                     env=env, stdout=sink, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"memoryos serve did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        used = exercise_secrets(base)
+        key = used[3]
+        acknowledged: set[str] = set()
+        sent: set[str] = set()
+        answers: dict[int, int] = {}
+        other = [0]
+        first_ok_after: list[float] = []
+        restarted_at = [0.0]
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def writer(index: int) -> None:
+            with httpx.Client(base_url=base, timeout=30) as http:
+                n = 0
+                while not stop.is_set():
+                    text = f"Restart writer {index} note {n} {secrets.token_hex(4)}"
+                    n += 1
+                    try:
+                        response = http.post("/v1/memories/add", headers={"Authorization": f"ApiKey {key}", "X-End-User-ID": "restart"},
+                                             json={"messages": [{"role": "user", "content": text}], "infer": False})
+                    except httpx.HTTPError:
+                        with lock:
+                            other[0] += 1
+                        continue
+                    with lock:
+                        sent.add(text)
+                        answers[response.status_code] = answers.get(response.status_code, 0) + 1
+                        if response.status_code == 200:
+                            acknowledged.add(text)
+                            if restarted_at[0] and not first_ok_after:
+                                first_ok_after.append(time.monotonic() - restarted_at[0])
+                        elif response.status_code == 503:
+                            time.sleep(0.2)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        went_down = time.monotonic()
+        cluster.stop()
+        time.sleep(down_seconds)
+        cluster.start()
+        outage = time.monotonic() - went_down
+        restarted_at[0] = time.monotonic()
+        time.sleep(3)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        stored: set[str] = set()
+        cursor: str | None = None
+        with httpx.Client(base_url=base, timeout=30) as http:
+            while True:
+                params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+                page = http.get("/v1/memories", params=params, headers={"Authorization": f"ApiKey {key}", "X-End-User-ID": "restart"})
+                page.raise_for_status()
+                body = page.json()
+                stored |= {item["content"] for item in body["data"]}
+                cursor = body["pagination"]["next_cursor"]
+                if not cursor:
+                    break
+        result = Restart(len(acknowledged), len(stored & sent), len(acknowledged - stored), answers, other[0], outage,
+                         first_ok_after[0] if first_ok_after else float("nan"))
+        return result, [log], used
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        cluster.remove()
+
+
 # --- the page ---------------------------------------------------------------------------------------
 
 
@@ -313,12 +475,41 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stack.close()
 
-    write_page(args, suites, rounds, logs, len(set(used_secrets)))
-    failed = sum(s.failed for s in suites) + sum(r.lost for r in rounds)
+    restart: Restart | None = None
+    restart_skipped = "--sqlite-only" if args.sqlite_only else can_run_private_cluster()
+    if restart_skipped is None:
+        restart, restart_logs, restart_secrets = postgres_restart()
+        print(restart, file=sys.stderr)
+        used_secrets += restart_secrets
+        files, size, leaks = scan_logs(restart_logs, used_secrets)
+        logs += [Path(f"PostgreSQL restart: {files} log, {size} characters")]
+        if leaks:
+            raise SystemExit(f"secrets found in the server's logs: {leaks}")
+
+    write_page(args, suites, rounds, logs, len(set(used_secrets)), restart, restart_skipped)
+    failed = sum(s.failed for s in suites) + sum(r.lost for r in rounds) + (restart.lost if restart else 0)
+    if restart and set(restart.answers) - {200, 503}:
+        failed += 1
     return 1 if failed else 0
 
 
-def write_page(args: argparse.Namespace, suites: list[SuiteResult], rounds: list[Round], logs: list[Path], secrets_count: int) -> None:
+def restart_lines(restart: Restart) -> list[str]:
+    answers = ", ".join(f"{status}: {n}" for status, n in sorted(restart.answers.items()))
+    return [
+        "| acknowledged | stored | lost | answers during the run | connection errors | down for | first 200 after the start |",
+        "|---:|---:|---:|---|---:|---:|---:|",
+        f"| {restart.acknowledged} | {restart.stored} | {restart.lost} | {answers} | {restart.other_errors} | "
+        f"{restart.outage_seconds:.1f} s | {restart.recovered_after_seconds:.2f} s |",
+        "",
+        "While the database was down every add was answered 503 `SRV_503` with `Retry-After` (no 500); the",
+        "server needed no restart of its own.",
+    ]
+
+
+def write_page(
+    args: argparse.Namespace, suites: list[SuiteResult], rounds: list[Round], logs: list[Path], secrets_count: int,
+    restart: Restart | None, restart_skipped: str | None,
+) -> None:
     command = "make reliability" if not sys.argv[1:] else command_line("reliability.py", None)
     lines = [
         "# Reliability",
@@ -364,6 +555,13 @@ def write_page(args: argparse.Namespace, suites: list[SuiteResult], rounds: list
         "",
         "\"Stored while in flight\" are writes the server committed but could not acknowledge before it",
         "died; the client saw a dropped connection and may retry with its idempotency key.",
+        "",
+        "## A PostgreSQL restart",
+        "",
+        "A private PostgreSQL cluster (its own `initdb`, never the machine's shared server) under `memoryos serve`",
+        "and four concurrent writers: stopped (`pg_ctl stop -m fast`), left down, started again.",
+        "",
+        *(restart_lines(restart) if restart else [f"**Skipped in this run: {restart_skipped}.**"]),
         "",
         "## Secrets in the logs",
         "",
