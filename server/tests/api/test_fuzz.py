@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from tests.fixtures.databases import TestDatabase as Database
@@ -41,11 +42,17 @@ def _credentials(
     return [agent.headers()]
 
 
-def _fuzz(operation: schemathesis.APIOperation, headers: dict[str, str], statuses: Counter[int], failures: list[str]) -> None:
+def _fuzz(
+    http: TestClient, operation: schemathesis.APIOperation, headers: dict[str, str], statuses: Counter[int], failures: list[str]
+) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def call(case: schemathesis.Case) -> None:
-        response = case.call(headers=headers)
+        request = case.as_transport_kwargs(base_url=str(http.base_url), headers=headers)
+        request.pop("cookies", None)
+        if isinstance(request.get("data"), bytes | str):
+            request["content"] = request.pop("data")
+        response = http.request(**request)
         statuses[response.status_code // 100 * 100] += 1
         if response.status_code >= 500:
             failures.append(f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:200]}")
@@ -57,14 +64,17 @@ def test_no_generated_request_gets_a_server_error(
     app: FastAPI, test_database: Database, tenant: TenantHandle, connected: Callable[..., tuple[AgentHandle, PassportHandle, str]]
 ) -> None:
     agent, passport, uui = connected(["preference", "fact"], "read_write")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    # A client of the app of its own: its own cookies, and it leaves the app's lifespan (the
+    # background worker, the MCP session manager) to the suite's client, which started it.
+    http = TestClient(app, raise_server_exceptions=False)
     failures: list[str] = []
     statuses: Counter[int] = Counter()
     for result in schema.get_all_operations():
         operation = result.ok()
         schemes = {name for requirement in operation.definition.raw.get("security", []) for name in requirement}
         for headers in _credentials(schemes, tenant, passport, agent, uui):
-            _fuzz(operation, headers, statuses, failures)
+            _fuzz(http, operation, headers, statuses, failures)
     if report := os.environ.get("MEMORYOS_FUZZ_REPORT"):  # make reliability's counts
         with open(report, "a", encoding="utf-8") as sink:
             sink.write(json.dumps({"backend": test_database.backend, "statuses": {str(k): v for k, v in statuses.items()}}) + "\n")
