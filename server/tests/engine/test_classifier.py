@@ -396,7 +396,6 @@ WITHOUT_CUES = [
     ("Noisy restaurants wear me out.", "preference"),
     ("I keep my notes in plain text files and sync them with git.", "procedure"),
     ("I balance my chequebook with a pencil and a calculator.", "procedure"),
-    ("I could rebuild a carburettor with my eyes closed.", "expertise"),
     ("Buying a flat before I turn thirty is the dream.", "goal"),
 ]
 
@@ -407,6 +406,15 @@ def test_minilm_files_sentences_without_cue_words(minilm: LocalMiniLMEmbedder, t
     extractor = RuleBasedExtractor(embedder=minilm)
     assert first(RuleBasedExtractor(), text).category == "fact"  # what the rules alone say
     assert first(extractor, text).category == category
+
+
+@pytest.mark.slow
+def test_minilm_torn_between_two_categories_files_one_and_doubts_the_other(minilm: LocalMiniLMEmbedder) -> None:
+    # The model gives this about as much to goal ("could …") as to expertise, and which comes
+    # first moves with the numeric libraries' versions; what must not move is that the memory
+    # carries both, so it reaches only an agent granted both (SPEC §7).
+    memory = first(RuleBasedExtractor(embedder=minilm), "I could rebuild a carburettor with my eyes closed.")
+    assert {memory.category, *memory.also_categories} >= {"goal", "expertise"}
 
 
 @pytest.mark.slow
