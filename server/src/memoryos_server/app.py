@@ -91,7 +91,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
-            upgrade(runtime.db)
+            upgrade(runtime.db, master_key=runtime.master.key)
         stops = [hook(services) for hook in LIFECYCLE_HOOKS]
         try:
             async with AsyncExitStack() as running:

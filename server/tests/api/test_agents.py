@@ -16,6 +16,7 @@ PUBLIC_FIELDS = {
     "name",
     "description",
     "logo_url",
+    "has_logo",
     "website_url",
     "is_verified",
     "verification_status",

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from memoryos_server.errors import BadRequest, EndUserRequired, EncryptionKeyDestroyed
+from memoryos_server.services.identity import external_user_id_of
 from memoryos_server.storage.models import TenantMemory, TenantMemoryTerm, TenantMemoryVersion, User
 from memoryos_server.storage.types import utcnow
 from tests.fixtures.factories import TenantHandle
@@ -27,8 +28,9 @@ def test_header_wins_then_body_then_400(client: TestClient, tenant: TenantHandle
     with services.runtime.db.session() as session:
         from_header = services.identity.resolve_end_user(session, principal, header_value="alice", body_value="bob")
         from_body = services.identity.resolve_end_user(session, principal, header_value=None, body_value="bob")
-        assert from_header.external_id == f"{tenant.tenant_id}:alice"
-        assert from_body.external_id == f"{tenant.tenant_id}:bob"
+        assert from_header.external_id_hash == services.identity.external_id_hash(f"{tenant.tenant_id}:alice")
+        assert from_body.external_id_hash == services.identity.external_id_hash(f"{tenant.tenant_id}:bob")
+        assert external_user_id_of(services.runtime.vault, from_header) == "alice"
         assert from_header.public_id.startswith("usr_") and from_header.kind == "end_user"
         with pytest.raises(EndUserRequired):
             services.identity.resolve_end_user(session, principal, header_value=None, body_value=None)
@@ -44,11 +46,12 @@ def test_a_jwt_caller_is_their_own_end_user_and_the_header_is_ignored(client: Te
     with services.runtime.db.session() as session:
         user = services.identity.resolve_end_user(session, principal, header_value="someone-else", body_value="x")
         # Their own memory owner in this organisation: not the account row, not an end-user.
-        assert user.kind == "member" and user.external_id == f"{tenant.tenant_id}#member:{tenant.owner_id}"
+        member_name = f"{tenant.tenant_id}#member:{tenant.owner_id}"
+        assert user.kind == "member" and user.external_id_hash == services.identity.external_id_hash(member_name)
         assert user.public_id != tenant.owner_id and user.wrapped_key
         again = services.identity.resolve_end_user(session, principal, header_value=None, body_value=None)
         assert again.id == user.id
-        assert session.execute(select(User).where(User.external_id == f"{tenant.tenant_id}:someone-else")).first() is None
+        assert session.execute(select(User).where(User.external_id_hash == services.identity.external_id_hash(f"{tenant.tenant_id}:someone-else"))).first() is None
 
 
 def test_the_same_end_user_id_in_two_tenants_is_two_users(client: TestClient, new_tenant) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +87,7 @@ def test_two_simultaneous_first_requests_make_one_row(client: TestClient, tenant
     assert not failures
     assert len(set(seen)) == 1
     with services.runtime.db.session(write=False) as session:
-        rows = session.execute(select(User).where(User.external_id == f"{tenant.tenant_id}:{end_user}")).scalars().all()
+        rows = session.execute(select(User).where(User.external_id_hash == services.identity.external_id_hash(f"{tenant.tenant_id}:{end_user}"))).scalars().all()
     assert len(rows) == 1
 
 
@@ -132,7 +135,7 @@ def test_deleting_an_end_user_destroys_the_key_then_the_rows(client: TestClient,
             left = session.execute(text(f"SELECT count(*) FROM {table} WHERE memory_id = :id" if table != "memories"
                                         else "SELECT count(*) FROM memories WHERE id = :id"), {"id": memory_id}).scalar()
             assert left == 0, table
-        assert session.execute(select(User).where(User.external_id == f"{tenant.tenant_id}:leaver")).first() is None
+        assert session.execute(select(User).where(User.external_id_hash == services.identity.external_id_hash(f"{tenant.tenant_id}:leaver"))).first() is None
     assert client.get("/v1/users/leaver", headers=tenant.key_headers()).status_code == 404
     if settings.is_sqlite:
         raw = raw_bytes(_database_file(settings))

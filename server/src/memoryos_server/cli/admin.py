@@ -19,7 +19,7 @@ def runtime_for_cli(data_dir: Path | None = None):  # type: ignore[no-untyped-de
     from memoryos_server.storage.migrate import upgrade
 
     runtime = build_runtime(settings_with(data_dir=data_dir))
-    upgrade(runtime.db)
+    upgrade(runtime.db, master_key=runtime.master.key)
     return runtime
 
 

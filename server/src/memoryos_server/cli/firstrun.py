@@ -73,7 +73,7 @@ def prepare_and_greet(settings: Settings) -> None:
     )
     database = Database(settings.resolved_database_url)
     first_start = current_revision(database) is None
-    upgrade(database)
+    upgrade(database, master_key=master.key)
     database.dispose()
     base = settings.resolved_public_url
     if master.created:

@@ -61,12 +61,15 @@ def serve(
 @app.command()
 def migrate(data_dir: DataDirOpt = None) -> None:
     """Apply database migrations and exit."""
+    from memoryos_server.crypto import load_or_create_master_key
     from memoryos_server.storage.db import Database
     from memoryos_server.storage.migrate import current_revision, upgrade
 
     settings = settings_with(data_dir=data_dir)
+    # The key the server uses (a migration may seal existing values with it).
+    master = load_or_create_master_key(settings.master_key.get_secret_value() if settings.master_key else None, settings.data_dir)
     database = Database(settings.resolved_database_url)
-    upgrade(database)
+    upgrade(database, master_key=master.key)
     typer.echo(f"Database at revision {current_revision(database)} ({database.dialect}).")
     database.dispose()
 

@@ -19,6 +19,7 @@ from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport.activity import ActivityService
 from memoryos_server.services.passport.agent_access import AgentAccessService
 from memoryos_server.services.passport.agents import AgentService
+from memoryos_server.services.logos import LogoFetcher
 from memoryos_server.services.outbound import OutboundHttp
 from memoryos_server.services.passport.connections import ConnectionService
 from memoryos_server.services.passport.directory import DirectoryService
@@ -87,10 +88,11 @@ def build_services(runtime: Runtime) -> Services:
     scopes = TenantScopes(identity, seen=seen)
     tenant_audit = TenantAuditService(audit)
 
-    agents = AgentService(runtime, audit=audit)
-    connections = ConnectionService(runtime, audit=audit)
     outbound = OutboundHttp(runtime.settings)
-    directory = DirectoryService(runtime, outbound=outbound, audit=audit)
+    logos = LogoFetcher(outbound)
+    agents = AgentService(runtime, audit=audit, logos=logos)
+    connections = ConnectionService(runtime, audit=audit)
+    directory = DirectoryService(runtime, outbound=outbound, logos=logos, audit=audit)
     pairwise = PairwiseIdentities(runtime)
     grants = GrantService(runtime, email=email, agents=agents, connections=connections, pairwise=pairwise, audit=audit)
     agent_access = AgentAccessService(

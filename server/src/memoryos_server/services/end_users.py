@@ -64,13 +64,14 @@ class EndUserService:
         return {
             "tenant_id": principal.tenant_public_id,
             "proxy_user_id": user.public_id,
-            "external_user_id": external_user_id_of(user),
+            "external_user_id": external_user_id_of(self.rt.vault, user),
             "exported_at": datetime.now().astimezone().isoformat(),
             "memories": export_memories(self.rt, session, user),
         }
 
     def delete(self, principal: Principal, external_user_id: str) -> tuple[str, str | None]:
-        """Destroy the user's data key and commit that first; then delete their rows.
+        """Destroy the user's data key and commit that first; then delete their rows, and on
+        SQLite fold the write-ahead log into the (securely deleting) database file.
 
         If the second step never happens (a crash), what remains is ciphertext nobody can read.
         The organisation's audit trail records the erasure (who, how many memories) in the
@@ -80,8 +81,9 @@ class EndUserService:
             tenant_id = principal.require(Permission.USERS_DELETE)
             user = self.identity.existing_end_user(session, principal, external_user_id)
             active, total = UserRepository(session).memory_counts([user.id]).get(user.id, (0, 0))
+            # Read while the key still opens it: the tenant's own id is sealed under that key.
+            user_id, public_id, own_id = user.id, user.public_id, external_user_id_of(self.rt.vault, user)
             self.rt.vault.destroy_key(user)
-            user_id, public_id, own_id = user.id, user.public_id, external_user_id_of(user)
             self.audit.end_user_deleted(
                 session, principal, tenant_id=tenant_id, user_public_id=public_id, memories=total, active_memories=active
             )
@@ -90,13 +92,14 @@ class EndUserService:
             row = UserRepository(session).by_id(user_id)
             if row is not None:
                 UserRepository(session).delete(row)
+        self.rt.db.release_deleted()
         return public_id, own_id
 
     def _summary(self, user: User, counts: tuple[int, int]) -> EndUserSummary:
         active, total = counts
         return EndUserSummary(
             public_id=user.public_id,
-            external_user_id=external_user_id_of(user) or "",
+            external_user_id=external_user_id_of(self.rt.vault, user) or "",
             memory_count=total,
             active_memory_count=active,
             created_at=user.created_at,

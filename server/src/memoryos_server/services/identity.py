@@ -21,6 +21,7 @@ from memoryos_server.errors import (
     AuthenticationFailed,
     BadRequest,
     ClientNotFound,
+    EncryptionKeyDestroyed,
     EndUserRequired,
     KeyNotFound,
     SignupDisabled,
@@ -39,6 +40,7 @@ from memoryos_server.storage.repositories.identity import (
     UserRepository,
 )
 from memoryos_server.storage.types import utcnow
+from memoryos_server.storage.vault import EXTERNAL_ID_AAD, EXTERNAL_ID_HASH_PURPOSE, Vault
 
 _JWT_ALGORITHM = "HS256"
 _END_USER_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
@@ -433,6 +435,10 @@ class IdentityService:
             raise UserNotFound("no such end-user")
         return user
 
+    def existing_workspace_owner(self, session: Session, tenant_public_id: str) -> User | None:
+        """The workspace's owner row, if its first memory was ever written."""
+        return UserRepository(session).by_external_id_hash(self.external_id_hash(f"{tenant_public_id}{WORKSPACE_SUFFIX}"))
+
     def workspace_owner(self, session: Session, tenant_id: int, tenant_public_id: str) -> User:
         """The row that owns (and holds the data key of) a tenant's workspace memories."""
         owner = self._owner_row(session, tenant_id, "workspace", f"{tenant_public_id}{WORKSPACE_SUFFIX}", create=True)
@@ -444,12 +450,18 @@ class IdentityService:
         data key of its own) when ``create``, one row even when two requests race to make it;
         else ``None`` until then."""
         users = UserRepository(session)
-        existing = users.by_external_id(external_id)
+        digest = self.external_id_hash(external_id)
+        existing = users.by_external_id_hash(digest)
         if existing is not None or not create:
             return existing
-        candidate = User(public_id=public_id("usr_"), tenant_id=tenant_id, kind=kind, external_id=external_id, role="user")
+        candidate = User(public_id=public_id("usr_"), tenant_id=tenant_id, kind=kind, external_id_hash=digest, role="user")
         self.rt.vault.new_key_for(candidate)
+        candidate.external_id_ct = self.rt.vault.encrypt(candidate, external_id, aad=EXTERNAL_ID_AAD)
         return users.insert_if_absent(candidate)
+
+    def external_id_hash(self, external_id: str) -> str:
+        """The keyed hash an owner row is found by: its name in the tenant is never stored as text."""
+        return self.rt.hasher.hash(external_id, purpose=EXTERNAL_ID_HASH_PURPOSE)
 
 
 def _creator_role(session: Session, tenant_id: int, creator_user_id: int | None) -> str | None:
@@ -466,9 +478,14 @@ def _creator_role(session: Session, tenant_id: int, creator_user_id: int | None)
     return membership.role
 
 
-def external_user_id_of(user: User) -> str | None:
-    """The tenant's own id for an end-user (the part after ``{tenant}:``)."""
-    if user.external_id and ":" in user.external_id:
-        return user.external_id.split(":", 1)[1]
-    return None
+def external_user_id_of(vault: Vault, user: User) -> str | None:
+    """The tenant's own id for an end-user (the part after ``{tenant}:``), opened from its seal;
+    ``None`` for a row without one, or once the row's data key has been destroyed."""
+    if user.external_id_ct is None:
+        return None
+    try:
+        external_id = vault.decrypt(user, user.external_id_ct, aad=EXTERNAL_ID_AAD)
+    except EncryptionKeyDestroyed:
+        return None
+    return external_id.split(":", 1)[1] if ":" in external_id else None
 

@@ -367,7 +367,7 @@ class ProvenanceService:
                     id=row.id,
                     service=row.service_key,
                     event_id=row.event_id,
-                    external_user_id=external_user_id_of(owner),
+                    external_user_id=external_user_id_of(self.rt.vault, owner),
                     observed_at=row.observed_at,
                     received_at=row.received_at,
                     payload_hash=row.payload_hash,

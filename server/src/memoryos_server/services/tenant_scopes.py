@@ -22,7 +22,7 @@ import dataclasses
 from sqlalchemy.orm import Session
 
 from memoryos_server.errors import EndUserRequired, MemoryNotFound, UserNotFound
-from memoryos_server.services.identity import WORKSPACE_SUFFIX, IdentityService
+from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
@@ -71,7 +71,7 @@ class TenantScopes:
         if create:
             user = self.identity.workspace_owner(session, tenant_id, principal.tenant_public_id)
         else:
-            user = UserRepository(session).by_external_id(f"{principal.tenant_public_id}{WORKSPACE_SUFFIX}")
+            user = self.identity.existing_workspace_owner(session, principal.tenant_public_id)
         owner = MemoryOwner.workspace(user) if user is not None else None
         return self._scope(session, principal, owner, tenant_id=tenant_id, conflicts="review", write=write)
 

@@ -49,6 +49,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted rows are overwritten with zeros, not left in free pages for anyone who reads
+        # the file (an erased end-user's identifiers and ciphertext).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -125,6 +128,26 @@ class Database:
             session.close()
         for callback in callbacks:
             callback()
+
+    def release_deleted(self) -> bool:
+        """After an erasure on SQLite: copy the write-ahead log into the database file and empty
+        it (``wal_checkpoint(TRUNCATE)``). The WAL keeps whole pages as they were written, so
+        until then the erased rows' bytes would still be in the ``-wal`` file; in the database
+        file ``secure_delete`` has zeroed them. Returns False when a reader still held older
+        pages and the log could not be emptied (the next checkpoint does it). PostgreSQL: no-op.
+        """
+        if not self.is_sqlite:
+            return True
+        # The DB-API connection itself: no transaction is begun around the checkpoint (one
+        # open on this connection would keep it from finishing).
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
 
     def _roll_back(self, session: Session) -> None:
         try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -55,13 +55,52 @@ def check_extensions(database: Database) -> None:
             ) from exc
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
+# A data migration that seals or hashes existing values finds the master key here
+# (``config.attributes``); it is never written to the database or the migration's output.
+MASTER_KEY_ATTRIBUTE = "master_key"
+
+
+def upgrade(database: Database, revision: str = "head", *, master_key: bytes | None = None) -> None:
+    """Bring the schema to ``revision``. ``master_key``: needed only by a revision that
+    converts existing rows (0009 seals identifiers), which refuses clearly without it."""
     check_extensions(database)
     with _migration_lock(database):
-        config = alembic_config(database.url)
-        with database.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        _run(database, master_key, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(database: Database, revision: str, *, master_key: bytes | None = None) -> None:
+    """Take the schema back to ``revision`` (a release rolled back; the migration tests)."""
+    with _migration_lock(database):
+        _run(database, master_key, lambda config: command.downgrade(config, revision))
+
+
+def _run(database: Database, master_key: bytes | None, step: Callable[[Config], None]) -> None:
+    """One transaction for the whole step. On SQLite, foreign keys are off meanwhile: a batch
+    migration rebuilds a table (create a copy, drop the original, rename), and dropping a table
+    that others reference ``ON DELETE CASCADE`` would otherwise delete their rows with it (every
+    memory of every user, when ``users`` is rebuilt). Before committing, SQLite checks that no
+    reference was left dangling; the pooled connection gets its foreign keys back either way."""
+    config = alembic_config(database.url)
+    with database.engine.connect() as connection:
+        if database.is_sqlite:
+            _sqlite_foreign_keys(connection, enabled=False)
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                config.attributes[MASTER_KEY_ATTRIBUTE] = master_key
+                step(config)
+                if database.is_sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if dangling:
+                        raise DatabaseNotReady(f"the migration left {len(dangling)} rows pointing at rows that do not exist")
+        finally:
+            if database.is_sqlite:
+                _sqlite_foreign_keys(connection, enabled=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    # Straight to the driver, outside any transaction (SQLite ignores this pragma inside one).
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")  # type: ignore[union-attr]
 
 
 def current_revision(database: Database) -> str | None:

@@ -11,6 +11,16 @@ from typing import Any, Protocol
 from memoryos_server.crypto import DataKey, KeyWrapper
 
 
+# Fixed contexts of two sealed identifiers (migration 0009 wrote existing rows with the same):
+# a user row's own name in its tenant, and a memory's conversation id (bound to the memory).
+EXTERNAL_ID_AAD = "memoryos:users.external_id"
+EXTERNAL_ID_HASH_PURPOSE = "user-external-id"
+
+
+def conversation_aad(memory_id: str) -> bytes:
+    return f"{memory_id}:conversation_id".encode()
+
+
 class KeyOwner(Protocol):
     public_id: str
     wrapped_key: bytes | None

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from memoryos_server.services.logos import initials
 from memoryos_server.web.csrf import Csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -139,7 +140,10 @@ class Pages:
             EVENT_LABELS=EVENT_LABELS,
             ANSWER_LABELS=ANSWER_LABELS,
         )
-        env.filters.update(when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list, host=url_host)
+        env.filters.update(
+            when=format_when, day=format_day, category=category_label, actor=actor_label, spoken_list=spoken_list, host=url_host,
+            initials=initials,
+        )  # fmt: skip
 
     def render(
         self,
@@ -173,8 +177,9 @@ def secure_headers(response: Any) -> None:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     # form-action allows http(s): a consent form's answer is a redirect to the agent's own
-    # (registered) address, and browsers apply form-action to that redirect too.
+    # (registered) address, and browsers apply form-action to that redirect too. Images come
+    # only from here: logos are fetched once and served by us (services/logos.py).
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; form-action 'self' http: https:; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self' http: https:; "
         "frame-ancestors 'none'; base-uri 'none'"
     )

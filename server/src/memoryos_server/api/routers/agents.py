@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/agents", tags=["memory passport: agents"], route_
     response_model=Envelope[NewAgentKeyOut],
 )
 def create_agent(body: AgentCreate, principal: TenantPrincipal, session: WriteSession, services: ServicesDep) -> dict[str, Any]:
-    agent, raw_key = services.agents.create(
+    saved = services.agents.create(
         session,
         principal,
         name=body.name,
@@ -39,7 +39,9 @@ def create_agent(body: AgentCreate, principal: TenantPrincipal, session: WriteSe
         logo_url=body.logo_url,
         default_categories=list(body.default_categories_requested),
     )
-    return ok(NewAgentKeyOut(**AgentOut.fields_of(agent, principal.tenant_public_id), raw_agent_api_key=raw_key))
+    assert saved.raw_key is not None
+    fields = AgentOut.fields_of(saved.agent, principal.tenant_public_id)
+    return ok(NewAgentKeyOut(**fields, raw_agent_api_key=saved.raw_key, logo_problem=saved.logo_problem))
 
 
 @router.get("/global", summary="This organisation's agents", response_model=Paged[AgentOut])
@@ -76,8 +78,8 @@ def update_agent(
         values["redirect_uris"] = [u for u in [body.redirect_uri or "", *(body.redirect_uris or [])] if u]
     if "default_categories_requested" in given:
         values["default_categories"] = list(body.default_categories_requested or [])
-    agent = services.agents.update(session, principal, agent_id, AgentChanges(**values))
-    return ok(AgentOut.of(agent, principal.tenant_public_id))
+    saved = services.agents.update(session, principal, agent_id, AgentChanges(**values))
+    return ok(AgentOut(**AgentOut.fields_of(saved.agent, principal.tenant_public_id), logo_problem=saved.logo_problem))
 
 
 @router.post(

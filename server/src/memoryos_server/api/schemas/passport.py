@@ -71,7 +71,8 @@ class AgentPublicOut(Out):
     id: str
     name: str
     description: str | None
-    logo_url: str | None
+    logo_url: str | None = Field(description="The address the logo was fetched from when the agent was saved")
+    has_logo: bool = Field(description="Whether that logo was fetched and stored (pages show it from this server, else initials)")
     website_url: str | None
     is_verified: bool
     verification_status: Literal["pending", "verified", "rejected"]
@@ -85,6 +86,7 @@ class AgentPublicOut(Out):
             "name": agent.name,
             "description": agent.description,
             "logo_url": agent.logo_url,
+            "has_logo": agent.logo_content_type is not None,
             "website_url": agent.website_url,
             "is_verified": is_verified(agent),
             "verification_status": agent.verification_status,
@@ -108,6 +110,11 @@ class AgentOut(AgentPublicOut):
     is_active: bool
     created_at: Timestamp
     updated_at: Timestamp | None
+    logo_problem: str | None = Field(
+        default=None,
+        description="Set when this call was given a logo_url whose image could not be fetched and stored "
+        "(unreachable, refused address, not PNG/JPEG/WebP, over 256 KB): the agent is saved and pages show initials",
+    )
 
     @classmethod
     def fields_of(cls, agent: Any, tenant_public_id: str | None = None) -> dict[str, Any]:  # type: ignore[override]

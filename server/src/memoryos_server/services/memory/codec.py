@@ -2,7 +2,8 @@
 
 Contract (also relied on by ``services.users.export_memories``): ``content_ct``,
 ``metadata_ct``, ``source_ct`` and every version's ``content_ct`` are encrypted with the
-owner's data key and ``aad = memory.id``. ``content_hash`` and keyword terms are keyed per
+owner's data key and ``aad = memory.id``; ``conversation_ct`` with the same key and
+``aad = "{memory.id}:conversation_id"`` (``storage.vault.conversation_aad``). ``content_hash`` and keyword terms are keyed per
 owner, so equal texts of two owners share nothing.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from memoryos_server.crypto import DataKey
 from memoryos_server.engine.retrieval.text import keyword_terms, term_frequencies
+from memoryos_server.storage.vault import conversation_aad
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s.!?;,]+$")
@@ -44,6 +46,16 @@ class MemoryCodec:
 
     def open_json(self, memory_id: str, blob: bytes | None) -> Any:
         return self.key.decrypt_json(blob, aad=memory_id.encode())
+
+    def seal_conversation(self, memory_id: str, conversation_id: str | None) -> bytes | None:
+        if conversation_id is None:
+            return None
+        return self.key.encrypt(conversation_id, aad=conversation_aad(memory_id))
+
+    def open_conversation(self, memory_id: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        return self.key.decrypt_text(blob, aad=conversation_aad(memory_id))
 
     def content_hash(self, text: str) -> str:
         return self.key.content_digest(normalise(text))

@@ -566,7 +566,7 @@ class MemoryService:
             owner = self._review_owner(session, scope.tenant_id, owner_id)
             if owner is None:
                 continue
-            about = external_user_id_of(owner.row) if owner.scope == "tenant" else None
+            about = external_user_id_of(self.rt.vault, owner.row) if owner.scope == "tenant" else None
             for view in conflicts.describe_many(session, owner, self.codec(owner), owned):
                 described[view.id] = dataclasses.replace(view, external_user_id=about)
         items = [described[row.id] for row in rows[:limit] if row.id in described]

@@ -93,7 +93,7 @@ class MemoryWriter:
             flagged=False,
             unconfirmed=False,
             agent_id=agent_id,
-            conversation_id=conversation_id,
+            conversation_ct=self.codec.seal_conversation(memory_id, conversation_id),
             valid_at=valid_at,
             access_count=0,
             version=1,

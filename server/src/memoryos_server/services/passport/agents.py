@@ -2,6 +2,13 @@
 
 An agent authenticates universal calls with its ``agent_sk_…`` key, stored only as a keyed
 hash. Rotating the key replaces the hash, so the old key fails on the very next call.
+
+Its logo is fetched once, when the agent is created or an update gives a ``logo_url``
+(``services/logos.py``), and served from our origin: the consent screen never loads anything
+from the agent's site, which would tell the agent who is looking before they consent. A logo
+that cannot be fetched does not stop the save: the pages show initials and the answer says why
+(``logo_problem``). The fetch happens before the first statement of the transaction, so no
+database lock is held while another server takes its time.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from memoryos_server.errors import (
     ValidationFailed,
 )
 from memoryos_server.services.audit import AuditService
+from memoryos_server.services.logos import FetchedLogo, LogoFetcher
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime
@@ -127,10 +135,21 @@ def check_categories(values: Sequence[str], field_name: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+@dataclass(frozen=True)
+class SavedAgent:
+    """An agent as created or updated; ``raw_key`` only on creation (shown once), and
+    ``logo_problem`` when a ``logo_url`` was given whose image could not be stored."""
+
+    agent: GlobalAgent
+    raw_key: str | None = None
+    logo_problem: str | None = None
+
+
 class AgentService:
-    def __init__(self, runtime: Runtime, *, audit: AuditService) -> None:
+    def __init__(self, runtime: Runtime, *, audit: AuditService, logos: LogoFetcher) -> None:
         self.rt = runtime
         self.audit = audit
+        self.logos = logos
 
     # --- the owning tenant ---------------------------------------------------------------
 
@@ -145,9 +164,10 @@ class AgentService:
         website_url: str | None = None,
         logo_url: str | None = None,
         default_categories: Sequence[str] = (),
-    ) -> tuple[GlobalAgent, str]:
-        """Register an agent (pending review). Returns it and its raw key, which is shown once."""
+    ) -> SavedAgent:
+        """Register an agent (pending review), with its raw key, which is shown once."""
         tenant_id = principal.require(Permission.AGENTS_MANAGE)
+        checked_logo_url = check_url(logo_url, "logo_url")
         raw_key = random_token(AGENT_KEY_PREFIX)
         agent = GlobalAgent(
             id=str(uuid.uuid4()),
@@ -155,7 +175,7 @@ class AgentService:
             name=_name(name),
             description=check_text(description, "description", max_length=2000, multiline=True),
             website_url=check_url(website_url, "website_url"),
-            logo_url=check_url(logo_url, "logo_url"),
+            logo_url=checked_logo_url,
             redirect_uris=_redirect_uris(redirect_uris),
             default_categories=check_categories(default_categories, "default_categories_requested"),
             verification_status="pending",
@@ -164,7 +184,9 @@ class AgentService:
             key_prefix=raw_key[:16],
             created_by=principal.actor,
         )
-        return AgentRepository(session).add(agent), raw_key
+        logo = self.logos.fetch(checked_logo_url)  # every field checked first: a refused body calls nobody
+        agent.logo_image, agent.logo_content_type = logo.image, logo.content_type
+        return SavedAgent(AgentRepository(session).add(agent), raw_key, logo.problem)
 
     def list_own(self, session: Session, principal: Principal) -> list[GlobalAgent]:
         return list(AgentRepository(session).for_tenant(principal.require(Permission.AGENTS_MANAGE)))
@@ -177,30 +199,32 @@ class AgentService:
             raise AgentNotFound("no such agent")
         return agent
 
-    def update(self, session: Session, principal: Principal, agent_id: str, changes: AgentChanges) -> GlobalAgent:
+    def update(self, session: Session, principal: Principal, agent_id: str, changes: AgentChanges) -> SavedAgent:
+        """Change the fields given. A ``logo_url`` given is fetched again, even the same one:
+        a logo that changed at its source is taken only when its owner saves it."""
+        principal.require(Permission.AGENTS_MANAGE)
+        values = _checked_changes(changes)  # a refused body calls nobody
+        logo: FetchedLogo | None = self.logos.fetch(values["logo_url"]) if "logo_url" in values else None
         agent = self.get_own(session, principal, agent_id)
         before = {name: getattr(agent, name) for name in _REVIEWED_FIELDS}
-        if "name" in changes.given:
-            agent.name = _name(changes.name)
-        if "description" in changes.given:
-            agent.description = check_text(changes.description, "description", max_length=2000, multiline=True)
-        if "website_url" in changes.given:
-            agent.website_url = check_url(changes.website_url, "website_url")
-        if "logo_url" in changes.given:
-            agent.logo_url = check_url(changes.logo_url, "logo_url")
-        if "redirect_uris" in changes.given:
-            agent.redirect_uris = _redirect_uris(changes.redirect_uris)
-        if "default_categories" in changes.given:
-            agent.default_categories = check_categories(changes.default_categories, "default_categories_requested")
-        if "is_active" in changes.given:
-            agent.is_active = bool(changes.is_active)
-        changed_reviewed = any(getattr(agent, name) != before[name] for name in _REVIEWED_FIELDS)
+        image_before = agent.logo_image
+        if logo is not None:
+            if logo.stored:
+                agent.logo_image, agent.logo_content_type = logo.image, logo.content_type
+            elif logo.problem is None or values["logo_url"] != agent.logo_url:
+                # no logo any more, or a new one that cannot be had: initials until it can
+                agent.logo_image, agent.logo_content_type = None, None
+            # else the same address failed this time: the image fetched before stays
+        for name, value in values.items():
+            setattr(agent, name, value)
+        # A new image at the same address is as much a new logo as a new address.
+        changed_reviewed = agent.logo_image != image_before or any(getattr(agent, name) != before[name] for name in _REVIEWED_FIELDS)
         if changed_reviewed and agent.verification_status != "pending":
             agent.verification_status = "pending"
             agent.verified_at = None
             agent.verification_note = "profile changed; waiting for a new review"
         session.flush()
-        return agent
+        return SavedAgent(agent, logo_problem=logo.problem if logo is not None else None)
 
     def rotate_key(self, session: Session, principal: Principal, agent_id: str) -> tuple[GlobalAgent, str]:
         agent = self.get_own(session, principal, agent_id)
@@ -247,6 +271,11 @@ class AgentService:
         if agent is None or agent.kind != AGENT_KIND_TENANT:
             raise AgentNotFound("no such agent")
         return agent
+
+    def logo(self, session: Session, agent_id: str) -> tuple[bytes, str] | None:
+        """The stored logo of an agent that has not been deleted, and its type."""
+        canonical = canonical_agent_id(agent_id)
+        return AgentRepository(session).logo(canonical) if canonical else None
 
     @staticmethod
     def resolve_redirect_uri(agent: GlobalAgent, requested: str | None) -> str | None:
@@ -316,6 +345,19 @@ class AgentService:
 
 def is_verified(agent: GlobalAgent) -> bool:
     return agent.verification_status == "verified"
+
+
+def _checked_changes(changes: AgentChanges) -> dict[str, Any]:
+    checks: dict[str, Any] = {
+        "name": _name,
+        "description": lambda value: check_text(value, "description", max_length=2000, multiline=True),
+        "website_url": lambda value: check_url(value, "website_url"),
+        "logo_url": lambda value: check_url(value, "logo_url"),
+        "redirect_uris": _redirect_uris,
+        "default_categories": lambda value: check_categories(value, "default_categories_requested"),
+        "is_active": bool,
+    }
+    return {name: check(getattr(changes, name)) for name, check in checks.items() if name in changes.given}
 
 
 def _name(value: str) -> str:

@@ -27,6 +27,7 @@ from memoryos_server.crypto import DataKey, derive_key, public_id
 from memoryos_server.errors import DirectoryEntryNotFound, OutboundCallFailed, ValidationFailed
 from memoryos_server.services.audit import AuditService
 from memoryos_server.services.ids import is_plain_id
+from memoryos_server.services.logos import FetchedLogo, LogoFetcher, initials
 from memoryos_server.services.outbound import LOOPBACK_NAMES, OutboundHttp
 from memoryos_server.services.passport.agents import check_text
 from memoryos_server.services.permissions import Permission
@@ -37,28 +38,10 @@ from memoryos_server.storage.repositories.passport import DirectoryRepository
 
 DIRECTORY_PREFIX = "org_"
 TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_post", "client_secret_basic")
-LOGO_MAX_BYTES = 256 * 1024
 # RFC 6749 §3.3: a scope token is printable ASCII but space, '"' and '\'.
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 _MAX_SCOPES = 20
 _SECRET_AAD = "memoryos:directory-client-secret:"
-
-
-def logo_type(image: bytes) -> str | None:
-    """The image type from its first bytes (never from what the server said): PNG, JPEG, WebP."""
-    if image.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if image.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(image) >= 12 and image[:4] == b"RIFF" and image[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def initials(name: str) -> str:
-    """"Acme Support" → "AS", "acme" → "A": what the pages show without a logo."""
-    words = [word for word in re.split(r"[\s\-_.]+", name) if word]
-    return "".join(word[0] for word in words[:2]).upper() or "?"
 
 
 @dataclass(frozen=True)
@@ -155,9 +138,10 @@ def _problem(field: str, message: str, kind: str = "value") -> ValidationFailed:
 
 
 class DirectoryService:
-    def __init__(self, runtime: Runtime, *, outbound: OutboundHttp, audit: AuditService) -> None:
+    def __init__(self, runtime: Runtime, *, outbound: OutboundHttp, logos: LogoFetcher, audit: AuditService) -> None:
         self.rt = runtime
         self.outbound = outbound
+        self.logos = logos
         self.audit = audit
         self._secrets = DataKey(derive_key(runtime.master.key, "directory-client-secrets"))
 
@@ -176,7 +160,7 @@ class DirectoryService:
                 self.outbound.check_destination(fields[name])
             except OutboundCallFailed as refused:
                 raise _problem(name, str(refused), "url") from refused
-        logo, logo_problem = self._fetch_logo(fields["logo_url"])
+        logo = self.logos.fetch(fields["logo_url"])
 
         repo = DirectoryRepository(session)
         entry = repo.of_tenant(tenant_id)
@@ -193,7 +177,7 @@ class DirectoryService:
                 entry = repo.of_tenant(tenant_id)
                 assert entry is not None
         if not created:
-            kept_logo = entry.logo_url == fields["logo_url"] and logo is None and logo_problem is not None
+            kept_logo = entry.logo_url == fields["logo_url"] and logo.problem is not None
             self._apply(entry, fields, registration, secret, logo, kept_logo=kept_logo)
         session.flush()
         self.audit.record(
@@ -205,7 +189,7 @@ class DirectoryService:
             detail={"directory_id": entry.id, "created": created, "is_public": entry.is_public},
         )
         stored = entry.logo_content_type is not None
-        return Registered(entry.id, entry.status, created, stored, logo_problem if fields["logo_url"] else None)
+        return Registered(entry.id, entry.status, created, stored, logo.problem)
 
     def own(self, session: Session, principal: Principal) -> DirectoryEntryView:
         tenant_id = principal.require(Permission.CONNECTORS_MANAGE)
@@ -296,29 +280,13 @@ class DirectoryService:
             raise _problem("oauth_scopes", f"must be at most {_MAX_SCOPES} OAuth scope names (no spaces or quotes)")
         return fields
 
-    def _fetch_logo(self, url: str | None) -> tuple[tuple[bytes, str] | None, str | None]:
-        """(image, content type) or why not. A logo that cannot be had is not an error: the
-        entry is registered and shows initials."""
-        if not url:
-            return None, None
-        try:
-            reply = self.outbound.request("GET", url, headers={"Accept": "image/png, image/jpeg, image/webp"}, max_bytes=LOGO_MAX_BYTES)
-        except OutboundCallFailed as failed:
-            return None, f"the logo could not be fetched: {failed}"
-        if reply.status != 200:
-            return None, f"the logo could not be fetched: the server answered {reply.status}"
-        kind = logo_type(reply.body)
-        if kind is None:
-            return None, "the logo is not a PNG, JPEG or WebP image"
-        return (reply.body, kind), None
-
     def _apply(
         self,
         entry: DirectoryEntry,
         fields: dict[str, str | None],
         registration: DirectoryRegistration,
         secret: str | None,
-        logo: tuple[bytes, str] | None,
+        logo: FetchedLogo,
         *,
         kept_logo: bool,
     ) -> None:
@@ -333,8 +301,8 @@ class DirectoryService:
         entry.status = "active"
         if secret is not None:
             entry.oauth_client_secret_ct = self._secrets.encrypt(secret, aad=(_SECRET_AAD + entry.id).encode())
-        if logo is not None:
-            entry.logo_image, entry.logo_content_type = logo
+        if logo.stored:
+            entry.logo_image, entry.logo_content_type = logo.image, logo.content_type
         elif not kept_logo:  # no logo, or a new one that could not be fetched: initials until it can
             entry.logo_image, entry.logo_content_type = None, None
 

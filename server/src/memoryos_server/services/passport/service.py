@@ -301,8 +301,9 @@ class PassportService:
     # --- deleting the passport -------------------------------------------------------------------
 
     def delete(self, person: UniversalUser) -> str:
-        """Destroy the passport's data key and commit that first; then delete every row, and
-        drop what this worker caches about the owner. Two transactions of its own, whatever
+        """Destroy the passport's data key and commit that first; then delete every row (and on
+        SQLite fold the write-ahead log into the securely deleting database file), and drop
+        what this worker caches about the owner. Two transactions of its own, whatever
         the caller's: if the second never happens (a crash), what remains is ciphertext nobody
         can read, and the passport already refuses sessions and agents (its key is gone).
         """
@@ -317,6 +318,7 @@ class PassportService:
             row = UniversalUserRepository(session).by_id(user_id)
             if row is not None:
                 UniversalUserRepository(session).delete(row)
+        self.rt.db.release_deleted()
         self.memory.forget_owner(MemoryOwner.universal(person))
         return public
 

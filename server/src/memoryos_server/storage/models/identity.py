@@ -28,8 +28,11 @@ class User(Timestamped, Base):
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # dashboard | end_user | workspace
-    # "{tenant public id}:{end user id}" for end-users; unique across the server.
-    external_id: Mapped[str | None] = mapped_column(String(400), unique=True)
+    # The owner's name in its tenant — "{tenant public id}:{end user id}" for an end-user — is
+    # never stored as text: a keyed hash finds the row (unique across the server) and the text
+    # is sealed under the row's own data key (services/identity.py, external id helpers).
+    external_id_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    external_id_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     email: Mapped[str | None] = mapped_column(String(320))
     # Lower-cased email of a dashboard login; unique among logins only.
     login_email: Mapped[str | None] = mapped_column(String(320), unique=True)

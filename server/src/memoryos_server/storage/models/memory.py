@@ -36,7 +36,8 @@ class _MemoryColumns(Timestamped):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     unconfirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     agent_id: Mapped[str | None] = mapped_column(String(64))
-    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    # The caller's conversation id, sealed like the text (MemoryCodec.seal_conversation).
+    conversation_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     valid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_accessed: Mapped[datetime | None] = mapped_column(UTCDateTime())

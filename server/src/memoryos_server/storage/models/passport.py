@@ -64,7 +64,8 @@ class RateLimitCounter(Base):
 class GlobalAgent(Timestamped, Base):
     """An app a person may grant access to. ``kind`` is ``tenant`` (registered by an organisation,
     which owns it and holds its key) or ``mcp_client`` (an MCP client that registered itself
-    over OAuth: no organisation, no key; see ``mcp_clients`` and docs/mcp.md)."""
+    over OAuth: no organisation, no key; see ``mcp_clients`` and docs/mcp.md). The logo is the
+    image fetched once from ``logo_url`` when it was saved, served from our own origin."""
 
     __tablename__ = "global_agents"
 
@@ -75,6 +76,8 @@ class GlobalAgent(Timestamped, Base):
     description: Mapped[str | None] = mapped_column(String(2000))
     website_url: Mapped[str | None] = mapped_column(String(2000))
     logo_url: Mapped[str | None] = mapped_column(String(2000))
+    logo_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_content_type: Mapped[str | None] = mapped_column(String(40))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     default_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     verification_status: Mapped[str] = mapped_column(String(12), default="pending")

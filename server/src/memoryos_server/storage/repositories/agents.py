@@ -15,6 +15,16 @@ class AgentRepository(Repository):
         """An agent that has not been deleted, whoever owns it (public profile, grants)."""
         return self.one_or_none(select(GlobalAgent).where(GlobalAgent.id == agent_id, GlobalAgent.deleted_at.is_(None)))
 
+    def logo(self, agent_id: str) -> tuple[bytes, str] | None:
+        row = self.session.execute(
+            select(GlobalAgent.logo_image, GlobalAgent.logo_content_type).where(
+                GlobalAgent.id == agent_id, GlobalAgent.deleted_at.is_(None)
+            )
+        ).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return bytes(row[0]), str(row[1])
+
     def any_by_ids(self, agent_ids: Sequence[str]) -> dict[str, GlobalAgent]:
         """Agents by id, deleted ones included: a user's activity still names who read what."""
         if not agent_ids:

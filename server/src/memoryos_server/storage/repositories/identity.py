@@ -30,17 +30,17 @@ class UserRepository(Repository):
     def by_login_email(self, email: str) -> User | None:
         return self.one_or_none(select(User).where(User.login_email == email))
 
-    def by_external_id(self, external_id: str) -> User | None:
-        return self.one_or_none(select(User).where(User.external_id == external_id))
+    def by_external_id_hash(self, external_id_hash: str) -> User | None:
+        return self.one_or_none(select(User).where(User.external_id_hash == external_id_hash))
 
     def insert_if_absent(self, user: User) -> User:
-        """Insert ``user`` unless a row with its ``external_id`` exists; return the row that won.
+        """Insert ``user`` unless a row with its ``external_id_hash`` exists; return the row that won.
 
         Two first requests for one end-user may race: the loser's insert fails on the unique
-        ``external_id`` inside a savepoint and it reads the winner's row instead.
+        ``external_id_hash`` inside a savepoint and it reads the winner's row instead.
         """
-        assert user.external_id is not None
-        existing = self.by_external_id(user.external_id)
+        assert user.external_id_hash is not None
+        existing = self.by_external_id_hash(user.external_id_hash)
         if existing is not None:
             return existing
         try:
@@ -48,7 +48,7 @@ class UserRepository(Repository):
                 self.session.add(user)
             return user
         except IntegrityError:
-            winner = self.by_external_id(user.external_id)
+            winner = self.by_external_id_hash(user.external_id_hash)
             if winner is None:  # not a uniqueness race: a real error
                 raise
             return winner

@@ -11,6 +11,7 @@ from memoryos_server.web.routes import (
     connect,
     consent,
     login,
+    logos,
     manage_account,
     manage_agents,
     manage_memories,
@@ -19,7 +20,7 @@ from memoryos_server.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account):
+for module in (login, consent, authorize, connect, organisations, logos, manage_agents, manage_memories, manage_sessions, manage_account):
     router.include_router(module.router)
 
 # Last, so it only catches what no page above matched: a mistyped permission-center address

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from memoryos_server.errors import DirectoryEntryNotFound, MemoryOSError
+from memoryos_server.services.logos import LOGO_HEADERS
 from memoryos_server.web.deps import CheckedForm, MaybeSignedIn, ReadSession, ServicesDep, SignedIn, SiteDep, WriteSession
 from memoryos_server.web.errors import WebRoute, render_error
 from memoryos_server.web.redirects import here
@@ -88,13 +89,4 @@ def logo(directory_id: Id, services: ServicesDep, session: ReadSession) -> Respo
     if found is None:
         raise DirectoryEntryNotFound("this organisation has no logo")
     image, content_type = found
-    return Response(
-        image,
-        media_type=content_type,
-        headers={
-            "Cache-Control": "public, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cross-Origin-Resource-Policy": "same-origin",
-        },
-    )
+    return Response(image, media_type=content_type, headers=dict(LOGO_HEADERS))
