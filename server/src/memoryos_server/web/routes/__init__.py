@@ -6,10 +6,14 @@ from fastapi import APIRouter
 
 from memoryos_server.errors import NotFound
 from memoryos_server.web.errors import WebRoute
+from memoryos_server.web.routes._dashboard import DashboardRoute
 from memoryos_server.web.routes import (
     authorize,
     connect,
     consent,
+    dashboard_auth,
+    dashboard_console,
+    dashboard_passport,
     login,
     manage_account,
     manage_agents,
@@ -19,7 +23,10 @@ from memoryos_server.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account):
+for module in (
+    login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account,
+    dashboard_auth, dashboard_console, dashboard_passport,
+):
     router.include_router(module.router)
 
 # Last, so it only catches what no page above matched: a mistyped permission-center address
@@ -32,6 +39,15 @@ def no_such_page(rest: str) -> None:
     raise NotFound("there is no such page in your permission center")
 
 
+_dashboard_fallback = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+@_dashboard_fallback.get("/dashboard/{rest:path}")
+def no_such_dashboard_page(rest: str) -> None:
+    raise NotFound("there is no such page in the dashboard")
+
+
 router.include_router(_fallback)
+router.include_router(_dashboard_fallback)
 
 __all__ = ["router"]
