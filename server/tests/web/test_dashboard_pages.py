@@ -42,7 +42,8 @@ def test_pages_answer_html_not_json_and_ask_to_sign_in(app: FastAPI) -> None:
     login = browser.get("/dashboard/login")
     assert login.status_code == 200 and "text/html" in login.headers["content-type"]
     assert 'type="password"' in login.text and "Content-Security-Policy" in login.headers
-    assert browser.get("/dashboard/nothing-here").status_code == 303  # not signed in: sign in first
+    missing = browser.get("/dashboard/nothing-here")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
 
 
 def test_sign_in_sets_a_cookie_of_its_own_and_sign_out_ends_it(app: FastAPI, tenant: TenantHandle) -> None:

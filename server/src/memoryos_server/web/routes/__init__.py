@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from memoryos_server.errors import NotFound
 from memoryos_server.web.errors import WebRoute
-from memoryos_server.web.routes._dashboard import DashboardRoute
+from memoryos_server.web.routes._dashboard import AdminRoute, DashboardRoute
 from memoryos_server.web.routes import (
+    admin_console,
     authorize,
     connect,
     consent,
@@ -25,7 +26,7 @@ from memoryos_server.web.routes import (
 router = APIRouter(include_in_schema=False)
 for module in (
     login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account,
-    dashboard_auth, dashboard_console, dashboard_passport,
+    dashboard_auth, dashboard_console, dashboard_passport, admin_console,
 ):
     router.include_router(module.router)
 
@@ -47,7 +48,16 @@ def no_such_dashboard_page(rest: str) -> None:
     raise NotFound("there is no such page in the dashboard")
 
 
+_admin_fallback = APIRouter(route_class=AdminRoute, include_in_schema=False)
+
+
+@_admin_fallback.get("/admin/{rest:path}")
+def no_such_admin_page(rest: str) -> None:
+    raise NotFound("there is no such page in the operator console")
+
+
 router.include_router(_fallback)
 router.include_router(_dashboard_fallback)
+router.include_router(_admin_fallback)
 
 __all__ = ["router"]
