@@ -14,6 +14,7 @@ from memoryos_server.web.routes import (
     consent,
     dashboard_auth,
     dashboard_console,
+    dashboard_data,
     dashboard_passport,
     login,
     manage_account,
@@ -26,7 +27,7 @@ from memoryos_server.web.routes import (
 router = APIRouter(include_in_schema=False)
 for module in (
     login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account,
-    dashboard_auth, dashboard_console, dashboard_passport, admin_console,
+    dashboard_auth, dashboard_console, dashboard_passport, dashboard_data, admin_console,
 ):
     router.include_router(module.router)
 

@@ -44,6 +44,8 @@ TABS: tuple[tuple[str, str, str, Permission | None], ...] = (
     ("overview", "Overview", "/dashboard", None),
     ("passport", "Memory Passport", "/dashboard/passport", Permission.AGENTS_MANAGE),
     ("keys", "API keys", "/dashboard/keys", Permission.KEYS_MANAGE),
+    ("users", "End-users", "/dashboard/users", Permission.USERS_READ),
+    ("reviews", "Review queue", "/dashboard/reviews", Permission.REVIEWS_READ),
     ("members", "Members", "/dashboard/members", Permission.MEMBERS_READ),
 )
 

@@ -1,0 +1,63 @@
+"""The dashboard's End-users and Review queue over HTTP, each role seeing what SPEC §4 allows."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.fixtures.dashboard import dashboard_browser, post_form
+from tests.fixtures.factories import TenantHandle
+from tests.fixtures.pages import csrf_of, text_of
+
+
+def _remember(client: TestClient, tenant: TenantHandle, end_user: str, text: str) -> None:
+    added = client.post("/v1/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=tenant.key_headers(end_user))
+    assert added.status_code == 200, added.text
+
+
+def test_end_users_list_memories_export_and_delete(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:
+    _remember(client, tenant, "alice", "I live in Lisbon and I am allergic to peanuts.")
+    _remember(client, tenant, "alice", "I live in Porto now.")
+    owner = dashboard_browser(app, tenant.owner_email)
+    listed = owner.get("/dashboard/users")
+    assert listed.status_code == 200 and "alice" in listed.text
+    public_id = client.get("/v1/users/alice", headers=tenant.key_headers()).json()["data"]["public_id"]
+    page = owner.get(f"/dashboard/users/{public_id}")
+    assert "Lisbon" in page.text and "Export as JSON" in page.text and "Delete end-user" in page.text
+    exported = owner.get(f"/dashboard/users/{public_id}/export")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    assert json.loads(exported.text)["external_user_id"] == "alice"
+
+    viewer = dashboard_browser(app, tenant.add_member("viewer").email)
+    seen = viewer.get(f"/dashboard/users/{public_id}")
+    assert seen.status_code == 200 and "Lisbon" not in seen.text and "Export as JSON" not in seen.text
+    assert viewer.get(f"/dashboard/users/{public_id}/export").status_code == 403
+    token = csrf_of(seen.text)
+    assert viewer.post(f"/dashboard/users/{public_id}/delete", data={"csrf_token": token, "confirm": "yes"}).status_code == 403
+
+    path = f"/dashboard/users/{public_id}/delete"
+    assert "Delete end-user" in owner.get(path).text
+    deleted = post_form(owner, path, path, {"confirm": "yes"})
+    assert deleted.status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/v1/users/alice", headers=tenant.key_headers()).status_code == 404
+
+
+def test_the_review_queue_answers_a_workspace_conflict(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:
+    for text in ("Our support line opens at 8am", "Our support line opens at 9am"):
+        added = client.post("/v1/workspace/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=tenant.jwt_headers())
+        assert added.status_code == 200
+    analyst = dashboard_browser(app, tenant.add_member("analyst").email)
+    page = analyst.get("/dashboard/reviews")
+    assert "Support line opens at 8am" in page.text and 'value="both"' not in page.text  # analysts read reviews
+    owner = dashboard_browser(app, tenant.owner_email)
+    queue = owner.get("/dashboard/reviews")
+    review_id = client.get("/v1/tenant/reviews", headers=tenant.jwt_headers()).json()["data"][0]["id"]
+    assert f"/dashboard/reviews/{review_id}/answer" in queue.text
+    refused = analyst.post(f"/dashboard/reviews/{review_id}/answer", data={"csrf_token": csrf_of(page.text), "answer": "A"})
+    assert refused.status_code == 403
+    answered = owner.post(f"/dashboard/reviews/{review_id}/answer", data={"csrf_token": csrf_of(queue.text), "answer": "both"}, follow_redirects=False)
+    assert answered.status_code == 303
+    assert client.get("/v1/tenant/reviews", headers=tenant.jwt_headers()).json()["data"] == []
+    assert "Support line opens at 9am" in text_of(owner.get("/dashboard/reviews?show=answered").text)
