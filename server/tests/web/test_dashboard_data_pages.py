@@ -61,3 +61,19 @@ def test_the_review_queue_answers_a_workspace_conflict(app: FastAPI, client: Tes
     assert answered.status_code == 303
     assert client.get("/v1/tenant/reviews", headers=tenant.jwt_headers()).json()["data"] == []
     assert "Support line opens at 9am" in text_of(owner.get("/dashboard/reviews?show=answered").text)
+
+
+def test_the_playground_adds_and_retrieves_for_the_member_alone(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:
+    owner = dashboard_browser(app, tenant.owner_email)
+    added = post_form(owner, "/dashboard/playground", "/dashboard/playground/add", {"message": "I live in Lisbon and I prefer short answers."})
+    assert added.status_code == 303  # type: ignore[attr-defined]
+    assert "Remembered" in text_of(owner.get("/dashboard/playground").text)
+    page = text_of(owner.get("/dashboard/playground", params={"query": "where does this person live"}).text)
+    assert "Lives in Lisbon" in page and "The prompt block the agent would get" in page
+    # The member's own memories: no end-user of the organisation sees them.
+    assert client.get("/v1/memories", headers=tenant.key_headers("alice")).json()["data"] == []
+    viewer = dashboard_browser(app, tenant.add_member("viewer").email)
+    seen = viewer.get("/dashboard/playground")
+    assert seen.status_code == 200 and "Add message" not in seen.text
+    refused = viewer.post("/dashboard/playground/add", data={"csrf_token": csrf_of(seen.text), "message": "x"})
+    assert refused.status_code == 403

@@ -5,9 +5,11 @@ exporting and deleting follow the role table (``users.export``, ``users.delete``
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from memoryos_server.engine.types import ChatMessage
 from memoryos_server.services.permissions import Permission
 from memoryos_server.web.deps import CheckedForm, ReadSession, ServicesDep, SiteDep, WriteSession, field
 from memoryos_server.web.routes._dashboard import DashboardRoute, Member, confirmed, render_page
@@ -107,3 +109,45 @@ def answer_review(
     scope = services.scopes.reviews(session, principal, Permission.REVIEWS_ANSWER)
     services.memory.answer(session, scope, review_id, answer=answer)
     return site.redirect(request, REVIEWS, Flash("ok", "Answered. The memories are settled as you said."))
+
+
+# --- the playground -------------------------------------------------------------------------------
+# The signed-in member is the test end-user, as for ``/v1/memories`` called with their dashboard
+# JWT: their own memories in this organisation, apart from every end-user's and every other
+# member's.
+
+PLAYGROUND = "/dashboard/playground"
+
+
+def _retrieved(services: ServicesDep, session: ReadSession, principal: Member, query: str) -> Any:
+    scope = services.scopes.end_user(session, principal, None, permission=Permission.MEMORY_READ)
+    return services.memory.retrieve(session, scope, query=query, limit=10)
+
+
+@router.get("/dashboard/playground")
+def playground(
+    request: Request, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession, query: str | None = None
+) -> Response:
+    outcome = _retrieved(services, session, principal, query.strip()) if query and query.strip() else None
+    return render_page(
+        site, request, services, session, principal, tab="playground", template="dashboard/playground.html",
+        context={"query": query or "", "outcome": outcome},
+    )
+
+
+@router.post("/dashboard/playground/add")
+def playground_add(
+    request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member, session: WriteSession
+) -> Response:
+    text = field(form, "message", max_length=8000)
+    if not text:
+        return site.redirect(request, PLAYGROUND, Flash("warning", "Write a message first."))
+    scope = services.scopes.end_user(session, principal, None, permission=Permission.MEMORY_WRITE, create=True)
+    outcome = services.memory.add(session, scope, messages=[ChatMessage(role="user", content=text)])
+    if outcome.status == "queued":
+        note = "Queued for extraction: the memories appear once the job has run."
+    elif outcome.results:
+        note = "Remembered: " + "; ".join(f"{r.memory} ({r.category}, {r.event})" for r in outcome.results)
+    else:
+        note = "Nothing to remember in that message."
+    return site.redirect(request, PLAYGROUND, Flash("ok", note[:1500]))
