@@ -77,3 +77,23 @@ def test_the_playground_adds_and_retrieves_for_the_member_alone(app: FastAPI, cl
     assert seen.status_code == 200 and "Add message" not in seen.text
     refused = viewer.post("/dashboard/playground/add", data={"csrf_token": csrf_of(seen.text), "message": "x"})
     assert refused.status_code == 403
+
+
+def test_usage_counts_adds_retrievals_and_grants_per_day(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:
+    from memoryos_server.storage.types import utcnow
+    from tests.fixtures.passport import create_agent, sign_in
+
+    _remember(client, tenant, "bob", "I live in Lisbon.")
+    found = client.post("/v1/memories/retrieve", json={"query": "where"}, headers=tenant.key_headers("bob"))
+    assert found.status_code == 200
+    agent = create_agent(tenant)
+    sign_in(app, client, app.state.settings).grant(agent, ["fact"])
+    app.state.services.memory.flush_access()  # what the background worker does every few seconds
+    analyst = dashboard_browser(app, tenant.add_member("analyst").email)
+    page = analyst.get("/dashboard/usage")
+    assert page.status_code == 200 and "<svg" in page.text and "<script" not in page.text.split("</header>")[1]
+    today = utcnow().date().isoformat()
+    row = text_of(page.text).rsplit(today, 1)[1].split()[:4]  # the table, after the charts
+    assert row == ["1", "1", "1", "1"], row  # new memories, adds, retrievals, active grants
+    viewer = dashboard_browser(app, tenant.add_member("viewer").email)
+    assert viewer.get("/dashboard/usage").status_code == 200  # SPEC §4: readers read usage

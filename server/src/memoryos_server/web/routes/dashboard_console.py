@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from memoryos_server.services.permissions import MEMBERSHIP_ROLES, Permission
+from memoryos_server.web.charts import bar_chart
 from memoryos_server.web.deps import CheckedForm, ReadSession, ServicesDep, SiteDep, WriteSession, field
 from memoryos_server.web.routes._dashboard import DashboardRoute, Member, render_page
 from memoryos_server.web.templating import Flash
@@ -112,3 +113,19 @@ def remove(
     services.members.remove(session, principal, member_id)
     text = "Invitation withdrawn." if member_id.startswith("inv_") else "Member removed: their sign-in and the keys they made stop working here."
     return site.redirect(request, MEMBERS, Flash("ok", text))
+
+
+@router.get("/dashboard/usage")
+def usage_page(request: Request, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession) -> Response:
+    days = services.usage.daily(session, principal, days=30)
+    labels = [d.day for d in days]
+    charts = [
+        bar_chart("New memories", labels, [d.memories for d in days]),
+        bar_chart("Adds", labels, [d.adds for d in days]),
+        bar_chart("Retrievals", labels, [d.retrievals for d in days]),
+        bar_chart("Active grants", labels, [d.active_grants for d in days]),
+    ]
+    return render_page(
+        site, request, services, session, principal, tab="usage", template="dashboard/usage.html",
+        context={"days": days, "charts": charts, "report": services.usage.report(session, principal)},
+    )
