@@ -97,3 +97,29 @@ def test_usage_counts_adds_retrievals_and_grants_per_day(app: FastAPI, client: T
     assert row == ["1", "1", "1", "1"], row  # new memories, adds, retrievals, active grants
     viewer = dashboard_browser(app, tenant.add_member("viewer").email)
     assert viewer.get("/dashboard/usage").status_code == 200  # SPEC §4: readers read usage
+
+
+def test_sources_register_a_writer_and_list_its_events(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:
+    owner = dashboard_browser(app, tenant.owner_email)
+    made = post_form(owner, "/dashboard/sources", "/dashboard/sources", {"service_key": "billing-service", "display_name": "Billing", "default_priority": "70"})
+    assert made.status_code == 303  # type: ignore[attr-defined]
+    bad = post_form(owner, "/dashboard/sources", "/dashboard/sources", {"service_key": "Not A Key"})
+    assert bad.status_code == 400  # type: ignore[attr-defined]
+    claimed = client.post(
+        "/v1/memories/add",
+        json={"external_user_id": "carol", "messages": [{"role": "assistant", "content": "Carol's plan is Pro."}], "source": {"service": "billing-service", "event_id": "invoice_evt_1"}},
+        headers=tenant.key_headers(),
+    )
+    assert claimed.status_code == 200, claimed.text
+    page = text_of(owner.get("/dashboard/sources").text)
+    assert "billing-service" in page and "Billing" in page and "invoice_evt_1" in page and "carol" in page
+    viewer = dashboard_browser(app, tenant.add_member("viewer").email)
+    assert viewer.get("/dashboard/sources").status_code == 403  # provenance is read by analysts and up
+    analyst = dashboard_browser(app, tenant.add_member("analyst").email)
+    seen = analyst.get("/dashboard/sources")
+    assert seen.status_code == 200 and "Register service writer" not in seen.text
+    assert analyst.post("/dashboard/sources", data={"csrf_token": csrf_of(seen.text), "service_key": "x"}).status_code == 403
+    path = "/dashboard/sources/billing-service/delete"
+    removed = post_form(owner, path, path, {"confirm": "yes"})
+    assert removed.status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/v1/tenant/service-writers", headers=tenant.jwt_headers()).json()["data"] == []

@@ -16,6 +16,7 @@ from memoryos_server.web.routes import (
     dashboard_console,
     dashboard_data,
     dashboard_passport,
+    dashboard_sources,
     login,
     manage_account,
     manage_agents,
@@ -27,7 +28,7 @@ from memoryos_server.web.routes import (
 router = APIRouter(include_in_schema=False)
 for module in (
     login, consent, authorize, connect, organisations, manage_agents, manage_memories, manage_sessions, manage_account,
-    dashboard_auth, dashboard_console, dashboard_passport, dashboard_data, admin_console,
+    dashboard_auth, dashboard_console, dashboard_passport, dashboard_data, dashboard_sources, admin_console,
 ):
     router.include_router(module.router)
 

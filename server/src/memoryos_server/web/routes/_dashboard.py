@@ -46,6 +46,7 @@ TABS: tuple[tuple[str, str, str, Permission | None], ...] = (
     ("keys", "API keys", "/dashboard/keys", Permission.KEYS_MANAGE),
     ("users", "End-users", "/dashboard/users", Permission.USERS_READ),
     ("reviews", "Review queue", "/dashboard/reviews", Permission.REVIEWS_READ),
+    ("sources", "Sources", "/dashboard/sources", Permission.PROVENANCE_READ),
     ("usage", "Usage", "/dashboard/usage", Permission.USAGE_READ),
     ("playground", "Playground", "/dashboard/playground", Permission.MEMORY_READ),
     ("members", "Members", "/dashboard/members", Permission.MEMBERS_READ),
