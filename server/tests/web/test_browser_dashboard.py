@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from memoryos import MemoryOSError
@@ -22,6 +23,7 @@ from memoryos_server.services.container import build_services
 from memoryos_server.services.runtime import Runtime
 from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import PASSWORD, TenantHandle
+from tests.fixtures.passport import create_agent
 from tests.web.browser import DESKTOP, PHONE, AgentBackend, Person
 
 pytestmark = pytest.mark.browser
@@ -221,4 +223,110 @@ def test_operator_verification_removes_the_consent_warning(person: Callable[...,
     expect(maya.page.get_by_text("MemoryOS hasn't reviewed this agent yet.")).to_have_count(0)
     company.open("/dashboard/passport")
     expect(company.page.get_by_text("Verified by MemoryOS").first).to_be_visible()
+
+
+
+def _fits_a_phone(member: Person, path: str) -> None:
+    """Open ``path`` on a phone: nothing wider than its 390 px. The page stays at phone size
+    (for a picture) until the next ``open`` at laptop size."""
+    page = member.page
+    page.set_viewport_size(PHONE)
+    member.open(path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{path} is {width}px wide on a phone"
+
+
+def test_every_page_in_pictures_and_on_a_phone(
+    person: Callable[..., Person], live_server: LiveServer, tenant: TenantHandle, client: TestClient, runtime: Runtime
+) -> None:
+    """Each page of the dashboard and the console, laptop and phone: nothing wider than 390 px."""
+    visitor = person("visitor@example.com")
+    visitor.open("/dashboard/login")
+    visitor.shot("dashboard-login")
+    _fits_a_phone(visitor, "/dashboard/login")
+    visitor.shot("dashboard-login-phone")
+    visitor.page.set_viewport_size(DESKTOP)
+    visitor.open("/dashboard/signup")
+    visitor.shot("dashboard-signup")
+    _fits_a_phone(visitor, "/dashboard/signup")
+    visitor.shot("dashboard-signup-phone")
+
+    # Some of everything: an agent with a grant, an end-user's memories, a review, a source event.
+    agent_id = create_agent(tenant, name="Support Copilot", website_url="https://support-copilot.example",
+                            description="Customer support agent with access to approved user context.",
+                            default_categories_requested=["preference", "fact"]).id
+    maya = person(f"maya-{secrets.token_hex(4)}@example.com")
+    maya.sign_in(UniversalMemory.consent_url(agent_id, base_url=live_server.url))
+    maya.page.get_by_role("button", name="Approve").click()
+    for text in ("I live in Lisbon and I am allergic to peanuts.", "I prefer short answers with examples."):
+        client.post("/v1/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=tenant.key_headers("alice"))
+    client.post("/v1/memories/retrieve", json={"query": "food"}, headers=tenant.key_headers("alice"))
+    for text in ("Our support line opens at 8am", "Our support line opens at 9am"):
+        client.post("/v1/workspace/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=tenant.jwt_headers())
+    client.post("/v1/tenant/service-writers", json={"service_key": "billing-service", "display_name": "Billing"}, headers=tenant.jwt_headers())
+    client.post(
+        "/v1/memories/add",
+        json={"external_user_id": "alice", "messages": [{"role": "assistant", "content": "Alice's plan is Pro."}],
+              "source": {"service": "billing-service", "event_id": "invoice_evt_8842"}},
+        headers=tenant.key_headers(),
+    )
+    client.app.state.services.memory.flush_access()  # type: ignore[attr-defined]  # as its worker does every few seconds
+    tenant.add_member("developer")
+
+    owner = person(tenant.owner_email)
+    _sign_in(owner)
+    alice = client.get("/v1/users/alice", headers=tenant.key_headers()).json()["data"]["public_id"]
+    def visit(path: str) -> None:
+        owner.page.set_viewport_size(DESKTOP)
+        owner.open(path)
+        expect(owner.page.get_by_role("heading", level=1)).to_be_visible()
+
+    visit("/dashboard")
+    owner.shot("dashboard-overview")
+    visit("/dashboard/passport")
+    owner.shot("dashboard-passport")
+    _fits_a_phone(owner, "/dashboard/passport")
+    owner.shot("dashboard-passport-phone")
+    visit(f"/dashboard/passport/agents/{agent_id}")
+    owner.shot("dashboard-agent")
+    visit("/dashboard/keys")
+    owner.shot("dashboard-keys")
+    visit("/dashboard/members")
+    owner.shot("dashboard-members")
+    visit("/dashboard/users")
+    owner.shot("dashboard-users")
+    visit(f"/dashboard/users/{alice}")
+    owner.shot("dashboard-user")
+    visit("/dashboard/reviews")
+    owner.shot("dashboard-reviews")
+    visit("/dashboard/sources")
+    owner.shot("dashboard-sources")
+    visit("/dashboard/usage")
+    owner.shot("dashboard-usage")
+    _fits_a_phone(owner, "/dashboard/usage")
+    owner.shot("dashboard-usage-phone")
+    visit("/dashboard/playground?query=what+should+I+know")
+    owner.shot("dashboard-playground")
+    for path in ("/dashboard", f"/dashboard/passport/agents/{agent_id}", "/dashboard/keys", "/dashboard/members", "/dashboard/users",
+                 f"/dashboard/users/{alice}", "/dashboard/reviews", "/dashboard/sources", "/dashboard/playground?query=what+should+I+know"):
+        _fits_a_phone(owner, path)
+
+    email = f"ops-{secrets.token_hex(4)}@example.com"
+    with runtime.db.session() as session:
+        build_services(runtime).identity.create_dashboard_user(session, email=email, password=PASSWORD, tenant=None, platform_role="admin")
+    ops = person(email)
+    page = ops.open("/admin/login")
+    ops.shot("admin-login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/admin$"))
+    ops.open("/admin/organisations")
+    ops.shot("admin-organisations")
+    ops.open("/admin/jobs")
+    ops.shot("admin-jobs")
+    for path in ("/admin/organisations", "/admin/jobs"):
+        _fits_a_phone(ops, path)
+    _fits_a_phone(ops, "/admin")
+    ops.shot("admin-agents-phone")
 
