@@ -310,3 +310,30 @@ def test_invitation_accepted_from_the_dashboard(app: FastAPI, client: TestClient
     )
     assert accepted.status_code == 303
     assert "Inviting Org" in browser.get("/dashboard").text
+
+
+def test_the_session_cookie_is_secure_over_https(app: FastAPI, tenant: TenantHandle) -> None:
+    browser = client_from(app, fresh_ip())
+    browser.base_url = "https://testserver"  # type: ignore[assignment]
+    page = browser.get("/dashboard/login")
+    signed = browser.post(
+        "/dashboard/login",
+        data={"csrf_token": csrf_of(page.text), "email": tenant.owner_email, "password": PASSWORD, "next": "/dashboard"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"]
+    assert cookie.startswith(f"{DASHBOARD_COOKIE}=") and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_next_never_leaves_the_dashboard(app: FastAPI, tenant: TenantHandle) -> None:
+    browser = client_from(app, fresh_ip())
+    for next_value, expected in [("https://evil.example/", "/dashboard"), ("//evil.example", "/dashboard"), ("/manage", "/dashboard"), ("/admin", "/admin")]:
+        page = browser.get("/dashboard/login")
+        signed = browser.post(
+            "/dashboard/login",
+            data={"csrf_token": csrf_of(page.text), "email": tenant.owner_email, "password": PASSWORD, "next": next_value},
+            follow_redirects=False,
+        )
+        assert signed.headers["location"] == expected, next_value
+        browser.cookies.clear()
