@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test install system lint bench screenshots clean
+.PHONY: serve test install system lint bench reliability screenshots clean
 
 serve: $(STAMP)
 	$(BIN)/memoryos serve
@@ -42,3 +42,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Faults, bad input and secrets in the logs, run long (a few minutes); writes docs/reliability.md.
+reliability: $(STAMP) system
+	$(BIN)/python bench/reliability.py

@@ -304,7 +304,19 @@ class ConnectorFailed(MemoryOSError):
 
 
 class ServiceUnavailable(MemoryOSError):
+    """Something this server depends on cannot serve now; worth retrying. ``retry_after_seconds``,
+    when known, is sent as ``Retry-After``."""
+
     error = "service_unavailable"
+    retry_after_seconds: int | None = None
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database does not answer (down, restarting, the connection lost) or cannot take a
+    write (its disk full): nothing was changed, and the same request may be sent again."""
+
+    error = "database_unavailable"
+    retry_after_seconds = 5
 
 
 class DatabaseNotReady(ServiceUnavailable):

@@ -99,6 +99,15 @@ def test_console_is_the_default_and_logs_the_code(tmp_path: Path, caplog: pytest
 def test_a_mail_outage_is_reported_not_raised_by_send_code(runtime, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.fixtures.passport import passport_service
 
+    from tests.fixtures.passport import latest_code
+
+    address = f"x-{secrets.token_hex(4)}@example.com"
+    services = client.app.state.services
+    assert services.passport.send_code(email=address, ip=None).sent
+    first = latest_code(runtime.settings.email_outbox_dir, address)
+
     down = EmailService(_settings(tmp_path, email_backend="smtp", smtp_port=free_port(), smtp_timeout_seconds=2))
-    result = passport_service(client.app.state.services, email=down).send_code(email=f"x-{secrets.token_hex(4)}@example.com", ip=None)
+    result = passport_service(services, email=down).send_code(email=address, ip=None)
     assert (result.sent, result.reason) == (False, "delivery_failed")
+    # Nothing half-done: the code in the person's inbox still signs them in.
+    assert services.passport.verify_code(email=address, code=first, ip=None).session_token

@@ -54,11 +54,12 @@ def test_without_a_redirect_uri_the_registered_one_is_used(
     grant = client.get("/v1/universal/grant", headers=agent.headers(callback.uui_token))
     assert grant.status_code == 200 and grant.json()["data"]["categories_allowed"] == ["preference"]
 
-    # Saying no goes back there too, with the state and nothing else.
+    # Saying no goes back there too, with the state; Rosa approved a moment ago, so the agent is
+    # also told it keeps that access (SPEC §6: Deny leaves an existing grant as it was).
     rosa.open(backend.start_url)
     page.get_by_role("button", name="Deny").click()
     expect(page.locator("#result")).to_contain_text("won't use your Memory Passport")
-    assert backend.callbacks[-1].query == {"status": "denied", "state": backend.issued_states[-1]}
+    assert backend.callbacks[-1].query == {"status": "denied", "state": backend.issued_states[-1], "grant": "unchanged"}
 
 
 def test_an_agent_without_a_registered_redirect_uri_gets_the_completion_page(

@@ -79,7 +79,7 @@ def status_and_code(error: e.MemoryOSError) -> tuple[int, str]:
 def domain_error_response(error: e.MemoryOSError) -> JSONResponse:
     status, code = status_and_code(error)
     headers = None
-    if isinstance(error, e.RateLimited):
+    if isinstance(error, e.RateLimited | e.ServiceUnavailable) and error.retry_after_seconds:
         headers = {"Retry-After": str(error.retry_after_seconds)}
     return error_response(status, error.error, code, details=error.details, message=str(error), headers=headers)
 

@@ -105,10 +105,21 @@ class Reply:
 
 
 class OutboundHttp:
-    def __init__(self, settings: Settings, *, resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.timeout = float(settings.connector_timeout_seconds)
-        self.max_bytes = int(settings.connector_max_response_bytes)
-        self.policy = AddressPolicy(
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        policy: AddressPolicy | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """The connectors' limits and address policy from ``settings``, unless a caller with
+        its own settings (the MCP client metadata fetch) hands in its own."""
+        self.timeout = float(timeout or settings.connector_timeout_seconds)
+        self.max_bytes = int(max_bytes or settings.connector_max_response_bytes)
+        self.policy = policy or AddressPolicy(
             allow_loopback=settings.allow_insecure_oauth, allow_private=settings.outbound_allow_private_networks
         )
         self.resolver: Resolver = resolver or system_resolver

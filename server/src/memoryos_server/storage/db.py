@@ -9,7 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+from memoryos_server.errors import DatabaseUnavailable
 
 
 def _normalise_url(url: str) -> str:
@@ -55,6 +59,26 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+# SQLite's operational errors that say the file cannot serve now; its others (no such table,
+# say) are mistakes in a statement and stay errors.
+_SQLITE_UNAVAILABLE = ("database or disk is full", "disk i/o error", "unable to open database", "database is locked")
+
+
+def unavailable(error: BaseException, *, sqlite: bool) -> bool:
+    """Whether ``error`` says the database cannot serve now (PostgreSQL down or restarting, a
+    connection lost, the pool exhausted, SQLite's disk full) rather than that a statement is
+    wrong: such a request is answered 503 with ``Retry-After``, and nothing was changed."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if sqlite:
+        return isinstance(error, OperationalError) and any(part in str(error.orig).lower() for part in _SQLITE_UNAVAILABLE)
+    return isinstance(error, OperationalError | InterfaceError)
+
+
 _AFTER_COMMIT = "memoryos.after_commit"
 
 
@@ -91,14 +115,25 @@ class Database:
         try:
             yield session
             session.commit()
-        except BaseException:
-            session.rollback()
+        except BaseException as error:
+            self._roll_back(session)
+            if unavailable(error, sqlite=self.is_sqlite):
+                raise DatabaseUnavailable("the database does not answer; nothing was changed, try again shortly") from error
             raise
         finally:
             callbacks = session.info.pop(_AFTER_COMMIT, [])
             session.close()
         for callback in callbacks:
             callback()
+
+    def _roll_back(self, session: Session) -> None:
+        try:
+            session.rollback()
+        except DBAPIError as error:
+            # The connection is gone (the server restarted): there is nothing to roll back, and
+            # the pool drops it. Any other failure is the caller's to see.
+            if not unavailable(error, sqlite=self.is_sqlite):
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -124,7 +124,7 @@ def render_error(request: Request, error: e.MemoryOSError, *, home: tuple[str, s
         {"title": page.title, "message": message, "hint": page.hint, "status": page.status, "action": page.action, "home": home},
         status_code=page.status,
     )
-    if isinstance(error, e.RateLimited):
+    if isinstance(error, e.RateLimited | e.ServiceUnavailable) and error.retry_after_seconds:
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 

@@ -142,12 +142,19 @@ class PassportService:
             if _locked(challenge, now):
                 assert challenge.locked_until is not None
                 return CodeSent(False, "locked", _seconds_until(challenge.locked_until, now))
+            earlier = (challenge.code_hash, challenge.expires_at)
             challenge.code_hash = self._code_hash(code, email_hash)
             challenge.expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
             challenge.updated_at = now
         try:
             self.email.send_one_time_code(to=address, code=code, ttl_seconds=settings.otp_ttl_seconds)
         except ServiceUnavailable:
+            # Nothing half-done: the code no one received is withdrawn, and one sent earlier
+            # (still in the person's inbox) works as before.
+            with self.rt.db.session() as session:
+                challenge = OtpChallengeRepository(session).get_or_create(email_hash, now)
+                if challenge.code_hash == self._code_hash(code, email_hash):
+                    challenge.code_hash, challenge.expires_at = earlier
             return CodeSent(False, "delivery_failed")
         return CodeSent(True)
 

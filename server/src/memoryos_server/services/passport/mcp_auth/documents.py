@@ -2,29 +2,24 @@
 
 A client whose ``client_id`` is an https URL describes itself in a JSON document at that URL
 (draft-ietf-oauth-client-id-metadata-document). Anyone can send a browser to ``/authorize`` with
-any URL, so the fetch is guarded like every call a stranger can trigger:
+any URL, so the fetch goes through the guarded outbound client every such call uses
+(``services/outbound.py``: the host resolved and checked here, the connection made to the checked
+address, no redirect, no proxy, a timeout and a size cap), with its own settings:
 
 - https only, with a path, no user name or password, no fragment;
-- the host is resolved once, here, and every address it resolves to must be public (not private,
-  loopback, link-local, shared, multicast or reserved) unless
-  ``MEMORYOS_MCP_CLIENT_METADATA_ALLOW_PRIVATE_ADDRESSES`` allows them; the connection then goes to
-  the address that was checked (the name is kept for TLS and ``Host``), so a second, different
-  DNS answer cannot point the request elsewhere;
-- no redirects (the document must be at its own URL), a timeout, and a size cap on the body.
+- addresses that are not public (private, loopback, shared) only when
+  ``MEMORYOS_MCP_CLIENT_METADATA_ALLOW_PRIVATE_ADDRESSES`` allows them; link-local never;
+- a 200 answer served as JSON, holding a JSON object.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from memoryos_server.errors import OAuthError
+from memoryos_server.errors import OAuthError, OutboundCallFailed
+from memoryos_server.services.outbound import AddressPolicy, OutboundHttp, Resolver
 from memoryos_server.settings import Settings
 
 MAX_CLIENT_ID_URL = 512
@@ -59,73 +54,38 @@ def check_document_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, target
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
-
-
 class ClientMetadataFetcher:
-    def __init__(self, settings: Settings) -> None:
-        self.timeout = settings.mcp_client_metadata_timeout_seconds
-        self.max_bytes = settings.mcp_client_metadata_max_bytes
-        self.allow_private = settings.mcp_client_metadata_allow_private_addresses
+    def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
+        allow = settings.mcp_client_metadata_allow_private_addresses
         ca_file = settings.mcp_client_metadata_ca_file
-        self._tls = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
-
-    def resolve(self, host: str, port: int) -> str:
-        """The address to connect to: the first the name resolves to, once all are allowed."""
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise _refuse("host does not resolve") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-        if not addresses:
-            raise _refuse("host does not resolve")
-        if not self.allow_private and not all(_public(address) for address in addresses):
-            raise _refuse("host is on a private or local network, which this server does not call")
-        return str(addresses[0])
+        self.http = OutboundHttp(
+            settings,
+            resolver=resolver,
+            ssl_context=ssl.create_default_context(cafile=str(ca_file)) if ca_file else None,
+            policy=AddressPolicy(allow_loopback=allow, allow_private=allow),
+            timeout=settings.mcp_client_metadata_timeout_seconds,
+            max_bytes=settings.mcp_client_metadata_max_bytes,
+        )
 
     def fetch(self, url: str) -> dict[str, Any]:
         """The document at ``url`` as a JSON object, or ``invalid_client`` saying why not."""
-        host, port, target = check_document_url(url)
-        address = self.resolve(host, port)
-        netloc = f"[{address}]" if ":" in address else address
-        host_header = host if port == 443 else f"{host}:{port}"
+        check_document_url(url)
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False, verify=self._tls) as client:
-                request = client.build_request(
-                    "GET",
-                    f"https://{netloc}:{port}{target}",
-                    headers={"Host": host_header, "Accept": "application/json"},
-                    extensions={"sni_hostname": host},
-                )
-                response = client.send(request, stream=True)
-                try:
-                    body = self._read(response)
-                finally:
-                    response.close()
-        except httpx.HTTPError as exc:
-            raise _refuse(f"could not be fetched ({type(exc).__name__})") from exc
-        try:
-            document = json.loads(body)
-        except ValueError as exc:
-            raise _refuse("is not JSON") from exc
-        if not isinstance(document, dict):
-            raise _refuse("is not a JSON object")
-        return document
-
-    def _read(self, response: httpx.Response) -> bytes:
-        if response.status_code != 200:
-            raise _refuse(f"answered HTTP {response.status_code} (redirects are not followed)")
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json" and not content_type.endswith("+json"):
+            reply = self.http.request("GET", url, headers={"Accept": "application/json", "User-Agent": "MemoryOS"})
+        except OutboundCallFailed as exc:
+            if exc.reason == "address_refused":
+                raise _refuse("host is on a private or local network, which this server does not call") from exc
+            if exc.reason == "too_large":
+                raise _refuse(f"is larger than {self.http.max_bytes} bytes") from exc
+            raise _refuse(f"could not be fetched ({exc})") from exc
+        if reply.status != 200:
+            raise _refuse(f"answered HTTP {reply.status} (redirects are not followed)")
+        if reply.content_type != "application/json" and not reply.content_type.endswith("+json"):
             raise _refuse("is not served as application/json")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise _refuse(f"is larger than {self.max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return reply.json_object()
+        except OutboundCallFailed as exc:
+            raise _refuse("is not a JSON object") from exc
+
+    def close(self) -> None:
+        self.http.close()
