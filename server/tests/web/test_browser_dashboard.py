@@ -25,6 +25,7 @@ from tests.fixtures.app import LiveServer
 from tests.fixtures.factories import PASSWORD, TenantHandle
 from tests.fixtures.passport import create_agent
 from tests.web.browser import DESKTOP, PHONE, AgentBackend, Person
+from tests.web.test_browser_accessibility import _check
 
 pytestmark = pytest.mark.browser
 
@@ -234,6 +235,7 @@ def _fits_a_phone(member: Person, path: str) -> None:
     member.open(path)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{path} is {width}px wide on a phone"
+    _check(page, tabs=False)  # labelled controls, one h1, a focus ring, no table scrolling sideways
 
 
 def test_every_page_in_pictures_and_on_a_phone(
@@ -280,6 +282,7 @@ def test_every_page_in_pictures_and_on_a_phone(
         owner.page.set_viewport_size(DESKTOP)
         owner.open(path)
         expect(owner.page.get_by_role("heading", level=1)).to_be_visible()
+        _check(owner.page, tabs=False)
 
     visit("/dashboard")
     owner.shot("dashboard-overview")
