@@ -40,6 +40,9 @@ def test_only_operators_enter(app: FastAPI, tenant: TenantHandle) -> None:
     operator = operator_browser(app)
     assert operator.get("/admin").status_code == 200
     assert "no organisation" in text_of(operator.get("/dashboard").text).lower()
+    # An operator reads no organisation's end-users, memories or reviews.
+    for path in ("/dashboard/users", "/dashboard/reviews", "/dashboard/playground", "/dashboard/passport", "/dashboard/sources"):
+        assert operator.get(path).status_code == 403, path
 
 
 def test_verify_and_reject_with_a_note_the_owners_see(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:

@@ -5,7 +5,6 @@ exporting and deleting follow the role table (``users.export``, ``users.delete``
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -119,16 +118,13 @@ def answer_review(
 PLAYGROUND = "/dashboard/playground"
 
 
-def _retrieved(services: ServicesDep, session: ReadSession, principal: Member, query: str) -> Any:
-    scope = services.scopes.end_user(session, principal, None, permission=Permission.MEMORY_READ)
-    return services.memory.retrieve(session, scope, query=query, limit=10)
-
-
 @router.get("/dashboard/playground")
 def playground(
     request: Request, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession, query: str | None = None
 ) -> Response:
-    outcome = _retrieved(services, session, principal, query.strip()) if query and query.strip() else None
+    # The scope is resolved even without a query: it is what says whether this member may read.
+    scope = services.scopes.end_user(session, principal, None, permission=Permission.MEMORY_READ)
+    outcome = services.memory.retrieve(session, scope, query=query.strip(), limit=10) if query and query.strip() else None
     return render_page(
         site, request, services, session, principal, tab="playground", template="dashboard/playground.html",
         context={"query": query or "", "outcome": outcome},
