@@ -13,7 +13,7 @@ from memoryos_server.services.passport.links import consent_url
 from tests.fixtures.dashboard import DASHBOARD_COOKIE, dashboard_browser, post_form, shown_once, shown_value
 from tests.fixtures.factories import PASSWORD, TenantHandle, invitation_code
 from tests.fixtures.pages import csrf_of, text_of
-from tests.fixtures.passport import client_from, create_agent, fresh_ip, sign_in
+from tests.fixtures.passport import client_from, create_agent, fresh_ip, outbox_messages, sign_in
 
 
 def _create_agent_on_page(browser: TestClient, **fields: Any) -> tuple[str, str]:
@@ -274,6 +274,8 @@ def test_members_invite_change_role_remove(app: FastAPI, client: TestClient, ten
     assert email in browser.get("/dashboard/members").text
     invitation_id = next(m["invitation_id"] for m in client.get("/v1/tenant/members", headers=tenant.jwt_headers()).json()["data"] if m.get("email") == email)
     code = invitation_code(client, email, invitation_id)
+    mail = [m for m in outbox_messages(app.state.settings.resolved_outbox_dir, email) if "invited" in str(m["Subject"])][-1]
+    assert f"/dashboard/join/{invitation_id}" in mail.get_content()
     joiner = client_from(app, fresh_ip())
     page = joiner.get(f"/dashboard/join/{invitation_id}")
     joined = joiner.post(f"/dashboard/join/{invitation_id}", data={"csrf_token": csrf_of(page.text), "code": code, "password": PASSWORD}, follow_redirects=False)
@@ -337,3 +339,15 @@ def test_next_never_leaves_the_dashboard(app: FastAPI, tenant: TenantHandle) -> 
         )
         assert signed.headers["location"] == expected, next_value
         browser.cookies.clear()
+
+
+def test_changing_the_password_from_the_account_page(app: FastAPI, client: TestClient) -> None:
+    email = f"pw-{secrets.token_hex(4)}@example.com"
+    assert client.post("/v1/auth/signup", json={"email": email, "password": PASSWORD, "organization_name": "Pw"}).status_code == 201
+    browser = dashboard_browser(app, email)
+    wrong = post_form(browser, "/dashboard/account", "/dashboard/account/password", {"current_password": "nope", "new_password": "another long one"})
+    assert wrong.status_code == 303 and "Nothing changed" in browser.get("/dashboard/account").text  # type: ignore[attr-defined]
+    changed = post_form(browser, "/dashboard/account", "/dashboard/account/password", {"current_password": PASSWORD, "new_password": " another long one "})
+    assert changed.status_code == 303  # type: ignore[attr-defined]
+    assert client.post("/v1/auth/login", json={"email": email, "password": " another long one "}).status_code == 200
+    assert client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code == 401

@@ -194,3 +194,31 @@ def join(invitation_id: str, request: Request, form: CheckedForm, site: SiteDep,
     response = site.redirect(request, DASHBOARD_HOME, Flash("ok", f"Welcome to {joined.tenant.name}."))
     start_session(site, request, response, joined.token)
     return response
+
+
+# --- the account ---------------------------------------------------------------------------------
+
+
+@router.get("/dashboard/account")
+def account_page(request: Request, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession) -> Response:
+    return render_page(
+        site, request, services, session, principal, tab="account", template="dashboard/account.html",
+        context={"min_password": NEW_PASSWORD_LENGTH[0]},
+    )
+
+
+@router.post("/dashboard/account/password")
+def change_password(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member) -> Response:
+    # IdentityService.change_password runs (and counts the attempt) in transactions of its own.
+    new = password_field(form, "new_password")
+    low, high = NEW_PASSWORD_LENGTH
+    if not low <= len(new) <= high:
+        return site.redirect(request, "/dashboard/account", Flash("error", f"Choose a new password of {low} to {high} characters."))
+    try:
+        services.identity.change_password(principal, current=password_field(form, "current_password"), new=new, ip=client_ip(request))
+    except AuthenticationFailed:
+        return site.redirect(request, "/dashboard/account", Flash("error", "Your current password is not that one. Nothing changed."))
+    except RateLimited as limited:
+        text = f"Too many attempts. Please try again {wait_text(limited.retry_after_seconds)}."
+        return site.redirect(request, "/dashboard/account", Flash("error", text))
+    return site.redirect(request, "/dashboard/account", Flash("ok", "Your password is changed."))
