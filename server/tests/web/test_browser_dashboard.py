@@ -314,7 +314,7 @@ def test_every_page_in_pictures_and_on_a_phone(
     owner.shot("dashboard-account")
     for path in ("/dashboard", f"/dashboard/passport/agents/{agent_id}", "/dashboard/keys", "/dashboard/members", "/dashboard/users",
                  f"/dashboard/users/{alice}", "/dashboard/reviews", "/dashboard/sources", "/dashboard/playground?query=what+should+I+know",
-                 "/dashboard/account"):
+                 "/dashboard/account", "/dashboard/audit"):
         _fits_a_phone(owner, path)
 
     email = f"ops-{secrets.token_hex(4)}@example.com"

@@ -42,6 +42,8 @@ def test_end_users_list_memories_export_and_delete(app: FastAPI, client: TestCli
     deleted = post_form(owner, path, path, {"confirm": "yes"})
     assert deleted.status_code == 303  # type: ignore[attr-defined]
     assert client.get("/v1/users/alice", headers=tenant.key_headers()).status_code == 404
+    audit = text_of(owner.get("/dashboard/audit").text)
+    assert "end_user.deleted" in audit  # the erasure is on the organisation's audit trail
 
 
 def test_the_review_queue_answers_a_workspace_conflict(app: FastAPI, client: TestClient, tenant: TenantHandle) -> None:

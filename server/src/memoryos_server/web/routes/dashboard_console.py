@@ -129,3 +129,14 @@ def usage_page(request: Request, site: SiteDep, services: ServicesDep, principal
         site, request, services, session, principal, tab="usage", template="dashboard/usage.html",
         context={"days": days, "charts": charts, "report": services.usage.report(session, principal)},
     )
+
+
+@router.get("/dashboard/audit")
+def audit_page(
+    request: Request, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession, cursor: str | None = None
+) -> Response:
+    items, next_id, total = services.tenant_audit.events(session, principal, action=None, cursor=cursor, limit=50)
+    return render_page(
+        site, request, services, session, principal, tab="usage", template="dashboard/audit.html",
+        context={"events": items, "next_cursor": str(next_id) if next_id else None, "total": total},
+    )
