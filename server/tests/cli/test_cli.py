@@ -77,6 +77,7 @@ def test_serve_with_no_configuration_just_works(tmp_path: Path) -> None:
         output = _stop(first)
     assert "starting for the first time" in output
     assert f"{url}/login" in output and "/v1/auth/signup" in output and f"{url}/mcp" in output
+    assert f"{url}/dashboard/signup" in output  # a new user creates their account in the dashboard
     key_file = data_dir / "master.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert (data_dir / "memoryos.db").exists()

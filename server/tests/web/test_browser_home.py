@@ -47,8 +47,8 @@ def test_the_landing_page_leads_to_the_passport_and_the_developer_links(person: 
         ("/readyz", "/readyz"),
     ]:
         expect(page.get_by_role("link", name=name, exact=True)).to_have_attribute("href", href)
-    # No dashboard on this server yet: no link that leads nowhere.
-    assert page.get_by_role("link", name="Dashboard").count() == 0
+    # The organisation's console: it asks to sign in.
+    expect(page.get_by_role("link", name="Dashboard", exact=True)).to_have_attribute("href", "/dashboard")
     lena.shot("home")
     _check(page, tabs=False)
     page.set_viewport_size(PHONE)

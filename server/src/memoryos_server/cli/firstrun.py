@@ -96,12 +96,21 @@ def prepare_and_greet(settings: Settings) -> None:
                     f"  Consent app:  {settings.resolved_consent_base_url}/login",
                     *([f"  MCP:          {settings.mcp_resource_url}   (any MCP client, with your consent: docs/mcp.md)"] if settings.mcp_enabled else []),
                     "",
-                    "Create your first account and organisation:",
+                    *(
+                        [
+                            "Create your account and organisation in the dashboard:",
+                            f"  {base}/dashboard/signup",
+                            "  (then Memory Passport → Create Passport agent, and API keys → Create API key)",
+                        ]
+                        if settings.signup_enabled
+                        else [f"Sign-up is turned off: invited people join from their email; dashboard at {base}/dashboard"]
+                    ),
+                    "Or from a script:",
                     f"  curl -s -X POST {base}/v1/auth/signup -H 'Content-Type: application/json' \\",
                     "       -d '{\"email\":\"you@example.com\",\"password\":\"a long password\",\"organization_name\":\"Acme\"}'",
-                    "Then an API key, with the access_token it returns:",
+                    "  then an API key, with the access_token it returns:",
                     f"  curl -s -X POST {base}/v1/tenant/api-keys -H 'Authorization: Bearer ACCESS_TOKEN'",
-                    "An operator account (verifies agents; it asks for a password):",
+                    "An operator account (verifies agents at /admin; it asks for a password):",
                     f"  {memoryos} admin create-operator --email ops@example.com{data_dir_flag(settings)}",
                     f"Start here: {base}/  (the README has a five-minute quick start)",
                     "",

@@ -15,6 +15,7 @@ from memoryos_server.services.end_users import EndUserService
 from memoryos_server.services.feedback import RetrievalFeedbackService
 from memoryos_server.services.identity import IdentityService
 from memoryos_server.services.members import MemberService
+from memoryos_server.services.operator import OperatorService
 from memoryos_server.services.memory import MemoryService
 from memoryos_server.services.passport.activity import ActivityService
 from memoryos_server.services.passport.agent_access import AgentAccessService
@@ -57,6 +58,7 @@ class Services:
     seen: SeenLog
     tenant_audit: TenantAuditService
     usage: UsageService
+    operator: OperatorService
     feedback: RetrievalFeedbackService
     provenance: ProvenanceService
     # the Memory Passport
@@ -124,6 +126,7 @@ def build_services(runtime: Runtime) -> Services:
         seen=seen,
         tenant_audit=tenant_audit,
         usage=UsageService(),
+        operator=OperatorService(),
         feedback=RetrievalFeedbackService(audit),
         provenance=ProvenanceService(runtime, identity=identity, memory=memory, scopes=scopes),
         passport=passport,

@@ -144,6 +144,8 @@ class EmailService:
             f"You are invited to join {organisation} on MemoryOS as {role}.\n\n"
             f"Invitation: {invitation_id}\n"
             f"Code: {code}\n\n"
+            f"Join in the dashboard: {self.settings.resolved_public_url}/dashboard/join/{invitation_id}\n"
+            f"(already have an account? sign in, then see {self.settings.resolved_public_url}/dashboard/invitations)\n\n"
             "Already have a MemoryOS account with this address? Sign in, then accept:\n"
             f"  POST {base}/accept  with {{\"code\": \"<the code>\"}}\n"
             "No account yet? Create it and join in one step:\n"

@@ -24,6 +24,7 @@ from memoryos_server.errors import (
     EncryptionKeyDestroyed,
     EndUserRequired,
     KeyNotFound,
+    PermissionDenied,
     SignupDisabled,
     UserNotFound,
 )
@@ -154,6 +155,22 @@ class IdentityService:
         ttl = self.rt.settings.jwt_ttl_seconds
         claims = {"sub": user.public_id, "tid": tenant.public_id if tenant else None, "typ": "user"}
         return IssuedToken(self._sign(claims, ttl), ttl)
+
+    def organisations(self, session: Session, principal: Principal) -> list[tuple[Tenant, str]]:
+        """The organisations a signed-in person belongs to, with their role in each."""
+        if principal.kind != "user" or principal.user_id is None:
+            raise AuthenticationFailed("sign in with a password to list your organisations")
+        return [(tenant, m.role) for m, tenant in MembershipRepository(session).organisations_of(principal.user_id)]
+
+    def switch_tenant(self, session: Session, principal: Principal, tenant_public_id: str) -> IssuedToken:
+        """A token for another organisation of the signed-in person (a member of it, now)."""
+        if principal.kind != "user" or principal.user_id is None:
+            raise AuthenticationFailed("sign in with a password to switch organisations")
+        user = UserRepository(session).by_id(principal.user_id)
+        tenant = TenantRepository(session).by_public_id(tenant_public_id)
+        if user is None or tenant is None or MembershipRepository(session).get(tenant.id, user.id) is None:
+            raise PermissionDenied("you are not a member of that organisation")
+        return self.issue_user_token(user, tenant)
 
     def describe(self, session: Session, principal: Principal) -> dict[str, Any]:
         """What /v1/auth/me shows about the caller."""

@@ -141,6 +141,8 @@ class ProvenanceService:
         api_key_id: str | None = None,
     ) -> WriterView:
         tenant_id = principal.require(Permission.WRITERS_MANAGE)
+        if not _is_key(service_key):
+            raise ProvenanceInvalid("invalid_service_key", "a service key is lower-case letters, digits, '.', '_' and '-', at most 100")
         rules = _checked(rules or AuthorityRules())
         now = utcnow()
         writer = ServiceWriter(

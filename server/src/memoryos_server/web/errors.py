@@ -83,6 +83,11 @@ ERROR_PAGES: dict[type[e.MemoryOSError], ErrorPage] = {
     e.SessionNotFound: ErrorPage(404, "This session has already ended", "It may have been signed out already, or expired."),
     e.NotFound: ErrorPage(404, "Not found"),
     e.ClarificationClosed: ErrorPage(409, "This question was already answered"),
+    e.AlreadyExists: ErrorPage(409, "This already exists"),
+    e.LastOwner: ErrorPage(409, "An organisation keeps at least one owner", None, "Make someone else an owner first."),
+    e.SignupDisabled: ErrorPage(403, "Sign-up is turned off on this server", None, "Ask someone in your organisation to invite you."),
+    e.InvitationCodeInvalid: ErrorPage(400, "That code does not match this invitation", None, "Check the latest invitation email."),
+    e.LinkTokensDisabled: ErrorPage(409, "Secure links are turned off for your organisation"),
     e.GrantNotActive: ErrorPage(409, "This access is no longer active"),
     e.ValidationFailed: ErrorPage(400, "Please check what you entered"),
     e.OAuthError: ErrorPage(
@@ -107,7 +112,8 @@ def page_for(error: e.MemoryOSError) -> ErrorPage:
     return _FALLBACK
 
 
-def render_error(request: Request, error: e.MemoryOSError) -> Response:
+def render_error(request: Request, error: e.MemoryOSError, *, home: tuple[str, str] | None = None) -> Response:
+    """The error page; ``home`` is its way back (the permission center unless said)."""
     page = page_for(error)
     site = request.app.state.site
     own = str(error)
@@ -115,7 +121,7 @@ def render_error(request: Request, error: e.MemoryOSError) -> Response:
     response = site.render(
         request,
         "error.html",
-        {"title": page.title, "message": message, "hint": page.hint, "status": page.status, "action": page.action},
+        {"title": page.title, "message": message, "hint": page.hint, "status": page.status, "action": page.action, "home": home},
         status_code=page.status,
     )
     if isinstance(error, e.RateLimited | e.ServiceUnavailable) and error.retry_after_seconds:

@@ -17,6 +17,8 @@ from memoryos_server.web.templating import Flash, Pages, secure_headers
 
 FLASH_COOKIE = "memoryos_flash"
 LOGIN_COOKIE = "memoryos_login"
+# The dashboard's own session (a tenant member or an operator), apart from the passport's.
+DASHBOARD_COOKIE = "memoryos_dashboard_session"
 
 
 class Site:
@@ -33,6 +35,9 @@ class Site:
         self.login = SealedCookie(
             derive_key(master, "web-login"), LOGIN_COOKIE, max_age=settings.otp_ttl_seconds + 300, path="/login"
         )
+        # The signed-in member's token (``IdentityService.login``), sealed: it lives as long as
+        # the token does, and a tampered or foreign cookie opens as nothing.
+        self.dashboard = SealedCookie(derive_key(master, "web-dashboard"), DASHBOARD_COOKIE, max_age=settings.jwt_ttl_seconds)
 
     # --- pages ---------------------------------------------------------------------------------
 

@@ -445,7 +445,7 @@ class ExtractionMetadataOut(Out):
 
 class JobOut(Out):
     job_id: str
-    status: str = Field(description="queued, running, completed, failed, dead or blocked")
+    status: str = Field(description="queued, running, completed, failed, dead, blocked or dropped (a dead job an operator gave up)")
     memories_created: int
     created_memory_ids: list[str]
     error: str | None

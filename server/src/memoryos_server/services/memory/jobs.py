@@ -207,8 +207,10 @@ def fail(job: Job, *, error: str, max_attempts: int, now: datetime) -> None:
     job.locked_until = None
     job.updated_at = now
     if job.attempts >= max_attempts:
+        # The messages stay (encrypted with their owner's key) until an operator retries the
+        # job or drops it (services/operator.py): a dead job can then be run again once the
+        # cause is fixed.
         job.status = "dead"
-        job.payload_ct = None
         job.completed_at = now
         return
     job.status = "failed"

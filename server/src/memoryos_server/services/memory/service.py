@@ -19,6 +19,7 @@ from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
 from memoryos_server.errors import BadRequest, JobNotFound, MemoryNotFound, WriteNotPermitted
 from memoryos_server.services.memory import conflicts, jobs
 from memoryos_server.services.memory.access import AccessLog
+from memoryos_server.services.memory.usage_days import ADDS, RETRIEVALS, UsageDays
 from memoryos_server.services.memory.claims import Claim
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.idempotency import Idempotency
@@ -69,6 +70,7 @@ class MemoryService:
         self.ingestor = Ingestor(self.index)
         self.retriever = Retriever(self.index, lambda: runtime.embedder)
         self.access = AccessLog()
+        self.usage_days = UsageDays()
         self.idempotency = Idempotency(runtime)
 
     @property
@@ -127,6 +129,7 @@ class MemoryService:
         if claim is not None and infer:
             messages = as_statements(messages)
         now = utcnow()
+        self.usage_days.note(scope.tenant_id, ADDS, now)
         codec = self.codec(owner)
         if infer and self.queues_extraction:
             job = jobs.enqueue(
@@ -259,6 +262,7 @@ class MemoryService:
             )
             scope.audit.read(session, scope, refused, requested=categories)
             return refused
+        self.usage_days.note(scope.tenant_id, RETRIEVALS, utcnow())
         owner = scope.owner
         if owner is None:  # an end-user never seen: nothing to find, nothing created
             return RetrieveOutcome(new_retrieval_id(), [], "", 0, None)
@@ -294,7 +298,9 @@ class MemoryService:
         return outcome
 
     def flush_access(self) -> int:
-        """Write the batched read counts (the background thread calls this)."""
+        """Write the batched read counts, and the day's counts of adds and retrievals (the
+        background thread calls this)."""
+        self.usage_days.flush(self.rt.db)
         return self.access.flush(self.rt.db)
 
     # --- one memory ------------------------------------------------------------------------------------

@@ -247,7 +247,7 @@ class BackgroundWorker:
             if self.run_jobs:
                 busy = bool(self._guard(self.runner.run_once))
             now = time.monotonic()
-            if self.service.access.pending and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
+            if (self.service.access.pending or self.service.usage_days.pending) and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
                 self._guard(self.service.flush_access)
                 last_flush = now
             if now - last_purge >= IDEMPOTENCY_PURGE_SECONDS:

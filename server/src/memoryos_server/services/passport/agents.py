@@ -76,6 +76,14 @@ class AgentChanges:
         self.given = {name for name in self.__dataclass_fields__ if name != "given" and getattr(self, name) is not _UNSET}
 
 
+@dataclass
+class GrantCounts:
+    """People with a grant in force for one agent, in all and per category."""
+
+    people: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -190,6 +198,19 @@ class AgentService:
 
     def list_own(self, session: Session, principal: Principal) -> list[GlobalAgent]:
         return list(AgentRepository(session).for_tenant(principal.require(Permission.AGENTS_MANAGE)))
+
+    def grant_counts(self, session: Session, principal: Principal, agents: Sequence[GlobalAgent]) -> dict[str, GrantCounts]:
+        """How many people let each of the caller's agents in, and to which categories: counts
+        only, never who (the owner of an agent learns nothing about a person from here)."""
+        tenant_id = principal.require(Permission.AGENTS_MANAGE)
+        own = [agent.id for agent in agents if agent.owner_tenant_id == tenant_id]
+        counts = {agent_id: GrantCounts() for agent_id in own}
+        for agent_id, categories in GrantRepository(session).active_categories(own, utcnow()):
+            tally = counts[agent_id]
+            tally.people += 1
+            for category in categories:
+                tally.by_category[category] = tally.by_category.get(category, 0) + 1
+        return counts
 
     def get_own(self, session: Session, principal: Principal, agent_id: str) -> GlobalAgent:
         tenant_id = principal.require(Permission.AGENTS_MANAGE)

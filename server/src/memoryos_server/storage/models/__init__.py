@@ -18,6 +18,7 @@ from memoryos_server.storage.models.memory import (
     UniversalQuestion,
 )
 from memoryos_server.storage.models.provenance import ServiceWriter, SourceEvent
+from memoryos_server.storage.models.usage import UsageDay
 from memoryos_server.storage.models.mcp import McpAuthorizationCode, McpClient, McpToken, McpTokenFamily
 from memoryos_server.storage.models.passport import (
     AuditEvent,
@@ -36,6 +37,7 @@ from memoryos_server.storage.models.passport import (
 )
 
 __all__ = [
+    "UsageDay",
     "EMBEDDING_DIM",
     "ApiKey",
     "AuditEvent",

@@ -115,6 +115,16 @@ class MembershipRepository(Repository):
     def first_for_user(self, user_id: int) -> Membership | None:
         return self.one_or_none(select(Membership).where(Membership.user_id == user_id).order_by(Membership.id))
 
+    def organisations_of(self, user_id: int) -> Sequence[tuple[Membership, Tenant]]:
+        """Every organisation a person belongs to, in the order they joined."""
+        rows = self.session.execute(
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.id)
+        ).all()
+        return [(membership, tenant) for membership, tenant in rows]
+
     def for_tenant(self, tenant_id: int) -> Sequence[tuple[Membership, User]]:
         rows = self.session.execute(
             select(Membership, User)

@@ -151,6 +151,19 @@ class GrantRepository(Repository):
                 raise
             return winner, False
 
+    def active_categories(self, agent_ids: Sequence[str], now: datetime) -> list[tuple[str, list[str]]]:
+        """(agent, categories) of every grant of these agents in force now: counts, never who."""
+        if not agent_ids:
+            return []
+        rows = self.session.execute(
+            select(Grant.agent_id, Grant.categories).where(
+                Grant.agent_id.in_(list(agent_ids)),
+                Grant.status == "active",
+                or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+            )
+        ).all()
+        return [(agent_id, list(categories or [])) for agent_id, categories in rows]
+
     def revoke_all_for_agent(self, agent_id: str, now: datetime) -> list[int]:
         """Revoke every active grant of an agent; return the users whose grant ended."""
         users = list(

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from memoryos_server.storage.models import (
     ApiKey,
     AuditEvent,
+    GlobalAgent,
+    Grant,
     Membership,
     OAuthClient,
     TenantMemory,
     TenantMemoryVersion,
+    UsageDay,
     User,
 )
 from memoryos_server.storage.repositories.base import Repository
@@ -72,3 +78,43 @@ class UsageRepository(Repository):
             select(AuditEvent.action, func.count()).where(AuditEvent.tenant_id == tenant_id).group_by(AuditEvent.action)
         ).all()
         return {action: int(n) for action, n in rows}
+
+    # --- per day (the dashboard's Usage) --------------------------------------------------------
+
+    def add_to_days(self, counts: Mapping[tuple[int, str, str], int]) -> None:
+        """Add ``counts`` ((tenant, day, metric) → n) to the stored days, making the rows first seen."""
+        for (tenant_id, day, metric), n in counts.items():
+            where = (UsageDay.tenant_id == tenant_id, UsageDay.day == day, UsageDay.metric == metric)
+            done = self.session.execute(update(UsageDay).where(*where).values(count=UsageDay.count + n)).rowcount
+            if done:
+                continue
+            try:
+                with self.session.begin_nested():
+                    self.session.add(UsageDay(tenant_id=tenant_id, day=day, metric=metric, count=n))
+            except IntegrityError:  # another process made the row first: add to it
+                self.session.execute(update(UsageDay).where(*where).values(count=UsageDay.count + n))
+
+    def days(self, tenant_id: int, since: str) -> list[tuple[str, str, int]]:
+        """(day, metric, count) from ``since`` (YYYY-MM-DD) on."""
+        rows = self.session.execute(
+            select(UsageDay.day, UsageDay.metric, UsageDay.count).where(UsageDay.tenant_id == tenant_id, UsageDay.day >= since)
+        ).all()
+        return [(day, metric, int(n)) for day, metric, n in rows]
+
+    def memories_created(self, tenant_id: int, since: datetime) -> list[datetime]:
+        return list(
+            self.session.execute(
+                select(TenantMemory.created_at).where(
+                    TenantMemory.tenant_id == tenant_id, TenantMemory.created_at >= since, TenantMemory.status != "deleted"
+                )
+            ).scalars()
+        )
+
+    def grant_spans(self, tenant_id: int) -> Sequence[tuple[datetime, datetime | None, datetime | None]]:
+        """(given, revoked, expires) of every grant to the tenant's agents."""
+        rows = self.session.execute(
+            select(Grant.created_at, Grant.revoked_at, Grant.expires_at)
+            .join(GlobalAgent, GlobalAgent.id == Grant.agent_id)
+            .where(GlobalAgent.owner_tenant_id == tenant_id)
+        ).all()
+        return [(given, revoked, expires) for given, revoked, expires in rows]
