@@ -57,11 +57,17 @@ def passport_page(request: Request, site: SiteDep, services: ServicesDep, princi
     )
 
 
+def _logo_note(problem: str | None) -> str:
+    """What the page says when the logo could not be stored (the agent is saved all the same)."""
+    return f" The logo could not be used ({problem}); people see the agent's initials." if problem else ""
+
+
 @router.post("/dashboard/passport/agents")
 def create_agent(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member, session: WriteSession) -> Response:
-    agent, raw_key = services.agents.create(session, principal, **_profile(form))
-    flash = Flash("ok", f"{agent.name} is registered and waits for MemoryOS review. {KEY_SHOWN_ONCE}", code=raw_key)
-    return site.redirect(request, _agent_path(agent.id), flash)
+    saved = services.agents.create(session, principal, **_profile(form))
+    agent = saved.agent
+    text = f"{agent.name} is registered and waits for MemoryOS review.{_logo_note(saved.logo_problem)} {KEY_SHOWN_ONCE}"
+    return site.redirect(request, _agent_path(agent.id), Flash("ok", text, code=saved.raw_key))
 
 
 @router.get("/dashboard/passport/agents/{agent_id}")
@@ -103,9 +109,10 @@ def agent_page(
 def edit_agent(
     agent_id: str, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member, session: WriteSession
 ) -> Response:
-    agent = services.agents.update(session, principal, agent_id, AgentChanges(**_profile(form)))
+    saved = services.agents.update(session, principal, agent_id, AgentChanges(**_profile(form)))
+    agent = saved.agent
     text = "Saved." if agent.verification_status != "pending" else "Saved. The agent waits for MemoryOS review."
-    return site.redirect(request, _agent_path(agent.id), Flash("ok", text))
+    return site.redirect(request, _agent_path(agent.id), Flash("ok", text + _logo_note(saved.logo_problem)))
 
 
 @router.post("/dashboard/passport/agents/{agent_id}/rotate")
