@@ -13,6 +13,7 @@ from memoryos_server.web.routes import (
     connect,
     consent,
     dashboard_auth,
+    dashboard_connector,
     dashboard_console,
     dashboard_data,
     dashboard_passport,
@@ -29,7 +30,7 @@ from memoryos_server.web.routes import (
 router = APIRouter(include_in_schema=False)
 for module in (
     login, consent, authorize, connect, organisations, logos, manage_agents, manage_memories, manage_sessions, manage_account,
-    dashboard_auth, dashboard_console, dashboard_passport, dashboard_data, dashboard_sources, admin_console,
+    dashboard_auth, dashboard_console, dashboard_passport, dashboard_data, dashboard_sources, dashboard_connector, admin_console,
 ):
     router.include_router(module.router)
 

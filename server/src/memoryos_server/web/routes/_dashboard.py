@@ -47,6 +47,7 @@ TABS: tuple[tuple[str, str, str, Permission | None], ...] = (
     ("users", "End-users", "/dashboard/users", Permission.USERS_READ),
     ("reviews", "Review queue", "/dashboard/reviews", Permission.REVIEWS_READ),
     ("sources", "Sources", "/dashboard/sources", Permission.PROVENANCE_READ),
+    ("connector", "OAuth connector", "/dashboard/connector", Permission.CONNECTORS_MANAGE),
     ("usage", "Usage", "/dashboard/usage", Permission.USAGE_READ),
     ("playground", "Playground", "/dashboard/playground", Permission.MEMORY_READ),
     ("members", "Members", "/dashboard/members", Permission.MEMBERS_READ),
