@@ -52,9 +52,15 @@ def test_sign_in_sets_a_cookie_of_its_own_and_sign_out_ends_it(app: FastAPI, ten
     assert cookie.has_nonstandard_attr("HttpOnly") and "memoryos_uui_session" not in browser.cookies
     overview = browser.get("/dashboard")
     assert overview.status_code == 200 and "You are owner here" in text_of(overview.text)
+    copied = client_from(app, fresh_ip())  # someone holding a copy of the cookie
+    copied.cookies.set(DASHBOARD_COOKIE, cookie.value or "")
+    assert copied.get("/dashboard", follow_redirects=False).status_code == 200
     out = post_form(browser, "/dashboard", "/dashboard/logout", {})
     assert out.status_code == 303  # type: ignore[attr-defined]
     assert browser.get("/dashboard", follow_redirects=False).status_code == 303
+    # Ended on the server, not only in this browser: the copy is sent to sign in too.
+    again = copied.get("/dashboard", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/dashboard/login")
 
 
 def test_wrong_password_is_refused_and_the_password_is_not_trimmed(app: FastAPI, client: TestClient) -> None:

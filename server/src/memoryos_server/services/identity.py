@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from memoryos_server.storage.repositories.identity import (
     ApiKeyRepository,
     MembershipRepository,
     OAuthClientRepository,
+    RevokedTokenRepository,
     TenantRepository,
     UserRepository,
 )
@@ -171,6 +172,20 @@ class IdentityService:
         if user is None or tenant is None or MembershipRepository(session).get(tenant.id, user.id) is None:
             raise PermissionDenied("you are not a member of that organisation")
         return self.issue_user_token(user, tenant)
+
+    def revoke_token(self, session: Session, token: str | None) -> None:
+        """End a member's token now rather than at its expiry (a dashboard sign-out, a switch
+        of organisation): every later use fails. A token that is not valid anyway is ignored."""
+        if not token:
+            return
+        try:
+            claims = self._verify(token)
+        except AuthenticationFailed:
+            return
+        if claims.get("typ") != "user" or not isinstance(claims.get("jti"), str):
+            return
+        expires = datetime.fromtimestamp(int(claims["exp"]), tz=timezone.utc)
+        RevokedTokenRepository(session).revoke(claims["jti"], expires, utcnow())
 
     def describe(self, session: Session, principal: Principal) -> dict[str, Any]:
         """What /v1/auth/me shows about the caller."""
@@ -366,6 +381,8 @@ class IdentityService:
             )
         if claims["typ"] != "user":
             raise AuthenticationFailed("missing or invalid credentials")
+        if isinstance(claims.get("jti"), str) and RevokedTokenRepository(session).is_revoked(claims["jti"]):
+            raise AuthenticationFailed("missing or invalid credentials")  # signed out
         user = UserRepository(session).by_public_id(claims["sub"])
         if user is None or user.kind != "dashboard":
             raise AuthenticationFailed("missing or invalid credentials")

@@ -1,7 +1,7 @@
 """ORM models. Import them from here so Alembic and the repositories see one metadata."""
 
 from memoryos_server.storage.models.base import Base
-from memoryos_server.storage.models.identity import ApiKey, Invitation, Membership, OAuthClient, Tenant, User
+from memoryos_server.storage.models.identity import ApiKey, Invitation, Membership, OAuthClient, RevokedToken, Tenant, User
 from memoryos_server.storage.models.memory import (
     EMBEDDING_DIM,
     IdempotencyRecord,
@@ -56,6 +56,7 @@ __all__ = [
     "McpTokenFamily",
     "Membership",
     "OAuthClient",
+    "RevokedToken",
     "OAuthState",
     "OrgConnection",
     "OtpChallenge",

@@ -1,4 +1,5 @@
-"""Tenants, users (one table, several kinds of row), memberships, invitations, API keys, OAuth clients."""
+"""Tenants, users (one table, several kinds of row), memberships, invitations, API keys, OAuth clients,
+and signed tokens ended before their expiry."""
 
 from __future__ import annotations
 
@@ -101,3 +102,13 @@ class OAuthClient(Timestamped, Base):
 
 
 Index("ix_users_tenant_kind", User.tenant_id, User.kind)
+
+
+class RevokedToken(Base):
+    """A signed member token ended before it expires (a dashboard sign-out, a switch of
+    organisation), by its ``jti``; kept only until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

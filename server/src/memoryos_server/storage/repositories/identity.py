@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, Tenant, TenantMemory, User
+from memoryos_server.storage.models import ApiKey, Invitation, Membership, OAuthClient, RevokedToken, Tenant, TenantMemory, User
 from memoryos_server.storage.repositories.base import Repository
 
 
@@ -215,3 +215,15 @@ class OAuthClientRepository(Repository):
         return self.one_or_none(
             select(OAuthClient).where(OAuthClient.tenant_id == tenant_id, OAuthClient.public_id == public_id)
         )
+
+
+class RevokedTokenRepository(Repository):
+    def revoke(self, jti: str, expires_at: datetime, now: datetime) -> None:
+        """Remember ``jti`` until ``expires_at``; forget tokens that have expired since."""
+        self.session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+        if self.session.get(RevokedToken, jti) is None:
+            self.session.add(RevokedToken(jti=jti, expires_at=expires_at))
+            self.session.flush()
+
+    def is_revoked(self, jti: str) -> bool:
+        return self.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == jti)) is not None

@@ -24,6 +24,7 @@ from memoryos_server.web.routes._dashboard import (
     end_session,
     password_field,
     render_page,
+    session_token,
     start_session,
 )
 from memoryos_server.web.routes.login import wait_text
@@ -130,7 +131,9 @@ def sign_up(request: Request, form: CheckedForm, site: SiteDep, services: Servic
 
 
 @router.post("/dashboard/logout")
-def sign_out(request: Request, form: CheckedForm, site: SiteDep) -> Response:
+def sign_out(request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, session: WriteSession) -> Response:
+    # Ended on the server too: a copy of the cookie fails from now on.
+    services.identity.revoke_token(session, session_token(site, request))
     response = site.redirect(request, "/dashboard/login", Flash("ok", "You're signed out."))
     end_session(site, response)
     return response
@@ -138,9 +141,10 @@ def sign_out(request: Request, form: CheckedForm, site: SiteDep) -> Response:
 
 @router.post("/dashboard/switch")
 def switch_organisation(
-    request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member, session: ReadSession
+    request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, principal: Member, session: WriteSession
 ) -> Response:
     token = services.identity.switch_tenant(session, principal, field(form, "tenant_id", max_length=40))
+    services.identity.revoke_token(session, session_token(site, request))  # the other organisation's token ends
     response = site.redirect(request, DASHBOARD_HOME, Flash("ok", "Switched organisation."))
     start_session(site, request, response, token)
     return response
