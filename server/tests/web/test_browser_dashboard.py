@@ -304,6 +304,8 @@ def test_every_page_in_pictures_and_on_a_phone(
     owner.shot("dashboard-reviews")
     visit("/dashboard/sources")
     owner.shot("dashboard-sources")
+    visit("/dashboard/connector")
+    owner.shot("dashboard-connector")
     visit("/dashboard/usage")
     owner.shot("dashboard-usage")
     _fits_a_phone(owner, "/dashboard/usage")
@@ -314,7 +316,7 @@ def test_every_page_in_pictures_and_on_a_phone(
     owner.shot("dashboard-account")
     for path in ("/dashboard", f"/dashboard/passport/agents/{agent_id}", "/dashboard/keys", "/dashboard/members", "/dashboard/users",
                  f"/dashboard/users/{alice}", "/dashboard/reviews", "/dashboard/sources", "/dashboard/playground?query=what+should+I+know",
-                 "/dashboard/account", "/dashboard/audit"):
+                 "/dashboard/account", "/dashboard/audit", "/dashboard/connector"):
         _fits_a_phone(owner, path)
 
     email = f"ops-{secrets.token_hex(4)}@example.com"
