@@ -3,9 +3,7 @@ public id of its own (so it can be listed and ended), and still signs in. SQLite
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,24 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, head_revision, upgrade
 from memoryos_server.storage.types import utcnow
-from tests.fixtures import databases
-
-
-@pytest.fixture
-def empty_database(test_database: databases.TestDatabase, tmp_path: Path) -> Iterator[Database]:
-    """A database of its own, not migrated (the session's is already at head)."""
-    if test_database.backend == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'before-0003.db'}")
-        yield database
-        database.engine.dispose()
-        return
-    name, url = databases.create_postgres_database()
-    database = Database(url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-        databases.drop_postgres_database(name)
 
 
 def test_existing_sessions_get_distinct_public_ids(empty_database: Database) -> None:

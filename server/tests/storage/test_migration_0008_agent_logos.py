@@ -5,35 +5,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import text
 
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import alembic_config, current_revision, upgrade
 from memoryos_server.storage.types import utcnow
-from tests.fixtures import databases
 
 AGENT_ID = "00000000-0000-0000-0000-000000000008"
-
-
-@pytest.fixture
-def empty_database(test_database: databases.TestDatabase, tmp_path: Path) -> Iterator[Database]:
-    """A database of its own, not migrated (the session's is already at head)."""
-    if test_database.backend == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'before-0008.db'}")
-        yield database
-        database.engine.dispose()
-        return
-    name, url = databases.create_postgres_database()
-    database = Database(url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-        databases.drop_postgres_database(name)
 
 
 def test_existing_agents_have_no_stored_logo_until_saved_again(empty_database: Database) -> None:

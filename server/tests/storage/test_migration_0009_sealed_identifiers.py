@@ -7,8 +7,6 @@ changes nothing; going back opens them again. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,26 +17,8 @@ from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, downgrade, upgrade
 from memoryos_server.storage.types import utcnow
 from memoryos_server.storage.vault import EXTERNAL_ID_AAD, EXTERNAL_ID_HASH_PURPOSE, conversation_aad
-from tests.fixtures import databases
 
 MASTER = os.urandom(32)
-
-
-@pytest.fixture
-def empty_database(test_database: databases.TestDatabase, tmp_path: Path) -> Iterator[Database]:
-    """A database of its own, not migrated (the session's is already at head)."""
-    if test_database.backend == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'before-0009.db'}")
-        yield database
-        database.engine.dispose()
-        return
-    name, url = databases.create_postgres_database()
-    database = Database(url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-        databases.drop_postgres_database(name)
 
 
 _MEMORY = (
