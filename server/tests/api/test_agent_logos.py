@@ -8,11 +8,13 @@ server that may call loopback (``connector_client``), as the directory's logo te
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 from typing import Any
 
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from memoryos_server.settings import Settings
 from tests.fixtures.app import free_port
@@ -48,6 +50,28 @@ def _signed_in_browser(http: TestClient, settings: Settings) -> TestClient:
     return browser
 
 
+def png_of(rgb: tuple[int, int, int], *, size: int, mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (size, size), rgb if mode == "RGB" else 0).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def jpeg_of(rgb: tuple[int, int, int], *, comment: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), rgb).save(out, format="JPEG", comment=comment)
+    return out.getvalue()
+
+
+def pixels_of(image: bytes) -> set[tuple[int, ...]]:
+    with Image.open(io.BytesIO(image)) as opened:
+        return {color for _count, color in opened.convert("RGBA").getcolors(1 << 24)}
+
+
+def size_of(image: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(image)) as opened:
+        return opened.size
+
+
 def _img_sources(html: str) -> list[str]:
     return re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
 
@@ -62,29 +86,42 @@ def test_a_logo_is_fetched_once_stored_and_served_from_our_origin(connector_clie
 
     provider.files[name] = (b"changed at the source", "image/png")  # never fetched again for a page
     image = connector_client.get(f"/agents/{created['id']}/logo")
-    assert image.status_code == 200 and image.content == tiny_png((10, 120, 200))
+    assert image.status_code == 200 and pixels_of(image.content) == {(10, 120, 200, 255)}
     assert image.headers["content-type"] == "image/png" and image.headers["x-content-type-options"] == "nosniff"
     assert "default-src 'none'" in image.headers["content-security-policy"]
     assert image.headers["cross-origin-resource-policy"] == "same-origin"
     public = connector_client.get(f"{AGENTS}/{created['id']}").json()["data"]
     assert public["has_logo"] is True
 
-    # A JPEG is served as one, whatever its server called it.
+    # A JPEG is read whatever its server called it, and written again as a PNG without its
+    # metadata (here, a comment standing in for a photo's location).
     jpeg = f"agent-{secrets.token_hex(3)}.jpg"
-    provider.files[jpeg] = (b"\xff\xd8\xff\xe0" + b"\0" * 64, "application/octet-stream")
+    provider.files[jpeg] = (jpeg_of((200, 40, 40), comment=b"taken at 51.5N 0.1W"), "application/octet-stream")
     second = _create(connector_client, tenant, name="Second", logo_url=f"{provider.url}/files/{jpeg}")
     assert second["has_logo"] is True
-    assert connector_client.get(f"/agents/{second['id']}/logo").headers["content-type"] == "image/jpeg"
+    served = connector_client.get(f"/agents/{second['id']}/logo")
+    assert served.headers["content-type"] == "image/png" and served.content.startswith(b"\x89PNG")
+    assert b"51.5N" not in served.content
+    # A large logo is scaled down to 512 px a side.
+    large = f"agent-{secrets.token_hex(3)}.png"
+    provider.files[large] = (png_of((0, 0, 0), size=1500), "image/png")
+    third = _create(connector_client, tenant, name="Third", logo_url=f"{provider.url}/files/{large}")
+    assert size_of(connector_client.get(f"/agents/{third['id']}/logo").content) == (512, 512)
 
 
 def test_a_logo_that_cannot_be_had_leaves_initials_and_the_agent_saved(connector_client: TestClient, provider: OAuthProvider) -> None:
     tenant = create_tenant(connector_client, "Initials Co")
     big, html = f"big-{secrets.token_hex(3)}.png", f"page-{secrets.token_hex(3)}.png"
+    fake, bomb = f"fake-{secrets.token_hex(3)}.png", f"bomb-{secrets.token_hex(3)}.png"
     provider.files[big] = (tiny_png() + b"\0" * (256 * 1024), "image/png")
     provider.files[html] = (b"<html><script>alert(1)</script></html>", "image/png")  # lies about its type
+    provider.files[fake] = (b"\x89PNG\r\n\x1a\n<svg onload=alert(1)>", "image/png")  # only starts like one
+    provider.files[bomb] = (png_of((0, 0, 0), size=20_000, mode="1"), "image/png")  # small file, 400 M pixels
     cases = {
         f"{provider.url}/files/{big}": "larger",
         f"{provider.url}/files/{html}": "PNG, JPEG or WebP",
+        f"{provider.url}/files/{fake}": "can be read",
+        f"{provider.url}/files/{bomb}": "can be read",
         f"{provider.url}/files/missing.png": "answered 404",
         f"http://127.0.0.1:{free_port()}/logo.png": "could not be fetched",  # nothing listens there
     }
@@ -117,7 +154,7 @@ def test_changing_the_logo_url_fetches_it_again(connector_client: TestClient, pr
     assert changed.status_code == 200, changed.text
     data = changed.json()["data"]
     assert data["has_logo"] is True and data["logo_problem"] is None and data["verification_status"] == "pending"
-    assert connector_client.get(f"/agents/{agent['id']}/logo").content == tiny_png((4, 5, 6))
+    assert pixels_of(connector_client.get(f"/agents/{agent['id']}/logo").content) == {(4, 5, 6, 255)}
 
     # The same address failing this time keeps the image we have; a new one failing drops it.
     del provider.files[second]
