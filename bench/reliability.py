@@ -97,7 +97,7 @@ def fuzz(examples: int, only_sqlite: bool) -> SuiteResult:
     for backend, statuses in sorted(totals.items()):
         total = sum(statuses.values())
         server_errors = sum(n for status, n in statuses.items() if int(status) >= 500)
-        by_class = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
+        by_class = ", ".join(f"{str(status)[0]}xx: {n}" for status, n in sorted(statuses.items()))
         parts.append(f"{backend}: {total} requests ({by_class}); 5xx: {server_errors}")
     result.extra = "; ".join(parts)
     return result
