@@ -51,6 +51,7 @@ from common import LoadGuard, command_line, section_preamble, write_section
 from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_problem
 
 from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.permissions import Permission
 from memoryos_server.storage.types import utcnow
 
 DATA_ENV = "MEMORYOS_LOCOMO_PATH"
@@ -300,9 +301,9 @@ def extract_per_speaker(client: httpx.Client, stack: Stack, conversation: Conver
             for batch in _batches(messages):
                 body = post_add(client, stack, end_user, list(batch), infer=True)
                 run.memories += sum(1 for e in body["results"] if e["event"] in ("ADD", "CONFLICT"))
-        owner = owner_of(stack, end_user)
         with stack.read_session() as session:
-            page = stack.services.memory.questions(session, owner=owner, status="open", limit=500)
+            scope = stack.services.scopes.end_user(session, stack.principal, end_user, permission=Permission.MEMORY_READ)
+            page = stack.services.memory.questions(session, scope, status="open", limit=500)
         for item in page.items:
             a = item.memory_a.content if item.memory_a else "?"
             b = item.memory_b.content if item.memory_b else "?"
