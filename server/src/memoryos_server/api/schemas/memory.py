@@ -8,7 +8,7 @@ written for that SDK runs unchanged.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -109,6 +109,22 @@ class WorkspaceAddIn(AddIn):
     """A source is refused here: service writers make claims about end-users (``PROV_422``)."""
 
 
+# The relevance floor a retrieve may set, tenant and universal alike.
+MinRelevance = Annotated[
+    float | None,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The relevance floor: when even the best match's relevance_score is below it, nothing is "
+            "returned (no memories, an empty system_prompt_addition). Absent: the server's default "
+            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE; with the default embedder 0.085). 0 returns the best "
+            "matches however weak."
+        ),
+    ),
+]
+
+
 class RetrieveIn(Lenient):
     external_user_id: str | None = Field(default=None, min_length=1, max_length=255)
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
@@ -119,17 +135,7 @@ class RetrieveIn(Lenient):
     context_max_tokens: int = Field(default=500, ge=50, le=4000)
     as_of: Moment | None = None
     agent_id: str | None = Field(default=None, max_length=64)
-    min_relevance: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description=(
-            "The relevance floor: when even the best match's relevance_score is below it, nothing is "
-            "returned (no memories, an empty system_prompt_addition). Absent: the server's default "
-            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE; with the default embedder 0.085). 0 returns the best "
-            "matches however weak."
-        ),
-    )
+    min_relevance: MinRelevance = None
 
 
 class MemoryPatch(Strict):

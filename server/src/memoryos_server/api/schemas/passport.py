@@ -15,6 +15,7 @@ from memoryos_server.api.schemas.memory import (
     AddEventOut,
     MemoryOut,
     MessageIn,
+    MinRelevance,
     RetrievedOut,
     ReviewOut,
     VersionOut,
@@ -443,17 +444,7 @@ class UniversalRetrieveIn(Lenient):
     categories: list[Category] | None = Field(default=None, max_length=6)
     format: Literal["bullets", "json", "xml"] = "bullets"
     context_max_tokens: int = Field(default=500, ge=50, le=4000)
-    min_relevance: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description=(
-            "The relevance floor: when even the best match's relevance_score is below it, nothing is "
-            "returned (no memories, an empty system_prompt_addition). Absent: the server's default "
-            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE; with the default embedder 0.085). 0 returns the best "
-            "matches however weak."
-        ),
-    )
+    min_relevance: MinRelevance = None
 
 
 class UniversalAddIn(Lenient):
