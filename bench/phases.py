@@ -33,7 +33,7 @@ def search_targets(index_class: type) -> list[Target]:
     return [
         ("resolve the end-user", IdentityService, "end_user"),
         ("embed the query", LocalMiniLMEmbedder, "embed"),
-        ("dense index", index_class, "dense"),
+        ("dense index", index_class, "dense_and_similarities"),
         ("keyword index", index_class, "keyword"),
         ("fetch the rows", MemoryRepository, "search_rows"),
         ("decrypt", MemoryCodec, "open"),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from pgvector import Vector
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -46,9 +50,7 @@ class Embedding(TypeDecorator[np.ndarray]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            from pgvector.sqlalchemy import Vector
-
-            return dialect.type_descriptor(Vector(self.dim))
+            return dialect.type_descriptor(_PgVector(self.dim))
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
@@ -56,7 +58,7 @@ class Embedding(TypeDecorator[np.ndarray]):
             return None
         array = np.asarray(value, dtype=np.float32).reshape(-1)
         if dialect.name == "postgresql":
-            return array  # pgvector's own bind processor formats it
+            return array  # sent in pgvector's binary form by VectorDumper
         return array.tobytes()
 
     def process_result_value(self, value: Any, dialect: Dialect) -> np.ndarray | None:
@@ -65,6 +67,43 @@ class Embedding(TypeDecorator[np.ndarray]):
         if isinstance(value, (bytes, bytearray, memoryview)):
             return np.frombuffer(bytes(value), dtype=np.float32)
         return np.asarray(value, dtype=np.float32)
+
+
+class _PgVector(UserDefinedType[Any]):
+    """pgvector's ``vector(dim)`` whose parameters go to psycopg as numpy arrays, for
+    ``VectorDumper`` to send in binary. pgvector's own SQLAlchemy type writes every parameter
+    as text first (``[0.0123,…]``): 0.8 ms a vector in Python, and as long again for the
+    server to parse, on every search and every add."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return f"VECTOR({self.dim})"
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            return None if value is None else Vector._from_db(value)
+
+        return process
+
+
+class VectorDumper(Dumper):
+    """A float32 numpy vector as pgvector's binary ``vector`` (dimension, unused, big-endian
+    floats). The oid stays 0: the server takes the type from the statement (a cast, or the
+    column an insert fills), so no lookup of the extension's type is needed per connection."""
+
+    format = Format.BINARY
+    oid = 0
+
+    def dump(self, obj: Any) -> bytes:
+        array = np.asarray(obj, dtype=">f4").reshape(-1)
+        return _VECTOR_HEADER.pack(array.shape[0], 0) + array.tobytes()
+
+
+_VECTOR_HEADER = struct.Struct(">HH")
 
 
 def utcnow() -> datetime:

@@ -101,13 +101,14 @@ class Retriever:
         pool = max(MIN_POOL, POOL_FACTOR * limit)
         cosine: dict[str, float] = {}
         keyword: dict[str, float] = {}
-        if "dense" in signals:
-            vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
-            cosine = dict(self.index.dense(session, owner.family, where, vector[None, :], pool)[0])
         if "keyword" in signals:
             keyword = dict(self.index.keyword(session, owner.family, where, codec.query_terms(query), pool))
-            if "dense" in signals and (unseen := [m for m in keyword if m not in cosine]):
-                cosine.update(self.index.similarities(session, owner.family, where, vector, unseen))
+        if "dense" in signals:
+            vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+            hits, also = self.index.dense_and_similarities(session, owner.family, where, vector, pool, list(keyword))
+            cosine = dict(hits)
+            for memory_id, similarity in also.items():
+                cosine.setdefault(memory_id, similarity)
         candidates = list(dict.fromkeys([*cosine, *keyword]))
         if not candidates:
             return Ranked([], [])

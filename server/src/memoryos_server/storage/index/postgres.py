@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from memoryos_server.storage.index import state
-from memoryos_server.storage.index.base import Hit
+from memoryos_server.storage.index.base import Hit, one_of
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
 from memoryos_server.storage.types import Embedding
@@ -64,52 +64,79 @@ class PostgresSearchIndex:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
-        model = family.memory
+        if len(queries) == 1:
+            return [self.dense_and_similarities(session, family, where, queries[0], k, ())[0]]
         exact = self._few_rows(session, family, where)
         vector_type = Embedding(self.dim)
-        if len(queries) == 1:
-            # One vector (a retrieval): a plain parameter, which the HNSW scan handles best.
-            query_table = None
-            q_vector: Any = cast(literal(queries[0], vector_type), vector_type)
-        else:
-            # Each vector cast once, in its own row: a cast inside the per-row distance would
-            # parse the vector's text again for every row compared.
-            query_table = union_all(
-                *(
-                    select(literal(i, Integer).label("ord"), cast(literal(query, vector_type), vector_type).label("v"))
-                    for i, query in enumerate(queries)
-                )
-            ).subquery("q")
-            q_vector = query_table.c.v
-        distance = model.embedding.op("<=>", return_type=Float)(q_vector)
-        # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
-        order = distance + literal(0.0) if exact else distance
-        nearest = (
-            select(model.id.label("id"), distance.label("distance"))
-            .where(*conditions(family, where))
-            .order_by(order)
-            .limit(k)
-        )
-        if query_table is None:
-            statement: Any = nearest.add_columns(literal(0).label("ord"))
-        else:
-            hits = nearest.lateral("hit")
-            statement = (
-                select(hits.c.id, hits.c.distance, query_table.c.ord).select_from(query_table).join(hits, literal(True))
+        # Each vector cast once, in its own row: a cast inside the per-row distance would parse
+        # the vector again for every row compared.
+        query_table = union_all(
+            *(
+                select(literal(i, Integer).label("ord"), cast(literal(query, vector_type), vector_type).label("v"))
+                for i, query in enumerate(queries)
             )
-        if not exact:
-            self._tune_hnsw(session, k)
-        try:
-            rows = session.execute(statement).all()
-        finally:
-            if not exact:
-                session.execute(select(func.set_config("enable_sort", "on", True)))
+        ).subquery("q")
+        hits = self._nearest(family, where, query_table.c.v, k, exact=exact).lateral("hit")
+        statement = select(hits.c.id, hits.c.distance, query_table.c.ord).select_from(query_table).join(hits, literal(True))
         grouped: list[list[Hit]] = [[] for _ in range(len(queries))]
-        for memory_id, dist, ord_ in rows:
+        for memory_id, dist, ord_ in self._run(session, statement, k, exact=exact):
             grouped[int(ord_)].append((memory_id, 1.0 - float(dist)))
         for hits_of_query in grouped:
             hits_of_query.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return grouped
+
+    def dense_and_similarities(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        query: np.ndarray,
+        k: int,
+        also: Sequence[str],
+    ) -> tuple[list[Hit], dict[str, float]]:
+        """One statement: the k nearest (a plain vector parameter, which the HNSW scan handles
+        best) and, in a second branch by primary key, the similarity of each row of ``also``."""
+        exact = self._few_rows(session, family, where)
+        model = family.memory
+        vector_type = Embedding(self.dim)
+        vector = np.asarray(query, dtype=np.float32)
+        nearest = self._nearest(family, where, cast(literal(vector, vector_type), vector_type), k, exact=exact)
+        statement: Any = nearest.add_columns(literal(0).label("ord"))
+        if also:
+            distance = model.embedding.op("<=>", return_type=Float)(cast(literal(vector, vector_type), vector_type))
+            scored = select(model.id, distance, literal(1)).where(
+                model.owner_id == where.owner_id, one_of(session, model.id, also), model.embedding.is_not(None)
+            )
+            statement = union_all(statement, scored)
+        hits: list[Hit] = []
+        similarities: dict[str, float] = {}
+        for memory_id, dist, ord_ in self._run(session, statement, k, exact=exact):
+            if int(ord_) == 0:
+                hits.append((memory_id, 1.0 - float(dist)))
+            else:
+                similarities[memory_id] = 1.0 - float(dist)
+        hits.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
+        return hits, similarities
+
+    def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, k: int, *, exact: bool) -> Any:
+        distance = family.memory.embedding.op("<=>", return_type=Float)(q_vector)
+        # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
+        order = distance + literal(0.0) if exact else distance
+        return (
+            select(family.memory.id.label("id"), distance.label("distance"))
+            .where(*conditions(family, where))
+            .order_by(order)
+            .limit(k)
+        )
+
+    def _run(self, session: Session, statement: Any, k: int, *, exact: bool) -> Sequence[Any]:
+        if exact:
+            return session.execute(statement).all()
+        self._tune_hnsw(session, k)
+        try:
+            return session.execute(statement).all()
+        finally:
+            session.execute(select(func.set_config("enable_sort", "on", True)))
 
     def _few_rows(self, session: Session, family: MemoryFamily, where: SearchFilter) -> bool:
         """Whether the rows this search admits are few enough to score exactly.
@@ -145,20 +172,6 @@ class PostgresSearchIndex:
             with self._lock:
                 self._iterative_scan = parts >= (0, 8)
         return bool(self._iterative_scan)
-
-    def similarities(
-        self, session: Session, family: MemoryFamily, where: SearchFilter, query: np.ndarray, memory_ids: Sequence[str]
-    ) -> dict[str, float]:
-        if not memory_ids:
-            return {}
-        model = family.memory
-        vector_type = Embedding(self.dim)
-        q_vector = cast(literal(np.asarray(query, dtype=np.float32), vector_type), vector_type)
-        distance = model.embedding.op("<=>", return_type=Float)(q_vector)
-        statement = select(model.id, distance).where(
-            model.owner_id == where.owner_id, model.id.in_(list(set(memory_ids))), model.embedding.is_not(None)
-        )
-        return {memory_id: 1.0 - float(dist) for memory_id, dist in session.execute(statement)}
 
     def keyword(
         self,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from memoryos_server.storage.index.base import by_key_of
+from memoryos_server.storage.index.base import by_key_of, one_of
 from memoryos_server.storage.index.state import mark_dirty
 
 if TYPE_CHECKING:
@@ -36,4 +36,4 @@ def delete_postings(session: Session, family: MemoryFamily, owner_id: int, memor
     if memory_ids:
         mark_dirty(session)
         term = family.term
-        session.execute(delete(term).where(by_key_of(term.owner_id, owner_id), term.memory_id.in_(list(memory_ids))))
+        session.execute(delete(term).where(by_key_of(term.owner_id, owner_id), one_of(session, term.memory_id, memory_ids)))

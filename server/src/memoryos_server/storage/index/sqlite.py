@@ -467,7 +467,20 @@ class SQLiteSearchIndex:
         ceiling = float(idf_of_kept.sum()) * (weights.k1 + 1.0)
         return _top(hit_rows, scores[hit_rows] / ceiling, k, view.ids)
 
-    def similarities(
+    def dense_and_similarities(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        query: np.ndarray,
+        k: int,
+        also: Sequence[str],
+    ) -> tuple[list[Hit], dict[str, float]]:
+        hits = self.dense(session, family, where, query[None, :], k)[0]
+        found = {memory_id for memory_id, _ in hits}
+        return hits, self._similarities(session, family, where, query, [m for m in also if m not in found])
+
+    def _similarities(
         self, session: Session, family: MemoryFamily, where: SearchFilter, query: np.ndarray, memory_ids: Sequence[str]
     ) -> dict[str, float]:
         if not memory_ids:

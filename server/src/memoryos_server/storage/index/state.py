@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # Set on a session once it has written index rows: caches must not learn from such a session,
 # since what it sees may still be rolled back.
 DIRTY_MARK = "memoryos.index_dirty"
+_MEMO = "memoryos.index_stats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +39,42 @@ EMPTY = OwnerIndexStats(0, 0, 0, 0)
 
 
 def read(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
+    """The owner's state, read once per transaction while it writes no index rows: a search
+    asks twice (its dense and keyword halves), and the first answer is the snapshot both use."""
+    memo = _memo(session)
+    key = (family.name, owner_id)
+    if key in memo and not is_dirty(session):
+        return memo[key]
     stats = family.stats
     row = session.execute(
         select(stats.generation, stats.purges, stats.doc_count, stats.total_terms).where(stats.owner_id == owner_id)
     ).first()
-    if row is None:
-        return EMPTY
-    return OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    found = EMPTY if row is None else OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    if not is_dirty(session):
+        memo[key] = found
+    return found
+
+
+def _memo(session: Session) -> dict[tuple[str, int], OwnerIndexStats]:
+    """This transaction's reads (a new transaction of the same session starts afresh)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_MEMO)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_MEMO] = held
+    memo: dict[tuple[str, int], OwnerIndexStats] = held[1]
+    return memo
+
+
+def _forget(session: Session, family: MemoryFamily, owner_id: int) -> None:
+    held = session.info.get(_MEMO)
+    if held is not None:
+        held[1].pop((family.name, owner_id), None)
 
 
 def lock(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
     """Create the owner's state row if needed and lock it until the transaction ends."""
+    _forget(session, family, owner_id)
     stats = family.stats
     statement = (
         select(stats.generation, stats.purges, stats.doc_count, stats.total_terms)
@@ -70,6 +96,7 @@ def lock(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexSta
 def advance(session: Session, family: MemoryFamily, owner_id: int) -> int:
     """Move the owner's generation on by one and return it (call once per transaction, after
     ``lock``; stamp every row changed in the transaction with it)."""
+    _forget(session, family, owner_id)
     stats = family.stats
     generation = session.execute(
         update(stats)
@@ -86,6 +113,7 @@ def adjust(
     session: Session, family: MemoryFamily, owner_id: int, *, doc_delta: int, term_delta: int, purged: bool
 ) -> None:
     """Apply BM25 statistics deltas; ``purged`` tells caches that rows were removed for good."""
+    _forget(session, family, owner_id)
     stats = family.stats
     values: dict[str, object] = {
         "doc_count": stats.doc_count + doc_delta,

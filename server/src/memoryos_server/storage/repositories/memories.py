@@ -25,7 +25,8 @@ from memoryos_server.storage.models import (
     UniversalMemoryVersion,
     UniversalQuestion,
 )
-from memoryos_server.storage.index.base import by_key_of
+from memoryos_server.storage.index.base import by_key_of, one_of
+from memoryos_server.storage.index.state import mark_dirty
 from memoryos_server.storage.repositories.base import Repository
 
 
@@ -71,7 +72,7 @@ class MemoryRepository(Repository):
             return {}
         version = self.family.version
         rows = self.all(
-            select(version).where(version.memory_id.in_(list(memory_ids))).order_by(version.memory_id, version.version)
+            select(version).where(one_of(self.session, version.memory_id, memory_ids)).order_by(version.memory_id, version.version)
         )
         grouped: dict[str, list[Any]] = {}
         for row in rows:
@@ -81,6 +82,7 @@ class MemoryRepository(Repository):
     def purge_owner(self, owner_id: int, *, job_family: str) -> None:
         """Delete every row an owner has in this family (memories cascade to versions and terms)."""
         family = self.family
+        mark_dirty(self.session)  # the owner's index state goes too: nothing may be read from a memo
         self.session.execute(delete(family.term).where(family.term.owner_id == owner_id))
         self.session.execute(delete(family.conflict).where(family.conflict.owner_id == owner_id))
         self.session.execute(delete(family.memory).where(family.memory.owner_id == owner_id))
@@ -123,7 +125,7 @@ class MemoryRepository(Repository):
         if not memory_ids:
             return {}
         model = self.family.memory
-        statement = select(model).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
+        statement = select(model).where(by_key_of(model.owner_id, owner_id), one_of(self.session, model.id, memory_ids))
         if not with_vectors:
             statement = statement.options(defer(model.embedding))
         if not include_deleted:
@@ -143,7 +145,7 @@ class MemoryRepository(Repository):
         ]
         if self.family is TENANT:
             columns.append(model.source_event_id)
-        statement = select(*columns).where(by_key_of(model.owner_id, owner_id), model.id.in_(list(set(memory_ids))))
+        statement = select(*columns).where(by_key_of(model.owner_id, owner_id), one_of(self.session, model.id, memory_ids))
         return {row.id: row for row in self.session.execute(statement)}
 
     def active_by_hashes(self, owner_id: int, hashes: Sequence[str]) -> dict[tuple[str, str], Any]:
@@ -155,7 +157,7 @@ class MemoryRepository(Repository):
         # Status and order are applied here, not in SQL: given either, SQLite's planner reads
         # every row of the owner through (owner, status, category) or (owner, created_at) —
         # 150 ms at 100k rows — instead of looking the few hashes up in (owner, content_hash).
-        statement = select(model).where(model.owner_id == owner_id, model.content_hash.in_(list(set(hashes))))
+        statement = select(model).where(model.owner_id == owner_id, one_of(self.session, model.content_hash, hashes))
         rows = self.all(statement.options(defer(model.embedding)))
         found: dict[tuple[str, str], Any] = {}
         for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
@@ -289,7 +291,7 @@ class MemoryRepository(Repository):
         version = self.family.version
         rows = self.all(
             select(version)
-            .where(version.memory_id.in_(list(memory_ids)), version.created_at <= moment)
+            .where(one_of(self.session, version.memory_id, memory_ids), version.created_at <= moment)
             .order_by(version.memory_id, version.version, version.id)
         )
         latest: dict[str, Any] = {}
@@ -383,6 +385,6 @@ class MemoryRepository(Repository):
             select(model).where(
                 model.owner_id == owner_id,
                 model.status == "open",
-                or_(model.memory_a_id.in_(ids), model.memory_b_id.in_(ids)),
+                or_(one_of(self.session, model.memory_a_id, ids), one_of(self.session, model.memory_b_id, ids)),
             )
         )
