@@ -71,7 +71,7 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))  # characters past 127, counted in C
     by_chars = (len(text) - non_ascii) / 4 + non_ascii
     by_words = len(text.split()) * 4 / 3
     return math.ceil(max(by_chars, by_words))
