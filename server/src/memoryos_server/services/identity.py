@@ -355,14 +355,15 @@ class IdentityService:
     def _from_api_key(self, session: Session, raw: str) -> Principal:
         if not raw.startswith("mem_"):
             raise AuthenticationFailed("missing or invalid credentials")
-        key = ApiKeyRepository(session).by_hash(self.rt.hasher.hash(raw, purpose="api_key"))
-        if key is None or key.revoked_at is not None:
+        found = ApiKeyRepository(session).credential(self.rt.hasher.hash(raw, purpose="api_key"))
+        if found is None or found[0].revoked_at is not None:
             raise AuthenticationFailed("missing or invalid credentials")
-        tenant = TenantRepository(session).by_id(key.tenant_id)
-        assert tenant is not None
-        creator_role = _creator_role(session, key.tenant_id, key.created_by_user_id)
+        key, tenant_public_id, creator_role = found
+        if key.created_by_user_id is not None and creator_role is None:
+            # A creator who is no longer a member leaves the key with no authority (_creator_role).
+            raise AuthenticationFailed("missing or invalid credentials")
         return Principal(
-            "api_key", tenant.id, tenant.public_id, SERVICE_ROLE, key.public_id, creator_role=creator_role
+            "api_key", key.tenant_id, tenant_public_id, SERVICE_ROLE, key.public_id, creator_role=creator_role
         )
 
     def _from_bearer(self, session: Session, token: str) -> Principal:

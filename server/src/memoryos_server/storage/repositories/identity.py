@@ -194,6 +194,22 @@ class ApiKeyRepository(Repository):
     def by_hash(self, key_hash: str) -> ApiKey | None:
         return self.one_or_none(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
+    def credential(self, key_hash: str) -> tuple[ApiKey, str, str | None] | None:
+        """What a request authenticated by key needs, in one statement (every API call pays
+        it): the key, its tenant's public id, and its creator's current role in that tenant
+        (None when the creator is no longer a member, or the key has no creator)."""
+        row = self.session.execute(
+            select(ApiKey, Tenant.public_id, Membership.role)
+            .join(Tenant, Tenant.id == ApiKey.tenant_id)
+            .outerjoin(
+                Membership,
+                (Membership.tenant_id == ApiKey.tenant_id) & (Membership.user_id == ApiKey.created_by_user_id),
+            )
+            .where(ApiKey.key_hash == key_hash)
+            .limit(1)
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     def for_tenant(self, tenant_id: int) -> Sequence[ApiKey]:
         return self.all(select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id))
 
