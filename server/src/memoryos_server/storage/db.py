@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,13 +38,40 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True, hide_parameters=True)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.adapters.register_dumper(np.ndarray, VectorDumper)
-
+    engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, hide_parameters=True)
+    _configure_postgres(engine)
     return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.adapters.register_dumper(np.ndarray, VectorDumper)
+        record.info[_LAST_USED] = time.monotonic()
+
+    # A connection that sat idle in the pool is pinged before use, and replaced if the server
+    # went away meanwhile (a restart, a failover). SQLAlchemy's pool_pre_ping pings at every
+    # checkout: a round trip on every request under load, where a dead connection is met
+    # anyway by the first statement, answered 503 and the whole pool renewed (Database.session).
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001 — any failure: this connection is gone
+            raise DisconnectionError() from error  # the pool drops it and connects afresh
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+
+# A pooled PostgreSQL connection unused for this long is pinged before it serves a request.
+IDLE_PING_SECONDS = 5.0
+_LAST_USED = "memoryos.last_used"
 
 
 def _configure_sqlite(engine: Engine) -> None:
