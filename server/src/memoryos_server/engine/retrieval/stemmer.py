@@ -13,6 +13,8 @@ including the two departures of his own reference implementation (``bli``→``bl
 
 from __future__ import annotations
 
+import functools
+
 # A standard English list (close to the one NLTK ships). "may" is left out because it is also
 # a month, and months matter in memories ("exam in May").
 STOPWORDS: frozenset[str] = frozenset(
@@ -163,6 +165,8 @@ def _step5(word: str) -> str:
     return word
 
 
+# Words recur across memories and queries: each distinct word is stemmed once (a few MB at most).
+@functools.lru_cache(maxsize=65_536)
 def porter_stem(word: str) -> str:
     """Stem one lower-case ASCII word; anything else is returned unchanged."""
     if len(word) <= 2 or not word.isascii() or not word.isalpha() or not word.islower():
