@@ -212,13 +212,18 @@ _CONTINUES = re.compile(r"^(?:he|she|they|it|that|this|which|he's|she's|they're|
 
 def _carried_over(drafts: Sequence[_Draft], verdicts: Sequence[Filed]) -> list[Filed]:
     """A continuation takes the category of the memory before it in the same message, and
-    keeps its own reading as doubt."""
+    keeps its own reading as doubt. So does a later memory of the message that no cue of the
+    rules filed (nothing fired, or the embedding classifier overruled a weak cue): one message seldom holds memories of two categories (under 3% of the labelled
+    messages), so an unsure second reading is more often the first one's topic said again
+    ("I run before work every morning. Love having the streets to myself")."""
     out = list(verdicts)
     for i in range(1, len(drafts)):
         draft, before = drafts[i], drafts[i - 1]
-        if before.index != draft.index or not (draft.impersonal or _CONTINUES.match(draft.lower)):
-            continue
         lead, own = out[i - 1], out[i]
+        if before.index != draft.index or not (
+            draft.impersonal or _CONTINUES.match(draft.lower) or own.by_embedding or own.strength == 0
+        ):
+            continue
         if own.category == lead.category:
             continue
         doubt = tuple(c for c in dict.fromkeys((own.category, *own.doubt, *lead.doubt)) if c != lead.category)
