@@ -183,6 +183,11 @@ def test_person_and_tense_rewriting(text: str, content: str) -> None:
         "you misunderstood me",
         "I'm tired today",
         "I'm bored, entertain me",
+        # a problem brought to be solved now, an event of the moment
+        "my dishwasher is beeping nonstop, how do i reset it",
+        "the radiator in my room is cold, help",
+        "I ran out of milk this morning",
+        "we watched a documentary about bees last night",
         "Here's my code: x = 1. I think it's broken.",
     ],
 )

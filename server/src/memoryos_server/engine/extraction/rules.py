@@ -187,13 +187,43 @@ class RuleBasedExtractor:
                         yield draft
 
 
+# "my sink is leaking, who do I call", "…, help me structure it": a problem brought to be solved now.
+_TASK_TAIL = re.compile(
+    r",\s+(?:and\s+|so\s+|but\s+)?(?:(?:pls|please|plz)\s+)?(?:help|fix|sort|how\s+(?:do|can|should)\s+i|"
+    r"(?:what|who|where)\s+(?:do|should|can)\s+i|(?:can|could|would)\s+(?:u|you)|any\s+(?:ideas|tips|suggestions|advice)|"
+    r"ideas|thoughts|suggestions)\b[^,]*$",
+    re.I,
+)
+# "I burned the toast", "watched the new Batman last night": an event of the moment.
+_MOMENT_ANCHOR = re.compile(
+    r"\b(?:last\s+night|this\s+(?:morning|afternoon|evening)|yesterday|today|tonight|right\s+now|just\s+now|earlier)\b"
+    r"|\bagain$|^(?:i\s+)?just\s+(?:got\s+back|got\s+home|finished|woke\s+up)\b"
+)
+# Events whose outcome lasts, whenever they happened.
+_LASTING = re.compile(
+    r"\b(?:started|start|starting|moved|moving|diagnosed|engaged|married|born|passed\s+away|died|adopted|hired|"
+    r"promoted|graduated|quit|retired|signed|new\s+job|pregnant|broke|fractured|surgery|failed|passed)\b"
+)
+
+
+def _unsure_and_passing(lower: str, strength: int) -> bool:
+    """A statement no specific cue filed that is only a moment's event or the problem behind a
+    request: nothing in it will still be true or useful next week."""
+    return strength < 2 and _MOMENT_ANCHOR.search(lower) is not None and _LASTING.search(lower) is None
+
+
 def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: int) -> _Draft | None:
     if screened.verdict is Verdict.STANDING:
         statement = standing_as_statement(screened.text)
         category, strength = "preference", 2
     else:
         statement = screened.text
+        task = _TASK_TAIL.search(statement)
+        if task is not None:
+            statement = statement[: task.start()]
         category, strength = categorise(statement.lower())
+        if (task is not None and strength < 2) or _unsure_and_passing(statement.lower(), strength):
+            return None
     content = to_third_person(statement)
     if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:
         return None
