@@ -188,6 +188,8 @@ def test_person_and_tense_rewriting(text: str, content: str) -> None:
         "the radiator in my room is cold, help",
         "I ran out of milk this morning",
         "we watched a documentary about bees last night",
+        "my tablet keeps restarting",
+        "need a toast for my cousin's wedding",
         "Here's my code: x = 1. I think it's broken.",
     ],
 )

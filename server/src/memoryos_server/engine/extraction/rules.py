@@ -198,6 +198,8 @@ _TASK_TAIL = re.compile(
 _MOMENT_ANCHOR = re.compile(
     r"\b(?:last\s+night|this\s+(?:morning|afternoon|evening)|yesterday|today|tonight|right\s+now|just\s+now|earlier)\b"
     r"|\bagain$|^(?:i\s+)?just\s+(?:got\s+back|got\s+home|finished|woke\s+up)\b"
+    # "my laptop keeps crashing", "I have a headache": a trouble of the moment
+    r"|\bkeeps\s+\w+ing\b|^i\s+(?:have|'ve\s+got|got)\s+(?:a\s+)?(?:headache|hangover|cold|fever|sore\s+throat|stomach\s+ache)\b"
 )
 # Events whose outcome lasts, whenever they happened.
 _LASTING = re.compile(

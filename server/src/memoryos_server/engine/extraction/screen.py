@@ -78,10 +78,10 @@ _QUESTION_TAIL = re.compile(
     r"does|did|is|are|any|anything|thoughts|ideas|suggestions|tips)\b[^,]*\?$"
 )
 _REQUEST_FOR_HELP = re.compile(
-    r"^i(?:\s+(?:really\s+|just\s+|kinda\s+)?(?:need|want|would\s+like)|'d\s+like)\s+"
+    r"^(?:i\b\s*)?(?:(?:really|just|kinda)\s+)?(?:need|want|would\s+like|'d\s+like)\s+"
     r"(?:you\s+to|your\s+help|help|some\s+help|assistance|(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:recipe|idea|ideas|"
     r"suggestion|suggestions|name|names|gift|title|word|example|examples|list|template|summary|quote|joke|"
-    r"poem|story|caption|slogan|tagline)\b)"
+    r"poem|story|caption|slogan|tagline|message|card|speech|toast|email|letter|note|playlist|itinerary|menu)\b)"
     # "I'm looking for a good pizza place" asks for suggestions; a job or a home is a goal.
     r"|^i(?:'m|\s+am)\s+(?:\w+\s+)?looking\s+for\s+(?!(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|"
     r"apartment|place\s+to\s+live|partner|internship|cofounder|co-founder)\b)"
