@@ -45,6 +45,7 @@ def category(extractor: RuleBasedExtractor, text: str) -> str | None:
         "i look after my grandad, he has COPD",
         "no kids, never wanted them",
         "im the youngest of five",
+        "Dad finally retired from the railway, we had a party for him",  # a parent called so, no "my"
     ],
 )
 def test_people_in_the_users_life_are_relationships(text: str) -> None:
@@ -115,6 +116,8 @@ def test_plans_and_aims_are_goals(text: str) -> None:
         "got my 2nd dan in aikido last year",
         "ive been a welder for 11 years",
         "I've restored two old Vespas",
+        "Im an ex-sous chef, so knife work is no problem",  # a trade held before
+        "I'm a former court interpreter",
     ],
 )
 def test_credentials_and_experience_are_expertise(text: str) -> None:

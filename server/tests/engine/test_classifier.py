@@ -131,7 +131,7 @@ def test_a_weak_cue_needs_the_wider_margin_and_a_near_miss_is_doubted() -> None:
 
 def test_a_specific_cue_is_never_overruled_and_doubted_only_when_the_model_is_all_but_sure() -> None:
     leaning = first(
-        RuleBasedExtractor(embedder=AxisEmbedder({STRONG_CUE: towards(expertise=0.45, procedure=0.35)})),
+        RuleBasedExtractor(embedder=AxisEmbedder({STRONG_CUE: towards(expertise=0.3, procedure=0.3)})),
         "I always run the linter before pushing",
     )
     sure = first(

@@ -40,6 +40,11 @@ _RELATION_SUBJECT = re.compile(
     r"|^(?!every\b|each\b|all\b|any\b)(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:on|in|at|from)\s+(?:my|our)\s+(?:team|unit|ward|floor|class|crew|squad|"
     r"department|shift|course|cohort|church|building|street|block)\b"
     r"|^(?:the\s+)?(?:girl|guy|woman|man|boy|person|lady)\s+(?:i'm|i\s+am)\s+(?:seeing|dating|with)\b"
+    # A parent called by their family name, with no "my": "Mum moved in with us", "Dad's retiring".
+    r"|^(?:mum|mom|mam|dad|papa|mama|grandma|grandpa|gran|nan|nana|granny|grandad|granddad)(?:'s)?\s+"
+    r"(?:is|was|has|had|does|did|doesn't|didn't|can|can't|will|won't|would|still|just|never|always|finally|"
+    r"lives|works|moved|died|passed|retired|got|gets|wants|says|said|thinks|calls|called|comes|came|takes|took|"
+    r"loves|hates|keeps|kept|\w+ed)\b"
 )
 _RELATION_STATUS = re.compile(
     r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"
@@ -247,6 +252,14 @@ _CREDENTIAL = re.compile(
 )
 
 
+# A trade held before, said as a title ("former paramedic", "ex-chef, ten years"): the know-how
+# stays (bench/data/messages_v2.md, rule 2), where "I'm retired" alone is a circumstance.
+_FORMER_TRADE = re.compile(
+    r"^(?:i'm\s+|i\s+am\s+)?(?:a\s+|an\s+)?(?:former|ex-)\s*"
+    r"(?!(?:wife|husband|partner|boyfriend|girlfriend|bf|gf|fianc\w*|spouse|smoker|drinker|addict|user)\b)[a-z]"
+)
+
+
 # Work done that shows know-how ("I've shipped …", "I've restored …"): likely expertise.
 _ACCOMPLISHED = re.compile(
     r"^(?:i've|i\s+have|i\s+had)\s+(?:\w+ly\s+|also\s+|already\s+)?(?:shipped|built|launched|deployed|designed|written|"
@@ -264,7 +277,7 @@ def _own(lower: str) -> tuple[str, Strength]:
     """The category when the sentence is not about someone else."""
     if _CIRCUMSTANCE.search(lower):
         return "fact", 2
-    if _CREDENTIAL.search(lower):
+    if _CREDENTIAL.search(lower) or _FORMER_TRADE.search(lower):
         return "expertise", 2
     if _GOAL.search(lower):
         return "goal", 2

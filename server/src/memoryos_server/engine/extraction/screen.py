@@ -53,7 +53,7 @@ _NOT_INFORMATIVE = UNINFORMATIVE | frozenset(
     couldn't shouldn't appreciate find found glad hope also right rather thinking question
     questions request favor favour another quick broken fixed approach option options idea
     ideas version different alternative instead stressed anxious nervous upset overwhelmed
-    sick cold hot u ur ya forget forgot sometimes""".split()
+    sick cold hot u ur ya forget forgot sometimes convinced certain disagree""".split()
 )
 _EVALUATIVE = frozenset(
     """annoying distracting boring confusing amazing terrible awful horrible hard easy difficult
@@ -78,10 +78,10 @@ _QUESTION_TAIL = re.compile(
     r"does|did|is|are|any|anything|thoughts|ideas|suggestions|tips)\b[^,]*\?$"
 )
 _REQUEST_FOR_HELP = re.compile(
-    r"^i(?:\s+(?:really\s+|just\s+|kinda\s+)?(?:need|want|would\s+like)|'d\s+like)\s+"
+    r"^(?:i\b\s*)?(?:(?:really|just|kinda)\s+)?(?:need|want|would\s+like|'d\s+like)\s+"
     r"(?:you\s+to|your\s+help|help|some\s+help|assistance|(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:recipe|idea|ideas|"
     r"suggestion|suggestions|name|names|gift|title|word|example|examples|list|template|summary|quote|joke|"
-    r"poem|story|caption|slogan|tagline)\b)"
+    r"poem|story|caption|slogan|tagline|message|card|speech|toast|email|letter|note|playlist|itinerary|menu)\b)"
     # "I'm looking for a good pizza place" asks for suggestions; a job or a home is a goal.
     r"|^i(?:'m|\s+am)\s+(?:\w+\s+)?looking\s+for\s+(?!(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|"
     r"apartment|place\s+to\s+live|partner|internship|cofounder|co-founder)\b)"
@@ -141,8 +141,13 @@ _MANNER = re.compile(
     r"answer|tl;?dr|bottom\s+line|numbers|sources|metric|imperial))\b"
 )
 _PLEASE_MANNER = re.compile(r"^(?:please|pls|plz|kindly)\s+(?:\w+)")
+# "Less formal", "more detail please", "shorter": a comparative measures against the reply in
+# hand, so it is about that reply unless it says it is for good.
+_COMPARATIVE = re.compile(r"^(?:(?:please|pls|plz|kindly)\s+)?(?:less|more|fewer|shorter|longer|simpler)\b")
+_POLITE = frozenset({"please", "pls", "plz", "kindly", "now", "just"})
 _ONE_OFF = re.compile(
-    r"\b(?:today|tonight|now|right\s+now|this\s+time|again|for\s+now|just\s+this|instead|the\s+(?:last|previous|above|first|second))\b"
+    r"\b(?:today|tonight|(?<!from\s)now(?!\s+on\b)|right\s+now|this\s+time|again|for\s+now|just\s+this|instead|"
+    r"the\s+(?:last|previous|above|first|second))\b"
 )
 _THIS_REPLY = re.compile(r"\b(?:this|that|these|those|the\s+above|above|here)\b")
 _DEICTIC = re.compile(
@@ -245,7 +250,10 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
     if _YOU_SUBJECT.match(lower):
         return Screened(Verdict.STANDING if standing else Verdict.ABOUT_CONVERSATION, text)
     if tokens[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(lower) or _PLEASE_MANNER.match(lower):
-        if (standing or _MANNER.match(lower)) and not _THIS_REPLY.search(lower) and not _ONE_OFF.search(lower):
+        manner = _MANNER.match(lower) and not _COMPARATIVE.match(lower)
+        # "Stop.", "please continue": a verb with nothing to keep is about the reply in hand.
+        bare = all(token in _POLITE for token in tokens[1:])
+        if (standing or manner) and not bare and not _THIS_REPLY.search(lower) and not _ONE_OFF.search(lower):
             return Screened(Verdict.STANDING, text)
         return Screened(Verdict.INSTRUCTION, text)
     return None

@@ -106,6 +106,14 @@ def normalise(text: str) -> str:
     return _EMOJI.sub(" ", text)
 
 
+# "Bullet points, not paragraphs. Always." — a sentence that only says "for good" belongs to the one before.
+_STANDING_ALONE = re.compile(
+    r"^(?:and\s+)?(?:always|every\s+time|from\s+now\s+on|going\s+forward|in\s+general|by\s+default|for\s+good)"
+    r"(?:\s+(?:please|pls|plz))?[.!]*$",
+    re.I,
+)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of one message, bullets removed, abbreviations ("e.g.") not taken as ends."""
     pieces: list[str] = []
@@ -115,6 +123,8 @@ def split_sentences(text: str) -> list[str]:
             continue
         if pieces and _ABBREVIATION_END.search(pieces[-1]):
             pieces[-1] = f"{pieces[-1]} {piece}"
+        elif pieces and _STANDING_ALONE.match(piece):
+            pieces[-1] = f"{pieces[-1].rstrip('.!')}, {piece.lower()}"
         else:
             pieces.append(piece)
     return pieces
