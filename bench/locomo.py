@@ -283,6 +283,8 @@ class ConflictRun:
     user_turns: int = 0
     memories: int = 0
     questions: list[tuple[str, str, str]] = field(default_factory=list)  # (end-user, A, B)
+    turns_by_half: Counter[str] = field(default_factory=Counter)
+    questions_by_half: Counter[str] = field(default_factory=Counter)
 
 
 def extract_per_speaker(client: httpx.Client, stack: Stack, conversation: Conversation, run: ConflictRun) -> None:
@@ -297,7 +299,9 @@ def extract_per_speaker(client: httpx.Client, stack: Stack, conversation: Conver
                 }
                 for t in session
             ]
-            run.user_turns += sum(1 for t in session if t.speaker == speaker)
+            spoken = sum(1 for t in session if t.speaker == speaker)
+            run.user_turns += spoken
+            run.turns_by_half[conversation.half] += spoken
             for batch in _batches(messages):
                 body = post_add(client, stack, end_user, list(batch), infer=True)
                 run.memories += sum(1 for e in body["results"] if e["event"] in ("ADD", "CONFLICT"))
@@ -308,6 +312,7 @@ def extract_per_speaker(client: httpx.Client, stack: Stack, conversation: Conver
             a = item.memory_a.content if item.memory_a else "?"
             b = item.memory_b.content if item.memory_b else "?"
             run.questions.append((end_user, a, b))
+            run.questions_by_half[conversation.half] += 1
 
 
 def disputed_count(client: httpx.Client, stack: Stack, end_user: str) -> int:
@@ -432,7 +437,11 @@ def render(results: Results, conversations: Sequence[Conversation], path: Path, 
         lines += [
             f"- Default extractor, each speaker an end-user of their own ({run.user_turns:,} user turns → "
             f"{run.memories:,} memories): **{len(run.questions)}** clarifications opened, "
-            f"**{per_100:.2f} per 100 user turns**.",
+            f"**{per_100:.2f} per 100 user turns** ("
+            + "; ".join(
+                f"{half}: {run.questions_by_half[half]} in {turns:,} turns" for half, turns in run.turns_by_half.items()
+            )
+            + "; conflict detection was tuned on the dev half's clarifications).",
         ]
         if run.questions:
             lines += ["", "Clarifications opened (A: the older memory, B: the newer):", ""]

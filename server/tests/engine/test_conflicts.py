@@ -59,6 +59,11 @@ CONFLICTS = [
     ("Is on the free plan", "Is on the paid plan", 0.75),
     ("Is on the Pro tier", "Is on the Enterprise tier", 0.66),
     ("Is in the Berlin office", "Is in the London office", 0.58),
+    # An attribute a person has one value of, named after "is".
+    ("Role is engineer", "Role is designer", 0.70),
+    ("Eye colour is blue", "Eye colour is brown", 0.74),
+    ("Major is biology", "Major is chemistry", 0.74),
+    ("Works in marketing", "Works in sales", 0.77),
 ]
 
 UPDATES = [
@@ -121,6 +126,11 @@ ADDS = [
     # "Is in/on the …" lists memberships as much as states: only a thing held one at a time conflicts.
     ("Is in the chess club", "Is in the book club", 0.66),
     ("Is on the board of Acme", "Is on the board of Globex", 0.52),
+    # One works at one place, but on many things.
+    ("Is working on a painting", "Is working on a sculpture", 0.65),
+    ("Working on a painting", "Working on a sculpture", 0.64),
+    # Two descriptions of one thing can both hold: "is" names a single value only with a name.
+    ("Dog is friendly", "Dog is shy", 0.69),
 ]
 
 
@@ -139,6 +149,16 @@ NOT_CONTRADICTIONS = [
      "Used to love hiking, but it's been a while since they had the chance to do it", 0.55),
     ("Prefers that the assistant never knows the difference a kind gesture can make",
      "Prefers that the assistant's determination never ceases to amaze them", 0.70),
+    # "<something> is <description>" twice: two remarks, not one value changed.
+    ("Nature is so beautiful", "Being in the nature is so nice", 0.71),
+    ("Breaking habits can be tough", "Breaking bad habits can be hard", 0.91),
+    ("Evan, hope the assistant are doing okay", "Evan, the assistant is right", 0.81),
+    ("John, is doing ok - hope the assistant are too", "John, is here for the assistant", 0.82),
+    ("Glad the assistant are enjoying it and connecting with others",
+     "Is really glad the assistant are enjoying this game", 0.76),
+    # Sharing a photo of one thing does not deny having shared a photo of another.
+    ("[shares a photo of a group of men working on a building]",
+     "[shares a photo of a group of men working on a wall]", 0.87),
 ]
 
 

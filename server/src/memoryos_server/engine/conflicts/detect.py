@@ -11,6 +11,9 @@ align the two token sequences and classify each differing stretch.
 - A stretch flips polarity ("prefers" → "does not like"), changes a number or a date, swaps
   an antonym ("dark" → "light"), or gives a single-valued relation ("lives in", "works at",
   "manager is", "prefers") a different value → CONFLICT.
+- After a subject, "is" names one value only with a name ("Manager is Alice" → "… Bob"), unless
+  the subject is an attribute held once ("Role is engineer" → "… designer"): "Nature is
+  beautiful" / "Nature is nice" are two remarks → ADD.
 - Anything else that differs — a different subject ("dog" → "cat", "exam" → "interview"),
   another value of a relation that holds many ("likes Python" / "likes Go") → ADD.
 - A "contradiction" whose changed stretches hold more words than the two texts share, or more
@@ -33,7 +36,17 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import Enum, StrEnum
 
-from .lexical import ANTONYMS, MULTI_VALUED, ONE_AT_A_TIME, SINGLE_VALUED, Kind, Token, cached_tokens
+from .lexical import (
+    ANTONYMS,
+    ATTRIBUTES,
+    MULTI_VALUED,
+    MULTI_VALUED_PHRASES,
+    ONE_AT_A_TIME,
+    SINGLE_VALUED,
+    Kind,
+    Token,
+    cached_tokens,
+)
 
 
 class Decision(StrEnum):
@@ -82,6 +95,10 @@ class _Change(Enum):
 
 class _Frame(Enum):
     SINGLE = "single-valued"
+    # "<something> is <value>": it names one value when the value is a name ("Manager is
+    # Alice"), but two descriptions of a thing ("Breaking habits can be tough" / "… can be
+    # hard", "Nature is beautiful" / "… is nice") can both hold.
+    NAMED = "named by a copula"
     MULTI = "multi-valued"
     UNKNOWN = "unknown relation"
     SUBJECT = "subject position"
@@ -138,7 +155,8 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
         if change in (_Change.POLARITY, _Change.NUMBER, _Change.ANTONYM):
             contradictions.append(change.value)
         elif change is _Change.NAME and (
-            frame is _Frame.SINGLE or (frame is _Frame.UNKNOWN and similarity >= thresholds.value_change)
+            frame in (_Frame.SINGLE, _Frame.NAMED)
+            or (frame is _Frame.UNKNOWN and similarity >= thresholds.value_change)
         ):
             contradictions.append(f"{change.value} ({frame.value})")
         elif similarity >= thresholds.paraphrase:
@@ -231,24 +249,29 @@ def _frame_before(
     The first, not the nearest: in "has a dog named Rex" the relation is "has" (one may have
     two dogs), not "named". A leading "is" lists a trait ("Is a vegetarian"), unless the
     stretch names one of a thing held one at a time ("Is on the Growth plan": ``ONE_AT_A_TIME``).
+    After a subject, "is" names a value of it (``_Frame.NAMED``), single-valued outright when
+    the subject is an attribute a person has one of ("Role is engineer": ``ATTRIBUTES``).
     """
-    before = [tokens[i] for tag, i1, i2, _, _ in opcodes if tag == "equal" for i in range(i1, i2) if i < start]
-    seen_word = False
-    for token in before:
+    before = [i for tag, i1, i2, _, _ in opcodes if tag == "equal" for i in range(i1, i2) if i < start]
+    subject: Token | None = None
+    for i in before:
+        token = tokens[i]
         if token.kind is Kind.POLARITY:
             return _Frame.SINGLE if token.lemma == "prefer" else _Frame.MULTI
         if token.kind is Kind.COPULA:
             # "Manager is Alice" names one value; "Is a vegetarian" lists one trait of many.
-            if seen_word or _names_one_of(tokens, opcodes, end):
+            if _names_one_of(tokens, opcodes, end) or (subject is not None and subject.lemma in ATTRIBUTES):
                 return _Frame.SINGLE
-            return _Frame.MULTI
+            return _Frame.MULTI if subject is None else _Frame.NAMED
         if token.kind is Kind.WORD:
             if token.lemma in SINGLE_VALUED:
-                return _Frame.SINGLE
+                # "Works at Acme" names one employer; "Is working on a painting" is one project of many.
+                following = tokens[i + 1].key if i + 1 < len(tokens) else None
+                return _Frame.MULTI if (token.lemma, following) in MULTI_VALUED_PHRASES else _Frame.SINGLE
             if token.lemma in MULTI_VALUED:
                 return _Frame.MULTI
-            seen_word = True
-    return _Frame.UNKNOWN if seen_word else _Frame.SUBJECT
+            subject = token
+    return _Frame.SUBJECT if subject is None else _Frame.UNKNOWN
 
 
 def _names_one_of(tokens: Sequence[Token], opcodes: list[tuple[str, int, int, int, int]], end: int) -> bool:

@@ -137,13 +137,25 @@ ONE_AT_A_TIME = frozenset(
     porter_stem(w)
     for w in "plan tier subscription package edition licence license level grade stage timezone office branch".split()
 )
+# Subjects that a person has one of: "Role is engineer" / "Role is designer" cannot both be
+# true, whereas "Nature is beautiful" / "Nature is nice" can (``detect``: a copula after any
+# other subject contradicts only with another name, number or date).
+ATTRIBUTES = frozenset(
+    porter_stem(w)
+    for w in """nickname role title position occupation profession career major color colour
+    nationality citizenship religion hometown status diet pronoun birthday anniversary weight
+    size gender""".split()
+)
 # Relations that accumulate ("likes Python", "likes Go" are both true).
 MULTI_VALUED = frozenset(
     porter_stem(w)
     for w in """like love enjoy adore fan use speak know play have visit read watch listen learn
     study eat drink cook collect interest support follow write build allergic travel attend
-    take volunteer practice make go went try grow keep wear""".split()
+    take volunteer practice make go went try grow keep wear share post show""".split()
 )
+# A single-valued relation word that, followed by this word, holds many values: one works at
+# one place, but on many things.
+MULTI_VALUED_PHRASES = frozenset({(porter_stem("work"), "on")})
 
 _TOKEN = re.compile(
     r"(?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)"
