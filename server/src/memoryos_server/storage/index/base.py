@@ -81,6 +81,14 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> Any:
     return column.in_(distinct)
 
 
+def one_of_param(session: Session, column: Any, name: str) -> Any:
+    """``one_of`` with a named parameter (a list given at execution), for a statement built
+    once and reused."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def by_key_of(column: Any, value: int) -> Any:
     """``column = value``, written so that no index on ``column`` serves it.
 

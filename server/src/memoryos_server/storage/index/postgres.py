@@ -23,12 +23,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, cast, func, literal, or_, select, text, union_all
+from sqlalchemy import Float, Integer, and_, any_, bindparam, cast, func, literal, or_, select, text, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from memoryos_server.storage.index import state
-from memoryos_server.storage.index.base import Hit, one_of
+from memoryos_server.storage.index.base import Hit
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
 from memoryos_server.storage.types import Embedding
@@ -57,6 +58,7 @@ class PostgresSearchIndex:
         # cache, without vectors): joining a query's few thousand postings to their memories in
         # SQL cost ~25 ms at 100k memories, the cache ~2 ms. Safe to lose, current by generation.
         self._resident = SQLiteSearchIndex(dim=0)
+        self._templates: dict[tuple[Any, ...], Any] = {}
 
     def dense(
         self, session: Session, family: MemoryFamily, where: SearchFilter, queries: np.ndarray, k: int
@@ -76,10 +78,11 @@ class PostgresSearchIndex:
                 for i, query in enumerate(queries)
             )
         ).subquery("q")
-        hits = self._nearest(family, where, query_table.c.v, k, exact=exact).lateral("hit")
+        hits = self._nearest(family, where, query_table.c.v, exact=exact).lateral("hit")
         statement = select(hits.c.id, hits.c.distance, query_table.c.ord).select_from(query_table).join(hits, literal(True))
+        values = {**condition_values(family, where), "k": k}
         grouped: list[list[Hit]] = [[] for _ in range(len(queries))]
-        for memory_id, dist, ord_ in self._run(session, statement, k, exact=exact):
+        for memory_id, dist, ord_ in self._run(session, statement, values, k, exact=exact):
             grouped[int(ord_)].append((memory_id, 1.0 - float(dist)))
         for hits_of_query in grouped:
             hits_of_query.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
@@ -97,20 +100,13 @@ class PostgresSearchIndex:
         """One statement: the k nearest (a plain vector parameter, which the HNSW scan handles
         best) and, in a second branch by primary key, the similarity of each row of ``also``."""
         exact = self._few_rows(session, family, where)
-        model = family.memory
-        vector_type = Embedding(self.dim)
-        vector = np.asarray(query, dtype=np.float32)
-        nearest = self._nearest(family, where, cast(literal(vector, vector_type), vector_type), k, exact=exact)
-        statement: Any = nearest.add_columns(literal(0).label("ord"))
+        statement = self._nearest_and_also(family, where, exact=exact, also=bool(also))
+        values = {**condition_values(family, where), "k": k, "vector": np.asarray(query, dtype=np.float32)}
         if also:
-            distance = model.embedding.op("<=>", return_type=Float)(cast(literal(vector, vector_type), vector_type))
-            scored = select(model.id, distance, literal(1)).where(
-                model.owner_id == where.owner_id, one_of(session, model.id, also), model.embedding.is_not(None)
-            )
-            statement = union_all(statement, scored)
+            values["also"] = list(dict.fromkeys(also))
         hits: list[Hit] = []
         similarities: dict[str, float] = {}
-        for memory_id, dist, ord_ in self._run(session, statement, k, exact=exact):
+        for memory_id, dist, ord_ in self._run(session, statement, values, k, exact=exact):
             if int(ord_) == 0:
                 hits.append((memory_id, 1.0 - float(dist)))
             else:
@@ -118,7 +114,30 @@ class PostgresSearchIndex:
         hits.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return hits, similarities
 
-    def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, k: int, *, exact: bool) -> Any:
+    def _nearest_and_also(self, family: MemoryFamily, where: SearchFilter, *, exact: bool, also: bool) -> Any:
+        """The statement of ``dense_and_similarities`` for filters of this shape, built once and
+        reused with new parameters: building and keying it afresh cost about a millisecond of
+        Python a search (SQLAlchemy keeps a reused statement's cache key)."""
+        key = (family.name, exact, also, *filter_shape(where))
+        statement = self._templates.get(key)
+        if statement is None:
+            model = family.memory
+            vector_type = Embedding(self.dim)
+            q_vector = cast(bindparam("vector", type_=vector_type), vector_type)
+            statement = self._nearest(family, where, q_vector, exact=exact).add_columns(literal(0).label("ord"))
+            if also:
+                distance = model.embedding.op("<=>", return_type=Float)(q_vector)
+                scored = select(model.id, distance, literal(1)).where(
+                    model.owner_id == bindparam("owner_id"),
+                    model.id == any_(bindparam("also", type_=ARRAY(model.id.type))),
+                    model.embedding.is_not(None),
+                )
+                statement = union_all(statement, scored)
+            with self._lock:
+                self._templates[key] = statement
+        return statement
+
+    def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, *, exact: bool) -> Any:
         distance = family.memory.embedding.op("<=>", return_type=Float)(q_vector)
         # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
         order = distance + literal(0.0) if exact else distance
@@ -126,15 +145,15 @@ class PostgresSearchIndex:
             select(family.memory.id.label("id"), distance.label("distance"))
             .where(*conditions(family, where))
             .order_by(order)
-            .limit(k)
+            .limit(bindparam("k", type_=Integer))
         )
 
-    def _run(self, session: Session, statement: Any, k: int, *, exact: bool) -> Sequence[Any]:
+    def _run(self, session: Session, statement: Any, values: dict[str, Any], k: int, *, exact: bool) -> Sequence[Any]:
         if exact:
-            return session.execute(statement).all()
+            return session.execute(statement, values).all()
         self._tune_hnsw(session, k)
         try:
-            return session.execute(statement).all()
+            return session.execute(statement, values).all()
         finally:
             session.execute(select(func.set_config("enable_sort", "on", True)))
 
@@ -151,7 +170,8 @@ class PostgresSearchIndex:
         if not (where.categories or where.created_since is not None or where.as_of is not None):
             return False
         admitted = select(literal(1)).where(*conditions(family, where)).limit(self.exact_rows + 1).subquery()
-        return int(session.execute(select(func.count()).select_from(admitted)).scalar_one()) <= self.exact_rows
+        counted = session.execute(select(func.count()).select_from(admitted), condition_values(family, where))
+        return int(counted.scalar_one()) <= self.exact_rows
 
     def _tune_hnsw(self, session: Session, k: int) -> None:
         """For this one statement: walk the HNSW graph, filters and all, until k rows qualify.
@@ -187,29 +207,59 @@ class PostgresSearchIndex:
 
 
 def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool = True) -> list[ColumnElement[Any]]:
-    """The WHERE clause of a search over ``family.memory`` (see ``SearchFilter``)."""
+    """The WHERE clause of a search over ``family.memory`` (see ``SearchFilter``), with named
+    parameters (``condition_values``): one statement serves every owner and moment."""
     model = family.memory
-    clauses: list[ColumnElement[Any]] = [model.owner_id == where.owner_id]
+    clauses: list[ColumnElement[Any]] = [model.owner_id == bindparam("owner_id")]
     if where.scope is not None and hasattr(model, "scope"):
-        clauses.append(model.scope == where.scope)
+        clauses.append(model.scope == bindparam("scope"))
     if where.as_of is None:
         clauses.append(model.status == "active")
     else:
-        clauses.append(model.created_at <= where.as_of)
+        as_of = bindparam("as_of", type_=model.created_at.type)
+        clauses.append(model.created_at <= as_of)
         clauses.append(
             or_(
                 model.status == "active",
-                and_(model.status == "archived", model.archived_at.is_not(None), model.archived_at > where.as_of),
+                and_(model.status == "archived", model.archived_at.is_not(None), model.archived_at > as_of),
             )
         )
     if not where.include_flagged:
         clauses.append(model.flagged.is_(False))
     if where.created_since is not None:
-        clauses.append(model.created_at >= where.created_since)
+        clauses.append(model.created_at >= bindparam("created_since", type_=model.created_at.type))
     if where.categories:
-        clauses.append(model.category.in_(list(where.categories)))
-    if outside := where.outside_mask:
-        clauses.append(model.doubt_mask.op("&", return_type=Integer)(outside) == 0)
+        clauses.append(model.category == any_(bindparam("categories", type_=ARRAY(model.category.type))))
+    if where.outside_mask:
+        clauses.append(model.doubt_mask.op("&", return_type=Integer)(bindparam("outside", type_=Integer)) == 0)
     if need_vector:
         clauses.append(model.embedding.is_not(None))
     return clauses
+
+
+def condition_values(family: MemoryFamily, where: SearchFilter) -> dict[str, Any]:
+    """The parameters of ``conditions(family, where)``."""
+    values: dict[str, Any] = {"owner_id": where.owner_id}
+    if where.scope is not None and hasattr(family.memory, "scope"):
+        values["scope"] = where.scope
+    if where.as_of is not None:
+        values["as_of"] = where.as_of
+    if where.created_since is not None:
+        values["created_since"] = where.created_since
+    if where.categories:
+        values["categories"] = list(where.categories)
+    if where.outside_mask:
+        values["outside"] = where.outside_mask
+    return values
+
+
+def filter_shape(where: SearchFilter) -> tuple[bool, ...]:
+    """Which clauses ``conditions`` writes for ``where``: filters of one shape share a statement."""
+    return (
+        where.scope is not None,
+        where.as_of is not None,
+        where.include_flagged,
+        where.created_since is not None,
+        bool(where.categories),
+        bool(where.outside_mask),
+    )

@@ -25,9 +25,12 @@ from memoryos_server.storage.models import (
     UniversalMemoryVersion,
     UniversalQuestion,
 )
-from memoryos_server.storage.index.base import by_key_of, one_of
+from memoryos_server.storage.index.base import by_key_of, one_of, one_of_param
 from memoryos_server.storage.index.state import mark_dirty
 from memoryos_server.storage.repositories.base import Repository
+
+# search_rows' statement per (family, dialect).
+_SEARCH_ROWS: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -137,16 +140,23 @@ class MemoryRepository(Repository):
         reads up to ~80 candidates, and building entities for them cost more than the query)."""
         if not memory_ids:
             return {}
-        model = self.family.memory
-        columns = [
-            model.id, model.content_ct, model.category, model.status, model.importance, model.original_importance,
-            model.disputed, model.unconfirmed, model.flagged, model.access_count, model.created_at, model.updated_at,
-            model.valid_at, model.archived_at, model.agent_id, model.source_ct,
-        ]
-        if self.family is TENANT:
-            columns.append(model.source_event_id)
-        statement = select(*columns).where(by_key_of(model.owner_id, owner_id), one_of(self.session, model.id, memory_ids))
-        return {row.id: row for row in self.session.execute(statement)}
+        key = (self.family.name, self.session.get_bind().dialect.name)
+        statement = _SEARCH_ROWS.get(key)
+        if statement is None:  # built once: a search runs it every time (see PostgresSearchIndex)
+            model = self.family.memory
+            columns = [
+                model.id, model.content_ct, model.category, model.status, model.importance, model.original_importance,
+                model.disputed, model.unconfirmed, model.flagged, model.access_count, model.created_at, model.updated_at,
+                model.valid_at, model.archived_at, model.agent_id, model.source_ct,
+            ]
+            if self.family is TENANT:
+                columns.append(model.source_event_id)
+            statement = select(*columns).where(
+                by_key_of(model.owner_id, bindparam("owner_id")), one_of_param(self.session, model.id, "ids")
+            )
+            _SEARCH_ROWS[key] = statement
+        rows = self.session.execute(statement, {"owner_id": owner_id, "ids": list(dict.fromkeys(memory_ids))})
+        return {row.id: row for row in rows}
 
     def active_by_hashes(self, owner_id: int, hashes: Sequence[str]) -> dict[tuple[str, str], Any]:
         """The active memory holding each content hash, per category: ``(hash, category)`` →
