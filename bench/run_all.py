@@ -3,7 +3,7 @@
     .venv/bin/python bench/run_all.py [--only perf,retrieval_quality,...] [--skip mem0_peer] [--quick]
 
 Each benchmark runs as its own process, one after another. perf.py, retrieval_quality.py,
-locomo.py (when the LoCoMo file is there; it says where to get it) and mem0_peer.py write their
+locomo.py (when the LoCoMo file is there; it says where to get it), load.py and mem0_peer.py write their
 own sections; the output of extraction.py and embeddings.py (which
 print markdown) is wrapped here in a section with its command, date and machine. A benchmark
 that fails leaves its previous section as it was; the run then exits non-zero.
@@ -37,6 +37,7 @@ CHECKOUT = ROOT / ".cache" / "bench-code"
 
 FULL: dict[str, list[str]] = {
     "perf": [],
+    "load": [],
     "retrieval_quality": [],
     "locomo": ["--if-present"],
     "categories": [],
@@ -47,6 +48,7 @@ FULL: dict[str, list[str]] = {
 QUICK: dict[str, list[str]] = {
     "perf": ["--sizes", "1000,5000", "--users", "50", "--queries", "60", "--add-batches", "3",
              "--max-wait", "0", "--no-doc"],
+    "load": ["--seconds", "10", "--clients", "4", "--users", "20", "--seed-memories", "8", "--max-wait", "0", "--no-doc"],
     "retrieval_quality": ["--max-wait", "0", "--no-doc"],
     "locomo": ["--if-present", "--max-wait", "0", "--no-doc"],
     "categories": ["--no-doc", "--no-timing"],
