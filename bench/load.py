@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 import synthetic
 from common import LoadGuard, command_line, ms, percentile, section_preamble, write_section
-from stack import BENCH_MASTER_KEY, MODEL_CACHE, Stack, _free_port, open_stack, postgres_problem
+from stack import BENCH_MASTER_KEY, MODEL_CACHE, Stack, _free_port, open_stack, postgres_problem, wait_until_healthy
 from sqlalchemy import select
 
 from memoryos_server.services.permissions import Permission
@@ -104,18 +104,7 @@ def serve(stack: Stack, workers: int) -> Iterator[tuple[str, subprocess.Popen[by
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                if child.poll() is not None:
-                    raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start within 120 s")
-                time.sleep(0.2)
+            wait_until_healthy(base, child, log_path, seconds=120)
             yield base, child
         finally:
             child.terminate()

@@ -124,18 +124,7 @@ class Stack:
         self._children.append(child)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if child.poll() is not None:
-                    raise RuntimeError(f"the server exited: {(self.data_dir / f'uvicorn-{port}.log').read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start within 60 s")
-                time.sleep(0.1)
+            wait_until_healthy(base, child, self.data_dir / f"uvicorn-{port}.log", seconds=60)
             yield base
         finally:
             child.terminate()
@@ -230,6 +219,22 @@ def _drop_postgres_database(name: str) -> None:
         )
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     engine.dispose()
+
+
+def wait_until_healthy(base: str, child: subprocess.Popen[bytes], log: Path, *, seconds: float) -> None:
+    """Until the server at ``base`` answers /healthz; raises if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if child.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start within {seconds:.0f} s")
+        time.sleep(0.1)
 
 
 def _free_port() -> int:
