@@ -77,7 +77,7 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """
     distinct = list(dict.fromkeys(values))
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, distinct, type_=ARRAY(column.type)))
+        return any_of(column, values=distinct)
     return column.in_(distinct)
 
 
@@ -85,8 +85,16 @@ def one_of_param(session: Session, column: Any, name: str) -> Any:
     """``one_of`` with a named parameter (a list given at execution), for a statement built
     once and reused."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return any_of(column, name)
     return column.in_(bindparam(name, expanding=True))
+
+
+def any_of(column: Any, name: str | None = None, *, values: list[Any] | None = None) -> Any:
+    """``column = ANY(:array)`` (PostgreSQL): one array parameter, named (given at execution)
+    or holding ``values``."""
+    array = ARRAY(column.type)
+    parameter = bindparam(name, type_=array) if values is None else bindparam(name, values, type_=array)
+    return column == any_(parameter)
 
 
 def by_key_of(column: Any, value: int) -> Any:

@@ -23,13 +23,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, any_, bindparam, cast, func, literal, or_, select, text, union_all
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Float, Integer, and_, bindparam, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from memoryos_server.storage.index import state
-from memoryos_server.storage.index.base import Hit
+from memoryos_server.storage.index.base import Hit, any_of
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
 from memoryos_server.storage.types import Embedding
@@ -129,7 +128,7 @@ class PostgresSearchIndex:
                 distance = model.embedding.op("<=>", return_type=Float)(q_vector)
                 scored = select(model.id, distance, literal(1)).where(
                     model.owner_id == bindparam("owner_id"),
-                    model.id == any_(bindparam("also", type_=ARRAY(model.id.type))),
+                    any_of(model.id, "also"),
                     model.embedding.is_not(None),
                 )
                 statement = union_all(statement, scored)
@@ -229,7 +228,7 @@ def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool =
     if where.created_since is not None:
         clauses.append(model.created_at >= bindparam("created_since", type_=model.created_at.type))
     if where.categories:
-        clauses.append(model.category == any_(bindparam("categories", type_=ARRAY(model.category.type))))
+        clauses.append(any_of(model.category, "categories"))
     if where.outside_mask:
         clauses.append(model.doubt_mask.op("&", return_type=Integer)(bindparam("outside", type_=Integer)) == 0)
     if need_vector:
