@@ -25,8 +25,10 @@ from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.idempotency import Idempotency
 from memoryos_server.services.memory.ingest import (
     AddContext,
+    ApplyResult,
     Ingestor,
     embed_candidates,
+    embedded_chunks,
     select_candidates,
     verbatim,
 )
@@ -180,10 +182,21 @@ class MemoryService:
         in ``skipped`` instead (SPEC §5)."""
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
-        candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-        applied = self.ingestor.apply(
-            session, owner, codec, candidates, context=context, now=now, verbatim=verbatim, writable=allowed_categories
-        )
+        if verbatim:
+            # Each message stands alone (past an exact restatement, which the rows written by
+            # the chunks before are visible to): chunk by chunk, embedding the next meanwhile.
+            applied = ApplyResult()
+            for candidates in embedded_chunks(self.rt.embedder, kept, EMBEDDING_DIM):
+                part = self.ingestor.apply(
+                    session, owner, codec, candidates, context=context, now=now, verbatim=True, writable=allowed_categories
+                )
+                applied.events.extend(part.events)
+                applied.conflict_ids.extend(part.conflict_ids)
+        else:
+            candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
+            applied = self.ingestor.apply(
+                session, owner, codec, candidates, context=context, now=now, writable=allowed_categories
+            )
         job = jobs.record_completed(
             session,
             owner,
