@@ -359,9 +359,7 @@ class IdentityService:
         if found is None or found[0].revoked_at is not None:
             raise AuthenticationFailed("missing or invalid credentials")
         key, tenant_public_id, creator_role = found
-        if key.created_by_user_id is not None and creator_role is None:
-            # A creator who is no longer a member leaves the key with no authority (_creator_role).
-            raise AuthenticationFailed("missing or invalid credentials")
+        _still_a_member(key.created_by_user_id, creator_role)
         return Principal(
             "api_key", key.tenant_id, tenant_public_id, SERVICE_ROLE, key.public_id, creator_role=creator_role
         )
@@ -508,9 +506,14 @@ def _creator_role(session: Session, tenant_id: int, creator_user_id: int | None)
     if creator_user_id is None:
         return None
     membership = MembershipRepository(session).get(tenant_id, creator_user_id)
-    if membership is None:
+    return _still_a_member(creator_user_id, membership.role if membership is not None else None)
+
+
+def _still_a_member(creator_user_id: int | None, role: str | None) -> str | None:
+    """``role``, the creator's current one; a credential whose creator has no role any more fails."""
+    if creator_user_id is not None and role is None:
         raise AuthenticationFailed("missing or invalid credentials")
-    return membership.role
+    return role
 
 
 def external_user_id_of(vault: Vault, user: User) -> str | None:
