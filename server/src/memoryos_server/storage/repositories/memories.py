@@ -31,6 +31,8 @@ from memoryos_server.storage.repositories.base import Repository
 
 # search_rows' statement per (family, dialect).
 _SEARCH_ROWS: dict[tuple[str, str], Any] = {}
+# open_conflicts' statement per (family, extra columns, expiry considered).
+_OPEN_CONFLICTS: dict[tuple[str, tuple[str, ...], bool], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -324,13 +326,22 @@ class MemoryRepository(Repository):
         self, owner_id: int, *, now: datetime | None = None, limit: int = 50, **where: Any
     ) -> Sequence[Any]:
         """Open conflicts, oldest first; with ``now``, only those not yet expired."""
-        model = self.family.conflict
-        statement = select(model).where(model.owner_id == owner_id, model.status == "open")
-        for name, value in where.items():
-            statement = statement.where(getattr(model, name) == value)
+        names = tuple(sorted(where))
+        key = (self.family.name, names, now is not None)
+        statement = _OPEN_CONFLICTS.get(key)
+        if statement is None:  # built once: every search asks for the owner's open question
+            model = self.family.conflict
+            statement = select(model).where(model.owner_id == bindparam("owner_id"), model.status == "open")
+            for name in names:
+                statement = statement.where(getattr(model, name) == bindparam(f"where_{name}"))
+            if now is not None:
+                statement = statement.where(or_(model.expires_at.is_(None), model.expires_at > bindparam("now")))
+            statement = statement.order_by(model.created_at, model.id).limit(bindparam("limit"))
+            _OPEN_CONFLICTS[key] = statement
+        values = {"owner_id": owner_id, "limit": limit, **{f"where_{name}": where[name] for name in names}}
         if now is not None:
-            statement = statement.where(or_(model.expires_at.is_(None), model.expires_at > now))
-        return self.all(statement.order_by(model.created_at, model.id).limit(limit))
+            values["now"] = now
+        return self.session.execute(statement, values).scalars().all()
 
     def conflicts_page(
         self, owner_id: int, *, status: str | None, after: tuple[datetime, str] | None, limit: int, **where: Any
