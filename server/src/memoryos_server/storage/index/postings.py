@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from memoryos_server.storage.index.base import by_key_of, one_of
@@ -27,9 +27,24 @@ def insert_postings(
         for memory_id, term_freqs in documents
         for term, tf in term_freqs.items()
     ]
-    if rows:
-        mark_dirty(session)
+    if not rows:
+        return
+    mark_dirty(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Three arrays, one INSERT: an executemany is one INSERT a row on PostgreSQL (psycopg
+        # pipelines them), and an add of 64 messages writes about 500 postings. Measured on
+        # 640 postings: half the time of the executemany.
+        columns = {name: [row[name] for row in rows] for name in ("memory_id", "term", "tf")}
+        session.execute(text(_UNNEST_INSERT.format(table=family.term.__tablename__)), {**columns, "owner_id": owner_id})
+    else:
         session.execute(insert(family.term), rows)
+
+
+_UNNEST_INSERT = (
+    "INSERT INTO {table} (memory_id, term, tf, owner_id) "
+    "SELECT m, t, f, :owner_id FROM unnest(CAST(:memory_id AS varchar[]), CAST(:term AS bigint[]), CAST(:tf AS integer[])) "
+    "AS p(m, t, f)"
+)
 
 
 def delete_postings(session: Session, family: MemoryFamily, owner_id: int, memory_ids: Sequence[str]) -> None:
