@@ -64,6 +64,10 @@ CONFLICTS = [
     ("Eye colour is blue", "Eye colour is brown", 0.74),
     ("Major is biology", "Major is chemistry", 0.74),
     ("Works in marketing", "Works in sales", 0.77),
+    # A thing is one colour at a time (EXCLUSIVE_VALUES), where two descriptions may both hold.
+    ("Car is red", "Car is blue", 0.72),
+    ("Eyes are brown", "Eyes are blue", 0.69),
+    ("The walls are white", "The walls are green", 0.67),
 ]
 
 UPDATES = [
@@ -131,6 +135,11 @@ ADDS = [
     ("Working on a painting", "Working on a sculpture", 0.64),
     # Two descriptions of one thing can both hold: "is" names a single value only with a name.
     ("Dog is friendly", "Dog is shy", 0.69),
+    ("Car is red", "Car is fast", 0.57),
+    # A colour is one of a closed set only where a thing is said to be it: one likes, or owns,
+    # things of many colours.
+    ("Likes red", "Likes blue", 0.72),
+    ("Has a red bike", "Has a blue bike", 0.74),
 ]
 
 

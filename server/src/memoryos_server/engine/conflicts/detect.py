@@ -39,6 +39,7 @@ from enum import Enum, StrEnum
 from .lexical import (
     ANTONYMS,
     ATTRIBUTES,
+    EXCLUSIVE_VALUES,
     MULTI_VALUED,
     MULTI_VALUED_PHRASES,
     ONE_AT_A_TIME,
@@ -90,6 +91,7 @@ class _Change(Enum):
     NUMBER = "number or date changed"
     ANTONYM = "opposite word"
     NAME = "name changed"
+    EXCLUSIVE = "one of a closed set of values changed"  # a colour for another
     WORDING = "different words"
 
 
@@ -154,7 +156,7 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
     for change, frame in substantive:
         if change in (_Change.POLARITY, _Change.NUMBER, _Change.ANTONYM):
             contradictions.append(change.value)
-        elif change is _Change.NAME and (
+        elif change in (_Change.NAME, _Change.EXCLUSIVE) and (
             frame in (_Frame.SINGLE, _Frame.NAMED)
             or (frame is _Frame.UNKNOWN and similarity >= thresholds.value_change)
         ):
@@ -218,6 +220,8 @@ def _classify(old: Sequence[Token], new: Sequence[Token]) -> _Change:
         return _Change.NUMBER
     if any(frozenset((a, b)) in ANTONYMS for a in old_words for b in new_words):
         return _Change.ANTONYM
+    if len(old_words) == len(new_words) == 1 and {*old_words, *new_words} <= EXCLUSIVE_VALUES:
+        return _Change.EXCLUSIVE
     old_named = [t for t in old_content if t.kind is Kind.WORD]
     new_named = [t for t in new_content if t.kind is Kind.WORD]
     if old_named and new_named and all(t.proper for t in old_named + new_named):

@@ -146,6 +146,13 @@ ATTRIBUTES = frozenset(
     nationality citizenship religion hometown status diet pronoun birthday anniversary weight
     size gender""".split()
 )
+# Values of which a thing has one at a time: "Car is red" / "Car is blue" contradict, where two
+# descriptions ("Nature is beautiful" / "… is nice") both hold.
+EXCLUSIVE_VALUES = frozenset(
+    porter_stem(w)
+    for w in """red blue green yellow orange purple violet pink brown black white grey gray
+    silver gold beige navy teal turquoise maroon""".split()
+)
 # Relations that accumulate ("likes Python", "likes Go" are both true).
 MULTI_VALUED = frozenset(
     porter_stem(w)
