@@ -678,7 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends.remove("postgresql")
     pool_size = max(sizes)
     texts = synthetic.memory_texts(pool_size)
-    reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2
+    # Verbatim adds (in process and over HTTP, each size and the many-users point) and the
+    # embedder's own rate, once per backend, take texts never seen before.
+    reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2 + EMBEDDER_RATE_TEXTS * len(backends)
     taken = set(texts)
     fresh = [t for t in synthetic.memory_texts(pool_size + reserve, seed=99) if t not in taken][:reserve]
     questions = synthetic.queries(2 * args.queries)
