@@ -46,6 +46,7 @@ from memoryos_server.engine.types import Category
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory.scope import MemoryScope
+from memoryos_server.services.memory.types import PreparedAdd
 
 JSON = "application/json"
 
@@ -224,7 +225,16 @@ def _add_route(router: APIRouter, mount: MemoryMount, spec: AddRoute) -> None:
     Scope = scope_dependency(mount, Need.ADD, body=spec.body)
     Body = spec.body
 
-    def add_memories(body: Body, scope: Scope, session: WriteSession, services: ServicesDep, idempotency_key: IdempotencyKey = None) -> Response:  # type: ignore[valid-type]
+    def prepare(body: Body, caller: mount.caller, services: ServicesDep) -> PreparedAdd | None:  # type: ignore[valid-type]
+        """Resolved before the scope, which opens the write transaction (``prepare_add``)."""
+        if getattr(body, "source", None) is not None:
+            return None  # a service writer's claim: its messages are read otherwise
+        reading = {name: value for name, value in body.service_arguments().items() if name in ("infer", "category")}
+        return services.memory.prepare_add(body.chat_messages(), **reading)
+
+    Prepared = Annotated[PreparedAdd | None, Depends(prepare)]
+
+    def add_memories(prepared: Prepared, body: Body, scope: Scope, session: WriteSession, services: ServicesDep, idempotency_key: IdempotencyKey = None) -> Response:  # type: ignore[valid-type]
         """The answer is replayed byte for byte for a repeated idempotency key (24 h), and for a
         repeated source event (the same service and event id, with the same payload)."""
         key = idempotency_key if spec.header_key else getattr(body, "idempotency_key", None)
@@ -232,7 +242,9 @@ def _add_route(router: APIRouter, mount: MemoryMount, spec: AddRoute) -> None:
         source = body.source_block() if hasattr(body, "source_block") else None
 
         def add(claim: Any) -> bytes:
-            outcome = services.memory.add(session, scope, messages=body.chat_messages(), claim=claim, **body.service_arguments())
+            outcome = services.memory.add(
+                session, scope, messages=body.chat_messages(), claim=claim, prepared=prepared, **body.service_arguments()
+            )
             return add_body(outcome)
 
         def produce() -> bytes:

@@ -167,10 +167,15 @@ def select_candidates(
     return kept, skipped
 
 
+def candidate_texts(memories: Sequence[ExtractedMemory]) -> list[str]:
+    """The text each extracted memory is stored, and embedded, as."""
+    return [m.content.strip()[:MAX_MEMORY_CHARS] for m in memories]
+
+
 def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], dim: int) -> list[Candidate]:
     if not memories:
         return []
-    texts = [m.content.strip()[:MAX_MEMORY_CHARS] for m in memories]
+    texts = candidate_texts(memories)
     vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape != (len(texts), dim):
         raise ServiceUnavailable(

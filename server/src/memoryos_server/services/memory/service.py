@@ -27,6 +27,7 @@ from memoryos_server.services.memory.ingest import (
     AddContext,
     ApplyResult,
     Ingestor,
+    candidate_texts,
     embed_candidates,
     embedded_chunks,
     select_candidates,
@@ -44,6 +45,7 @@ from memoryos_server.services.memory.types import (
     JobView,
     MemoryView,
     Page,
+    PreparedAdd,
     RetrieveOutcome,
     VersionSource,
     VersionView,
@@ -85,6 +87,24 @@ class MemoryService:
 
     # --- add --------------------------------------------------------------------------------------
 
+    def prepare_add(
+        self, messages: Sequence[ChatMessage], *, infer: bool = True, category: str | None = None
+    ) -> PreparedAdd | None:
+        """On SQLite, before an add's transaction: its extraction, and its embeddings into the
+        embedder's cache. SQLite has one writer at a time, and an add takes the write lock with
+        its first statement: extracting and embedding inside it made concurrent adds queue
+        behind each other's embeddings (``bench/load.py``). ``None`` where there is nothing to
+        gain: on PostgreSQL (writers of different owners do not wait for each other, and a long
+        verbatim add overlaps its embeddings with its writes instead) and for a queued add."""
+        if not self.rt.db.is_sqlite or not messages or (infer and self.queues_extraction):
+            return None
+        if category is not None and category not in CATEGORIES:
+            return None  # refused by ``add``
+        now = utcnow()
+        extracted = self.rt.extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
+        self.rt.embedder.embed(candidate_texts(extracted))
+        return PreparedAdd(tuple(messages), infer, category, now, tuple(extracted))
+
     def add(
         self,
         session: Session,
@@ -98,6 +118,7 @@ class MemoryService:
         conversation_id: str | None = None,
         agent_id: str | None = None,
         claim: Claim | None = None,
+        prepared: PreparedAdd | None = None,
     ) -> AddOutcome:
         """Extract, de-duplicate and store; or queue the extraction when an LLM does it.
 
@@ -110,6 +131,10 @@ class MemoryService:
         ``ProvenanceService``): every message is a claim about the owner, read as the owner's own
         statement whatever its role (``engine.extraction.claims``), and every memory written
         points to the event.
+
+        ``prepared``: this add's extraction made by ``prepare_add`` before the transaction (used
+        only for the same messages and options, and never for a claim, whose messages are read
+        otherwise).
         """
         if not scope.can_write or scope.refusal is not None or scope.owner is None:
             raise WriteNotPermitted("this caller may not add to these memories")
@@ -130,7 +155,9 @@ class MemoryService:
         )
         if claim is not None and infer:
             messages = as_statements(messages)
-        now = utcnow()
+        if prepared is not None and (claim is not None or prepared.request != (tuple(messages), infer, category)):
+            prepared = None  # made for another add
+        now = prepared.now if prepared is not None else utcnow()
         self.usage_days.note(scope.tenant_id, ADDS, now)
         codec = self.codec(owner)
         if infer and self.queues_extraction:
@@ -148,7 +175,10 @@ class MemoryService:
             session.flush()
             return AddOutcome(job.id, "queued", False, [])
         extractor: Extractor = self.rt.extractor
-        extracted = extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
+        if prepared is not None:
+            extracted: Sequence[Any] = prepared.extracted
+        else:
+            extracted = extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
         extractor_name = extractor.name if infer else "verbatim"
         outcome = self.store_extracted(
             session,

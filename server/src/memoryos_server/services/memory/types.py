@@ -66,6 +66,22 @@ class AddOutcome:
 
 
 @dataclass(frozen=True)
+class PreparedAdd:
+    """An add's extraction, worked out before its transaction (``MemoryService.prepare_add``),
+    its embeddings waiting in the embedder's cache. Used only by the add it was made for."""
+
+    messages: tuple[Any, ...]
+    infer: bool
+    category: str | None
+    now: datetime
+    extracted: tuple[Any, ...]
+
+    @property
+    def request(self) -> tuple[tuple[Any, ...], bool, str | None]:
+        return self.messages, self.infer, self.category
+
+
+@dataclass(frozen=True)
 class MemoryView:
     id: str
     content: str
