@@ -48,14 +48,15 @@ class Evidence:
 
     cosine: float = 0.0  # cosine similarity of the embeddings (0 when the dense signal is off)
     keyword: float = 0.0  # BM25 as a share of the query's bm25_max, 0..1
-    in_period: bool = False  # its moment falls in a period the query names
+    # 1 when its moment falls in a period the query names, less in the slack around it
+    in_period: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class RankingConfig:
     dense_weight: float = 0.45
     keyword_weight: float = 0.55
-    period_bonus: float = 0.2
+    period_bonus: float = 0.3
     importance_weight: float = 0.05
     recency_weight: float = 0.025
     # Facts about a person stay true for a long time; a short half-life would bury them.
@@ -70,8 +71,7 @@ def relevance(evidence: Evidence, *, dense: bool = True, keyword: bool = True, c
     if total <= 0:
         raise ValueError("at least one signal must be in use, with a positive weight")
     score = (weight_dense * max(evidence.cosine, 0.0) + weight_keyword * min(max(evidence.keyword, 0.0), 1.0)) / total
-    if evidence.in_period:
-        score += config.period_bonus
+    score += config.period_bonus * evidence.in_period
     return min(score, 1.0)
 
 
