@@ -1,4 +1,5 @@
-"""The periods a search query names: "on 21 May 2023", "in March", "last week", "in 2021".
+"""The periods a search query names: "on 21 May 2023", "in March", "last week", "in 2021",
+"summer 2023".
 
 A memory's moment (when it was said: a message's ``occurred_at``, else when it was stored, or
 the date its text gives) that falls in a period the query names counts as evidence that it is
@@ -7,12 +8,18 @@ said around that day, and nothing in the words of the answer ("my mum and I went
 Italian place") says so.
 
 People speak of an event after it happened ("we went camping last weekend"), so a period
-admits moments from ``SLACK_BEFORE`` before it to ``SLACK_AFTER`` after it.
+admits moments from ``SLACK_BEFORE`` before it to ``SLACK_AFTER`` after it (``Period.span``).
+A moment in the period itself, or on the day after it ("yesterday I …"), is nearer than one in
+that slack (``Period.nearness``: 1 against ``SLACK_WEIGHT``), so a day's own conversation
+outranks the ones around it.
 
 Relative periods ("yesterday", "last week", "3 days ago") count back from ``now`` (the
-search's ``as_of`` when one is given). A month or a day without a year names both its latest
-occurrence up to ``now`` and its next one ("What is happening on 21 June?" may ask about a
-plan). English only; anything not recognised names no period.
+search's ``as_of`` when one is given). A month or a day without a year takes the year the
+query names when it names exactly one ("between August 11 and August 15 2023"); otherwise it
+names both its latest occurrence up to ``now`` and its next one ("What is happening on 21
+June?" may ask about a plan). A season of a year is its three months (northern hemisphere; a
+winter is January–February and December of that year). English only; anything not recognised
+names no period.
 """
 
 from __future__ import annotations
@@ -89,23 +96,23 @@ class Period:
 
 
 def query_periods(text: str, *, now: datetime) -> list[Period]:
-    """The periods ``text`` names, in the order found; overlapping mentions count once."""
+    """The periods ``text`` names, in the order it names them; overlapping mentions count once."""
     now = _utc(now)
     taken: list[tuple[int, int]] = []
-    found: list[tuple[int, str, re.Match[str]]] = []
+    found: list[tuple[int, str, re.Match[str], list[Period]]] = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             if any(match.start() < end and start < match.end() for start, end in taken):
                 continue
-            if _periods(kind, match, now, None):
+            if named := _periods(kind, match, now, None):
                 taken.append(match.span())
-                found.append((match.start(), kind, match))
+                found.append((match.start(), kind, match, named))
     # "between August 11 and August 15 2023": the first day is in 2023 too.
-    years = {period.start.year for _, kind, match in found if kind in _WITH_YEAR for period in _periods(kind, match, now, None)}
+    years = {own[0].start.year for _, kind, _, own in found if kind in _WITH_YEAR}
     year = years.pop() if len(years) == 1 else None
     periods: list[Period] = []
-    for _, kind, match in sorted(found, key=lambda item: item[0]):
-        periods.extend(_periods(kind, match, now, year))
+    for _, kind, match, own in sorted(found, key=lambda item: item[0]):
+        periods.extend(_periods(kind, match, now, year) if year is not None else own)
     return periods
 
 
