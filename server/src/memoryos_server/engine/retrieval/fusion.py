@@ -3,7 +3,10 @@
 Relevance of memory d to query q, in [0, 1]:
 
     relevance(d) = min(1, w_dense · max(cos(q, d), 0) + w_keyword · bm25(q, d) / bm25_max(q)
-                          + period_bonus · [d's moment falls in a period q names])
+                          + period_bonus · nearness(d's moment, the periods q names))
+
+``nearness`` (``engine.retrieval.dates``) is 1 for a moment in a period the query names (or on
+the day after it), ``SLACK_WEIGHT`` in the slack around it, else 0.
 
 ``bm25_max(q) = Σ idf(t) · (k1 + 1)`` over the query's terms the index read is the score a
 memory holding every one of them, many times, in a short text would reach: so the keyword part

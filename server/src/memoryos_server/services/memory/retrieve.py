@@ -3,7 +3,15 @@ recency; nothing at all when even the best match is below the relevance floor.
 
 Both retrievers apply the whole filter (owner, scope, status or ``as_of``, the owner's flags,
 categories, time window) inside their own query. A memory the keyword search found but the dense one did not
-return gets its exact cosine from the index, so both parts of its relevance are known. The
+return gets its exact cosine from the index, so both parts of its relevance are known.
+
+**A query that names a period** ("in March 2024", "on 3 May", "last week") also takes the best
+``WINDOW_POOL`` keyword candidates among the memories whose moment (``valid_at``, else
+``created_at``) falls in that period or its slack — from the same scoring pass as the keyword
+search (``SearchIndex.keyword_and_window``), in worker memory on both databases, so it costs no
+extra statement; their cosine comes with the dense read like any keyword hit's. Without it a
+memory from that day that shares fewer words with the question than many others never became a
+candidate, and the period bonus could not lift it. A query naming no period searches as before. The
 blend, the periods a query names and the light signals are ``engine.retrieval``'s. With
 ``as_of``, each memory is shown with its text at that moment (its latest version then).
 
