@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from memoryos_server.engine.retrieval.stemmer import porter_stem
+from memoryos_server.engine.retrieval.dates import SLACK_WEIGHT
 from memoryos_server.engine.retrieval.text import (
     KEYWORD_TERMS_VERSION,
     BM25Params,
@@ -188,6 +189,7 @@ def test_relevance_blends_cosine_and_keyword_share_with_the_configured_weights()
     assert relevance(Evidence(cosine=-0.3, keyword=1.7), config=config) == pytest.approx(0.6)
     assert relevance(Evidence(cosine=0.5, keyword=0.25, in_period=True), config=config) == pytest.approx(0.55)
     assert relevance(Evidence(cosine=1.0, keyword=1.0, in_period=True), config=config) == 1.0
+    assert relevance(Evidence(cosine=0.5, keyword=0.25, in_period=0.5), config=config) == pytest.approx(0.45)
 
 
 def test_relevance_with_one_signal_is_that_signal_alone() -> None:
@@ -257,6 +259,22 @@ def _spans(text: str) -> list[tuple[str, str]]:
         ("I may go to the gym", []),
         ("It is 22,000 words and the call is at 10:30", []),
         ("on 31 February 2023", [("2023-02-01", "2023-03-01")]),
+        # A day or month without a year takes the one year the query names, in the order said.
+        (
+            "Where was John between August 11 and August 15 2023?",
+            [("2023-08-11", "2023-08-12"), ("2023-08-15", "2023-08-16")],
+        ),
+        ("Since March, and all of 2024?", [("2024-03-01", "2024-04-01"), ("2024-01-01", "2025-01-01")]),
+        # Two years named: no guess.
+        (
+            "on 3 May, in 2022 or in 2023",
+            [("2026-05-03", "2026-05-04"), ("2027-05-03", "2027-05-04"), ("2022-01-01", "2023-01-01"), ("2023-01-01", "2024-01-01")],
+        ),
+        # Seasons of a year (a winter is both of its ends).
+        ("What happened towards the end of summer 2023?", [("2023-06-01", "2023-09-01")]),
+        ("in the fall of 2021", [("2021-09-01", "2021-12-01")]),
+        ("during winter 2022", [("2022-01-01", "2022-03-01"), ("2022-12-01", "2023-01-01")]),
+        ("summer is nice, 2023 was hot", []),
     ],
 )
 def test_query_periods(text: str, spans: list[tuple[str, str]]) -> None:
@@ -270,6 +288,20 @@ def test_a_period_admits_what_was_said_a_little_before_and_up_to_two_weeks_after
     assert may_3.admits(datetime(2023, 5, 16))  # naive: UTC
     assert not may_3.admits(datetime(2023, 4, 28, tzinfo=UTC))
     assert not may_3.admits(datetime(2023, 5, 20, tzinfo=UTC))
+    assert may_3.span == (datetime(2023, 4, 30, tzinfo=UTC), datetime(2023, 5, 18, tzinfo=UTC))
+
+
+def test_a_period_is_nearest_to_what_was_said_in_it_or_the_day_after() -> None:
+    [may_3] = query_periods("on May 3, 2023", now=TODAY)
+    assert may_3.nearness(datetime(2023, 5, 3, 9, tzinfo=UTC)) == 1.0
+    assert may_3.nearness(datetime(2023, 5, 4, 20, tzinfo=UTC)) == 1.0  # "yesterday I …"
+    assert may_3.nearness(datetime(2023, 5, 2, tzinfo=UTC)) == SLACK_WEIGHT
+    assert may_3.nearness(datetime(2023, 5, 12, tzinfo=UTC)) == SLACK_WEIGHT
+    assert may_3.nearness(datetime(2023, 5, 20, tzinfo=UTC)) == 0.0
+    [march] = query_periods("in March 2024", now=TODAY)
+    assert march.nearness(datetime(2024, 3, 31, 23, tzinfo=UTC)) == 1.0
+    assert march.nearness(datetime(2024, 4, 1, 12, tzinfo=UTC)) == 1.0
+    assert march.nearness(datetime(2024, 4, 10, tzinfo=UTC)) == SLACK_WEIGHT
 
 
 # --- token estimate --------------------------------------------------------------------------

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +310,42 @@ def test_each_backend_builds_its_index() -> None:
     assert type(build_search_index("postgresql", dim=8)).__name__ == "PostgresSearchIndex"
     with pytest.raises(ValueError):
         build_search_index("oracle", dim=8)
+
+
+def test_a_moment_window_admits_what_was_said_in_it(services: Services) -> None:
+    """``SearchFilter.moment_within`` and ``keyword_and_window``: a memory's moment is its
+    ``valid_at`` (a message's ``occurred_at``), else when it was stored."""
+    from memoryos_server.services.memory.writer import MemoryWriter
+
+    owner = make_end_user(services)
+    march = datetime(2024, 3, 14, 18, 0, tzinfo=UTC)
+    said = {"in march": march, "in may": datetime(2024, 5, 2, tzinfo=UTC), "undated": None}
+    vectors = _vectors(len(said), seed=5)
+    ids: dict[str, str] = {}
+    with services.runtime.db.session() as session:
+        writer = MemoryWriter(session, owner, services.memory.codec(owner), now=utcnow())
+        for (name, moment), vector in zip(said.items(), vectors, strict=True):
+            row = writer.insert(
+                content=f"hiking trip {name}", category="fact", importance=5, confidence=1, vector=vector,
+                event="ADD", actor=ACTOR, valid_at=moment,
+            )
+            ids[name] = row.id
+        writer.finish()
+
+    march_window = ((datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)),)
+    today = utcnow()
+    today_window = ((today - timedelta(hours=1), today + timedelta(hours=1)),)
+    memory = services.memory
+    with services.runtime.db.session(write=False) as session:
+        for window, expected in ((march_window, {ids["in march"]}), (today_window, {ids["undated"]})):
+            where = dataclasses.replace(owner.search_filter(), moment_within=window)
+            assert {m for m, _ in memory.index.dense(session, owner.family, where, vectors[:1], 10)[0]} == expected
+        terms = memory.codec(owner).query_terms("hiking trip")
+        hits, in_window = memory.index.keyword_and_window(
+            session, owner.family, owner.search_filter(), terms, 10, list(march_window), 10
+        )
+        assert {m for m, _ in hits} == set(ids.values())
+        assert [m for m, _ in in_window] == [ids["in march"]]
+        assert dict(in_window)[ids["in march"]] == dict(hits)[ids["in march"]]  # the same score
+        # No span, or no room: no window hits.
+        assert memory.index.keyword_and_window(session, owner.family, owner.search_filter(), terms, 10, [], 10)[1] == []

@@ -3,7 +3,10 @@
 Relevance of memory d to query q, in [0, 1]:
 
     relevance(d) = min(1, w_dense · max(cos(q, d), 0) + w_keyword · bm25(q, d) / bm25_max(q)
-                          + period_bonus · [d's moment falls in a period q names])
+                          + period_bonus · nearness(d's moment, the periods q names))
+
+``nearness`` (``engine.retrieval.dates``) is 1 for a moment in a period the query names (or on
+the day after it), ``SLACK_WEIGHT`` in the slack around it, else 0.
 
 ``bm25_max(q) = Σ idf(t) · (k1 + 1)`` over the query's terms the index read is the score a
 memory holding every one of them, many times, in a short text would reach: so the keyword part
@@ -48,14 +51,15 @@ class Evidence:
 
     cosine: float = 0.0  # cosine similarity of the embeddings (0 when the dense signal is off)
     keyword: float = 0.0  # BM25 as a share of the query's bm25_max, 0..1
-    in_period: bool = False  # its moment falls in a period the query names
+    # 1 when its moment falls in a period the query names, less in the slack around it
+    in_period: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class RankingConfig:
     dense_weight: float = 0.45
     keyword_weight: float = 0.55
-    period_bonus: float = 0.2
+    period_bonus: float = 0.3
     importance_weight: float = 0.05
     recency_weight: float = 0.025
     # Facts about a person stay true for a long time; a short half-life would bury them.
@@ -70,8 +74,7 @@ def relevance(evidence: Evidence, *, dense: bool = True, keyword: bool = True, c
     if total <= 0:
         raise ValueError("at least one signal must be in use, with a positive weight")
     score = (weight_dense * max(evidence.cosine, 0.0) + weight_keyword * min(max(evidence.keyword, 0.0), 1.0)) / total
-    if evidence.in_period:
-        score += config.period_bonus
+    score += config.period_bonus * evidence.in_period
     return min(score, 1.0)
 
 

@@ -3,7 +3,15 @@ recency; nothing at all when even the best match is below the relevance floor.
 
 Both retrievers apply the whole filter (owner, scope, status or ``as_of``, the owner's flags,
 categories, time window) inside their own query. A memory the keyword search found but the dense one did not
-return gets its exact cosine from the index, so both parts of its relevance are known. The
+return gets its exact cosine from the index, so both parts of its relevance are known.
+
+**A query that names a period** ("in March 2024", "on 3 May", "last week") also takes the best
+``WINDOW_POOL`` keyword candidates among the memories whose moment (``valid_at``, else
+``created_at``) falls in that period or its slack — from the same scoring pass as the keyword
+search (``SearchIndex.keyword_and_window``), in worker memory on both databases, so it costs no
+extra statement; their cosine comes with the dense read like any keyword hit's. Without it a
+memory from that day that shares fewer words with the question than many others never became a
+candidate, and the period bonus could not lift it. A query naming no period searches as before. The
 blend, the periods a query names and the light signals are ``engine.retrieval``'s. With
 ``as_of``, each memory is shown with its text at that moment (its latest version then).
 
@@ -51,6 +59,8 @@ SNIPPET_CHARS = 240
 # Each retriever returns this many times the wanted count (at least MIN_POOL) before blending.
 POOL_FACTOR = 4
 MIN_POOL = 40
+# When a query names a period: this many more keyword candidates from it.
+WINDOW_POOL = 40
 RANKING = RankingConfig()
 SIGNALS = ("dense", "keyword")
 
@@ -99,10 +109,16 @@ class Retriever:
             as_of=as_of,
         )
         pool = max(MIN_POOL, POOL_FACTOR * limit)
+        periods = query_periods(query, now=as_of or now)
         cosine: dict[str, float] = {}
         keyword: dict[str, float] = {}
         if "keyword" in signals:
-            keyword = dict(self.index.keyword(session, owner.family, where, codec.query_terms(query), pool))
+            hits, in_window = self.index.keyword_and_window(
+                session, owner.family, where, codec.query_terms(query), pool, [p.span for p in periods], WINDOW_POOL
+            )
+            keyword = dict(hits)
+            for memory_id, score in in_window:
+                keyword.setdefault(memory_id, score)
         if "dense" in signals:
             vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
             hits, also = self.index.dense_and_similarities(session, owner.family, where, vector, pool, list(keyword))
@@ -115,13 +131,12 @@ class Retriever:
         repo = MemoryRepository(session, owner.family)
         rows = repo.search_rows(owner.id, candidates)
         rows = {memory_id: rows[memory_id] for memory_id in candidates if memory_id in rows and _admitted(rows[memory_id], where)}
-        periods = query_periods(query, now=as_of or now)
         relevances = {
             memory_id: relevance(
                 Evidence(
                     cosine=cosine.get(memory_id, 0.0),
                     keyword=keyword.get(memory_id, 0.0),
-                    in_period=any(p.admits(row.valid_at or row.created_at) for p in periods),
+                    in_period=max((p.nearness(row.valid_at or row.created_at) for p in periods), default=0.0),
                 ),
                 dense="dense" in signals,
                 keyword="keyword" in signals,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -51,6 +52,23 @@ class SearchIndex(Protocol):
         read: the score of a row holding all of them, many times, in a short text. So a score
         is the share of the query a row matches (0..1), comparable from one query to the next.
         """
+        ...
+
+    def keyword_and_window(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        spans: Sequence[tuple[datetime, datetime]],
+        window_k: int,
+        *,
+        weights: BM25Weights = DEFAULT_BM25,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """``keyword``, and the ``window_k`` best of the rows it scored whose moment
+        (``valid_at``, else ``created_at``) falls in one of ``spans`` (``[start, end)``): the
+        periods a query names, from one scoring pass."""
         ...
 
     def dense_and_similarities(

@@ -2,7 +2,8 @@
 
 SQLite has no vector index we can load everywhere (the standard module cannot load
 extensions), so each worker keeps, per owner, a float32 matrix of that owner's embeddings
-plus the few columns filters need (category, status, flag, created/archived times, term count).
+plus the few columns filters need (category, status, flag, created/archived times, the
+moment — ``valid_at``, else ``created_at`` —, term count).
 
 - **Safe to lose.** Nothing here is authoritative: an evicted or missing entry is rebuilt
   from the table.
@@ -73,6 +74,7 @@ class _View:
     flagged: np.ndarray
     created: np.ndarray
     archived: np.ndarray
+    moment: np.ndarray
     term_count: np.ndarray
 
 
@@ -108,6 +110,7 @@ class OwnerMatrix:
         self.flagged = np.zeros(capacity, dtype=bool)
         self.created = np.zeros(capacity, dtype=np.float64)
         self.archived = np.full(capacity, np.inf, dtype=np.float64)
+        self.moment = np.zeros(capacity, dtype=np.float64)
         self.term_count = np.zeros(capacity, dtype=np.int32)
 
     def _grow(self, needed: int) -> None:
@@ -117,7 +120,7 @@ class OwnerMatrix:
         new_capacity = max(needed, capacity * 2, 64)
         old = (
             self.vectors, self.codes, self.category, self.status, self.flagged, self.created, self.archived,
-            self.term_count, self.doubt,
+            self.term_count, self.doubt, self.moment,
         )
         self._allocate(new_capacity)
         n = self.size
@@ -130,6 +133,7 @@ class OwnerMatrix:
         self.archived[:n] = old[6][:n]
         self.term_count[:n] = old[7][:n]
         self.doubt[:n] = old[8][:n]
+        self.moment[:n] = old[9][:n]
 
     @property
     def nbytes(self) -> int:
@@ -175,6 +179,7 @@ class OwnerMatrix:
                 self.flagged,
                 self.created,
                 self.archived,
+                self.moment,
                 self.term_count,
             )
 
@@ -218,6 +223,7 @@ class OwnerMatrix:
             self.flagged[positions] = rows.flagged
             self.created[positions] = rows.created
             self.archived[positions] = rows.archived
+            self.moment[positions] = rows.moment
             self.term_count[positions] = rows.term_count
             # ids and row_of last: a reader that finds an id also finds its row filled in.
             ids = self.ids + new_ids if new_ids else self.ids
@@ -243,6 +249,7 @@ class _Rows:
     flagged: np.ndarray
     created: np.ndarray
     archived: np.ndarray
+    moment: np.ndarray
     term_count: np.ndarray
 
     def select(self, keep: np.ndarray) -> _Rows:
@@ -255,6 +262,7 @@ class _Rows:
             flagged=self.flagged[keep],
             created=self.created[keep],
             archived=self.archived[keep],
+            moment=self.moment[keep],
             term_count=self.term_count[keep],
         )
 
@@ -346,6 +354,7 @@ class SQLiteSearchIndex:
             model.term_count,
             model.flagged,
             model.doubt_mask,
+            model.valid_at,
         ).where(model.owner_id == owner_id)
         if after is None:
             statement = statement.where(model.status != "deleted")
@@ -367,6 +376,7 @@ class SQLiteSearchIndex:
         status[~ok] = _GONE
         created = np.fromiter((row[4].timestamp() for row in result), dtype=np.float64, count=n)
         archived = np.fromiter((_archived_time(row[3], row[5], row[4]) for row in result), dtype=np.float64, count=n)
+        moment = np.fromiter(((row[9] or row[4]).timestamp() for row in result), dtype=np.float64, count=n)
         return _Rows(
             ids=ids,
             vectors=vectors,
@@ -378,6 +388,7 @@ class SQLiteSearchIndex:
             flagged=np.fromiter((bool(row[7]) for row in result), dtype=bool, count=n),
             created=created,
             archived=archived,
+            moment=moment,
             term_count=np.fromiter((row[6] or 0 for row in result), dtype=np.int32, count=n),
         )
 
@@ -428,21 +439,35 @@ class SQLiteSearchIndex:
         *,
         weights: BM25Weights = DEFAULT_BM25,
     ) -> list[Hit]:
+        return self.keyword_and_window(session, family, where, terms, k, (), 0, weights=weights)[0]
+
+    def keyword_and_window(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        spans: Sequence[tuple[datetime, datetime]],
+        window_k: int,
+        *,
+        weights: BM25Weights = DEFAULT_BM25,
+    ) -> tuple[list[Hit], list[Hit]]:
         distinct = list(dict.fromkeys(terms))
-        if not distinct or k <= 0:
-            return []
+        if not distinct or (k <= 0 and (window_k <= 0 or not spans)):
+            return [], []
         entry, stats = self.matrix(session, family, where)
         view = entry.view()
         if view.size == 0 or stats.doc_count <= 0:
-            return []
+            return [], []
         store = entry.current_postings(session, family, where.owner_id, stats.generation)
         found = store.lookup(np.asarray(distinct, dtype=np.int64), view.size)
         if found.terms.size == 0:
-            return []
+            return [], []
         present, doc_freq = np.unique(found.terms, return_counts=True)
         kept = affordable_terms(dict(zip(present.tolist(), doc_freq.tolist(), strict=True)), stats.doc_count)
         if not kept:
-            return []
+            return [], []
         doc_count = max(stats.doc_count, 1)
         kept_terms = np.asarray(sorted(kept), dtype=np.int64)
         idf_of_kept = np.asarray(
@@ -460,12 +485,17 @@ class SQLiteSearchIndex:
         mask = _admitted(view, where)
         admitted = mask[rows]
         if not admitted.any():
-            return []
+            return [], []
         scores = np.bincount(rows[admitted], weights=contribution[admitted], minlength=view.size)
-        hit_rows = np.flatnonzero(scores > 0)
         # As a share of what a row holding every term read could reach (see SearchIndex.keyword).
-        ceiling = float(idf_of_kept.sum()) * (weights.k1 + 1.0)
-        return _top(hit_rows, scores[hit_rows] / ceiling, k, view.ids)
+        scores /= float(idf_of_kept.sum()) * (weights.k1 + 1.0)
+        hit_rows = np.flatnonzero(scores > 0)
+        hits = _top(hit_rows, scores[hit_rows], k, view.ids) if k > 0 else []
+        window: list[Hit] = []
+        if spans and window_k > 0:
+            in_window = hit_rows[_within(view.moment[hit_rows], spans)]
+            window = _top(in_window, scores[in_window], window_k, view.ids)
+        return hits, window
 
     def dense_and_similarities(
         self,
@@ -539,7 +569,17 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
         mask &= np.isin(view.category[:size], np.asarray(codes, dtype=np.uint8))
     if outside := where.outside_mask:
         mask &= (view.doubt[:size] & np.uint8(outside)) == 0
+    if where.moment_within:
+        mask &= _within(view.moment[:size], where.moment_within)
     return mask
+
+
+def _within(moments: np.ndarray, spans: Sequence[tuple[datetime, datetime]]) -> np.ndarray:
+    """Which of ``moments`` (timestamps) fall in one of the ``[start, end)`` spans."""
+    within = np.zeros(moments.shape, dtype=bool)
+    for start, end in spans:
+        within |= (moments >= start.timestamp()) & (moments < end.timestamp())
+    return within
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, k: int, ids: list[str]) -> list[Hit]:
