@@ -50,6 +50,7 @@ import httpx
 from common import LoadGuard, command_line, section_preamble, write_section
 from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_problem
 
+from memoryos_server.engine.retrieval.answerable import NO_FLOOR
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.permissions import Permission
 from memoryos_server.storage.types import utcnow
@@ -243,11 +244,11 @@ def owner_of(stack: Stack, end_user: str) -> MemoryOwner:
 def search(stack: Stack, owner: MemoryOwner, query: str, *, limit: int, signals: tuple[str, ...]) -> list[str]:
     """As the retrieve route searches: hybrid with the default relevance floor; one signal alone without."""
     memory = stack.services.memory
-    floor = stack.runtime.relevance_floor if len(signals) > 1 else 0.0
+    floor = stack.runtime.search_floor if len(signals) > 1 else NO_FLOOR
     with stack.read_session() as session:
         ranked = memory.retriever.search(
             session, owner, memory.codec(owner), query=query, limit=limit, categories=None,
-            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, min_relevance=floor,
+            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, floor=floor,
         )
     return [m.id for m in ranked.memories]
 

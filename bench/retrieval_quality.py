@@ -22,16 +22,19 @@ answer turns is among the first k results. "Answer stored" counts questions for 
 memory maps to an answer turn at all: no ranking can find what extraction did not keep.
 
 **The relevance floor.** Hybrid rows are measured with the server's default floor
-(``retrieval_min_relevance``): a search whose best match is below it returns nothing. The
-questions of ``no_answer.json`` (per persona, things the person never said, and questions that
-have nothing to do with them) should return nothing; the table of floors shows, for each
-value, recall@10 and the share of those questions that come back empty, on the calibration
-split (odd-numbered personas, the one the default was chosen on) and the held-aside split.
+(``Runtime.search_floor``: with the local model, the answerability model of
+``engine.retrieval.answerable``): a search it does not admit returns nothing. The questions of
+``no_answer.json`` (per persona, things the person never said, and questions that have nothing
+to do with them) should return nothing; two tables show, for each answerability cutoff and for
+each plain floor on the best relevance (what a request's ``min_relevance`` sets), recall@10 and
+the share of those questions that come back empty, on the calibration split (odd-numbered
+personas, the one the model was fitted and the default chosen on) and the held-aside split.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -48,14 +51,16 @@ from perf import forget_query_vectors
 from stack import Stack, open_stack, postgres_problem
 
 from memoryos_server.engine.embeddings.local import LocalMiniLMEmbedder
+from memoryos_server.engine.retrieval.answerable import NO_FLOOR, QueryEvidence, SearchFloor
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.storage.types import utcnow
 
 DATA = Path(__file__).resolve().parent / "data" / "retrieval"
 NO_ANSWER = DATA / "no_answer.json"
 FLOORS = (0.0, 0.05, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3)
-# The default embedder's (LocalMiniLMEmbedder.relevance_floor; Runtime.relevance_floor applies it).
-DEFAULT_FLOOR = LocalMiniLMEmbedder.relevance_floor
+CUTOFFS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+# The default embedder's (LocalMiniLMEmbedder.answerability; Runtime.search_floor applies it).
+DEFAULT_MODEL = LocalMiniLMEmbedder.answerability
 SIGNALS: dict[str, tuple[str, ...]] = {
     "hybrid": ("dense", "keyword"),
     "dense only": ("dense",),
@@ -83,8 +88,8 @@ class Scores:
     answerable: int = 0
     hits10_answerable: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
-    # Hybrid only, without a floor: (best relevance, rank of the first answer or None) per question.
-    floorless: list[tuple[float, int | None]] = field(default_factory=list)
+    # Hybrid only, without a floor: (the search's evidence, rank of the first answer or None) per question.
+    floorless: list[tuple[QueryEvidence, int | None]] = field(default_factory=list)
 
 
 def load_personas(directory: Path = DATA) -> list[Persona]:
@@ -115,17 +120,17 @@ def ingest(stack: Stack, persona: Persona, *, infer: bool) -> tuple[dict[str, se
     return turns_of, text, time.perf_counter() - started
 
 
-def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...], *, min_relevance: float = 0.0
-           ) -> tuple[list[str], float]:
-    """Memory ids best first, and the best candidate's relevance (what the floor compares)."""
+def search(stack: Stack, owner: MemoryOwner, query: str, signals: tuple[str, ...], *, floor: SearchFloor = NO_FLOOR
+           ) -> tuple[list[str], QueryEvidence]:
+    """Memory ids best first, and the search's evidence (what the floor reads)."""
     memory = stack.services.memory
     forget_query_vectors(stack)  # each signal setting embeds the question itself, as a first search would
     with stack.read_session() as session:
         ranked = memory.retriever.search(
             session, owner, memory.codec(owner), query=query, limit=TOP, categories=None,
-            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, min_relevance=min_relevance,
+            time_filter_days=None, as_of=None, now=utcnow(), signals=signals, floor=floor,
         )
-    return [m.id for m in ranked.memories], ranked.best_relevance
+    return [m.id for m in ranked.memories], ranked.evidence
 
 
 def load_no_answer(path: Path = NO_ANSWER) -> list[dict[str, Any]]:
@@ -166,14 +171,14 @@ def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: Loa
                 relevant = {mid for mid, turns in turns_of.items() if turns & answers}
                 for name, signals in SIGNALS.items():
                     started = time.perf_counter()
-                    floor = stack.runtime.relevance_floor if name == "hybrid" else 0.0
-                    found, best = search(stack, owner, question["question"], signals, min_relevance=floor)
+                    floor = stack.runtime.search_floor if name == "hybrid" else NO_FLOOR
+                    found, evidence = search(stack, owner, question["question"], signals, floor=floor)
                     stats["search_ms"][name].append((time.perf_counter() - started) * 1e3)
                     s = scores[name]
                     if name == "hybrid":
-                        unfloored = found if best >= floor else search(stack, owner, question["question"], signals)[0]
+                        unfloored = found if floor.admits(evidence) else search(stack, owner, question["question"], signals)[0]
                         first = next((i + 1 for i, mid in enumerate(unfloored) if mid in relevant), None)
-                        s.floorless.append((best, first))
+                        s.floorless.append((evidence, first))
                     s.count += 1
                     s.answerable += bool(relevant)
                     rank = next((i + 1 for i, mid in enumerate(found) if mid in relevant), None)
@@ -195,8 +200,8 @@ def evaluate(backend: str, variant: str, personas: Sequence[Persona], guard: Loa
             if item["persona_id"] not in by_persona:
                 continue
             owner = owner_of(stack, item["persona_id"])
-            _found, best = search(stack, owner, item["question"], SIGNALS["hybrid"])
-            stats["no_answer"].append({**item, "best": best})
+            _found, evidence = search(stack, owner, item["question"], SIGNALS["hybrid"])
+            stats["no_answer"].append({**item, "evidence": evidence})
     finally:
         stack.close()
     return scores, stats
@@ -240,7 +245,8 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
             f"| {backend} | {variant} | hybrid, no floor | {pct(hits5, s.count)} | {pct(hits10, s.count)} "
             f"| {mrr / s.count:.3f} | {pct(s.answerable, s.count)} | {pct(hits10, s.answerable)} | — |"
         )
-    lines += ["", f"Hybrid rows use the default relevance floor ({DEFAULT_FLOOR}); dense and keyword alone, none.", ""]
+    lines += ["", "Hybrid rows use the default floor (the answerability model, cutoff "
+              f"{DEFAULT_MODEL.cutoff}); dense and keyword alone, none.", ""]
     lines += _floor_table(results)
     lines.append("")
     for (backend, variant), (_scores, stats) in results.items():
@@ -279,42 +285,63 @@ def render(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any
 
 
 def _floor_table(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[str, Any]]]) -> list[str]:
-    """Recall@10 and the share of no-answer questions returning nothing, for each floor."""
+    """Recall@10 and the share of no-answer questions returning nothing, for each answerability
+    cutoff and each plain relevance floor."""
     keys = list(results)
     if not any(stats["no_answer"] for _scores, stats in results.values()):
         return []
-    head = ["floor"]
-    for backend, variant in keys:
+    head = []
+    for _backend, variant in keys:
         head += [f"recall@10 {variant}", f"empty, calibration {variant}", f"empty, held {variant}"]
+
+    def rows(settings: list[float], floor_of: Any, default: float | None) -> list[str]:
+        out = []
+        for setting in settings:
+            floor = floor_of(setting)
+            cells = [f"**{setting}** (default)" if setting == default else f"{setting}"]
+            for key in keys:
+                scores, stats = results[key]
+                s = scores["hybrid"]
+                hits = sum(1 for evidence, first in s.floorless if first is not None and floor.admits(evidence))
+                cells.append(pct(hits, s.count))
+                for split in ("calibration", "held"):
+                    asked = [q for q in stats["no_answer"] if q["split"] == split]
+                    cells.append(pct(sum(1 for q in asked if not floor.admits(q["evidence"])), len(asked)))
+            out.append("| " + " | ".join(cells) + " |")
+        return out
+
+    model = DEFAULT_MODEL
     lines = [
-        "Relevance floor: a search whose best match is below it returns nothing. Recall@10 over all "
-        "labelled questions; \"empty\": share of the questions nothing answers (`no_answer.json`) that "
-        "return nothing, on the calibration split (odd-numbered personas, where the default was chosen) "
-        "and the held-aside one.",
+        "The floor: a search it does not admit returns nothing. Recall@10 over all labelled questions; "
+        "\"empty\": share of the questions nothing answers (`no_answer.json`) that return nothing, on the "
+        "calibration split (odd-numbered personas, where the model was fitted and the default chosen) and "
+        "the held-aside one.",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---:|" * len(head),
+        f"Answerability model (the default; `engine.retrieval.answerable`: logistic over the best cosine and "
+        f"the best keyword share, intercept {model.intercept}, weights {model.weights}), by cutoff "
+        "(`MEMORYOS_RETRIEVAL_MIN_ANSWERABILITY`):",
+        "",
+        "| cutoff | " + " | ".join(head) + " |",
+        "|" + "---:|" * (len(head) + 1),
+        *rows(sorted({*CUTOFFS, model.cutoff}), lambda c: SearchFloor(model=dataclasses.replace(model, cutoff=c)),
+              model.cutoff),
+        "",
+        "Plain floor on the best match's relevance (a request's `min_relevance`; `MEMORYOS_RETRIEVAL_MIN_RELEVANCE`; "
+        "the default before the model, 0.085):",
+        "",
+        "| min_relevance | " + " | ".join(head) + " |",
+        "|" + "---:|" * (len(head) + 1),
+        *rows(sorted({*FLOORS, 0.085}), lambda f: SearchFloor(min_relevance=f), None),
     ]
-    for floor in sorted({*FLOORS, DEFAULT_FLOOR}):
-        cells = [f"**{floor}** (default)" if floor == DEFAULT_FLOOR else f"{floor}"]
-        for key in keys:
-            scores, stats = results[key]
-            s = scores["hybrid"]
-            hits = sum(1 for best, first in s.floorless if first is not None and best >= floor)
-            cells.append(pct(hits, s.count))
-            for split in ("calibration", "held"):
-                asked = [q for q in stats["no_answer"] if q["split"] == split]
-                cells.append(pct(sum(1 for q in asked if q["best"] < floor), len(asked)))
-        lines.append("| " + " | ".join(cells) + " |")
-    default = [(key, stats) for key, (_scores, stats) in results.items() if stats["no_answer"]]
-    for (backend, variant), stats in default:
+    default = SearchFloor(model=model)
+    for (backend, variant), (_scores, stats) in results.items():
         for kind in ("absent_fact", "off_topic"):
             for split in ("calibration", "held"):
                 asked = [q for q in stats["no_answer"] if q["split"] == split and q["kind"] == kind]
                 if asked:
-                    empty = sum(1 for q in asked if q["best"] < DEFAULT_FLOOR)
+                    empty = sum(1 for q in asked if not default.admits(q["evidence"]))
                     lines.append(f"- {backend}/{variant}, {kind.replace('_', ' ')}, {split}: {empty}/{len(asked)} "
-                                 f"return nothing at the default floor.")
+                                 f"return nothing with the default floor.")
     return lines
 
 

@@ -117,10 +117,14 @@ class Settings(BaseSettings):
     embedding_threads: int = 2
     model_cache_dir: Path | None = None  # default: data_dir / "models"
     # A search whose best match is less relevant than this returns nothing (a request may set
-    # its own ``min_relevance``). None: the embedder's own floor, calibrated for the default
-    # local model (docs/benchmarks.md); none for the others, whose similarities live on other
-    # scales: set a value measured for yours.
+    # its own ``min_relevance``). None: the embedder's own answerability model, calibrated for
+    # the default local model (docs/memory-engine.md, "The relevance floor"); none for the
+    # others, whose similarities live on other scales: set a value measured for yours.
     retrieval_min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The answerability model's cutoff (when retrieval_min_relevance is unset): None keeps the
+    # calibrated one (0.05: at most a point of recall lost); higher empties more of the queries
+    # nothing answers at a cost in recall (the curve in docs/benchmarks.md); 0 turns it off.
+    retrieval_min_answerability: float | None = Field(default=None, ge=0.0, le=1.0)
     warm_up_models: bool = True  # load the embedder in the background at start, not on the first add
     # Move what start-up allocated (modules, models, the app) out of the garbage collector's
     # reach, so full collections scan only what requests make: ~90 ms pauses become ~1 ms.

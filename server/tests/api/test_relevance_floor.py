@@ -1,9 +1,10 @@
 """The relevance floor on retrieve (SPEC §7 retrieval; docs/memory-engine.md "Retrieving").
 
 With the default embedder (the local MiniLM model), a query nothing stored is about returns
-nothing by default — no memories and no prompt block, so an agent's ``has_context`` is false —
-while a relevant query still finds its memory; a request may lower (or raise) the floor with
-``min_relevance``. Over HTTP, on SQLite and PostgreSQL.
+nothing by default (the answerability model) — no memories and no prompt block, so an agent's
+``has_context`` is false — while a relevant query still finds its memory; a request replaces
+the default with a plain floor on the best relevance through ``min_relevance`` (0: none).
+Over HTTP, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.app import create_app
 from memoryos_server.engine.embeddings import LocalMiniLMEmbedder
+from memoryos_server.engine.retrieval.answerable import ANSWERABILITY, NO_FLOOR, SearchFloor
 from memoryos_server.services.runtime import Runtime
 from tests.fixtures.factories import TenantHandle
 
@@ -25,7 +27,13 @@ MEMORIES = (
     "My sister Anna lives in Lisbon with her two cats",
     "I run the deployment checklist every Friday afternoon",
 )
-UNRELATED = ("What is the capital of Mongolia?", "Write a haiku about autumn leaves.", "Who painted the Mona Lisa?")
+UNRELATED = (
+    "What is the capital of Mongolia?",
+    "Write a haiku about autumn leaves.",
+    "Who painted the Mona Lisa?",
+    "Who is Dr. Whitfield?",  # a name no memory holds
+    "hi there!",
+)
 RELEVANT = (
     ("Which foods must the user avoid?", MEMORIES[0]),
     ("Where does Anna live?", MEMORIES[1]),
@@ -82,7 +90,6 @@ def test_with_the_default_embedder_a_relevant_query_still_finds_its_memory(
         body = _retrieve(default_app, tenant, "floor-user", query)
         assert body["data"] and body["data"][0]["content"] == expected, query
         assert expected in body["system_prompt_addition"]
-        assert body["data"][0]["relevance_score"] >= LocalMiniLMEmbedder.relevance_floor
 
 
 @pytest.mark.slow
@@ -97,17 +104,33 @@ def test_a_request_lowers_or_raises_the_floor(default_app: TestClient, tenant: T
     assert _retrieve(default_app, tenant, "floor-user", query, min_relevance=min(1.0, best + 0.01))["data"] == []
 
 
-def test_the_setting_and_the_embedder_give_the_default(client: TestClient, minilm: LocalMiniLMEmbedder) -> None:
+@pytest.mark.slow
+def test_a_name_only_an_unrelated_memory_holds_is_still_found(default_app: TestClient, tenant: TenantHandle) -> None:
+    _add(default_app, tenant, "floor-user")
+    body = _retrieve(default_app, tenant, "floor-user", "Where does Anna live?")
+    assert body["data"][0]["content"] == MEMORIES[1]
+    body = _retrieve(default_app, tenant, "floor-user", "Who is Anna?")
+    assert body["data"] and body["data"][0]["content"] == MEMORIES[1]
+
+
+def _with(runtime: Runtime, **settings: Any) -> Runtime:
+    return dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=settings))
+
+
+def test_the_settings_and_the_embedder_give_the_default(client: TestClient, minilm: LocalMiniLMEmbedder) -> None:
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     assert runtime.settings.retrieval_min_relevance is None
-    assert runtime.relevance_floor == 0.0  # the suite's lexical test embedder has no calibrated floor
+    assert runtime.settings.retrieval_min_answerability is None
+    assert runtime.search_floor == NO_FLOOR  # the suite's lexical test embedder has no calibrated model
     with_minilm = dataclasses.replace(runtime)
     with_minilm.use_embedder(minilm)
-    assert with_minilm.relevance_floor == LocalMiniLMEmbedder.relevance_floor
-    configured = dataclasses.replace(
-        with_minilm, settings=runtime.settings.model_copy(update={"retrieval_min_relevance": 0.3})
-    )
-    assert configured.relevance_floor == 0.3
+    assert with_minilm.search_floor == SearchFloor(model=ANSWERABILITY)
+    assert LocalMiniLMEmbedder.answerability is ANSWERABILITY
+    assert _with(with_minilm, retrieval_min_relevance=0.3).search_floor == SearchFloor(min_relevance=0.3)
+    stricter = _with(with_minilm, retrieval_min_answerability=0.4).search_floor
+    assert stricter.model is not None and stricter.model.cutoff == 0.4 and stricter.model.weights == ANSWERABILITY.weights
+    assert _with(with_minilm, retrieval_min_answerability=0.0).search_floor == NO_FLOOR
+    assert _with(runtime, retrieval_min_answerability=0.4).search_floor == NO_FLOOR  # no model to apply it to
 
 
 def test_a_configured_floor_applies_and_a_request_overrides_it(client: TestClient, tenant: TenantHandle) -> None:

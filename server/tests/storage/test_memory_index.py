@@ -248,6 +248,29 @@ def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> N
     assert stats.doc_count == 3 and stats.total_terms > 0
 
 
+def test_the_keyword_read_says_which_probed_terms_a_readable_memory_holds(services: Services) -> None:
+    owner = make_end_user(services)
+    add(services, owner, "My cat Zanzibar sleeps all day", "Coffee every morning before work", infer=False)
+    quokka = add(services, owner, "A quokka visits the garden", infer=False).results[0].id
+    with services.runtime.db.session() as session:
+        services.memory.update(session, scope_of(owner), quokka, category="preference")
+    index = services.memory.index
+    codec = services.memory.codec(owner)
+    probe = codec.term_keys(["zanzibar", "quokka", "whitfield", "coffe"])
+    with services.runtime.db.session(write=False) as session:
+        hits, _window, present = index.keyword_read(
+            session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5, [], 0, probe=probe
+        )
+        facts_only = index.keyword_read(
+            session, TENANT, owner.search_filter(categories=["fact"]), codec.query_terms("zanzibar"), 5, [], 0,
+            probe=probe,
+        ).present
+        plain = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5)
+    assert hits == plain and len(hits) == 1
+    assert present == {probe[0], probe[1], probe[3]}  # probed terms need not be query terms
+    assert facts_only == {probe[0], probe[3]}  # a memory the filter leaves out does not count
+
+
 def test_affordable_terms_skip_what_everyone_has() -> None:
     assert affordable_terms({1: 3, 2: 900, 3: 40}, doc_count=1000) == [1, 3]  # 900 > half
     assert affordable_terms({2: 900}, doc_count=1000) == [2]  # alone, even a common term counts

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from memoryos_server.crypto import KeyWrapper, LoadedMasterKey, Passwords, TokenHasher, derive_key, load_or_create_master_key
+from memoryos_server.engine.retrieval.answerable import NO_FLOOR, AnswerabilityModel, SearchFloor
 from memoryos_server.settings import Settings
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.vault import Vault
@@ -75,13 +77,19 @@ class Runtime:
         return None if _lexical(embedder) else embedder
 
     @property
-    def relevance_floor(self) -> float:
-        """The relevance floor searches use unless a request sets its own: the setting, else the
-        embedder's calibrated ``relevance_floor`` (0 for an embedder without one)."""
+    def search_floor(self) -> SearchFloor:
+        """The floor searches use unless a request sets its own ``min_relevance``: the
+        ``retrieval_min_relevance`` setting as a plain floor on the best relevance, else the
+        embedder's calibrated answerability model (its cutoff replaced by
+        ``retrieval_min_answerability`` when set; 0 turns it off), else none."""
         if self.settings.retrieval_min_relevance is not None:
-            return self.settings.retrieval_min_relevance
+            return SearchFloor(min_relevance=self.settings.retrieval_min_relevance)
         embedder = self.embedder
-        return float(getattr(getattr(embedder, "inner", embedder), "relevance_floor", 0.0))
+        model: AnswerabilityModel | None = getattr(getattr(embedder, "inner", embedder), "answerability", None)
+        cutoff = self.settings.retrieval_min_answerability
+        if model is None or cutoff == 0:
+            return NO_FLOOR
+        return SearchFloor(model=model if cutoff is None else dataclasses.replace(model, cutoff=cutoff))
 
     def warm_up(self) -> None:
         """Load the embedder and the extractor now (a first start builds the ONNX model, a few

@@ -118,8 +118,9 @@ MinRelevance = Annotated[
         description=(
             "The relevance floor: when even the best match's relevance_score is below it, nothing is "
             "returned (no memories, an empty system_prompt_addition). Absent: the server's default "
-            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE; with the default embedder 0.085). 0 returns the best "
-            "matches however weak."
+            "(MEMORYOS_RETRIEVAL_MIN_RELEVANCE when set; else, with the default embedder, a calibrated "
+            "answerability check that returns nothing when nothing stored is about the query). 0 "
+            "returns the best matches however weak."
         ),
     ),
 ]

@@ -27,6 +27,7 @@ from memoryos_server.engine.embeddings._onnx_cache import (
     weights_digest,
 )
 from memoryos_server.engine.embeddings._vectors import as_text_list, empty_vectors
+from memoryos_server.engine.retrieval.answerable import ANSWERABILITY
 
 if TYPE_CHECKING:  # both are imported on first use, not when this module loads
     from onnxruntime import InferenceSession
@@ -74,9 +75,9 @@ class LocalMiniLMEmbedder:
 
     name = "all-MiniLM-L6-v2"
     dim = MINILM_DIM
-    # The default relevance floor of searches with this model: the highest at which recall@10 on
-    # the labelled retrieval set drops by at most a point (bench/retrieval_quality.py).
-    relevance_floor = 0.085
+    # Searches with this model return nothing when this model, fitted on its cosines, finds the
+    # query unanswerable (engine.retrieval.answerable; bench/calibrate_floor.py).
+    answerability = ANSWERABILITY
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ __all__ = [
     "bm25_term_score",
     "estimate_tokens",
     "keyword_terms",
+    "name_terms",
     "query_periods",
     "rank",
     "relevance",
@@ -154,3 +155,28 @@ def _split_cjk(token: str) -> list[str]:
     if rest:
         terms.extend(_word_terms("".join(rest)))
     return terms
+
+
+# Titles before a name: neither a name themselves nor the end of a sentence.
+_TITLES = frozenset("mr mrs ms miss dr prof st mt".split())
+_SENTENCE_END = (".", "?", "!", ":", ";")
+
+
+def name_terms(text: str) -> list[str]:
+    """The keyword terms of the words in ``text`` that name something: a word written with a
+    capital inside a sentence ("Whitfield", "Iceland", "PTE"; not "I", not a title such as
+    "Dr."), or one holding a digit ("470", "4.2", "B2"). A question about a name no memory
+    holds is rarely answerable (``engine.retrieval.answerable``). A text written all in lower
+    case names nothing by this rule but its numbers."""
+    found: list[str] = []
+    sentence_start = True
+    for chunk in text.split():
+        word = chunk.strip("\"'“”‘’()[]{}<>,.;:?!*_")
+        bare = word.casefold().rstrip(".")
+        is_title = bare in _TITLES
+        if word and not is_title:
+            capital = word[0].isupper() and not sentence_start and word not in ("I", "I'm", "I've", "I'd", "I'll")
+            if capital or any(ch.isdigit() for ch in word):
+                found.extend(keyword_terms(word))
+        sentence_start = chunk.endswith(_SENTENCE_END) and not is_title if word else sentence_start
+    return list(dict.fromkeys(found))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from memoryos_server.crypto import DataKey
@@ -67,3 +68,7 @@ class MemoryCodec:
 
     def query_terms(self, text: str) -> list[int]:
         return list(dict.fromkeys(self.key.term_hash(t) for t in keyword_terms(text)))
+
+    def term_keys(self, terms: Iterable[str]) -> list[int]:
+        """Keyed hashes of terms already split (``name_terms``), distinct, in order."""
+        return list(dict.fromkeys(self.key.term_hash(t) for t in terms))

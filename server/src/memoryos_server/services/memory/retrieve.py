@@ -1,5 +1,5 @@
 """Hybrid retrieval: dense and keyword top-k, blended into one relevance, then importance and
-recency; nothing at all when even the best match is below the relevance floor.
+recency; nothing at all when the floor finds nothing stored is about the query.
 
 Both retrievers apply the whole filter (owner, scope, status or ``as_of``, the owner's flags,
 categories, time window) inside their own query. A memory the keyword search found but the dense one did not
@@ -8,18 +8,21 @@ return gets its exact cosine from the index, so both parts of its relevance are 
 **A query that names a period** ("in March 2024", "on 3 May", "last week") also takes the best
 ``WINDOW_POOL`` keyword candidates among the memories whose moment (``valid_at``, else
 ``created_at``) falls in that period or its slack — from the same scoring pass as the keyword
-search (``SearchIndex.keyword_and_window``), in worker memory on both databases, so it costs no
+search (``SearchIndex.keyword_read``), in worker memory on both databases, so it costs no
 extra statement; their cosine comes with the dense read like any keyword hit's. Without it a
 memory from that day that shares fewer words with the question than many others never became a
 candidate, and the period bonus could not lift it. A query naming no period searches as before. The
 blend, the periods a query names and the light signals are ``engine.retrieval``'s. With
 ``as_of``, each memory is shown with its text at that moment (its latest version then).
 
-**The floor** (``min_relevance``) applies to the search as a whole: when no candidate reaches
-it, the search returns nothing, so an agent's prompt gets no block for a question nothing
-stored is about. Once the best match clears it, the top ``limit`` are returned as ranked —
-weaker ones included, since the answer to a question is often not its closest match (measured
-in docs/benchmarks.md: a floor on each memory cost far more recall for the same effect).
+**The floor** (``engine.retrieval.answerable.SearchFloor``) applies to the search as a whole:
+a plain floor on the best match's relevance (``min_relevance``), or the answerability model
+over the two reads' best cosine and best keyword share (the default with the local MiniLM
+model). When it does not admit the search, the search returns nothing, so an agent's prompt
+gets no block for a question nothing stored is about. Once admitted, the top ``limit`` are
+returned as ranked — weaker ones included, since the answer to a question is often not its
+closest match (measured in docs/benchmarks.md: a floor on each memory cost far more recall for
+the same effect). The floor reads only what the two reads returned: no further round trip.
 
 ``signals`` turns either retriever off (``("dense",)`` or ``("keyword",)``) so the benchmarks
 can compare each signal with the blended result in one run; every caller in the service uses
@@ -43,11 +46,13 @@ from memoryos_server.engine.retrieval.text import (
     RankingConfig,
     RankSignals,
     estimate_tokens,
+    name_terms,
     query_periods,
     rank,
     relevance,
     render_context,
 )
+from memoryos_server.engine.retrieval.answerable import NO_FLOOR, QueryEvidence, SearchFloor
 from memoryos_server.engine.types import Embedder
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
@@ -70,6 +75,7 @@ class Ranked:
     memories: list[RetrievedMemory]
     context: list[ContextMemory]
     best_relevance: float = 0.0  # of every candidate, returned or not: what the floor compared
+    evidence: QueryEvidence = QueryEvidence()  # the whole query's, what the answerability gate reads
 
 
 class Retriever:
@@ -95,10 +101,10 @@ class Retriever:
         as_of: datetime | None,
         now: datetime,
         signals: Collection[str] = SIGNALS,
-        min_relevance: float = 0.0,
+        floor: SearchFloor = NO_FLOOR,
     ) -> Ranked:
-        """The best ``limit`` memories, or none when the best match's relevance is below
-        ``min_relevance`` (0 returns the best ones however weak)."""
+        """The best ``limit`` memories, or none when ``floor`` does not admit the search
+        (the default floor admits every search that finds something)."""
         unknown = set(signals) - set(SIGNALS)
         if unknown or not signals:
             raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
@@ -112,13 +118,17 @@ class Retriever:
         periods = query_periods(query, now=as_of or now)
         cosine: dict[str, float] = {}
         keyword: dict[str, float] = {}
+        names = codec.term_keys(name_terms(query))
+        present: frozenset[int] = frozenset()
         if "keyword" in signals:
-            hits, in_window = self.index.keyword_and_window(
-                session, owner.family, where, codec.query_terms(query), pool, [p.span for p in periods], WINDOW_POOL
+            read = self.index.keyword_read(
+                session, owner.family, where, codec.query_terms(query), pool, [p.span for p in periods], WINDOW_POOL,
+                probe=names,
             )
-            keyword = dict(hits)
-            for memory_id, score in in_window:
+            keyword = dict(read.hits)
+            for memory_id, score in read.window:
                 keyword.setdefault(memory_id, score)
+            present = read.present
         if "dense" in signals:
             vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
             hits, also = self.index.dense_and_similarities(session, owner.family, where, vector, pool, list(keyword))
@@ -145,8 +155,15 @@ class Retriever:
             for memory_id, row in rows.items()
         }
         best = max(relevances.values(), default=0.0)
-        if not relevances or best < min_relevance:
-            return Ranked([], [], best)
+        evidence = QueryEvidence.of(
+            (cosine[m] for m in rows if m in cosine),
+            (keyword[m] for m in rows if m in keyword),
+            # Only the keyword read knows; with it off, nothing is known missing.
+            name_missing="keyword" in signals and any(t not in present for t in names),
+            best_relevance=best,
+        )
+        if not relevances or not floor.admits(evidence):
+            return Ranked([], [], best, evidence)
         light = {
             memory_id: RankSignals(importance=round(row.importance), updated_at=row.valid_at or row.updated_at)
             for memory_id, row in rows.items()
@@ -194,7 +211,7 @@ class Retriever:
                     unconfirmed=bool(row.unconfirmed),
                 )
             )
-        return Ranked(memories, context, best)
+        return Ranked(memories, context, best, evidence)
 
 
 def render(context: list[ContextMemory], *, format: str, max_tokens: int, consent_note: bool) -> tuple[str, int]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memoryos_server.engine.extraction.claims import as_statements
+from memoryos_server.engine.retrieval.answerable import SearchFloor
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
 from memoryos_server.errors import BadRequest, JobNotFound, MemoryNotFound, WriteNotPermitted
 from memoryos_server.services.memory import conflicts, jobs
@@ -291,8 +292,9 @@ class MemoryService:
         ``categories`` narrows the scope's categories (None or empty: all of them). A scope
         refused outright (no active grant) or asking only for categories it may not read gets
         nothing, with the reason in ``permission_error``; either way the audit sink sees the read.
-        ``min_relevance`` (default: ``Runtime.relevance_floor``): when even the best match is
-        less relevant, nothing is returned.
+        ``min_relevance``: when even the best match is less relevant, nothing is returned (0:
+        the best ones however weak). None: ``Runtime.search_floor``, by default the embedder's
+        answerability model.
         """
         allowed = scope.narrow(categories)
         available = list(scope.categories) if scope.categories is not None and scope.refusal is None else []
@@ -321,7 +323,7 @@ class MemoryService:
             time_filter_days=time_filter_days,
             as_of=as_of,
             now=now,
-            min_relevance=self.rt.relevance_floor if min_relevance is None else min_relevance,
+            floor=self.rt.search_floor if min_relevance is None else SearchFloor(min_relevance=min_relevance),
         )
         memories = ranked.memories
         text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=scope.for_agent)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from memoryos_server.storage.index.base import CATEGORY_CODES, Hit, SearchIndex
+from memoryos_server.storage.index.base import CATEGORY_CODES, Hit, KeywordRead, SearchIndex
 from memoryos_server.storage.index.filters import categories_of, category_mask
 from memoryos_server.storage.index.filters import BM25Weights, SearchFilter
 from memoryos_server.storage.index.state import OwnerIndexStats
@@ -31,6 +31,7 @@ __all__ = [
     "CATEGORY_CODES",
     "BM25Weights",
     "Hit",
+    "KeywordRead",
     "OwnerIndexStats",
     "SearchFilter",
     "SearchIndex",

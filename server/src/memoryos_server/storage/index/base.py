@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 from sqlalchemy import any_, bindparam
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from memoryos_server.storage.repositories.memories import MemoryFamily
 
 Hit = tuple[str, float]  # (memory id, score): best first in every list
+
+
+class KeywordRead(NamedTuple):
+    """What one read of the keyword postings gives a search (``SearchIndex.keyword_read``)."""
+
+    hits: list[Hit]
+    window: list[Hit]  # the best of the rows scored whose moment falls in a period the query names
+    present: frozenset[int]  # the probed terms some admitted row holds
 
 
 class SearchIndex(Protocol):
@@ -69,6 +77,23 @@ class SearchIndex(Protocol):
         """``keyword``, and the ``window_k`` best of the rows it scored whose moment
         (``valid_at``, else ``created_at``) falls in one of ``spans`` (``[start, end)``): the
         periods a query names, from one scoring pass."""
+        ...
+
+    def keyword_read(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        spans: Sequence[tuple[datetime, datetime]],
+        window_k: int,
+        *,
+        probe: Sequence[int],
+        weights: BM25Weights = DEFAULT_BM25,
+    ) -> KeywordRead:
+        """``keyword_and_window``, and which of the ``probe`` terms (query terms or not) a row
+        ``where`` admits holds, however common: the same read of the postings."""
         ...
 
     def dense_and_similarities(

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from memoryos_server.storage.index import state
-from memoryos_server.storage.index.base import Hit, any_of
+from memoryos_server.storage.index.base import Hit, KeywordRead, any_of
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
 from memoryos_server.storage.types import Embedding
@@ -218,6 +218,23 @@ class PostgresSearchIndex:
         weights: BM25Weights = DEFAULT_BM25,
     ) -> tuple[list[Hit], list[Hit]]:
         return self._resident.keyword_and_window(session, family, where, terms, k, spans, window_k, weights=weights)
+
+    def keyword_read(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        spans: Sequence[tuple[datetime, datetime]],
+        window_k: int,
+        *,
+        probe: Sequence[int],
+        weights: BM25Weights = DEFAULT_BM25,
+    ) -> KeywordRead:
+        return self._resident.keyword_read(
+            session, family, where, terms, k, spans, window_k, probe=probe, weights=weights
+        )
 
 
 def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool = True) -> list[ColumnElement[Any]]:

@@ -37,7 +37,7 @@ from sqlalchemy import LargeBinary, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from memoryos_server.storage.index import state
-from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit
+from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit, KeywordRead
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.scoring import affordable_terms, idf
 from memoryos_server.storage.index.sqlite_postings import PostingStore, load_postings
@@ -453,39 +453,63 @@ class SQLiteSearchIndex:
         *,
         weights: BM25Weights = DEFAULT_BM25,
     ) -> tuple[list[Hit], list[Hit]]:
+        read = self.keyword_read(session, family, where, terms, k, spans, window_k, probe=(), weights=weights)
+        return read.hits, read.window
+
+    def keyword_read(
+        self,
+        session: Session,
+        family: MemoryFamily,
+        where: SearchFilter,
+        terms: Sequence[int],
+        k: int,
+        spans: Sequence[tuple[datetime, datetime]],
+        window_k: int,
+        *,
+        probe: Sequence[int],
+        weights: BM25Weights = DEFAULT_BM25,
+    ) -> KeywordRead:
         distinct = list(dict.fromkeys(terms))
-        if not distinct or (k <= 0 and (window_k <= 0 or not spans)):
-            return [], []
+        asked = set(distinct)
+        probed = [t for t in dict.fromkeys(probe) if t not in asked]
+        nothing = KeywordRead([], [], frozenset())
+        if (not distinct and not probe) or (k <= 0 and (window_k <= 0 or not spans) and not probe):
+            return nothing
         entry, stats = self.matrix(session, family, where)
         view = entry.view()
         if view.size == 0 or stats.doc_count <= 0:
-            return [], []
+            return nothing
         store = entry.current_postings(session, family, where.owner_id, stats.generation)
-        found = store.lookup(np.asarray(distinct, dtype=np.int64), view.size)
-        if found.terms.size == 0:
-            return [], []
-        present, doc_freq = np.unique(found.terms, return_counts=True)
-        kept = affordable_terms(dict(zip(present.tolist(), doc_freq.tolist(), strict=True)), stats.doc_count)
+        looked_up = store.lookup(np.asarray(distinct + probed, dtype=np.int64), view.size)
+        mask = _admitted(view, where)
+        # Which probed terms a row the filter admits holds (any term, however common).
+        held = looked_up.terms[mask[looked_up.rows]]
+        present = frozenset(int(t) for t in np.unique(held).tolist()) & frozenset(probe)
+        scored = np.isin(looked_up.terms, np.asarray(distinct, dtype=np.int64))
+        found_terms, found_rows, found_tfs = looked_up.terms[scored], looked_up.rows[scored], looked_up.tfs[scored]
+        if found_terms.size == 0:
+            return KeywordRead([], [], present)
+        present_terms, doc_freq = np.unique(found_terms, return_counts=True)
+        kept = affordable_terms(dict(zip(present_terms.tolist(), doc_freq.tolist(), strict=True)), stats.doc_count)
         if not kept:
-            return [], []
+            return KeywordRead([], [], present)
         doc_count = max(stats.doc_count, 1)
         kept_terms = np.asarray(sorted(kept), dtype=np.int64)
         idf_of_kept = np.asarray(
-            [idf(int(doc_freq[np.searchsorted(present, t)]), doc_count) for t in kept_terms], dtype=np.float64
+            [idf(int(doc_freq[np.searchsorted(present_terms, t)]), doc_count) for t in kept_terms], dtype=np.float64
         )
-        chosen = np.isin(found.terms, kept_terms)
-        rows = found.rows[chosen]
-        tf = found.tfs[chosen]
-        idfs = idf_of_kept[np.searchsorted(kept_terms, found.terms[chosen])]
+        chosen = np.isin(found_terms, kept_terms)
+        rows = found_rows[chosen]
+        tf = found_tfs[chosen]
+        idfs = idf_of_kept[np.searchsorted(kept_terms, found_terms[chosen])]
         avgdl = stats.avg_doc_length or 1.0
         length = view.term_count[rows].astype(np.float64)
         contribution = (
             idfs * tf * (weights.k1 + 1.0) / (tf + weights.k1 * (1.0 - weights.b + weights.b * length / avgdl))
         )
-        mask = _admitted(view, where)
         admitted = mask[rows]
         if not admitted.any():
-            return [], []
+            return KeywordRead([], [], present)
         scores = np.bincount(rows[admitted], weights=contribution[admitted], minlength=view.size)
         # As a share of what a row holding every term read could reach (see SearchIndex.keyword).
         scores /= float(idf_of_kept.sum()) * (weights.k1 + 1.0)
@@ -495,7 +519,7 @@ class SQLiteSearchIndex:
         if spans and window_k > 0:
             in_window = hit_rows[_within(view.moment[hit_rows], spans)]
             window = _top(in_window, scores[in_window], window_k, view.ids)
-        return hits, window
+        return KeywordRead(hits, window, present)
 
     def dense_and_similarities(
         self,
