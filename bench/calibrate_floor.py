@@ -125,7 +125,7 @@ def locomo_effect(path: Path | None) -> None:
         stack.close()
     floors = [("no floor", SearchFloor()), ("min_relevance 0.085", SearchFloor(min_relevance=0.085))]
     floors += [(f"model, cutoff {c}", SearchFloor(model=dataclasses.replace(ANSWERABILITY, cutoff=c)))
-               for c in (0.02, 0.05, 0.1, 0.2, 0.3, 0.4)]
+               for c in sorted({ANSWERABILITY.cutoff, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7})]
     scored = [a for a in asked if a[0] in locomo.SCORED_CATEGORIES]
     adversarial = [a for a in asked if a[0] not in locomo.SCORED_CATEGORIES]
     print(f"LoCoMo dev: {len(conversations)} conversations, {len(scored)} questions of categories 1-4, "

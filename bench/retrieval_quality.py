@@ -317,8 +317,9 @@ def _floor_table(results: dict[tuple[str, str], tuple[dict[str, Scores], dict[st
         "calibration split (odd-numbered personas, where the model was fitted and the default chosen) and "
         "the held-aside one.",
         "",
-        f"Answerability model (the default; `engine.retrieval.answerable`: logistic over the best cosine and "
-        f"the best keyword share, intercept {model.intercept}, weights {model.weights}), by cutoff "
+        "Answerability model (the default; `engine.retrieval.answerable`: logistic over the best cosine, "
+        f"the best keyword share and a name no memory holds, intercept {model.intercept}, weights "
+        f"{model.weights}), by cutoff "
         "(`MEMORYOS_RETRIEVAL_MIN_ANSWERABILITY`):",
         "",
         "| cutoff | " + " | ".join(head) + " |",
