@@ -17,11 +17,13 @@ lists alone (no further read), ``QueryEvidence.of`` takes three figures:
 personas; questions whose answer is in the top 10 against questions nothing stored answers,
 both ingest variants pooled, each class weighed equally; ``bench/calibrate_floor.py`` refits
 them and prints these constants). A search whose answerability is below ``cutoff`` returns
-nothing. Other figures were tried and left out: whether the two signals agree on the closest
-memory (its keyword share: no gain once the best keyword share is in, and a negative weight),
-and the best cosine's lead over the tenth best or over the dense list's mean (no gain on that
-set, and they would drift on stores larger than its 25–39 memories per person). The weights are fitted for the default local
-MiniLM model's cosines: another embedder gets no model (its similarities live on another scale).
+nothing. Other figures were tried (cross-validated by persona within the calibration half) and
+left out: whether the two signals agree on the closest memory (its keyword share: no gain once
+the best keyword share is in), the share of the query's words held by any memory (no gain once
+the names are in), and the best cosine's lead over the tenth best or over the dense list's mean
+(no gain, and they would drift on stores larger than the set's 25–39 memories per person).
+The weights are fitted for the default local MiniLM model's cosines: another embedder gets no
+model (its similarities live on another scale).
 """
 
 from __future__ import annotations

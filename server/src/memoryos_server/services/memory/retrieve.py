@@ -17,8 +17,8 @@ blend, the periods a query names and the light signals are ``engine.retrieval``'
 
 **The floor** (``engine.retrieval.answerable.SearchFloor``) applies to the search as a whole:
 a plain floor on the best match's relevance (``min_relevance``), or the answerability model
-over the two reads' best cosine and best keyword share (the default with the local MiniLM
-model). When it does not admit the search, the search returns nothing, so an agent's prompt
+over the two reads' best cosine, best keyword share and whether a name the query asks about is
+held by any memory the search may read (the default with the local MiniLM model). When it does not admit the search, the search returns nothing, so an agent's prompt
 gets no block for a question nothing stored is about. Once admitted, the top ``limit`` are
 returned as ranked — weaker ones included, since the answer to a question is often not its
 closest match (measured in docs/benchmarks.md: a floor on each memory cost far more recall for
@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from memoryos_server.engine.retrieval.answerable import NO_FLOOR, QueryEvidence, SearchFloor
 from memoryos_server.engine.retrieval.text import (
     ContextMemory,
     Evidence,
@@ -52,7 +53,6 @@ from memoryos_server.engine.retrieval.text import (
     relevance,
     render_context,
 )
-from memoryos_server.engine.retrieval.answerable import NO_FLOOR, QueryEvidence, SearchFloor
 from memoryos_server.engine.types import Embedder
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
