@@ -1,6 +1,6 @@
 """Fit the answerability gate (engine.retrieval.answerable) on the calibration split.
 
-    .venv/bin/python bench/calibrate_floor.py [--cache /tmp/floor-features.json] [--split calibration]
+    .venv/bin/python bench/calibrate_floor.py [--cache PATH] [--features best_cosine,best_keyword,…]
     .venv/bin/python bench/calibrate_floor.py --locomo [PATH]   # the floor's effect on LoCoMo's dev half
 
 For each ingest variant (extractor, verbatim), every persona of the split is stored as
@@ -10,7 +10,10 @@ the rank of the first answer (labelled questions) or "no answer". A logistic mod
 (Newton's method, a little L2) on: labelled questions whose answer is in the top 10 (positive)
 against no-answer questions (negative), both variants pooled. The script prints the fitted
 constants and, for a range of cutoffs, the recall@10 kept and the share of no-answer questions
-emptied per variant. Only the calibration split is ever fitted on or printed by default.
+emptied per variant, and the highest cutoff that loses at most one point of recall@10 on both.
+Only the calibration split is ever searched, fitted on or printed: the held split is scored by
+bench/retrieval_quality.py alone. ``--cache`` keeps the searches' evidence between runs
+(delete it after changing what a search reads).
 
 ``--locomo`` stores LoCoMo's development conversations as bench/locomo.py does (verbatim,
 through the API) and searches each question once (hybrid, top 10, no floor), then reports for
@@ -144,7 +147,6 @@ def locomo_effect(path: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/floor-features-calibration.json"))
-    parser.add_argument("--split", default="calibration")
     parser.add_argument("--features", default=",".join(FEATURES))
     parser.add_argument("--locomo", nargs="?", const="", default=None, metavar="PATH",
                         help="report the floor's effect on LoCoMo's dev half instead (PATH as bench/locomo.py's --data)")
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache.exists():
         rows = json.loads(args.cache.read_text())
     else:
-        rows = collect(args.split)
+        rows = collect("calibration")
         args.cache.write_text(json.dumps(rows))
     used = args.features.split(",")
     x = np.asarray([[r["evidence"][name] for name in used] for r in rows])
