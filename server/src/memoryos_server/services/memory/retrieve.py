@@ -18,11 +18,12 @@ blend, the periods a query names and the light signals are ``engine.retrieval``'
 **The floor** (``engine.retrieval.answerable.SearchFloor``) applies to the search as a whole:
 a plain floor on the best match's relevance (``min_relevance``), or the answerability model
 over the two reads' best cosine, best keyword share and whether a name the query asks about is
-held by any memory the search may read (the default with the local MiniLM model). When it does not admit the search, the search returns nothing, so an agent's prompt
-gets no block for a question nothing stored is about. Once admitted, the top ``limit`` are
-returned as ranked — weaker ones included, since the answer to a question is often not its
-closest match (measured in docs/benchmarks.md: a floor on each memory cost far more recall for
-the same effect). The floor reads only what the two reads returned: no further round trip.
+held by any memory the search may read (the default with the local MiniLM model). When it does
+not admit the search, the search returns nothing, so an agent's prompt gets no block for a
+question nothing stored is about. Once admitted, the top ``limit`` are returned as ranked —
+weaker ones included, since the answer to a question is often not its closest match (measured
+in docs/benchmarks.md: a floor on each memory cost far more recall for the same effect). The
+floor reads only what the two reads returned: no further round trip.
 
 ``signals`` turns either retriever off (``("dense",)`` or ``("keyword",)``) so the benchmarks
 can compare each signal with the blended result in one run; every caller in the service uses
