@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # others, whose similarities live on other scales: set a value measured for yours.
     retrieval_min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)
     # The answerability model's cutoff (when retrieval_min_relevance is unset): None keeps the
-    # calibrated one (0.05: at most a point of recall lost); higher empties more of the queries
+    # calibrated one (0.06: at most a point of recall lost); higher empties more of the queries
     # nothing answers at a cost in recall (the curve in docs/benchmarks.md); 0 turns it off.
     retrieval_min_answerability: float | None = Field(default=None, ge=0.0, le=1.0)
     warm_up_models: bool = True  # load the embedder in the background at start, not on the first add
