@@ -38,6 +38,7 @@ CHECKOUT = ROOT / ".cache" / "bench-code"
 FULL: dict[str, list[str]] = {
     "perf": [],
     "load": [],
+    "hnsw": [],
     "retrieval_quality": [],
     "locomo": ["--if-present"],
     "categories": [],
@@ -49,6 +50,7 @@ QUICK: dict[str, list[str]] = {
     "perf": ["--sizes", "1000,5000", "--users", "50", "--queries", "60", "--add-batches", "3",
              "--max-wait", "0", "--no-doc"],
     "load": ["--seconds", "10", "--clients", "4", "--users", "20", "--seed-memories", "8", "--max-wait", "0", "--no-doc"],
+    "hnsw": ["--rows", "5000", "--graphs", "8:64", "--queries", "100", "--max-wait", "0"],
     "retrieval_quality": ["--max-wait", "0", "--no-doc"],
     "locomo": ["--if-present", "--max-wait", "0", "--no-doc"],
     "categories": ["--no-doc", "--no-timing"],
@@ -58,6 +60,7 @@ QUICK: dict[str, list[str]] = {
 }
 # Scripts that print markdown and leave the page to us.
 WRAPPED = {
+    "hnsw": "HNSW graph parameters (insert cost, recall, query time; PostgreSQL)",
     "extraction": "Extraction (the default rule-based extractor on the labelled sentences)",
     "embeddings": "Embeddings (load, single-query latency, batch throughput)",
 }
