@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,9 +65,6 @@ VERBATIM_IMPORTANCE = 5
 CONTEXT_BEFORE = 2
 CONTEXT_AFTER = 1
 MAX_MEMORY_CHARS = 16_000
-# A verbatim add of more messages is embedded this many at a time, the next chunk in a thread
-# while this one is written (``embedded_chunks``): the local embedder's own batch size.
-PIPELINE_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -194,30 +190,6 @@ def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], di
         )
         for i, (m, text) in enumerate(zip(memories, texts, strict=True))
     ]
-
-
-def embedded_chunks(
-    embedder: Embedder, memories: Sequence[ExtractedMemory], dim: int, size: int = PIPELINE_CHUNK
-) -> Iterator[list[Candidate]]:
-    """``memories`` as candidates, ``size`` at a time, in order; while the caller writes one
-    chunk, the next is embedded in a thread of its own.
-
-    The embedder runs outside the interpreter lock (ONNX Runtime, a remote call), and so does
-    the database's work on the rows just written (on PostgreSQL, inserting each vector into the
-    HNSW graph, about a fifth of a verbatim add's time at 100k memories): the two overlap
-    instead of taking turns. If the caller stops early, the chunk in flight is finished and
-    dropped."""
-    chunks = [memories[start : start + size] for start in range(0, len(memories), size)]
-    if len(chunks) <= 1:
-        yield embed_candidates(embedder, memories, dim)
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memoryos-embed") as pool:
-        pending = pool.submit(embed_candidates, embedder, chunks[0], dim)
-        for chunk in chunks[1:]:
-            ready = pending.result()
-            pending = pool.submit(embed_candidates, embedder, chunk, dim)
-            yield ready
-        yield pending.result()
 
 
 class Ingestor:

@@ -26,11 +26,9 @@ from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.idempotency import Idempotency
 from memoryos_server.services.memory.ingest import (
     AddContext,
-    ApplyResult,
     Ingestor,
     candidate_texts,
     embed_candidates,
-    embedded_chunks,
     select_candidates,
     verbatim,
 )
@@ -95,8 +93,8 @@ class MemoryService:
         embedder's cache. SQLite has one writer at a time, and an add takes the write lock with
         its first statement: extracting and embedding inside it made concurrent adds queue
         behind each other's embeddings (``bench/load.py``). ``None`` where there is nothing to
-        gain: on PostgreSQL (writers of different owners do not wait for each other, and a long
-        verbatim add overlaps its embeddings with its writes instead) and for a queued add."""
+        gain: on PostgreSQL (writers of different owners do not wait for each other) and for a
+        queued add."""
         if not self.rt.db.is_sqlite or not messages or (infer and self.queues_extraction):
             return None
         if category is not None and category not in CATEGORIES:
@@ -213,21 +211,10 @@ class MemoryService:
         in ``skipped`` instead (SPEC §5)."""
         codec = self.codec(owner)
         kept, skipped = select_candidates(extracted, allowed_categories)
-        if verbatim:
-            # Each message stands alone (past an exact restatement, which the rows written by
-            # the chunks before are visible to): chunk by chunk, embedding the next meanwhile.
-            applied = ApplyResult()
-            for candidates in embedded_chunks(self.rt.embedder, kept, EMBEDDING_DIM):
-                part = self.ingestor.apply(
-                    session, owner, codec, candidates, context=context, now=now, verbatim=True, writable=allowed_categories
-                )
-                applied.events.extend(part.events)
-                applied.conflict_ids.extend(part.conflict_ids)
-        else:
-            candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
-            applied = self.ingestor.apply(
-                session, owner, codec, candidates, context=context, now=now, writable=allowed_categories
-            )
+        candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
+        applied = self.ingestor.apply(
+            session, owner, codec, candidates, context=context, now=now, verbatim=verbatim, writable=allowed_categories
+        )
         job = jobs.record_completed(
             session,
             owner,

@@ -252,7 +252,8 @@ class MemoryWriter:
     def finish(self) -> None:
         self.session.flush()
         if self._versions:
-            self.session.execute(insert(self.family.version), self._versions)
+            # The table, not the mapped class: an ORM bulk insert builds a command per row.
+            self.session.execute(insert(self.family.version.__table__), self._versions)
             self._versions = []
         if self._stale_postings:
             postings.delete_postings(

@@ -37,7 +37,8 @@ def insert_postings(
         columns = {name: [row[name] for row in rows] for name in ("memory_id", "term", "tf")}
         session.execute(text(_UNNEST_INSERT.format(table=family.term.__tablename__)), {**columns, "owner_id": owner_id})
     else:
-        session.execute(insert(family.term), rows)
+        # The table, not the mapped class: an ORM bulk insert builds a command per row.
+        session.execute(insert(family.term.__table__), rows)
 
 
 _UNNEST_INSERT = (
