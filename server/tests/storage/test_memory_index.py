@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,7 +73,7 @@ def test_a_second_worker_sees_adds_edits_archives_and_deletes(services: Services
 def _keyword(services: Services, memory: MemoryService, owner: MemoryOwner, query: str) -> list[tuple[str, float]]:
     with services.runtime.db.session(write=False) as session:
         terms = memory.codec(owner).query_terms(query)
-        hits = memory.index.keyword(session, owner.family, owner.search_filter(), terms, 20)
+        hits = memory.index.keyword(session, owner.family, owner.search_filter(), terms, 20).hits
     return [(memory_id, round(score, 6)) for memory_id, score in hits]
 
 
@@ -242,7 +241,7 @@ def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> N
     index = services.memory.index
     codec = services.memory.codec(owner)
     with services.runtime.db.session(write=False) as session:
-        hits = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5)
+        hits = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5).hits
         stats = state.read(session, TENANT, owner.id)
     assert len(hits) == 1 and hits[0][1] > 0
     assert stats.doc_count == 3 and stats.total_terms > 0
@@ -258,14 +257,13 @@ def test_the_keyword_read_says_which_probed_terms_a_readable_memory_holds(servic
     codec = services.memory.codec(owner)
     probe = codec.term_keys(["zanzibar", "quokka", "whitfield", "coffe"])
     with services.runtime.db.session(write=False) as session:
-        hits, _window, present = index.keyword_read(
-            session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5, [], 0, probe=probe
+        hits, _window, present = index.keyword(
+            session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5, probe=probe
         )
-        facts_only = index.keyword_read(
-            session, TENANT, owner.search_filter(categories=["fact"]), codec.query_terms("zanzibar"), 5, [], 0,
-            probe=probe,
+        facts_only = index.keyword(
+            session, TENANT, owner.search_filter(categories=["fact"]), codec.query_terms("zanzibar"), 5, probe=probe
         ).present
-        plain = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5)
+        plain = index.keyword(session, TENANT, owner.search_filter(), codec.query_terms("zanzibar"), 5).hits
     assert hits == plain and len(hits) == 1
     assert present == {probe[0], probe[1], probe[3]}  # probed terms need not be query terms
     assert facts_only == {probe[0], probe[3]}  # a memory the filter leaves out does not count
@@ -335,9 +333,9 @@ def test_each_backend_builds_its_index() -> None:
         build_search_index("oracle", dim=8)
 
 
-def test_a_moment_window_admits_what_was_said_in_it(services: Services) -> None:
-    """``SearchFilter.moment_within`` and ``keyword_and_window``: a memory's moment is its
-    ``valid_at`` (a message's ``occurred_at``), else when it was stored."""
+def test_a_period_window_takes_the_keyword_hits_said_in_it(services: Services) -> None:
+    """``keyword(..., spans, window_k)``: a memory's moment is its ``valid_at`` (a message's
+    ``occurred_at``), else when it was stored."""
     from memoryos_server.services.memory.writer import MemoryWriter
 
     owner = make_end_user(services)
@@ -355,20 +353,18 @@ def test_a_moment_window_admits_what_was_said_in_it(services: Services) -> None:
             ids[name] = row.id
         writer.finish()
 
-    march_window = ((datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)),)
+    march_window = [(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))]
     today = utcnow()
-    today_window = ((today - timedelta(hours=1), today + timedelta(hours=1)),)
+    today_window = [(today - timedelta(hours=1), today + timedelta(hours=1))]
     memory = services.memory
+    terms = memory.codec(owner).query_terms("hiking trip")
     with services.runtime.db.session(write=False) as session:
-        for window, expected in ((march_window, {ids["in march"]}), (today_window, {ids["undated"]})):
-            where = dataclasses.replace(owner.search_filter(), moment_within=window)
-            assert {m for m, _ in memory.index.dense(session, owner.family, where, vectors[:1], 10)[0]} == expected
-        terms = memory.codec(owner).query_terms("hiking trip")
-        hits, in_window = memory.index.keyword_and_window(
-            session, owner.family, owner.search_filter(), terms, 10, list(march_window), 10
-        )
+        hits, in_window, _present = memory.index.keyword(session, owner.family, owner.search_filter(), terms, 10, march_window, 10)
         assert {m for m, _ in hits} == set(ids.values())
         assert [m for m, _ in in_window] == [ids["in march"]]
         assert dict(in_window)[ids["in march"]] == dict(hits)[ids["in march"]]  # the same score
+        today_hits = memory.index.keyword(session, owner.family, owner.search_filter(), terms, 10, today_window, 10)
+        assert [m for m, _ in today_hits.window] == [ids["undated"]]  # stored now, no date of its own
         # No span, or no room: no window hits.
-        assert memory.index.keyword_and_window(session, owner.family, owner.search_filter(), terms, 10, [], 10)[1] == []
+        assert memory.index.keyword(session, owner.family, owner.search_filter(), terms, 10, [], 10).window == []
+        assert memory.index.keyword(session, owner.family, owner.search_filter(), terms, 10, march_window, 0).window == []

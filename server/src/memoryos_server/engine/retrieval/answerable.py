@@ -10,7 +10,7 @@ lists alone (no further read), ``QueryEvidence.of`` takes three figures:
 - ``name_missing``: 1 when the query names something (``text.name_terms``: a capitalised word
   inside a sentence, a number: "Who is Dr. Whitfield?", "What is order 4471 about?") that no
   memory the search may read holds, else 0. The keyword read reports which of those terms it
-  found (``SearchIndex.keyword_read``), in the same read of the postings.
+  found (``SearchIndex.keyword``), in the same read of the postings.
 
 ``answerability = 1 / (1 + exp(-(intercept + Σ weight_i · feature_i)))``, with the constants of
 ``ANSWERABILITY`` fitted on the calibration half of the labelled retrieval set (odd-numbered

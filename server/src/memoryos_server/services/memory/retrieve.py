@@ -8,7 +8,7 @@ return gets its exact cosine from the index, so both parts of its relevance are 
 **A query that names a period** ("in March 2024", "on 3 May", "last week") also takes the best
 ``WINDOW_POOL`` keyword candidates among the memories whose moment (``valid_at``, else
 ``created_at``) falls in that period or its slack — from the same scoring pass as the keyword
-search (``SearchIndex.keyword_read``), in worker memory on both databases, so it costs no
+search (``SearchIndex.keyword``), in worker memory on both databases, so it costs no
 extra statement; their cosine comes with the dense read like any keyword hit's. Without it a
 memory from that day that shares fewer words with the question than many others never became a
 candidate, and the period bonus could not lift it. A query naming no period searches as before. The
@@ -122,7 +122,7 @@ class Retriever:
         names = codec.term_keys(name_terms(query))
         present: frozenset[int] = frozenset()
         if "keyword" in signals:
-            read = self.index.keyword_read(
+            read = self.index.keyword(
                 session, owner.family, where, codec.query_terms(query), pool, [p.span for p in periods], WINDOW_POOL,
                 probe=names,
             )

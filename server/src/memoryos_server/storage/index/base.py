@@ -29,7 +29,7 @@ Hit = tuple[str, float]  # (memory id, score): best first in every list
 
 
 class KeywordRead(NamedTuple):
-    """What one read of the keyword postings gives a search (``SearchIndex.keyword_read``)."""
+    """What one read of the keyword postings gives a search (``SearchIndex.keyword``)."""
 
     hits: list[Hit]
     window: list[Hit]  # the best of the rows scored whose moment falls in a period the query names
@@ -51,49 +51,24 @@ class SearchIndex(Protocol):
         where: SearchFilter,
         terms: Sequence[int],
         k: int,
+        spans: Sequence[tuple[datetime, datetime]] = (),
+        window_k: int = 0,
         *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> list[Hit]:
-        """The ``k`` best rows by BM25 over keyed term hashes (distinct, as the query gave them).
-
-        Scores are BM25 divided by the query's ceiling, ``Σ idf · (k1 + 1)`` over the terms
-        read: the score of a row holding all of them, many times, in a short text. So a score
-        is the share of the query a row matches (0..1), comparable from one query to the next.
-        """
-        ...
-
-    def keyword_and_window(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> tuple[list[Hit], list[Hit]]:
-        """``keyword``, and the ``window_k`` best of the rows it scored whose moment
-        (``valid_at``, else ``created_at``) falls in one of ``spans`` (``[start, end)``): the
-        periods a query names, from one scoring pass."""
-        ...
-
-    def keyword_read(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        probe: Sequence[int],
+        probe: Sequence[int] = (),
         weights: BM25Weights = DEFAULT_BM25,
     ) -> KeywordRead:
-        """``keyword_and_window``, and which of the ``probe`` terms (query terms or not) a row
-        ``where`` admits holds, however common: the same read of the postings."""
+        """One read of the keyword postings:
+
+        - ``hits``: the ``k`` best rows by BM25 over keyed term hashes (distinct, as the query
+          gave them). Scores are BM25 divided by the query's ceiling, ``Σ idf · (k1 + 1)`` over
+          the terms read: the score of a row holding all of them, many times, in a short text.
+          So a score is the share of the query a row matches (0..1), comparable from one query
+          to the next.
+        - ``window``: the ``window_k`` best of the rows scored whose moment (``valid_at``, else
+          ``created_at``) falls in one of ``spans`` (``[start, end)``): the periods a query names.
+        - ``present``: which of the ``probe`` terms (query terms or not) a row ``where`` admits
+          holds, however common.
+        """
         ...
 
     def dense_and_similarities(

@@ -46,10 +46,6 @@ class SearchFilter:
     to another. ``doubt_within`` sets that second set apart from the first: de-duplication
     looks for memories filed under one category whose doubt lies within what the writer may
     write (empty: any doubt).
-
-    ``moment_within`` admits only the memories whose moment — ``valid_at`` (a message's
-    ``occurred_at``, a date the text gives), else ``created_at`` — falls in one of its
-    ``[start, end)`` spans: the periods a query names (``engine.retrieval.dates``).
     """
 
     owner_id: int
@@ -63,8 +59,6 @@ class SearchFilter:
     include_flagged: bool = False
     # None: ``categories`` themselves; empty: no condition on doubt.
     doubt_within: tuple[str, ...] | None = None
-    # None or empty: any moment.
-    moment_within: tuple[tuple[datetime, datetime], ...] | None = None
 
     @property
     def outside_mask(self) -> int:
@@ -86,7 +80,6 @@ class SearchFilter:
         scope: str | None = None,
         include_flagged: bool = False,
         doubt_within: Sequence[str] | None = None,
-        moment_within: Sequence[tuple[datetime, datetime]] | None = None,
     ) -> SearchFilter:
         return cls(
             owner_id=owner_id,
@@ -97,7 +90,6 @@ class SearchFilter:
             scope=scope,
             include_flagged=include_flagged,
             doubt_within=tuple(sorted(set(doubt_within))) if doubt_within is not None else None,
-            moment_within=tuple(moment_within) if moment_within else None,
         )
 
 

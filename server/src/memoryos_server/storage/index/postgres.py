@@ -169,7 +169,7 @@ class PostgresSearchIndex:
         """
         if state.read(session, family, where.owner_id).doc_count <= self.exact_rows:
             return True
-        if not (where.categories or where.created_since is not None or where.as_of is not None or where.moment_within):
+        if not (where.categories or where.created_since is not None or where.as_of is not None):
             return False
         admitted = select(literal(1)).where(*conditions(family, where)).limit(self.exact_rows + 1).subquery()
         counted = session.execute(select(func.count()).select_from(admitted), condition_values(family, where))
@@ -202,41 +202,13 @@ class PostgresSearchIndex:
         where: SearchFilter,
         terms: Sequence[int],
         k: int,
+        spans: Sequence[tuple[datetime, datetime]] = (),
+        window_k: int = 0,
         *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> list[Hit]:
-        return self._resident.keyword(session, family, where, terms, k, weights=weights)
-
-    def keyword_and_window(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> tuple[list[Hit], list[Hit]]:
-        return self._resident.keyword_and_window(session, family, where, terms, k, spans, window_k, weights=weights)
-
-    def keyword_read(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        probe: Sequence[int],
+        probe: Sequence[int] = (),
         weights: BM25Weights = DEFAULT_BM25,
     ) -> KeywordRead:
-        return self._resident.keyword_read(
-            session, family, where, terms, k, spans, window_k, probe=probe, weights=weights
-        )
+        return self._resident.keyword(session, family, where, terms, k, spans, window_k, probe=probe, weights=weights)
 
 
 def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool = True) -> list[ColumnElement[Any]]:
@@ -265,20 +237,6 @@ def conditions(family: MemoryFamily, where: SearchFilter, *, need_vector: bool =
         clauses.append(any_of(model.category, "categories"))
     if where.outside_mask:
         clauses.append(model.doubt_mask.op("&", return_type=Integer)(bindparam("outside", type_=Integer)) == 0)
-    if where.moment_within:
-        moment = func.coalesce(model.valid_at, model.created_at)
-        moment_type = model.created_at.type
-        clauses.append(
-            or_(
-                *(
-                    and_(
-                        moment >= bindparam(f"moment_start_{i}", type_=moment_type),
-                        moment < bindparam(f"moment_end_{i}", type_=moment_type),
-                    )
-                    for i in range(len(where.moment_within))
-                )
-            )
-        )
     if need_vector:
         clauses.append(model.embedding.is_not(None))
     return clauses
@@ -297,13 +255,10 @@ def condition_values(family: MemoryFamily, where: SearchFilter) -> dict[str, Any
         values["categories"] = list(where.categories)
     if where.outside_mask:
         values["outside"] = where.outside_mask
-    for i, (start, end) in enumerate(where.moment_within or ()):
-        values[f"moment_start_{i}"] = start
-        values[f"moment_end_{i}"] = end
     return values
 
 
-def filter_shape(where: SearchFilter) -> tuple[bool | int, ...]:
+def filter_shape(where: SearchFilter) -> tuple[bool, ...]:
     """Which clauses ``conditions`` writes for ``where``: filters of one shape share a statement."""
     return (
         where.scope is not None,
@@ -312,5 +267,4 @@ def filter_shape(where: SearchFilter) -> tuple[bool | int, ...]:
         where.created_since is not None,
         bool(where.categories),
         bool(where.outside_mask),
-        len(where.moment_within or ()),
     )

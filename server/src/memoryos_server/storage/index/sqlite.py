@@ -436,37 +436,10 @@ class SQLiteSearchIndex:
         where: SearchFilter,
         terms: Sequence[int],
         k: int,
+        spans: Sequence[tuple[datetime, datetime]] = (),
+        window_k: int = 0,
         *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> list[Hit]:
-        return self.keyword_and_window(session, family, where, terms, k, (), 0, weights=weights)[0]
-
-    def keyword_and_window(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        weights: BM25Weights = DEFAULT_BM25,
-    ) -> tuple[list[Hit], list[Hit]]:
-        read = self.keyword_read(session, family, where, terms, k, spans, window_k, probe=(), weights=weights)
-        return read.hits, read.window
-
-    def keyword_read(
-        self,
-        session: Session,
-        family: MemoryFamily,
-        where: SearchFilter,
-        terms: Sequence[int],
-        k: int,
-        spans: Sequence[tuple[datetime, datetime]],
-        window_k: int,
-        *,
-        probe: Sequence[int],
+        probe: Sequence[int] = (),
         weights: BM25Weights = DEFAULT_BM25,
     ) -> KeywordRead:
         distinct = list(dict.fromkeys(terms))
@@ -593,8 +566,6 @@ def _admitted(view: _View, where: SearchFilter) -> np.ndarray:
         mask &= np.isin(view.category[:size], np.asarray(codes, dtype=np.uint8))
     if outside := where.outside_mask:
         mask &= (view.doubt[:size] & np.uint8(outside)) == 0
-    if where.moment_within:
-        mask &= _within(view.moment[:size], where.moment_within)
     return mask
 
 
