@@ -33,7 +33,7 @@ from stack import open_stack, postgres_problem
 from memoryos_server.storage.index.postgres import EF_SEARCH
 
 IN_USE = (8, 100)  # migration 0012
-POOL = 100_000  # bench/perf.py's largest size: its vectors are cached
+POOL = 100_000  # bench/perf.py's largest size, whose vectors it caches
 INSERTS, BATCH = 640, 64
 WALKS = (100, 150, 200)
 
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = open_stack("postgresql", label="hnsw")
     guard = LoadGuard(max_wait=args.max_wait, budget=6 * args.max_wait)
     try:
-        vectors, origin = embed_all(stack, synthetic.memory_texts(POOL))
+        # bench/perf.py's texts: its on-disk vectors serve when present; else only these are embedded.
+        texts = synthetic.memory_texts(args.rows + INSERTS + args.queries)
+        vectors, origin = embed_all(stack, texts, superset=synthetic.memory_texts(POOL))
         order = np.random.default_rng(1).permutation(len(vectors))
         base = vectors[order[: args.rows]]
         extra = vectors[order[args.rows : args.rows + INSERTS]]
