@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # the graph walk to meet k of them within its scan budget.
 EXACT_ROWS = 5_000
 # The graph's shape is migration 0012's: at 100k memories, recall@10 against exact search is
-# about 0.997 at this width of the walk (bench/hnsw.py).
+# about 0.996–0.998 at this width of the walk (bench/hnsw.py).
 EF_SEARCH = 100
 # How far an iterative scan may walk for a filtered query before it gives up (pgvector's
 # default is 20,000): a big owner's rare category still fills its k rows.
