@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from memoryos_server.errors import (
     BadRequest,
@@ -387,6 +389,50 @@ def test_reads_are_counted_in_the_background(services: Services, owner: MemoryOw
         time.sleep(0.05)
     assert view.access_count == 2 and view.last_accessed is not None
     assert view.updated_at == view.created_at  # a read is not an edit
+
+
+def test_counting_reads_never_writes_the_memory_row(services: Services, owner: MemoryOwner) -> None:
+    memory_id = add(services, owner, SEED).results[0].id
+    engine = services.runtime.db.engine
+    postgres = engine.dialect.name == "postgresql"
+    table = owner.family.memory.__tablename__
+    reads_table = owner.family.reads.__tablename__
+
+    def row_version() -> Any:
+        # PostgreSQL's xmin changes with every new version of the row (an update); SQLite has
+        # no such column, and there the reads table holding the counts is what is checked.
+        if not postgres:
+            return None
+        with engine.connect() as connection:
+            return connection.execute(text(f"SELECT xmin::text FROM {table} WHERE id = :id"), {"id": memory_id}).scalar()
+
+    def held() -> dict[str, int]:  # this test's memories' rows (other tests' may share the table)
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT memory_id, access_count FROM {reads_table}")).all()
+        return {row_id: count for row_id, count in rows if row_id in mine}
+
+    mine = {memory_id}
+
+    before = row_version()
+    for _ in range(2):
+        assert [m.id for m in retrieve(services, owner, "explanations").memories] == [memory_id]
+        services.memory.flush_access()
+    deadline = time.monotonic() + 5  # the app's background thread may be the one flushing
+    while (view := _get(services, owner, memory_id)).access_count < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert view.access_count == 2 and held() == {memory_id: 2}  # the second flush added to the first's row
+    assert row_version() == before
+
+    gone = add(services, owner, "I keep bees on the roof of my building").results[0].id
+    mine.add(gone)
+    assert gone in [m.id for m in retrieve(services, owner, "bees on the roof").memories]
+    with services.runtime.db.session() as session:  # a read counted for a memory deleted before the flush
+        services.memory.delete(session, scope_of(owner), gone, hard=True)
+    services.memory.flush_access()  # does not fail on the memory that is gone
+    assert gone not in held() and held()[memory_id] >= 2
+    with services.runtime.db.session() as session:  # a hard delete takes the counts with it
+        services.memory.delete(session, scope_of(owner), memory_id, hard=True)
+    assert held() == {}
 
 
 def test_one_owner_never_sees_another(services: Services) -> None:

@@ -232,15 +232,19 @@ class Ingestor:
             return texts[row.id]
 
         pending: list[Any] = []  # the rows this add wrote, in order
+        # A verbatim add changes no row it wrote, so its own rows are found by key, not by a
+        # scan of all of them per candidate (64 messages: 2,000 comparisons).
+        written: dict[tuple[str, str], Any] = {}
         for index, candidate in enumerate(candidates):
-            same = _restated(candidate, hashes[index], [exact.get((hashes[index], candidate.category))], pending)
+            key = (hashes[index], candidate.category)
+            same = _restated(candidate, hashes[index], [exact.get(key), written.get(key)], [] if verbatim else pending)
             if same is not None:
                 result.events.append(AddEvent(same.id, "NOOP", _reported(same, text_of, candidate), same.category))
                 continue
             if verbatim:
                 row = self._insert(writer, candidate, context, disputed=False, event="ADD")
                 texts[row.id] = candidate.content
-                pending.append(row)
+                written[key] = row
                 result.events.append(AddEvent(row.id, "ADD", candidate.content, row.category))
                 continue
             options = self._options(candidate, [rows[m] for m in neighbours[index] if m in rows], pending)

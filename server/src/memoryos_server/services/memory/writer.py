@@ -95,7 +95,6 @@ class MemoryWriter:
             agent_id=agent_id,
             conversation_ct=self.codec.seal_conversation(memory_id, conversation_id),
             valid_at=valid_at,
-            access_count=0,
             version=1,
             content_hash=self.codec.content_hash(content),
             term_count=length,

@@ -8,10 +8,11 @@ Text and metadata are stored only as ciphertext under the owner's data key.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from memoryos_server.storage.models.base import Base, Timestamped
 from memoryos_server.storage.types import BigIntPK, Embedding, UTCDateTime
@@ -40,8 +41,6 @@ class _MemoryColumns(Timestamped):
     conversation_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     valid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_accessed: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    access_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Keyed per-owner hash of the normalised text: finds exact restatements without plaintext.
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -86,6 +85,49 @@ Index(
 Index("ix_universal_memories_owner_created", UniversalMemory.owner_id, UniversalMemory.created_at)
 Index("ix_universal_memories_owner_hash", UniversalMemory.owner_id, UniversalMemory.content_hash)
 Index("ix_universal_memories_owner_index_seq", UniversalMemory.owner_id, UniversalMemory.index_seq)
+
+
+class _ReadColumns:
+    """How often and when a memory was last retrieved, in a narrow table of its own.
+
+    Counting reads writes here, never to the memory's row: on PostgreSQL a row of the memory
+    table (about 2 KB with its vector) fills its page, so an update cannot stay on the page
+    (HOT) and writes a new entry in every index of the table, the HNSW graph included (about
+    2 ms a row). Reads were counted that way at first, and under a steady stream of searches
+    the counting cost as much as the searches themselves. A row here appears with a memory's
+    first counted read; none means never read.
+    """
+
+    access_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_accessed: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TenantMemoryRead(_ReadColumns, Base):
+    __tablename__ = "memory_reads"
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
+
+
+class UniversalMemoryRead(_ReadColumns, Base):
+    __tablename__ = "universal_memory_reads"
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("universal_memories.id", ondelete="CASCADE"), primary_key=True)
+
+
+def _read_properties(memory: type[Any], reads: type[Any]) -> None:
+    """``access_count`` and ``last_accessed`` as read-only attributes of the memory, loaded
+    with it (one primary-key lookup in the reads table each)."""
+    mine = reads.memory_id == memory.id
+    memory.access_count = column_property(
+        func.coalesce(select(reads.access_count).where(mine).correlate_except(reads).scalar_subquery(), 0)
+    )
+    memory.last_accessed = column_property(
+        select(reads.last_accessed).where(mine).correlate_except(reads).scalar_subquery()
+    )
+
+
+_read_properties(TenantMemory, TenantMemoryRead)
+_read_properties(UniversalMemory, UniversalMemoryRead)
 
 
 class _VersionColumns:

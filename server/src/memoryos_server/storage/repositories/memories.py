@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import defer
 
 from memoryos_server.storage.models import (
@@ -17,10 +19,12 @@ from memoryos_server.storage.models import (
     TenantConflict,
     TenantMemory,
     TenantMemoryIndexStats,
+    TenantMemoryRead,
     TenantMemoryTerm,
     TenantMemoryVersion,
     UniversalMemory,
     UniversalMemoryIndexStats,
+    UniversalMemoryRead,
     UniversalMemoryTerm,
     UniversalMemoryVersion,
     UniversalQuestion,
@@ -45,10 +49,17 @@ class MemoryFamily:
     term: type[Any]
     conflict: type[Any]
     stats: type[Any]
+    reads: type[Any]
 
 
 TENANT = MemoryFamily(
-    "tenant", TenantMemory, TenantMemoryVersion, TenantMemoryTerm, TenantConflict, TenantMemoryIndexStats
+    "tenant",
+    TenantMemory,
+    TenantMemoryVersion,
+    TenantMemoryTerm,
+    TenantConflict,
+    TenantMemoryIndexStats,
+    TenantMemoryRead,
 )
 UNIVERSAL = MemoryFamily(
     "universal",
@@ -57,7 +68,10 @@ UNIVERSAL = MemoryFamily(
     UniversalMemoryTerm,
     UniversalQuestion,
     UniversalMemoryIndexStats,
+    UniversalMemoryRead,
 )
+# Reads counted per statement of record_access (one multi-row upsert each).
+_READS_PER_STATEMENT = 500
 
 
 class MemoryRepository(Repository):
@@ -257,38 +271,46 @@ class MemoryRepository(Repository):
         )
 
     def record_access(self, counts: Mapping[str, tuple[int, datetime]]) -> set[str]:
-        """Add read counts and the last read time, without touching ``updated_at``.
+        """Add read counts and the last read time to the reads table (never the memory's row).
 
-        Rows another transaction holds are skipped, not waited for (PostgreSQL; SQLite has one
-        writer): counting reads must never block or deadlock a write. Returns the skipped ids.
+        Memories another transaction is deleting are skipped, not waited for (PostgreSQL; SQLite
+        has one writer): counting reads must never block or deadlock a write. Returns the
+        skipped ids, and those of memories that are gone.
         """
         if not counts:
             return set()
-        model = self.family.memory
-        free = set(
+        model, reads = self.family.memory, self.family.reads
+        # FOR KEY SHARE: what the reads row's foreign key would take anyway, taken up front so a
+        # memory being deleted is skipped; an ordinary update of the memory does not conflict.
+        free = sorted(
             self.session.execute(
-                select(model.id).where(model.id.in_(list(counts))).order_by(model.id).with_for_update(skip_locked=True)
+                select(model.id)
+                .where(model.id.in_(list(counts)))
+                .order_by(model.id)
+                .with_for_update(key_share=True, skip_locked=True)
             ).scalars()
         )
-        if free:
-            statement = (
-                update(model)
-                .where(model.id == bindparam("memory_id"))
-                .values(
-                    access_count=model.access_count + bindparam("reads"),
-                    last_accessed=bindparam("when"),
-                    updated_at=model.updated_at,
-                )
-                .execution_options(synchronize_session=False)
+        upsert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else postgresql_insert
+        for start in range(0, len(free), _READS_PER_STATEMENT):
+            chunk = free[start : start + _READS_PER_STATEMENT]
+            statement = upsert(reads).values(
+                [{"memory_id": mid, "access_count": counts[mid][0], "last_accessed": counts[mid][1]} for mid in chunk]
             )
-            self.session.connection().execute(
-                statement,
-                [
-                    {"memory_id": memory_id, "reads": counts[memory_id][0], "when": counts[memory_id][1]}
-                    for memory_id in sorted(free)
-                ],
+            fresh = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=[reads.memory_id],
+                set_={
+                    "access_count": reads.access_count + fresh.access_count,
+                    # Another worker may have counted a later read first.
+                    "last_accessed": case(
+                        (reads.last_accessed.is_(None), fresh.last_accessed),
+                        (fresh.last_accessed > reads.last_accessed, fresh.last_accessed),
+                        else_=reads.last_accessed,
+                    ),
+                },
             )
-        return set(counts) - free
+            self.session.execute(statement)
+        return set(counts) - set(free)
 
     # --- version history ---------------------------------------------------------------------------
 
