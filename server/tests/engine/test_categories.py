@@ -212,10 +212,10 @@ def test_fourth_round_rules_file_by_grammar(text: str, expected: str) -> None:
         "my kettle is making a weird noise, what could it be",
         "my bread came out dense, why?",
         "the printer won't connect and I want to scream",
-        "let me think about it",
+        "let me sleep on it",
         "ignore my previous message",
         "I hate it when that happens",
-        "keep going",
+        "yes keep going",
         "just dropped my phone in the sink",
     ],
 )

@@ -45,7 +45,7 @@ _RELATION_SUBJECT = re.compile(
     # A parent called by their family name, with no "my": "Mum moved in with us", "Dad's retiring".
     r"|^(?:mum|mom|mam|dad|papa|mama|grandma|grandpa|gran|nan|nana|granny|grandad|granddad)(?:'s)?\s+"
     r"(?:is|was|has|had|does|did|doesn't|didn't|can|can't|will|won't|would|still|just|never|always|finally|"
-    r"said|got|came|took|kept|\w+ed|[a-z]+s)\b"
+    r"said|got|came|took|kept|\w+ed|\w+ing|[a-z]+s)\b"
 )
 _RELATION_STATUS = re.compile(
     r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"

@@ -25,8 +25,7 @@ from .dates import resolve
 from .examples import EXAMPLES
 from .rewrite import to_third_person
 from .scoring import confidence, importance
-from .screen import _IMPERATIVES, _WISH_FRAGMENT, Screened, Verdict, screen
-from .lexicon import IRREGULAR_PAST
+from .screen import IMPERATIVES, PAST_FORMS, WISH_FRAGMENT, Screened, Verdict, screen
 from .segment import Sentence, clean, split_sentences
 from .semantic import Filed, PrototypeClassifier
 
@@ -108,7 +107,7 @@ def _lower_first(text: str) -> str:
 
 def standing_as_statement(text: str) -> str:
     """ "Always use metric units" -> "I want you to always use metric units", ready for rewriting."""
-    if _WISH_FRAGMENT.match(text.lower()) and text.split()[0].lower() not in _IMPERATIVES:
+    if WISH_FRAGMENT.match(text.lower()) and text.split()[0].lower() not in IMPERATIVES:
         return f"I want {_lower_first(text)}"  # "Celsius only", "British spelling please"
     if _YOU_START.match(text):
         return f"I prefer that {_lower_first(text)}"
@@ -207,7 +206,6 @@ class RuleBasedExtractor:
                         yield draft
 
 
-_PAST_FORMS = "|".join(sorted(IRREGULAR_PAST))
 # "my sink is leaking, who do I call", "…, help me structure it": a problem brought to be solved now.
 _TASK_TAIL = re.compile(
     r",\s+(?:and\s+|so\s+|but\s+)?(?:(?:pls|please|plz)\s+)?(?:help|fix|sort|how\s+(?:do|can|should)\s+i|"
@@ -225,7 +223,7 @@ _MOMENT_ANCHOR = re.compile(
     # "i've got a meeting in 5": minutes away
     r"|\bin\s+(?:\d{1,2}|a\s+few|a\s+couple\s+of)\s*(?:min|mins|minutes|hrs?|hours?)?(?=\s*(?:$|,|so\b|and\b|but\b))"
     # "just spilled tea on my keyboard", "i burned the rice": a one-off deed
-    rf"|^(?:i\s+)?just\s+(?:\w+ed|{_PAST_FORMS})\b|^i\s+(?:\w+ed|{_PAST_FORMS})\s+(?:the|my)\s+\w+$"
+    rf"|^(?:i\s+)?just\s+(?:\w+ed|{PAST_FORMS})\b|^i\s+(?:\w+ed|{PAST_FORMS})\s+(?:the|my)\s+\w+$"
     # "my code won't compile", "the fan is making a noise": something not working, brought to be fixed
     r"|\b(?:won't|wont|doesn't|isn't|can't)\s+(?:compile|work|load|start|open|connect|turn\s+on|charge|boot|sync|print)\b"
     r"|\bis\s+making\s+(?:a|an|this|that|weird|strange)\b"

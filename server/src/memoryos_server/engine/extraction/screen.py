@@ -137,7 +137,7 @@ _PASSING = re.compile(
     r"|^(?:brb|gtg|g2g|afk|bbl|bbs)\b"
 )
 
-_IMPERATIVES = frozenset(
+IMPERATIVES = frozenset(
     """make translate try rewrite re-write give summarize summarise continue put fix use explain
     regenerate add write remove delete convert expand draft generate list check proofread show
     simplify stop start go undo redo tell help find suggest recommend create compare describe
@@ -150,9 +150,9 @@ _IMPERATIVES = frozenset(
     print return output reformat highlight bold capitalize quote cite avoid stick focus talk
     speak double triple entertain surprise amuse cheer ignore disregard scratch""".split()
 )
-_PAST_FORMS = "|".join(sorted(IRREGULAR_PAST))
+PAST_FORMS = "|".join(sorted(IRREGULAR_PAST))
 _NEGATED_IMPERATIVE = re.compile(
-    rf"^(?:don't|do\s+not|dont|never(?!\s+(?:really\s+)?(?:\w+ed|mind|{_PAST_FORMS})\b)|"
+    rf"^(?:don't|do\s+not|dont|never(?!\s+(?:really\s+)?(?:\w+ed|mind|{PAST_FORMS})\b)|"
     r"always|no(?!\s+(?:kids|children|siblings)\b)|less|more|fewer|shorter|longer|simpler)\b"
     r"|^not\s+(?:use|give|send|write|add|include|suggest|recommend|call|say|make|put|mention|show|ask|talk)\b"
 )
@@ -202,7 +202,7 @@ _TASTE_FOR_THIS = re.compile(
     r"^i\s+(?:\w+\s+)?(?:hate|love|like|dislike|loathe)\s+(?:it|this|that|them|(?:it\s+)?when\s+(?:this|that|it)\s+\w+)$"
 )
 # A noun phrase with "please" or "only": "celsius only", "british spelling please, not american".
-_WISH_FRAGMENT = re.compile(r"^[a-z0-9][\w\s'/-]*?\s(?:only|please|pls|plz)\b")
+WISH_FRAGMENT = re.compile(r"^[a-z0-9][\w\s'/-]*?\s(?:only|please|pls|plz)\b")
 MAX_WISH_WORDS = 8
 # Statements that drop their subject: "Love running in the rain", "Trying to get my 5k under 30".
 _SUBJECTLESS = re.compile(
@@ -271,8 +271,8 @@ def _wished_for(lower: str, tokens: list[str]) -> bool:
     unless it points at the reply in hand or measures against it."""
     return (
         len(tokens) <= MAX_WISH_WORDS
-        and tokens[0] not in _IMPERATIVES
-        and _WISH_FRAGMENT.match(lower) is not None
+        and tokens[0] not in IMPERATIVES
+        and WISH_FRAGMENT.match(lower) is not None
         and not _ONE_OFF.search(lower)
         and not _THIS_REPLY.search(lower)
         and not _COMPARATIVE.match(lower)
@@ -322,7 +322,7 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
     standing = bool(_STANDING.search(lower))
     if opener := _STANDING_OPENER.match(lower):
         rest = lower[opener.end() :]
-        if words(rest)[:1] and (words(rest)[0] in _IMPERATIVES or _NEGATED_IMPERATIVE.match(rest)):
+        if words(rest)[:1] and (words(rest)[0] in IMPERATIVES or _NEGATED_IMPERATIVE.match(rest)):
             # "From now on, answer in Spanish" -> "answer in Spanish from now on"
             moved = text[: opener.end()].strip(" ,").lower()
             return Screened(Verdict.STANDING, f"{text[opener.end() :]} {moved}")
@@ -333,7 +333,7 @@ def _question_or_request(text: str, lower: str, tokens: list[str]) -> Screened |
     if _YOU_SUBJECT.match(lower):
         return Screened(Verdict.STANDING if standing else Verdict.ABOUT_CONVERSATION, text)
     noun_subject = len(tokens) > 1 and tokens[1] in _NOUN_SUBJECT_VERB
-    if (tokens[0] in _IMPERATIVES and not noun_subject) or _NEGATED_IMPERATIVE.match(lower) or _PLEASE_MANNER.match(lower):
+    if (tokens[0] in IMPERATIVES and not noun_subject) or _NEGATED_IMPERATIVE.match(lower) or _PLEASE_MANNER.match(lower):
         manner = _MANNER.match(lower) and not _COMPARATIVE.match(lower)
         # "Stop.", "please continue": a verb with nothing to keep is about the reply in hand.
         bare = all(token in _POLITE for token in tokens[1:])
@@ -355,7 +355,7 @@ def _content(text: str, lower: str, tokens: list[str]) -> Screened:
         return Screened(Verdict.CONTENT_FREE, text)
     head, comma, tail = lower.partition(", ")
     tail_words = words(tail)
-    if comma and tail_words and tail_words[0] in _IMPERATIVES and all(t in _NOT_INFORMATIVE for t in words(head)):
+    if comma and tail_words and tail_words[0] in IMPERATIVES and all(t in _NOT_INFORMATIVE for t in words(head)):
         return Screened(Verdict.INSTRUCTION, text)  # "I'm bored, entertain me"
     if all(token in _EVALUATIVE for token in informative) and _BARE_PRONOUN.search(lower):
         return Screened(Verdict.CONTENT_FREE, text)  # "I find them annoying"
