@@ -159,8 +159,6 @@ _SCHEDULE = re.compile(
     r"|\bthe\s+(?:night|day|evening|morning)\s+before\b"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
     r"|,\s*then\b|\bfirst\b.*\bthen\b|\balways\s+the\s+same\s+\w+"
-    # "i leave my phone in the car when i go hiking": a deed tied to a recurring occasion
-    r"|\b(?:when(?:ever)?|every\s+time|each\s+time|as\s+soon\s+as)\s+(?:i|we)\s+(?!was\b|were\b|\w+ed\b)[a-z]"
 )
 # A schedule cue only makes a procedure when the user (or their team) does something.
 _ACTING_SUBJECT = re.compile(
