@@ -145,6 +145,98 @@ def test_a_consequence_drawn_from_a_fact_does_not_change_what_it_is_about() -> N
     assert category(RULES, "im celiac so no bread recipes") == "fact"
 
 
+# --- the fourth round: grammatical signals rather than phrases ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # kinship and status said without "I"
+        ("widowed, two grown sons", "relationship"),
+        ("three kids, all under ten", "relationship"),
+        ("just became an aunt for the second time", "relationship"),
+        ("been friends with Marta since primary school", "relationship"),
+        ("Nan turns 80 next week", "relationship"),
+        # the user's own goal, taste or skill, with someone named only as context
+        ("me and my partner want to move to the coast", "goal"),
+        ("my brother loves horror films but honestly I prefer comedies", "preference"),
+        ("my uncle taught me to fix engines", "expertise"),
+        # tastes said as comparisons and standing wishes said as noun phrases
+        ("tea over coffee any day", "preference"),
+        ("honestly vinyl beats streaming", "preference"),
+        ("kilometres only please", "preference"),
+        ("would really appreciate it if you kept replies short", "preference"),
+        ("definitely a night-bus person", "preference"),
+        # habits opened by "as soon as", a rule of the house, a habit with its reason after the comma
+        ("as soon as I get home I change into comfy clothes", "procedure"),
+        ("we've got a rule, no phones at breakfast", "procedure"),
+        ("I do the dishes every other day, can't stand a full sink", "procedure"),
+        # aims with their subject or "to" left out
+        ("plan is to retire by the sea", "goal"),
+        ("the goal is to learn to swim", "goal"),
+        ("working on being less of a perfectionist", "goal"),
+        ("I've always wanted to visit Japan", "goal"),
+        ("looking for a new flat near work", "goal"),
+        ("I want learn Italian for my job", "goal"),
+        # skills
+        ("I'm a decent swimmer", "expertise"),
+        ("ex navy engineer", "expertise"),
+        ("trained in first aid through work", "expertise"),
+        ("been brewing beer for a decade", "expertise"),
+        # faith, health, money, studies, the car one drives
+        ("I'm Sikh", "fact"),
+        ("I have epilepsy, mostly under control", "fact"),
+        ("I'm on a tight budget until spring", "fact"),
+        ("I drive an old Land Rover", "fact"),
+        ("I'm a nursing student in Cardiff", "fact"),
+    ],
+)
+def test_fourth_round_rules_file_by_grammar(text: str, expected: str) -> None:
+    assert category(RULES, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks a lot, that fixed it",
+        "never mind, it works now",
+        "I think you misread my question",
+        "I have a quick question about VAT",
+        "I tried that and nothing changed",
+        "lol you're funny",
+        "nope you got it wrong",
+        "brb need to feed the baby",
+        "I'll check it tomorrow",
+        "I'm shattered, busy day",
+        "can parrots eat avocado",
+        "my kettle is making a weird noise, what could it be",
+        "my bread came out dense, why?",
+        "the printer won't connect and I want to scream",
+        "let me sleep on it",
+        "ignore my previous message",
+        "I hate it when that happens",
+        "yes keep going",
+        "just dropped my phone in the sink",
+    ],
+)
+def test_remarks_about_the_conversation_and_the_moment_yield_nothing(text: str) -> None:
+    assert extract(RULES, text) == []
+
+
+def test_a_task_that_names_someone_keeps_what_it_says_about_them() -> None:
+    memories = extract(RULES, "help me choose a present for my dad, he loves fishing")
+    assert [(m.category, m.content) for m in memories] == [("relationship", "Dad loves fishing")]
+
+
+def test_a_statement_kept_only_as_the_problem_behind_a_question_is_dropped_unless_a_cue_files_it() -> None:
+    assert extract(RULES, "my sourdough starter smells odd, what went wrong?") == []
+    assert category(RULES, "I'm allergic to nuts, what can I bake?") == "fact"
+
+
+def test_never_with_a_past_form_is_a_statement_not_a_request() -> None:
+    assert category(RULES, "never used a mac before") != "preference"
+
+
 def test_fragments_without_an_i_need_the_classifier() -> None:
     assert extract(RULES, "Self-employed electrician.") == []  # the rules alone cannot tell
 

@@ -275,7 +275,7 @@ def test_examples_are_not_taken_from_either_benchmark_set() -> None:
         return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
     labelled: set[str] = set()
-    for path in (DATA, DATA.with_name("messages_v2.jsonl")):
+    for path in (DATA, DATA.with_name("messages_v2.jsonl"), DATA.with_name("messages_dev.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             labelled |= runs(json.loads(line)["text"])
     written = [text for texts in EXAMPLES.values() for text in texts] + list(NOT_WORTH_KEEPING)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import re
 
-from .lexicon import PEOPLE_NOUNS, PET_NOUNS
+from .lexicon import BASE_VERBS, HEALTH_TERMS, NOT_NAMES, PEOPLE_NOUNS, PET_NOUNS
+
+_BASE_VERB = "|".join(sorted(BASE_VERBS - {"love", "like", "hate", "prefer", "want", "need", "wish"}))
 
 # How sure the rule was: 2 = a specific cue, 1 = a weak cue, 0 = nothing fired (fallback fact).
 Strength = int
@@ -43,8 +45,7 @@ _RELATION_SUBJECT = re.compile(
     # A parent called by their family name, with no "my": "Mum moved in with us", "Dad's retiring".
     r"|^(?:mum|mom|mam|dad|papa|mama|grandma|grandpa|gran|nan|nana|granny|grandad|granddad)(?:'s)?\s+"
     r"(?:is|was|has|had|does|did|doesn't|didn't|can|can't|will|won't|would|still|just|never|always|finally|"
-    r"lives|works|moved|died|passed|retired|got|gets|wants|says|said|thinks|calls|called|comes|came|takes|took|"
-    r"loves|hates|keeps|kept|\w+ed)\b"
+    r"said|got|came|took|kept|\w+ed|\w+ing|[a-z]+s)\b"
 )
 _RELATION_STATUS = re.compile(
     r"^i(?:'m|\s+am|'ve\s+been|\s+have\s+been|\s+got|\s+just\s+got|\s+recently\s+got)\s+(?:\w+ly\s+|just\s+|now\s+|newly\s+)?"
@@ -57,10 +58,17 @@ _RELATION_STATUS = re.compile(
     r"|\bco-?parent(?:s|ing)?\b"
     r"|^(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|wanted)\s+(?:any\s+)?(?:kids|children|siblings)\b"
     r"|^(?:no|zero)\s+(?:kids|children|siblings)\b"
+    # said without "I": "divorced, one daughter", "two kids, shared custody"
+    r"|^(?:happily\s+|newly\s+|recently\s+)?(?:divorced|married|engaged|widowed|separated)\b(?!\s+(?:to|from)\s+(?:my|the)\s+(?:job|work))"
+    r"|^(?:a|one|two|three|four|five|six|\d+)\s+(?:kids|children|daughters?|sons?|grandkids|grandchildren|stepkids)\b"
+    r"|^(?:i\s+)?(?:just\s+|recently\s+|finally\s+)?(?:became|become|becoming)\s+(?:a|an)\s+(?:\w+\s+)?(?:mom|mum|mother|"
+    r"dad|father|parent|aunt|auntie|aunty|uncle|grandma|grandmother|grandpa|grandfather|godmother|godfather|"
+    r"big\s+sister|big\s+brother|stepmom|stepmum|stepdad|granny|grandparent)\b"
+    r"|\b(?:best\s+|close\s+|good\s+|old\s+)?friends\s+with\s+(?!benefits\b)[a-z]"
 )
 _NOT_A_PERSON_AFTER = r"(?!with\b|for\b|my\b|from\b|at\b|in\b|of\b|to\b)"
 _RELATION_HAVE = re.compile(
-    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+"
+    rf"^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:(?:a|an|one|two|three|four|five|six|\d+)\s+)?"
     rf"(?:{_NOT_A_PERSON_AFTER}[\w'-]+\s+){{0,3}}?(?:{_PERSON}|{_AGED})(?![\w-])"
 )
 _RELATION_IS_MY = re.compile(rf"\b(?:is|are)\s+my\s+{_MODIFIER}{_PERSON}\b")
@@ -82,17 +90,24 @@ _GOAL = re.compile(
     r"\b(?:want|wanna|hope|plan|aim|intend|need|decided|determined|dream|resolved)\s+to\b"
     r"|\b(?:would|'d)\s+(?:really\s+)?(?:like|love)\s+to\b"
     r"|\b(?:am|'m|are|'re|been)\s+(?:\w+\s+)?(?:hoping|planning|aiming|trying|intending|learning|"
-    r"working\s+(?:towards?|on\s+(?:getting|becoming|improving|my))|saving(?:\s+up)?|"
+    r"working\s+(?:towards?|on\s+(?:getting|becoming|being|improving|my))|saving(?:\s+up)?|"
     r"training\s+for|preparing\s+for|studying\s+for|applying\s+(?:to|for)|looking\s+to)\b"
-    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:goal|goals|dream|plan|plans|aim|resolution|target|ambition|objective)s?"
+    r"|\b(?:my|our)\s+(?:[\w']+\s+){0,2}?(?:goal|goals|dream|plan|plans|aim|resolution|target|ambition|objective)s?"
     r"\s+(?:is|are|was|for|this|next|right\s+now)\b|\btarget\s+of\b"
     r"|\b(?:am|'m)\s+(?:\w+\s+)?looking\s+for\s+(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|"
     r"apartment|place\s+to\s+live|partner|internship|cofounder|co-founder)\b"
     r"|^(?:trying|hoping|planning|aiming|learning|working\s+towards?|training\s+for|preparing\s+for|"
+    r"working\s+on\s+(?:getting|becoming|being|improving)|"
     r"saving\s+(?:up\s+)?for|studying\s+for)\b"
     r"|\b(?:someday|some\s+day|one\s+day)\b"
-    r"|\b(?:want|need|hope\s+to\s+get)\s+(?:my|a|an|the)\s+(?:[\w'-]+\s+){1,3}?(?:by|before|within)\b"
+    r"|\b(?:want|need|hope\s+to\s+get)\s+(?:my|our|a|an|the|all(?:\s+(?:my|our|the))?)\s+(?:[\w'-]+\s+){1,3}?(?:by|before|within)\b"
     r"|^applying\s+(?:to|for)\b"
+    r"|^(?:goal|goals|target|resolution|dream|plan)\s*(?::|for\s+(?:this|next|the|\d{4})\b)"
+    r"|^the\s+(?:plan|goal|dream|aim|hope)\s+is\s+to\b"
+    r"|^looking\s+for\s+(?:a\s+)?(?:new\s+)?(?:job|role|position|house|home|flat|apartment|place\s+to\s+live|partner|"
+    r"internship)\b|^looking\s+to\s+\w"
+    r"|\b(?:'ve|have)\s+(?:always|long)\s+wanted\s+to\b"
+    rf"|^i\s+(?:really\s+)?want\s+(?:{_BASE_VERB})\b"  # "I want make my English better": the "to" left out
     r"|\b(?:sitting|taking|retaking|resitting)\s+(?:my|the|a|an)\s+(?:[\w-]+\s+){0,3}?(?:exams?|finals|test|boards|bar)\b"
 )
 _PREFERENCE = re.compile(
@@ -110,13 +125,19 @@ _PREFERENCE = re.compile(
     r"|\bfind\s+(?:\w+\s+){1,3}(?:annoying|distracting|helpful|useful|boring|confusing|easier|harder|relaxing|stressful|overwhelming)\b"
     r"|^(?:love|like|hate|prefer|enjoy|not\s+(?:a\s+)?(?:big\s+|huge\s+)?fan|(?:a\s+)?(?:big|huge)\s+fan)\b"
     r"|^(?:you\s+can\s+|please\s+)?call\s+me\b"
+    r"|\b(?:would|'d)\s+(?:really\s+)?(?:love|like|prefer|appreciate)\s+it\s+if\b"
+    # comparisons: "X over Y any day", "slow travel beats cramming", "cats > dogs"
+    r"|\bover\b.*\b(?:any\s+day|every\s+time|anytime|any\s+time)\b|\bbeats\b|\w\s*>\s*\w"
+    r"|\bpronouns\b|\bplant\s+based\b"
+    r"|^(?:\w+ly\s+)?(?:(?:a|an)\s+)?(?:[\w-]+\s+){1,2}person\b"  # "window seat person", "not a morning person"
 )
 _WEAK_PREFERENCE = re.compile(r"\b(?:i|we)\s+(?:\w+\s+)?want\s+(?!to\b)")
 
 _WEEKDAY_PLURAL = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days"
 _PROCEDURE_STRUCTURE = re.compile(
-    r"^(?:when|whenever|before|after|once|each\s+time|every\s+time|if)\b.*?(?:,\s*|\s)(?:i|we)\s+(?!am\b|'m\b|was\b|were\b|\w+ed\b)"
-    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:process|workflow|routine|ritual|method|system|approach|checklist)\b"
+    r"^(?:when|whenever|before|after|once|each\s+time|every\s+time|if|as\s+soon\s+as)\b.*?(?:,\s*|\s)(?:i|we)\s+(?!am\b|'m\b|was\b|were\b|\w+ed\b)"
+    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:process|workflow|routine|ritual|method|system|approach|checklist|rule)\b"
+    r"|^(?:i|we)(?:\s+have|'ve|\s+have\s+got|'ve\s+got|\s+got)\s+(?:a|one)\s+(?:\w+\s+)?rule\b"
     r"|^to\s+\w+,\s*(?:i|we)\b"
 )
 _HABITUAL_ADVERB = re.compile(
@@ -126,7 +147,9 @@ _HABITUAL_ADVERB = re.compile(
 _SCHEDULE = re.compile(
     r"\b(?:every|each)\s+(?:\w+\s+)?(?:morning|day|night|evening|afternoon|week|weekend|month|year|"
     r"time|monday|tuesday|wednesday|thursday|friday|saturday|sunday|meeting|sprint|release|commit|"
-    r"pull\s+request|pr|run|workout|session|quarter|deploy|deployment)\b"
+    r"pull\s+request|pr|run|workout|session|quarter|deploy|deployment|paycheck|payday|purchase|trip|flight|"
+    r"client|order|meal|shift|semester|term|season|spring|summer|autumn|fall|winter|holiday)\b"
+    r"|\b(?:daily|nightly|every\s+other\s+\w+)\b|\bon\s+(?:my|the)\s+(?:commute|way\s+(?:to|home)|lunch\s+break)\b"
     rf"|\bon\s+(?:weekends|weekdays|{_WEEKDAY_PLURAL}|(?:mon|tues|wednes|thurs|fri|satur|sun)day\s+(?:mornings|evenings|nights|afternoons))\b"
     r"|\bon\s+the\s+(?:first|last|\d{1,2}(?:st|nd|rd|th))\s+(?:day\s+)?of\s+(?:the|each|every)\s+month\b"
     r"|\b(?:once|twice|\w+\s+times)\s+(?:a|per|every)\s+(?:day|week|month|year)\b"
@@ -135,7 +158,7 @@ _SCHEDULE = re.compile(
     r"|\bfor\s+(?:all|every|each)\s+(?:of\s+)?(?:my|our)\b"
     r"|\bthe\s+(?:night|day|evening|morning)\s+before\b"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
-    r"|,\s*then\b|\bfirst\b.*\bthen\b"
+    r"|,\s*then\b|\bfirst\b.*\bthen\b|\balways\s+the\s+same\s+\w+"
 )
 # A schedule cue only makes a procedure when the user (or their team) does something.
 _ACTING_SUBJECT = re.compile(
@@ -159,8 +182,11 @@ _EXPERTISE = re.compile(
     r"|\bnever\s+(?:really\s+)?(?:used|cooked|written|coded|programmed|done|built|worked\s+with|played|studied|learned|learnt)\b"
     r"|\b(?:been|'ve\s+been)\s+(?:a|an)\s+[\w\s-]{2,40}?\s+for\s+(?:\d+|a|an|about|over|almost|nearly|\w+)\s+(?:\w+\s+)?(?:years?|decades?)\b"
     r"|\b(?:doing|working|coding|programming|teaching|playing|using|writing|practi[cs]ing|building|designing|"
-    r"developing|used|played|taught|worked|practi[cs]ed|coded|programmed|designed|developed|managed|led)\b"
-    r".*\b(?:for|over)\s+(?:\d+|a|an|about|over|almost|nearly|several|many|\w+)\s+(?:\w+\s+)?(?:years?|decades?|a\s+decade)\b"
+    r"developing|used|played|taught|worked|practi[cs]ed|coded|programmed|designed|developed|managed|led|done|"
+    r"growing|keeping|raising|breeding|baking|brewing|knitting|sewing|painting|drawing|singing|dancing|"
+    r"riding|fixing|repairing|restoring|coaching|cooking|gardening|farming|fishing|climbing|sailing|shooting)\b"
+    r".*\b(?:for|over)\s+(?:\d+|a|an|about|over|almost|nearly|several|many|[\w-]+)\s+(?:\w+\s+)?"
+    r"(?:years?|yrs?|decades?|a\s+decade)\b"
     r"|\b(?:played|coded|programmed|painted|danced|sung|sang|drawn|cooked)\s+(?:\w+\s+)?since\b"
     r"|\b(?:i've|i\s+have|'ve)\s+(?:run|done|completed|finished|climbed|built|written|published|shipped|taught|led|managed)\s+"
     r"(?:\d+|a\s+few|several|many|two|three|four|five|six|seven|eight|nine|ten|dozens|hundreds)\b"
@@ -170,7 +196,10 @@ _EXPERTISE = re.compile(
     r"|\bmy\s+\w+(?:\s+skills?)?\s+(?:is|are)\s+(?:\w+\s+)?(?:rusty|limited|basic|decent|solid|fluent|excellent|poor|weak|strong)\b"
     r"|\b(?:charter|certification|certificate)\b"
     r"|\bunderstand\s+(?:the\s+)?(?:basics?|some|a\s+bit|a\s+little|a\s+lot)\b"
-    r"|\bspeak\s+(?:basic|some|a\s+little|fluent|conversational|decent|good|broken|okay|ok)\b"
+    r"|\bspeak\s+(?:basic|some|a\s+little|a\s+bit|fluent|conversational|decent|good|broken|okay|ok)\b"
+    r"|\btrained\s+(?:in|as)\b"
+    r"|\b(?:am|'m)\s+(?:a|an)\s+(?:pretty\s+|really\s+|very\s+|fairly\s+)?(?:good|great|decent|solid|strong|skilled|"
+    r"competent|excellent|confident|fast|accomplished|keen|avid)\s+[\w-]+(?:er|or|ist|ian)\b"
     r"|\bcan(?:'t|not)?\s+(?:read|speak|write|play|code|program|cook|swim|drive|sight-read|ski|sew|knit)\b"
 )
 _FACT_CUES = re.compile(
@@ -216,11 +245,35 @@ _ADVISED = re.compile(
 _WORK_SCHEDULE = re.compile(r"^(?:i|we)\s+work\b(?!\s+out\b)")
 
 
+# "Me and my husband want to buy a house", "my wife and I never eat out": the user does it with
+# someone, and what they do is the memory (the person is doubt, by ``doubt_of``).
+_JOINT_SUBJECT = re.compile(
+    r"^(?:me\s+and\s+(?:my|our)\s+[\w'-]+(?:\s+[\w'-]+)?|(?:my|our)\s+[\w'-]+(?:\s+[\w'-]+)?\s+and\s+(?:i|me))\s+\w"
+)
+_OWN_WITH_SOMEONE = frozenset({"goal", "preference", "procedure"})
+
+
+# "My dad taught me woodworking": the skill is the user's; the teacher is context.
+_TAUGHT_ME = re.compile(r"\b(?:taught|teaches|showed)\s+me\s+(?!that\b|to\s+never\b|never\b|nothing\b|little\b|anything\b)")
+# "My sister books fancy hotels, but honestly I'm happier in a hostel": the user's own taste, said against someone's.
+_BUT_I = re.compile(r"\bbut\s+(?:honestly\s+|personally\s+|tbh\s+|myself\s+)?(?=(?:i|i'm|i'd|i've|me)\b)")
+
+
 def _categorise(lower: str) -> tuple[str, Strength]:
     if _ADVISED.search(lower):
         return "fact", 2
+    if (taught := _TAUGHT_ME.search(lower)) and not _THIRD_PERSON_GOES_ON.search(lower, taught.end()):
+        return "expertise", 2
     if _WHEN_ASKING.search(lower):
         return "preference", 2
+    if _JOINT_SUBJECT.search(lower):
+        category, strength = _own(lower)
+        if strength == 2 and category in _OWN_WITH_SOMEONE:
+            return category, strength
+    if (contrast := _BUT_I.search(lower)) and PERSON_MENTION.search(lower, 0, contrast.start()):
+        category, strength = _own(lower[contrast.end() :])
+        if strength == 2 and category in _OWN_WITH_SOMEONE:
+            return category, strength
     if _RELATION_SUBJECT.search(lower) or _RELATION_STATUS.search(lower) or _RELATION_HAVE.search(lower):
         return "relationship", 2
     if _PET_SUBJECT.search(lower):
@@ -240,6 +293,10 @@ _CIRCUMSTANCE = re.compile(
     r"\b(?:junior|senior|sophomore|freshman|fresher|\d+(?:st|nd|rd|th)[\s-]+(?:grade|year)|year\s+\d+|grade\s+\d+)\b"
     r".*\b(?:school|college|uni|university|high|academy)\b"
     r"|\b(?:postdoc|phd\s+student|grad\s+student|undergrad|undergraduate)\b"
+    r"|\b(?:college|uni|university|medical|med|law|nursing|art|design|exchange|international|mature|part-time|"
+    r"full-time|first-year|second-year|final-year|[\w-]+-generation)\s+student\b"
+    r"|^i(?:'m|\s+am)\s+(?:currently\s+)?(?:on\s+(?:a\s+)?(?:tight\s+|strict\s+|limited\s+|fixed\s+)?(?:budget|income)|"
+    r"in\s+(?:\w+\s+){0,4}?debt|broke|unemployed|between\s+jobs)\b"
     r"|^i(?:'m|\s+am)\s+(?:currently\s+)?on\s+(?:disability|benefits|welfare|leave|sick\s+leave|maternity|paternity|"
     r"parental|furlough|medication|meds|antidepressants|the\s+pill)\b"
 )
@@ -255,7 +312,7 @@ _CREDENTIAL = re.compile(
 # A trade held before, said as a title ("former paramedic", "ex-chef, ten years"): the know-how
 # stays (bench/data/messages_v2.md, rule 2), where "I'm retired" alone is a circumstance.
 _FORMER_TRADE = re.compile(
-    r"^(?:i'm\s+|i\s+am\s+)?(?:a\s+|an\s+)?(?:former|ex-)\s*"
+    r"^(?:i'm\s+|i\s+am\s+)?(?:a\s+|an\s+)?(?:former|ex-|ex\s+)\s*"
     r"(?!(?:wife|husband|partner|boyfriend|girlfriend|bf|gf|fianc\w*|spouse|smoker|drinker|addict|user)\b)[a-z]"
 )
 
@@ -273,8 +330,25 @@ _JOB = re.compile(
 )
 
 
+# Faith, nationality and origin ("Catholic, but not very practising", "I'm Nigerian"), health
+# conditions ("I have ADHD") and the car one drives: facts about the user, whatever else is said.
+_IDENTITY = re.compile(
+    r"^(?:i'm\s+|i\s+am\s+)?(?:a\s+|an\s+)?(?:proud\s+|practising\s+|practicing\s+|devout\s+|lapsed\s+|non-practising\s+)?"
+    r"(?:" + "|".join(sorted(NOT_NAMES - {"vegan", "vegetarian"})) + r")\b(?!\s+(?:food|cuisine|cooking|music|films?|"
+    r"movies|tv|literature|history|speaker|language|lessons?|class|classes|course))"
+    r"|^i\s+drive\s+(?:a|an)\b"
+)
+_HEALTH = re.compile(r"^i(?:'m|\s+am|\s+have|'ve\s+got|\s+got)\s+(?:\w+\s+){0,2}?(?:" + HEALTH_TERMS + r")")
+
+
 def _own(lower: str) -> tuple[str, Strength]:
     """The category when the sentence is not about someone else."""
+    head, comma, tail = lower.partition(", ")
+    if comma and _PREFERENCE.search(tail) and not _PREFERENCE.search(head) and not tail.startswith("like "):
+        # "I do laundry every other day, can't stand a full basket": the taste is the habit's reason.
+        category, strength = _own(head)
+        if category == "procedure":
+            return category, strength
     if _CIRCUMSTANCE.search(lower):
         return "fact", 2
     if _CREDENTIAL.search(lower) or _FORMER_TRADE.search(lower):
@@ -289,7 +363,7 @@ def _own(lower: str) -> tuple[str, Strength]:
         return "procedure", 1
     if _EXPERTISE.search(lower):
         return "expertise", 2
-    if _JOB.search(lower):
+    if _JOB.search(lower) or _IDENTITY.search(lower) or _HEALTH.search(lower):
         return "fact", 2
     if _WEAK_PREFERENCE.search(lower):
         return "preference", 1

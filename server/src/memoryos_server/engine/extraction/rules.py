@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..types import ChatMessage, Embedder, ExtractedMemory
-from .classify import categorise, doubt_of, focus
+from .classify import PERSON_MENTION, categorise, doubt_of, focus
 from .dates import resolve
 from .examples import EXAMPLES
 from .rewrite import to_third_person
 from .scoring import confidence, importance
-from .screen import Screened, Verdict, screen
+from .screen import IMPERATIVES, PAST_FORMS, WISH_FRAGMENT, Screened, Verdict, screen
 from .segment import Sentence, clean, split_sentences
 from .semantic import Filed, PrototypeClassifier
 
@@ -57,16 +57,26 @@ _SUBORDINATE_START = re.compile(
 )
 
 
-_SELF_TAIL = re.compile(r",\s+(?=(?:I|I'm|I've|I'd|my|we|we're|our)\b)")
+_SELF_TAIL = re.compile(r"(?:,|\s+[-\u2013\u2014]+)\s+(?=(?:I|I'm|I've|I'd|my|we|we're|our)\b)")
+# "…for my wife, she loves gardening": the clause goes on about the person the task named.
+_PERSON_TAIL = re.compile(r",\s+(?P<pronoun>he's|she's|he|she)\s+(?=\w)", re.I)
 
 
 def _said_about_self(clause: str) -> str | None:
-    """The clause after a comma that starts talking about the user, if any."""
+    """The clause after a comma that starts talking about the user (or about someone in their
+    life the task named), if any."""
     found = _SELF_TAIL.search(clause)
-    if found is None:
+    if found is not None:
+        tail = clause[found.end() :].rstrip("?")
+        return tail if len(tail.split()) >= 3 else None
+    about = _PERSON_TAIL.search(clause)
+    person = PERSON_MENTION.search(clause.lower(), 0, about.start()) if about is not None else None
+    if about is None or person is None:
         return None
-    tail = clause[found.end() :].rstrip("?")
-    return tail if len(tail.split()) >= 3 else None
+    rest = clause[about.end() :].rstrip("?")
+    verb = " is " if about["pronoun"].lower().endswith("'s") else " "
+    tail = clause[person.start() : person.end()] + verb + rest
+    return tail if len(rest.split()) >= 2 else None
 
 
 def split_clauses(text: str) -> list[str]:
@@ -97,6 +107,8 @@ def _lower_first(text: str) -> str:
 
 def standing_as_statement(text: str) -> str:
     """ "Always use metric units" -> "I want you to always use metric units", ready for rewriting."""
+    if WISH_FRAGMENT.match(text.lower()) and text.split()[0].lower() not in IMPERATIVES:
+        return f"I want {_lower_first(text)}"  # "Celsius only", "British spelling please"
     if _YOU_START.match(text):
         return f"I prefer that {_lower_first(text)}"
     if m := _NEGATED_START.match(text):
@@ -153,7 +165,8 @@ class RuleBasedExtractor:
                 if key not in seen:
                     seen.add(key)
                     drafts.append(draft)
-        fragments = [i for i, d in enumerate(drafts) if d.fragment]
+        # A fragment a specific cue filed ("pretty comfortable in Figma") is about the user as it stands.
+        fragments = [i for i, d in enumerate(drafts) if d.fragment and d.strength < 2]
         if fragments:
             keep = self.classifier.worth_keeping([drafts[i].content for i in fragments]) if self.classifier else []
             dropped = {i for i, kept in zip(fragments, keep or [False] * len(fragments), strict=True) if not kept}
@@ -178,7 +191,13 @@ class RuleBasedExtractor:
                 screened = screen(clause)
                 if screened.verdict is Verdict.INSTRUCTION and ":" in raw:
                     return  # "Translate this: …" — the rest of the message is someone else's text
-                if screened.verdict in (Verdict.INSTRUCTION, Verdict.QUESTION) and (tail := _said_about_self(clause)):
+                tail = _said_about_self(clause)
+                if tail and screened.verdict is Verdict.STANDING:
+                    # "give me a checklist — i always check the drone first": "always" was the user's habit
+                    head = screen(clause[: clause.rfind(tail)].rstrip(" ,-\u2013\u2014"))
+                    if head.verdict is Verdict.INSTRUCTION:
+                        screened = head
+                if screened.verdict in (Verdict.INSTRUCTION, Verdict.QUESTION) and tail:
                     # "Help me plan dinners, I don't eat red meat": the task goes, the fact stays.
                     screened = screen(tail)
                 if screened.verdict not in _DROPPED:
@@ -200,12 +219,24 @@ _MOMENT_ANCHOR = re.compile(
     r"|\bagain$|^(?:i\s+)?just\s+(?:got\s+back|got\s+home|finished|woke\s+up)\b"
     # "my laptop keeps crashing", "I have a headache": a trouble of the moment
     r"|\bkeeps\s+\w+ing\b|^i\s+(?:have|'ve\s+got|got)\s+(?:a\s+)?(?:headache|hangover|cold|fever|sore\s+throat|stomach\s+ache)\b"
+    r"|\b(?:rn|atm|this\s+week|for\s+a\s+(?:sec|second|minute|bit|moment))\b"
+    # "i've got a meeting in 5": minutes away
+    r"|\bin\s+(?:\d{1,2}|a\s+few|a\s+couple\s+of)\s*(?:min|mins|minutes|hrs?|hours?)?(?=\s*(?:$|,|so\b|and\b|but\b))"
+    # "just spilled tea on my keyboard", "i burned the rice": a one-off deed
+    rf"|^(?:i\s+)?just\s+(?:\w+ed|{PAST_FORMS})\b|^i\s+(?:\w+ed|{PAST_FORMS})\s+(?:the|my)\s+\w+$"
+    # "my code won't compile", "the fan is making a noise": something not working, brought to be fixed
+    r"|\b(?:won't|wont|doesn't|isn't|can't)\s+(?:compile|work|load|start|open|connect|turn\s+on|charge|boot|sync|print)\b"
+    r"|\bis\s+making\s+(?:a|an|this|that|weird|strange)\b"
 )
 # Events whose outcome lasts, whenever they happened.
 _LASTING = re.compile(
     r"\b(?:started|start|starting|moved|moving|diagnosed|engaged|married|born|passed\s+away|died|adopted|hired|"
-    r"promoted|graduated|quit|retired|signed|new\s+job|pregnant|broke|fractured|surgery|failed|passed)\b"
+    r"promoted|graduated|quit|retired|signed|new\s+job|pregnant|broke|fractured|surgery|failed|passed|became|"
+    r"bought|joined|founded|launched|finished\s+(?:my|a)\s+(?:degree|phd|training|course|apprenticeship))\b"
 )
+
+
+_AIM_OPENING = re.compile(r"^(?:plan|goal|dream|aim|hope|target|resolution)\s+(?:is|was)\s+to\b", re.I)
 
 
 def _unsure_and_passing(lower: str, strength: int) -> bool:
@@ -220,11 +251,13 @@ def _draft(screened: Screened, sentence: Sentence, reference: datetime, index: i
         category, strength = "preference", 2
     else:
         statement = screened.text
+        if _AIM_OPENING.match(statement):
+            statement = f"My {_lower_first(statement)}"  # "plan is to …" has left out its "my"
         task = _TASK_TAIL.search(statement)
         if task is not None:
             statement = statement[: task.start()]
         category, strength = categorise(statement.lower())
-        if (task is not None and strength < 2) or _unsure_and_passing(statement.lower(), strength):
+        if ((task is not None or screened.asks) and strength < 2) or _unsure_and_passing(statement.lower(), strength):
             return None
     content = to_third_person(statement)
     if not MIN_CONTENT_CHARS <= len(content) <= MAX_CONTENT_CHARS or " " not in content:

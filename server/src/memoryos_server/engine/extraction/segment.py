@@ -30,6 +30,7 @@ _BARE_CONTRACTIONS = {
     "wouldnt": "wouldn't", "shouldnt": "shouldn't", "thats": "that's", "theres": "there's",
     "whos": "who's", "hes": "he's", "shes": "she's", "theyre": "they're", "youre": "you're",
     "wanna": "want to", "tryna": "trying to", "tryin": "trying", "gotta": "have to",
+    "gimme": "give me", "lemme": "let me",
 }
 # Frequent misspellings of words the rules look for ("allways", "becuase", "perfer").
 _TYPOS = {
@@ -41,7 +42,7 @@ _TYPOS = {
     "untill": "until", "thier": "their", "usally": "usually", "usualy": "usually", "normaly": "normally",
     "alergic": "allergic", "allergick": "allergic", "vegitarian": "vegetarian",
     "experiance": "experience", "expirience": "experience", "profesional": "professional", "certifed": "certified",
-    "qualifed": "qualified", "licenced": "licensed", "wanna": "want to",
+    "qualifed": "qualified", "licenced": "licensed", "wanna": "want to", "hlp": "help", "halp": "help",
 }
 _TYPO = re.compile(r"\b(?:" + "|".join(k for k, v in _TYPOS.items() if k != v) + r")\b", re.I)
 _BARE_CONTRACTION = re.compile(r"\b(?:" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.I)
@@ -70,11 +71,14 @@ _REMEMBER = re.compile(
 _LEADING = re.compile(
     r"^(?:by\s+the\s+way|btw|fyi|for\s+context|for\s+the\s+record|for\s+future\s+reference|"
     r"for\s+reference|just\s+so\s+you\s+know|so\s+you\s+know|as\s+you\s+know|as\s+i\s+said|"
-    r"like\s+i\s+said|to\s+be\s+honest|tbh|honestly|actually|basically|also|oh\s+and|and\s+also|"
+    r"like\s+i\s+said|to\s+be\s+honest|tbh|ngl|honestly|actually|basically|also|oh\s+and|and\s+also|"
+    # interjections: "lol you sound like my teacher", "nope you misunderstood me"
+    r"lol|lmao|omg|ugh|welp|nope|nah|yep|yup|"
     r"and|but|so|well|ok(?:ay)?\s+so|ok(?:ay)?|alright|anyway|anyways|um+|uh+|oh|hey|hi|hello|"
     r"yeah|yes|quick\s+note|side\s+note|one\s+more\s+thing|update|fun\s+fact|in\s+case\s+it\s+matters|"
     r"please|pls|now)\b(?:\s*[,:;!.]+\s*|\s+[-\u2013\u2014]+\s+|\s+)"
-    r"|^(?:nice|cool|great|perfect|awesome|thanks|thank\s+you|sure|right|got\s+it|sounds\s+good|wow|ah|oh|"
+    r"|^(?:nice|cool|great|perfect|awesome|(?:thanks|thank\s+you|thx|ty)(?:\s+(?:a\s+(?:lot|million|bunch|ton)|so\s+much|"
+    r"very\s+much|again|heaps|loads))?|sure|right|got\s+it|sounds\s+good|wow|ah|oh|"
     r"sorry|hmm+|haha+|lol)\s*[,!.]+\s*",
     re.I,
 )
