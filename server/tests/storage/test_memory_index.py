@@ -228,6 +228,56 @@ def test_a_rare_category_of_a_large_owner_is_searched_exactly(
     assert any("set_config" in s for s in statements[rare_statements:])
 
 
+def test_a_prepared_search_walks_the_graph_in_two_statements_and_puts_the_planner_back(
+    services: Services, test_database: databases.TestDatabase
+) -> None:
+    """PostgreSQL: ``prepare`` reads the owner's state and sets the graph walk in one statement;
+    the dense read is then one statement, and ``enable_sort`` is on again after it, whether it
+    found rows, scored a rare category exactly, or found nothing at all."""
+    if test_database.backend != "postgresql":
+        pytest.skip("the HNSW path is PostgreSQL's")
+    from sqlalchemy import event
+
+    from memoryos_server.storage.index.postgres import PostgresSearchIndex
+
+    owner = make_end_user(services)
+    n = 400
+    vectors = _vectors(n, seed=21)
+    categories = ["goal" if i % 50 == 0 else "fact" for i in range(n)]
+    ids = _store_vectors(services, owner, vectors, categories)
+    index = PostgresSearchIndex(dim=EMBEDDING_DIM, exact_rows=50)
+    query = _vectors(1, seed=22)[0]
+    exact = [ids[r] for r in sorted(range(n), key=lambda r: -float(vectors[r] @ query))[:10]]
+    cases = {
+        "all": owner.search_filter(),
+        "a rare category": owner.search_filter(categories=["goal"]),
+        "nothing": owner.search_filter(created_since=utcnow() + timedelta(days=1)),
+    }
+    for name, where in cases.items():
+        statements: list[str] = []
+        with services.runtime.db.session(write=False) as session:
+
+            def note(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+                statements.append(statement)
+
+            event.listen(session.get_bind(), "before_cursor_execute", note)
+            try:
+                index.prepare(session, TENANT, where, 10)
+                hits, _ = index.dense_and_similarities(session, TENANT, where, query, 10, [])
+                # Statements on the memory tables (not the version, asked once, nor a pool's ping).
+                walked = len([s for s in statements if "memor" in s and "pg_extension" not in s])
+            finally:
+                event.remove(session.get_bind(), "before_cursor_execute", note)
+            assert session.execute(text("SHOW enable_sort")).scalar() == "on", name
+        if name == "all":
+            assert walked == 2  # the state with the walk's settings, then the graph walk itself
+            assert len(set(m for m, _ in hits) & set(exact)) >= 9  # approximate, but near
+        elif name == "a rare category":
+            assert {categories[ids.index(m)] for m, _ in hits} == {"goal"} and len(hits) == 8
+        else:
+            assert hits == []
+
+
 def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> None:
     owner = make_end_user(services)
     add(

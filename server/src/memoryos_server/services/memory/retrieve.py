@@ -121,6 +121,8 @@ class Retriever:
         keyword: dict[str, float] = {}
         names = codec.term_keys(name_terms(query))
         present: frozenset[int] = frozenset()
+        if "dense" in signals:
+            self.index.prepare(session, owner.family, where, pool)
         if "keyword" in signals:
             read = self.index.keyword(
                 session, owner.family, where, codec.query_terms(query), pool, [p.span for p in periods], WINDOW_POOL,

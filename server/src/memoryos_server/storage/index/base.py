@@ -37,6 +37,12 @@ class KeywordRead(NamedTuple):
 
 
 class SearchIndex(Protocol):
+    def prepare(self, session: Session, family: MemoryFamily, where: SearchFilter, k: int) -> None:
+        """Before a search that reads both signals (``keyword``, then ``dense_and_similarities``
+        for ``k`` rows): whatever the index can set up for it in one round trip (PostgreSQL
+        reads the owner's index state and sets the graph walk in the same statement)."""
+        ...
+
     def dense(
         self, session: Session, family: MemoryFamily, where: SearchFilter, queries: np.ndarray, k: int
     ) -> list[list[Hit]]:

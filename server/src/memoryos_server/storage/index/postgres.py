@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, bindparam, cast, func, literal, or_, select, text, union_all
+from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,6 +47,11 @@ EF_SEARCH = 100
 # How far an iterative scan may walk for a filtered query before it gives up (pgvector's
 # default is 20,000): a big owner's rare category still fills its k rows.
 MAX_SCAN_TUPLES = 200_000
+# A dense statement's last column once the graph walk was set: evaluated with its rows, after
+# the plan is made, it puts the planner's sorting back on for the transaction's next statements.
+_SORT_BACK_ON = func.set_config("enable_sort", "on", True).label("sort_back_on")
+# session.info: (transaction, ef_search) while that transaction's graph walk is set.
+_WALK_SET = "memoryos.hnsw_walk_set"
 
 
 class PostgresSearchIndex:
@@ -81,11 +86,15 @@ class PostgresSearchIndex:
             )
         ).subquery("q")
         hits = self._nearest(family, where, query_table.c.v, exact=exact).lateral("hit")
-        statement = select(hits.c.id, hits.c.distance, query_table.c.ord).select_from(query_table).join(hits, literal(True))
+
+        def statement(reset: bool) -> Any:
+            columns = [hits.c.id, hits.c.distance, query_table.c.ord, *([_SORT_BACK_ON] if reset else [])]
+            return select(*columns).select_from(query_table).join(hits, literal(True))
+
         values = {**condition_values(family, where), "k": k}
         grouped: list[list[Hit]] = [[] for _ in range(len(queries))]
-        for memory_id, dist, ord_ in self._run(session, statement, values, k, exact=exact):
-            grouped[int(ord_)].append((memory_id, 1.0 - float(dist)))
+        for row in self._run(session, statement, values, k, exact=exact):
+            grouped[int(row[2])].append((row[0], 1.0 - float(row[1])))
         for hits_of_query in grouped:
             hits_of_query.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return grouped
@@ -102,34 +111,38 @@ class PostgresSearchIndex:
         """One statement: the k nearest (a plain vector parameter, which the HNSW scan handles
         best) and, in a second branch by primary key, the similarity of each row of ``also``."""
         exact = self._few_rows(session, family, where)
-        statement = self._nearest_and_also(family, where, exact=exact, also=bool(also))
         values = {**condition_values(family, where), "k": k, "vector": np.asarray(query, dtype=np.float32)}
         if also:
             values["also"] = list(dict.fromkeys(also))
         hits: list[Hit] = []
         similarities: dict[str, float] = {}
-        for memory_id, dist, ord_ in self._run(session, statement, values, k, exact=exact):
-            if int(ord_) == 0:
-                hits.append((memory_id, 1.0 - float(dist)))
+
+        def statement(reset: bool) -> Any:
+            return self._nearest_and_also(family, where, exact=exact, also=bool(also), reset=reset)
+
+        for row in self._run(session, statement, values, k, exact=exact):
+            if int(row[2]) == 0:
+                hits.append((row[0], 1.0 - float(row[1])))
             else:
-                similarities[memory_id] = 1.0 - float(dist)
+                similarities[row[0]] = 1.0 - float(row[1])
         hits.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return hits, similarities
 
-    def _nearest_and_also(self, family: MemoryFamily, where: SearchFilter, *, exact: bool, also: bool) -> Any:
+    def _nearest_and_also(self, family: MemoryFamily, where: SearchFilter, *, exact: bool, also: bool, reset: bool) -> Any:
         """The statement of ``dense_and_similarities`` for filters of this shape, built once and
         reused with new parameters: building and keying it afresh cost about a millisecond of
         Python a search (SQLAlchemy keeps a reused statement's cache key)."""
-        key = (family.name, exact, also, *filter_shape(where))
+        key = (family.name, exact, also, reset, *filter_shape(where))
         statement = self._templates.get(key)
         if statement is None:
             model = family.memory
             vector_type = Embedding(self.dim)
             q_vector = cast(bindparam("vector", type_=vector_type), vector_type)
-            statement = self._nearest(family, where, q_vector, exact=exact).add_columns(literal(0).label("ord"))
+            after = [_SORT_BACK_ON] if reset else []
+            statement = self._nearest(family, where, q_vector, exact=exact).add_columns(literal(0).label("ord"), *after)
             if also:
                 distance = model.embedding.op("<=>", return_type=Float)(q_vector)
-                scored = select(model.id, distance, literal(1)).where(
+                scored = select(model.id, distance, literal(1), *after).where(
                     model.owner_id == bindparam("owner_id"),
                     any_of(model.id, "also"),
                     model.embedding.is_not(None),
@@ -151,13 +164,39 @@ class PostgresSearchIndex:
         )
 
     def _run(self, session: Session, statement: Any, values: dict[str, Any], k: int, *, exact: bool) -> Sequence[Any]:
-        if exact:
-            return session.execute(statement, values).all()
-        self._tune_hnsw(session, k)
-        try:
-            return session.execute(statement, values).all()
-        finally:
-            session.execute(select(func.set_config("enable_sort", "on", True)))
+        """Run ``statement(reset)``; the graph walk is set first where it is needed and not yet
+        set (``prepare`` may have set it). ``enable_sort`` is put back on by the statement's own
+        rows (``_SORT_BACK_ON``, evaluated once the plan is made), or after it when it has none."""
+        walk = self._walk_set(session)
+        if not exact and (walk is None or walk < self._ef(k)):
+            self._tune_hnsw(session, k)
+            walk = self._ef(k)
+        if walk is None:
+            return session.execute(statement(False), values).all()
+        session.info.pop(_WALK_SET, None)
+        rows = session.execute(statement(True), values).all()
+        if not rows:
+            session.execute(select(_SORT_BACK_ON))
+        return rows
+
+    def prepare(self, session: Session, family: MemoryFamily, where: SearchFilter, k: int) -> None:
+        """Read the owner's index state (which the keyword read would do) and, in the same
+        statement, set the graph walk for the dense read of ``k`` rows, if the owner is large
+        enough to walk the graph: two round trips fewer per search."""
+        if state.is_dirty(session) or state.is_read(session, family, where.owner_id):
+            return  # the dense read sets what it needs itself
+        walk = self._walk(session, k)
+        large = family.stats.doc_count > literal(self.exact_rows)
+        extra = [func.set_config(name, value, True) for name, value in walk.items()]
+        extra.append(func.set_config("enable_sort", case((large, "off"), else_="on"), True))
+        found, values = state.read_with(session, family, where.owner_id, extra)
+        if values is not None and found.doc_count > self.exact_rows:
+            session.info[_WALK_SET] = (session.get_transaction(), self._ef(k))
+
+    def _walk_set(self, session: Session) -> int | None:
+        """The ``ef_search`` this transaction's graph walk is set to, while ``enable_sort`` is off."""
+        held = session.info.get(_WALK_SET)
+        return held[1] if held is not None and held[0] is session.get_transaction() else None
 
     def _few_rows(self, session: Session, family: MemoryFamily, where: SearchFilter) -> bool:
         """Whether the rows this search admits are few enough to score exactly.
@@ -181,11 +220,18 @@ class PostgresSearchIndex:
         ``enable_sort = off`` because the planner, whose statistics may lag a bulk load, can
         otherwise prefer sorting all of the owner's rows; the owner's size is known here.
         """
-        values = {"hnsw.ef_search": str(max(self.ef_search, 2 * k)), "enable_sort": "off"}
-        if self._supports_iterative_scan(session):
-            values.update({"hnsw.iterative_scan": "relaxed_order", "hnsw.max_scan_tuples": str(MAX_SCAN_TUPLES)})
+        values = {**self._walk(session, k), "enable_sort": "off"}
         # set_config(..., true) is SET LOCAL; one round trip for all of them.
         session.execute(select(*(func.set_config(name, value, True) for name, value in values.items())))
+
+    def _walk(self, session: Session, k: int) -> dict[str, str]:
+        values = {"hnsw.ef_search": str(self._ef(k))}
+        if self._supports_iterative_scan(session):
+            values.update({"hnsw.iterative_scan": "relaxed_order", "hnsw.max_scan_tuples": str(MAX_SCAN_TUPLES)})
+        return values
+
+    def _ef(self, k: int) -> int:
+        return max(self.ef_search, 2 * k)
 
     def _supports_iterative_scan(self, session: Session) -> bool:
         if self._iterative_scan is None:

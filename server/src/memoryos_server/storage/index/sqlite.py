@@ -285,6 +285,9 @@ class SQLiteSearchIndex:
         self._entries: OrderedDict[tuple[str, str], OwnerMatrix] = OrderedDict()
         self._lock = threading.Lock()
 
+    def prepare(self, session: Session, family: MemoryFamily, where: SearchFilter, k: int) -> None:
+        return None  # each read takes what it needs from worker memory
+
     # --- the cache -----------------------------------------------------------------------------
 
     def matrix(

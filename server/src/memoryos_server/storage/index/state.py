@@ -7,8 +7,9 @@ taken by ``lock`` also serialises one owner's writers on PostgreSQL (SQLite has 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,26 @@ def read(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexSta
     if not is_dirty(session):
         memo[key] = found
     return found
+
+
+def read_with(
+    session: Session, family: MemoryFamily, owner_id: int, extra: Sequence[Any]
+) -> tuple[OwnerIndexStats, Any]:
+    """``read``, with ``extra`` columns in the same statement (PostgreSQL's settings for the
+    search that follows); their values, or None when the owner has no state row yet."""
+    stats = family.stats
+    row = session.execute(
+        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms, *extra).where(stats.owner_id == owner_id)
+    ).first()
+    found = EMPTY if row is None else OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    if not is_dirty(session):
+        _memo(session)[(family.name, owner_id)] = found
+    return found, None if row is None else tuple(row[4:])
+
+
+def is_read(session: Session, family: MemoryFamily, owner_id: int) -> bool:
+    """Whether this transaction already holds the owner's state (``read`` would not ask again)."""
+    return (family.name, owner_id) in _memo(session) and not is_dirty(session)
 
 
 def _memo(session: Session) -> dict[tuple[str, int], OwnerIndexStats]:
