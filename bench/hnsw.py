@@ -33,13 +33,14 @@ from stack import open_stack, postgres_problem
 from memoryos_server.storage.index.postgres import EF_SEARCH
 
 IN_USE = (8, 100)  # migration 0012
+IN_USE_HALF = False
 POOL = 100_000  # bench/perf.py's largest size, whose vectors it caches
 INSERTS, BATCH = 640, 64
 WALKS = (100, 150, 200)
 
 
 def measure(cur: Cursor[Any], base: np.ndarray, extra: np.ndarray, queries: np.ndarray, exact: list[set[int]],
-            m: int, construction: int, guard: LoadGuard) -> list[str]:
+            m: int, construction: int, guard: LoadGuard, *, half: bool = False) -> list[str]:
     cur.execute("DROP TABLE IF EXISTS hnsw_bench")
     cur.execute("CREATE TABLE hnsw_bench (id int PRIMARY KEY, embedding vector(384))")
     with cur.copy("COPY hnsw_bench (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
@@ -49,9 +50,9 @@ def measure(cur: Cursor[Any], base: np.ndarray, extra: np.ndarray, queries: np.n
     cur.execute("SET maintenance_work_mem = '512MB'")
     guard.settle(f"build m={m}")
     started = time.perf_counter()
-    cur.execute(
-        f"CREATE INDEX ON hnsw_bench USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {construction})"
-    )
+    # half: the graph over the vectors cast to half precision (pgvector's halfvec), as an expression.
+    indexed, ops = ("(embedding::halfvec(384))", "halfvec_cosine_ops") if half else ("embedding", "vector_cosine_ops")
+    cur.execute(f"CREATE INDEX ON hnsw_bench USING hnsw ({indexed} {ops}) WITH (m = {m}, ef_construction = {construction})")
     build = time.perf_counter() - started
     guard.settle(f"insert m={m}")
     per_vector = []
@@ -69,13 +70,13 @@ def measure(cur: Cursor[Any], base: np.ndarray, extra: np.ndarray, queries: np.n
         recalls, times = [], []
         for query, truth in zip(queries, exact, strict=True):
             began = time.perf_counter()
-            cur.execute("SELECT id FROM hnsw_bench ORDER BY embedding <=> %s LIMIT 10", (query,))
+            cur.execute(f"SELECT id FROM hnsw_bench ORDER BY {indexed} <=> %s{'::halfvec(384)' if half else ''} LIMIT 10", (query,))
             found = {row[0] for row in cur.fetchall()}
             times.append(time.perf_counter() - began)
             recalls.append(len(found & truth) / 10)
-        mark = " (in use)" if (m, construction, walk) == (*IN_USE, EF_SEARCH) else ""
+        mark = " (in use)" if (m, construction, walk, half) == (*IN_USE, EF_SEARCH, IN_USE_HALF) else ""
         lines.append(
-            f"| {m} | {construction} | {walk}{mark} | {statistics.median(per_vector) * 1e3:.2f} ms | {build:.1f} s "
+            f"| {'half' if half else 'single'} | {m} | {construction} | {walk}{mark} | {statistics.median(per_vector) * 1e3:.2f} ms | {build:.1f} s "
             f"| {np.mean(recalls):.4f} | {statistics.median(times) * 1e3:.2f} ms | {percentile(times, 95) * 1e3:.2f} ms |"
         )
     cur.execute("DROP TABLE hnsw_bench")
@@ -85,7 +86,8 @@ def measure(cur: Cursor[Any], base: np.ndarray, extra: np.ndarray, queries: np.n
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=98_000, help="rows in the graph before the inserts")
-    parser.add_argument("--graphs", default="16:64,8:64,8:100", help="m:ef_construction, comma-separated")
+    parser.add_argument("--graphs", default="16:64,8:64,8:100,8:100:half,8:64:half",
+                        help="m:ef_construction[:half], comma-separated (half: the graph over halfvec casts)")
     parser.add_argument("--queries", type=int, default=1000, help="query vectors")
     parser.add_argument("--max-wait", type=float, default=60, help="seconds to wait for a quiet machine per section")
     args = parser.parse_args(argv)
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rows + INSERTS + args.queries > POOL:
         parser.error(f"--rows + {INSERTS} + --queries must be at most {POOL:,}")
-    graphs = [tuple(int(part) for part in item.split(":")) for item in args.graphs.split(",")]
+    graphs = [(int(item.split(":")[0]), int(item.split(":")[1]), item.endswith(":half")) for item in args.graphs.split(",")]
     stack = open_stack("postgresql", label="hnsw")
     guard = LoadGuard(max_wait=args.max_wait, budget=6 * args.max_wait)
     try:
@@ -113,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         register_vector(driver)
         rows: list[str] = []
         with driver.cursor() as cursor:
-            for m, construction in graphs:
-                rows += measure(cursor, base, extra, queries, exact, m, construction, guard)
+            for m, construction, half in graphs:
+                rows += measure(cursor, base, extra, queries, exact, m, construction, guard, half=half)
                 print(rows[-1], file=sys.stderr, flush=True)
         connection.close()
         versions = stack.postgres_versions()
@@ -123,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.rows:,} MiniLM vectors of synthetic memories ({origin}); {INSERTS} more inserted {BATCH} a "
           f"transaction; {args.queries:,} query vectors, recall@10 against an exact scan of all {args.rows + INSERTS:,}. "
           f"{versions}.\n")
-    print("| m | ef_construction | ef_search | insert per vector | build | recall@10 | query p50 | query p95 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| precision | m | ef_construction | ef_search | insert per vector | build | recall@10 | query p50 | query p95 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     print(f"\nLoad: {guard.summary()}")
     return 0

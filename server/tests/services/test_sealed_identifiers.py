@@ -7,6 +7,8 @@ checkpoint)."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,37 @@ def test_an_erased_end_user_leaves_nothing_in_the_sqlite_files(client: TestClien
     # Folded into the file and emptied: anything in the log now (the background worker's
     # counters may have been written since) is in a log started afresh, under new salts.
     assert _wal_salts(wal) != written
+
+
+def test_an_erasure_held_up_by_a_reader_empties_the_log_once_the_reader_is_done(
+    client: TestClient, tenant: TenantHandle, settings: Settings
+) -> None:
+    """A reader still on older pages keeps the erasure's checkpoint from emptying the log: the
+    request does not wait for it beyond a moment, and the background worker empties the log as
+    soon as the reader is done (checkpoints otherwise come only every 10,000 pages of log)."""
+    if not settings.is_sqlite:
+        pytest.skip("the database file and its -wal are SQLite's")
+    database = client.app.state.services.runtime.db  # type: ignore[attr-defined]
+    end_user, word = f"leaver-{secrets.token_hex(6)}", f"zq{secrets.token_hex(6)}"
+    _remember(client, tenant, end_user, f"conv-{secrets.token_hex(6)}", f"My locker code word is {word}.")
+    wal = Path(f"{_database_file(settings)}-wal")
+    written = _wal_salts(wal)
+    assert written is not None and word.encode() not in wal.read_bytes()  # sealed, even in the log
+
+    reader = sqlite3.connect(_database_file(settings), isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM memories").fetchone()  # a snapshot of the older pages
+        started = time.monotonic()
+        assert client.delete(f"/v1/users/{end_user}", headers=tenant.key_headers()).status_code == 200
+        assert time.monotonic() - started < 10  # waited a moment for the reader, not 30 s
+        assert database.release_pending and _wal_salts(wal) == written  # the log could not be emptied yet
+    finally:
+        reader.close()
+    deadline = time.monotonic() + 10
+    while _wal_salts(wal) == written and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _wal_salts(wal) != written and not database.release_pending  # emptied by the worker
 
 
 def test_a_deleted_passports_email_leaves_the_sqlite_files(client: TestClient, settings: Settings, new_passport) -> None:  # type: ignore[no-untyped-def]

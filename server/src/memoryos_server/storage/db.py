@@ -74,6 +74,10 @@ IDLE_PING_SECONDS = 5.0
 _LAST_USED = "memoryos.last_used"
 
 
+# How long a SQLite statement waits for the write lock; and how long an erasure's checkpoint
+# waits for readers on older pages before the background worker takes over (release_deleted).
+BUSY_TIMEOUT_MS = 30_000
+RELEASE_WAIT_MS = 1_000
 # The SQLite log's size between checkpoints (pages of 4 KiB: about 40 MiB), and the size the file
 # is cut back to once a checkpoint has emptied it.
 WAL_CHECKPOINT_PAGES = 10_000
@@ -97,7 +101,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # A checkpoint that empties the log cuts the file back to this size.
         cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Deleted rows are overwritten with zeros, not left in free pages for anyone who reads
         # the file (an erased end-user's identifiers and ciphertext).
         cursor.execute("PRAGMA secure_delete=ON")
@@ -150,6 +154,8 @@ class Database:
         self.url = _normalise_url(url)
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
+        # An erasure's log not yet emptied (release_deleted): the background worker retries.
+        self.release_pending = False
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = sessionmaker(writer, expire_on_commit=False, autoflush=True)
@@ -182,8 +188,10 @@ class Database:
         """After an erasure on SQLite: copy the write-ahead log into the database file and empty
         it (``wal_checkpoint(TRUNCATE)``). The WAL keeps whole pages as they were written, so
         until then the erased rows' bytes would still be in the ``-wal`` file; in the database
-        file ``secure_delete`` has zeroed them. Returns False when a reader still held older
-        pages and the log could not be emptied (the next checkpoint does it). PostgreSQL: no-op.
+        file ``secure_delete`` has zeroed them. A reader still on older pages keeps the log
+        from being emptied: the checkpoint waits for it up to RELEASE_WAIT_MS, then returns
+        False and leaves ``release_pending`` set, and the background worker tries again
+        (``retry_release``) until it succeeds. PostgreSQL: no-op.
         """
         if not self.is_sqlite:
             return True
@@ -192,11 +200,21 @@ class Database:
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={RELEASE_WAIT_MS}")
+            try:
+                busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                cursor.close()
         finally:
             raw.close()
+        self.release_pending = bool(busy)
         return not busy
+
+    def retry_release(self) -> None:
+        """The background worker's step: empty the log an erasure could not empty."""
+        if self.release_pending:
+            self.release_deleted()
 
     def _roll_back(self, session: Session) -> None:
         try:

@@ -250,6 +250,8 @@ class BackgroundWorker:
             if (self.service.access.pending or self.service.usage_days.pending) and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
                 self._guard(self.service.flush_access)
                 last_flush = now
+            if self.service.rt.db.release_pending:  # an erasure's log a reader kept from emptying
+                self._guard(self.service.rt.db.retry_release)
             if now - last_purge >= IDEMPOTENCY_PURGE_SECONDS:
                 self._guard(self._purge_idempotency)
                 last_purge = now
