@@ -278,6 +278,31 @@ def test_a_prepared_search_walks_the_graph_in_two_statements_and_puts_the_planne
             assert hits == []
 
 
+def test_the_graph_walk_is_served_by_the_half_precision_hnsw_index(
+    services: Services, test_database: databases.TestDatabase
+) -> None:
+    """PostgreSQL: the dense statement of a large owner is planned on the HNSW index (migration
+    0014 builds it over ``embedding::halfvec``; an expression that no longer matches it would
+    still return right answers, from a sort of every row)."""
+    if test_database.backend != "postgresql":
+        pytest.skip("the HNSW path is PostgreSQL's")
+    from memoryos_server.storage.index.postgres import PostgresSearchIndex, condition_values
+
+    owner = make_end_user(services)
+    _store_vectors(services, owner, _vectors(200, seed=31), ["fact"] * 200)
+    index = PostgresSearchIndex(dim=EMBEDDING_DIM, exact_rows=50)
+    where = owner.search_filter()
+    with services.runtime.db.session(write=False) as session:
+        index._tune_hnsw(session, 10)
+        compiled = index._nearest_and_also(TENANT, where, exact=False, also=False, reset=False).compile(
+            dialect=session.get_bind().dialect
+        )
+        values = {**compiled.params, **condition_values(TENANT, where), "k": 10, "vector": _vectors(1, seed=32)[0]}
+        plan = "\n".join(row[0] for row in session.connection().exec_driver_sql(f"EXPLAIN {compiled}", values))
+    assert "ix_memories_embedding_hnsw" in plan, plan
+    assert "Sort" not in plan, plan
+
+
 def test_keyword_search_ranks_by_bm25_over_hashed_terms(services: Services) -> None:
     owner = make_end_user(services)
     add(

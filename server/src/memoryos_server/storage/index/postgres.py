@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pgvector.sqlalchemy import HALFVEC
 from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -154,8 +155,14 @@ class PostgresSearchIndex:
 
     def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, *, exact: bool) -> Any:
         distance = family.memory.embedding.op("<=>", return_type=Float)(q_vector)
-        # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
-        order = distance + literal(0.0) if exact else distance
+        if exact:
+            # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
+            order = distance + literal(0.0)
+        else:
+            # The graph holds the vectors in half precision (migration 0014): ordering by that
+            # distance is what it serves; the rows' scores stay the full-precision distance.
+            half = HALFVEC(self.dim)
+            order = cast(family.memory.embedding, half).op("<=>", return_type=Float)(cast(q_vector, half))
         return (
             select(family.memory.id.label("id"), distance.label("distance"))
             .where(*conditions(family, where))
