@@ -39,10 +39,13 @@ from enum import Enum, StrEnum
 from .lexical import (
     ANTONYMS,
     ATTRIBUTES,
+    DAY_WORDS,
     EXCLUSIVE_VALUES,
     MULTI_VALUED,
     MULTI_VALUED_PHRASES,
     ONE_AT_A_TIME,
+    RELATIVE_DAYS,
+    RELATIVE_TO_NOW,
     SINGLE_VALUED,
     Kind,
     Token,
@@ -92,6 +95,7 @@ class _Change(Enum):
     ANTONYM = "opposite word"
     NAME = "name changed"
     EXCLUSIVE = "one of a closed set of values changed"  # a colour for another
+    MOMENT = "another moment said relative to when it was said"  # "last weekend" / "last Friday"
     WORDING = "different words"
 
 
@@ -146,7 +150,12 @@ def assess(new: str, existing: str, similarity: float, *, thresholds: ConflictTh
         return Assessment(Decision.ADD, "no subject in common")
 
     blocks = [
-        (_classify(old_tokens[i1:i2], new_tokens[j1:j2]), _frame_before(old_tokens, opcodes, i1, i2))
+        (
+            _Change.MOMENT
+            if _said_relative_to_now(old_tokens, i1, i2) and _said_relative_to_now(new_tokens, j1, j2)
+            else _classify(old_tokens[i1:i2], new_tokens[j1:j2]),
+            _frame_before(old_tokens, opcodes, i1, i2),
+        )
         for tag, i1, i2, j1, j2 in opcodes
         if tag != "equal"
     ]
@@ -227,6 +236,21 @@ def _classify(old: Sequence[Token], new: Sequence[Token]) -> _Change:
     if old_named and new_named and all(t.proper for t in old_named + new_named):
         return _Change.NAME
     return _Change.WORDING
+
+
+def _said_relative_to_now(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """Whether ``tokens[start:end]`` changes only a day named relative to when it was said
+    ("yesterday", "last weekend", "next Friday"). Two memories saying so may be two moments:
+    "Went to a car show last weekend" and, weeks later, "Went to the car show last Friday".
+    A day named on its own ("Gym day is Friday") is a value like any other."""
+    days = [i for i in range(start, end) if tokens[i].kind is Kind.DATE]
+    if not days or any(tokens[i].kind in _VALUE_KINDS and tokens[i].kind is not Kind.DATE for i in range(start, end)):
+        return False
+    return all(
+        tokens[i].key in RELATIVE_DAYS
+        or (tokens[i].key in DAY_WORDS and i > 0 and tokens[i - 1].key in RELATIVE_TO_NOW)
+        for i in days
+    )
 
 
 def _sign(tokens: Sequence[Token]) -> int:

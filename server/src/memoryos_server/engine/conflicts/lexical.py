@@ -77,9 +77,12 @@ _MONTHS = (
     "january february march april may june july august september october november december".split()
 )
 _MONTH_NAMES = {m: m for m in _MONTHS} | {m[:3]: m for m in _MONTHS} | {"sept": "september"}
-_DAY_WORDS = frozenset(
+DAY_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday tonight weekend".split()
 )
+# Days that name a moment relative to when they are said, alone or after one of these words.
+RELATIVE_DAYS = frozenset("today tomorrow yesterday tonight".split())
+RELATIVE_TO_NOW = frozenset("last next past coming".split())
 
 # Same meaning, one key. Applied before stemming. Small on purpose: each entry is a
 # restatement we saw extraction produce in two ways.
@@ -287,8 +290,8 @@ def _add_word(tokens: list[Token], word: str, sentence_start: bool) -> None:
         tokens.append(Token(str(_NUMBER_WORDS[lower]), Kind.NUMBER, text=lower))
     elif lower in _MONTH_NAMES:
         tokens.append(Token(_MONTH_NAMES[lower], Kind.DATE, text=lower))
-    elif lower in _DAY_WORDS or lower.removesuffix("s") in _DAY_WORDS:
-        tokens.append(Token(lower if lower in _DAY_WORDS else lower[:-1], Kind.DATE, text=lower))
+    elif lower in DAY_WORDS or lower.removesuffix("s") in DAY_WORDS:
+        tokens.append(Token(lower if lower in DAY_WORDS else lower[:-1], Kind.DATE, text=lower))
     elif lower in _NEGATORS:
         tokens.append(Token("not", Kind.NEGATION, text=lower, lemma=lower))
     elif lower in _POSITIVE or lower in _NEGATIVE:
