@@ -67,12 +67,14 @@ class DataKey:
 
     def term_hash(self, term: str) -> int:
         """A keyed 63-bit hash of a keyword term: equal terms match, the word itself is never stored."""
-        digest = hmac.new(self._term_key, term.encode(), hashlib.sha256).digest()
+        # hmac.digest: OpenSSL's one-shot HMAC, several times faster than hmac.new per term
+        # (an add of 64 messages hashes about 500 terms); the same bytes.
+        digest = hmac.digest(self._term_key, term.encode(), "sha256")
         return int.from_bytes(digest[:8], "big") >> 1  # fits a signed BIGINT on every backend
 
     def content_digest(self, normalised_text: str) -> str:
         """A keyed per-owner digest of memory text: finds exact restatements, reveals nothing."""
-        return hmac.new(self._content_key, normalised_text.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._content_key, normalised_text.encode(), "sha256").hex()
 
 
 class KeyWrapper:

@@ -11,6 +11,7 @@ callers have one import for the text side of retrieval.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -113,26 +114,28 @@ def _iso_date_terms(token: str) -> list[str]:
     return [f"{year:04d}-{month:02d}-{day:02d}", str(year), MONTHS[month - 1], str(day)]
 
 
-def _word_terms(token: str) -> list[str]:
+# Words recur across texts: each distinct token is split and stemmed once (a few MB at most).
+@functools.lru_cache(maxsize=65_536)
+def _word_terms(token: str) -> tuple[str, ...]:
     if _CJK.search(token):
-        return _split_cjk(token)
+        return tuple(_split_cjk(token))
     if token.isdigit():
-        return [_plain_number(token)]
+        return (_plain_number(token),)
     ordinal = _ORDINAL.fullmatch(token)
     if ordinal:
-        return [_plain_number(ordinal.group(1))]
+        return (_plain_number(ordinal.group(1)),)
     unit = _NUMBER_THEN_UNIT.fullmatch(token)
     if unit:
         number, word = unit.groups()
-        return [_plain_number(number), *_word_terms(word)]
+        return (_plain_number(number), *_word_terms(word))
     if token in STOPWORDS:
-        return []
+        return ()
     token = _MONTH_ABBREVIATIONS.get(token, token)
     if token in _UNSTEMMED:
-        return [token]
+        return (token,)
     if token.endswith("s") and token[:-1] in _WEEKDAYS:  # "on mondays"
-        return [token[:-1]]
-    return [porter_stem(token)]
+        return (token[:-1],)
+    return (porter_stem(token),)
 
 
 def _plain_number(digits: str) -> str:
