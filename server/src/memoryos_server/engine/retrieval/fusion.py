@@ -9,8 +9,9 @@ Relevance of memory d to query q, in [0, 1]:
 the day after it), ``SLACK_WEIGHT`` in the slack around it, else 0.
 
 ``bm25_max(q) = Σ idf(t) · (k1 + 1)`` over the query's terms the index read is the score a
-memory holding every one of them, many times, in a short text would reach: so the keyword part
-is a share of the query matched, not a rank. Both parts are absolute — comparable from one
+memory holding every one of them, many times, in a short text would reach (a query term no
+memory holds adds half the highest idf: it is part of what was asked): so the keyword part is
+a share of the query matched, not a rank. Both parts are absolute — comparable from one
 query to the next — which a relevance floor needs, and which reciprocal rank fusion (where the
 first of any list scores the same however poor the match) cannot give. Weighing normalised
 scores also beat rank fusion on every set this project measures (docs/benchmarks.md). With one

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,8 @@ from memoryos_server.storage.vault import conversation_aad
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s.!?;,]+$")
+# A dialogue message's own words against its neighbours' in the keyword index (``terms``).
+OWN_TEXT_WEIGHT = 2
 
 
 def normalise(text: str) -> str:
@@ -61,10 +64,24 @@ class MemoryCodec:
     def content_hash(self, text: str) -> str:
         return self.key.content_digest(normalise(text))
 
-    def terms(self, text: str) -> tuple[dict[int, int], int]:
-        """Keyed term hashes with their frequencies, and the document length in terms."""
+    def terms(self, text: str, context: str = "") -> tuple[dict[int, int], int]:
+        """Keyed term hashes with their frequencies, and the document length in terms.
+
+        ``context`` (a dialogue message's neighbours) is a second field at half the weight of
+        the text: with context, each word of the text counts ``OWN_TEXT_WEIGHT`` times and each
+        word of the context once, in the frequencies and the length alike (BM25F with integer
+        field weights). So of two neighbours sharing the same context, the one that says the
+        words itself ranks first; without context the text counts once, as always."""
         words = keyword_terms(text)
-        return {self.key.term_hash(t): n for t, n in term_frequencies(words).items()}, len(words)
+        if not context:
+            return {self.key.term_hash(t): n for t, n in term_frequencies(words).items()}, len(words)
+        around = keyword_terms(context)
+        weighted = Counter({t: OWN_TEXT_WEIGHT * n for t, n in term_frequencies(words).items()})
+        weighted.update(term_frequencies(around))
+        return (
+            {self.key.term_hash(t): n for t, n in weighted.items()},
+            OWN_TEXT_WEIGHT * len(words) + len(around),
+        )
 
     def query_terms(self, text: str) -> list[int]:
         return list(dict.fromkeys(self.key.term_hash(t) for t in keyword_terms(text)))

@@ -61,9 +61,10 @@ RELATED = DEFAULT_THRESHOLDS.related
 CLARIFICATION_TTL = timedelta(days=30)
 VERBATIM_IMPORTANCE = 5
 # A verbatim message of a dialogue is indexed for keyword search with this many messages of the
-# same add before and after it (measured on LoCoMo's development half: docs/benchmarks.md).
+# same add before and after it, at half the weight of its own words (``MemoryCodec.terms``;
+# measured on LoCoMo's development half: docs/benchmarks.md).
 CONTEXT_BEFORE = 2
-CONTEXT_AFTER = 1
+CONTEXT_AFTER = 2
 MAX_MEMORY_CHARS = 16_000
 
 
@@ -113,9 +114,12 @@ def verbatim(messages: Sequence[ChatMessage], category: str) -> list[ExtractedMe
     ``occurred_at``.
 
     When the add is a dialogue (messages of more than one role), each message is indexed for
-    keyword search with the two messages before it and the one after it (``CONTEXT_BEFORE``,
-    ``CONTEXT_AFTER``): a reply ("Toronto Waterfront, October 19") is found by the words of the
-    question it answers. A list of separate facts (one role) is indexed message by message.
+    keyword search with the two messages before it and the two after it (``CONTEXT_BEFORE``,
+    ``CONTEXT_AFTER``), its own words counting twice as much: a reply ("Toronto Waterfront,
+    October 19") is found by the words of the question it answers, and the question itself still
+    ranks first for them. A list of separate facts (one role) is indexed message by message.
+    The context changes only the keyword index: the memory's text and its embedding are the
+    message's own.
     """
     texts = [message.content.strip() for message in messages]
     dialogue = len({message.role for message in messages}) > 1

@@ -76,7 +76,7 @@ class MemoryWriter:
         as text; a later rewrite indexes the new text alone). ``source_event_id``: the service
         writer's claim the text is (tenant memories)."""
         memory_id = memory_id or new_memory_id()
-        terms, length = self.codec.terms(f"{content}\n{keyword_context}" if keyword_context else content)
+        terms, length = self.codec.terms(content, keyword_context)
         fields: dict[str, Any] = dict(
             id=memory_id,
             owner_id=self.owner.id,

@@ -67,9 +67,10 @@ class SearchIndex(Protocol):
 
         - ``hits``: the ``k`` best rows by BM25 over keyed term hashes (distinct, as the query
           gave them). Scores are BM25 divided by the query's ceiling, ``Σ idf · (k1 + 1)`` over
-          the terms read: the score of a row holding all of them, many times, in a short text.
-          So a score is the share of the query a row matches (0..1), comparable from one query
-          to the next.
+          the terms read: the score of a row holding all of them, many times, in a short text;
+          a query term no row of the owner holds adds half the highest idf to it
+          (``scoring.ceiling``). So a score is the share of the query a row matches (0..1),
+          comparable from one query to the next.
         - ``window``: the ``window_k`` best of the rows scored whose moment (``valid_at``, else
           ``created_at``) falls in one of ``spans`` (``[start, end)``): the periods a query names.
         - ``present``: which of the ``probe`` terms (query terms or not) a row ``where`` admits

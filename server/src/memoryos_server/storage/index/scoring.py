@@ -11,6 +11,11 @@ from collections.abc import Mapping
 # Small owners never reach it. Terms in more than half of the documents add ~nothing.
 POSTINGS_BUDGET = 4_000
 COMMON_TERM_SHARE = 0.5
+# A query term no memory of the owner holds still belongs to what the query asks: it counts in
+# the ceiling (the share's denominator) at this part of the highest idf. Without it a question
+# whose one known word is common ("What attributes describe John?", where only "John" is held)
+# made every memory naming John an 80% match.
+ABSENT_TERM_WEIGHT = 0.5
 
 
 def idf(doc_freq: int, doc_count: int) -> float:
@@ -35,3 +40,10 @@ def affordable_terms(doc_freqs: Mapping[int, int], doc_count: int, *, budget: in
         kept.append(int(term))
         spent += df
     return kept
+
+
+def ceiling(kept_idfs: float, absent_terms: int, doc_count: int, k1: float) -> float:
+    """The BM25 score a row holding every term read (many times, in a short text) would reach,
+    with the query's terms that no row holds counted at ``ABSENT_TERM_WEIGHT`` of the highest
+    idf: what a keyword score is divided by to become the share of the query it matches."""
+    return (kept_idfs + ABSENT_TERM_WEIGHT * absent_terms * idf(0, doc_count)) * (k1 + 1.0)

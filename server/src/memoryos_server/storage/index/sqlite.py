@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.storage.index import state
 from memoryos_server.storage.index.base import CATEGORY_CODES, UNKNOWN_CATEGORY, Hit, KeywordRead
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
-from memoryos_server.storage.index.scoring import affordable_terms, idf
+from memoryos_server.storage.index.scoring import affordable_terms, ceiling, idf
 from memoryos_server.storage.index.sqlite_postings import PostingStore, load_postings
 
 if TYPE_CHECKING:
@@ -488,7 +488,7 @@ class SQLiteSearchIndex:
             return KeywordRead([], [], present)
         scores = np.bincount(rows[admitted], weights=contribution[admitted], minlength=view.size)
         # As a share of what a row holding every term read could reach (see SearchIndex.keyword).
-        scores /= float(idf_of_kept.sum()) * (weights.k1 + 1.0)
+        scores /= ceiling(float(idf_of_kept.sum()), len(distinct) - len(present_terms), doc_count, weights.k1)
         hit_rows = np.flatnonzero(scores > 0)
         hits = _top(hit_rows, scores[hit_rows], k, view.ids) if k > 0 else []
         window: list[Hit] = []
