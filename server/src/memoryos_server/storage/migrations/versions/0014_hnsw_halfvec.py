@@ -1,11 +1,13 @@
 """HNSW graphs over the vectors in half precision (pgvector's halfvec), same shape (m 8, ef_construction 100)
 
 The graph holds each vector as 384 half-precision floats instead of single-precision ones: half
-the index's size, so a walk of the graph touches half the pages. Measured by bench/hnsw.py
-(docs/benchmarks.md, "HNSW graph parameters") on 98,000 MiniLM vectors, PostgreSQL 15 with
-pgvector 0.8 on two cores, in one run on a busy machine with both graphs built the same way:
-inserting a vector took 0.92 ms against 2.62 ms, a query at ``ef_search`` 100 0.90 ms against
-1.66 ms (p50), and recall@10 against exact search was 0.9955 against 0.9953. The table keeps
+the index's size (102 MB against 205 MB for 100,000 vectors), so a walk of the graph touches
+half the pages. Measured by bench/hnsw.py (docs/benchmarks.md, "HNSW graph parameters") on
+98,000 MiniLM vectors, PostgreSQL 15 with pgvector 0.8 on two cores, quiet: inserting a vector
+took 0.96 ms against 1.82 ms, a query at ``ef_search`` 100 0.94 ms against 1.57 ms (p50), and
+recall@10 against exact search was 0.9957 against 0.9971 (graphs are drawn at random: earlier
+single-precision runs gave 0.9975 and 0.9957; a run on a busy machine gave 0.9955 against
+0.9953, with inserts of 0.92 against 2.62 ms). The table keeps
 the full vectors: searches order by the half-precision distance (which the graph serves) and
 score with the full one. The graph is rebuilt (about 13 s per 100,000 memories on two cores).
 
