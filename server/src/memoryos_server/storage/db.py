@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -155,7 +156,10 @@ class Database:
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         # An erasure's log not yet emptied (release_deleted): the background worker retries.
-        self.release_pending = False
+        # True from the start on SQLite: an erasure before a crash or restart may have left it.
+        self.release_pending = self.is_sqlite
+        self._release_lock = threading.Lock()
+        self._release_failures = 0
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._write = sessionmaker(writer, expire_on_commit=False, autoflush=True)
@@ -184,23 +188,25 @@ class Database:
         for callback in callbacks:
             callback()
 
-    def release_deleted(self) -> bool:
+    def release_deleted(self, *, wait_ms: int = RELEASE_WAIT_MS) -> bool:
         """After an erasure on SQLite: copy the write-ahead log into the database file and empty
         it (``wal_checkpoint(TRUNCATE)``). The WAL keeps whole pages as they were written, so
         until then the erased rows' bytes would still be in the ``-wal`` file; in the database
         file ``secure_delete`` has zeroed them. A reader still on older pages keeps the log
-        from being emptied: the checkpoint waits for it up to RELEASE_WAIT_MS, then returns
-        False and leaves ``release_pending`` set, and the background worker tries again
-        (``retry_release``) until it succeeds. PostgreSQL: no-op.
+        from being emptied: the checkpoint waits for it up to ``wait_ms`` (holding the write
+        lock meanwhile), then returns False and leaves ``release_pending`` set, and the
+        background worker tries again (``retry_release``) until it succeeds. PostgreSQL: no-op.
         """
         if not self.is_sqlite:
             return True
+        with self._release_lock:
+            failures_before = self._release_failures
         # The DB-API connection itself: no transaction is begun around the checkpoint (one
         # open on this connection would keep it from finishing).
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={RELEASE_WAIT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
             try:
                 busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             finally:
@@ -208,13 +214,20 @@ class Database:
                 cursor.close()
         finally:
             raw.close()
-        self.release_pending = bool(busy)
+        with self._release_lock:
+            if busy:
+                self._release_failures += 1
+                self.release_pending = True
+            elif self._release_failures == failures_before:
+                # Nothing failed since this attempt began: whatever any erasure left is out.
+                self.release_pending = False
         return not busy
 
     def retry_release(self) -> None:
-        """The background worker's step: empty the log an erasure could not empty."""
+        """The background worker's step: empty the log an erasure could not empty. It does not
+        wait for readers (the write lock is held while it waits: adds would stall behind it)."""
         if self.release_pending:
-            self.release_deleted()
+            self.release_deleted(wait_ms=0)
 
     def _roll_back(self, session: Session) -> None:
         try:

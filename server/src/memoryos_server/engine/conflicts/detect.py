@@ -44,8 +44,8 @@ from .lexical import (
     MULTI_VALUED,
     MULTI_VALUED_PHRASES,
     ONE_AT_A_TIME,
-    RELATIVE_DAYS,
-    RELATIVE_TO_NOW,
+    BEFORE_NOW,
+    PAST_DAYS,
     SINGLE_VALUED,
     Kind,
     Token,
@@ -95,7 +95,7 @@ class _Change(Enum):
     ANTONYM = "opposite word"
     NAME = "name changed"
     EXCLUSIVE = "one of a closed set of values changed"  # a colour for another
-    MOMENT = "another moment said relative to when it was said"  # "last weekend" / "last Friday"
+    MOMENT = "another past moment, said relative to when it was said"  # "last weekend" / "last Friday"
     WORDING = "different words"
 
 
@@ -239,16 +239,16 @@ def _classify(old: Sequence[Token], new: Sequence[Token]) -> _Change:
 
 
 def _said_relative_to_now(tokens: Sequence[Token], start: int, end: int) -> bool:
-    """Whether ``tokens[start:end]`` changes only a day named relative to when it was said
-    ("yesterday", "last weekend", "next Friday"). Two memories saying so may be two moments:
-    "Went to a car show last weekend" and, weeks later, "Went to the car show last Friday".
-    A day named on its own ("Gym day is Friday") is a value like any other."""
+    """Whether ``tokens[start:end]`` changes only a past day named relative to when it was said
+    ("yesterday", "last weekend", "last Friday"). Two memories saying so may be two moments:
+    "Went to a car show last weekend" and, weeks later, "Went to the car show last Friday". A
+    day ahead is a plan, and a plan's new day is a change ("next Monday", then "tomorrow": the
+    appointment moved); a day named on its own ("Gym day is Friday") is a value like any other."""
     days = [i for i in range(start, end) if tokens[i].kind is Kind.DATE]
     if not days or any(tokens[i].kind in _VALUE_KINDS and tokens[i].kind is not Kind.DATE for i in range(start, end)):
         return False
     return all(
-        tokens[i].key in RELATIVE_DAYS
-        or (tokens[i].key in DAY_WORDS and i > 0 and tokens[i - 1].key in RELATIVE_TO_NOW)
+        tokens[i].key in PAST_DAYS or (tokens[i].key in DAY_WORDS and i > 0 and tokens[i - 1].key in BEFORE_NOW)
         for i in days
     )
 

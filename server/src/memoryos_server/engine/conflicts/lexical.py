@@ -80,9 +80,9 @@ _MONTH_NAMES = {m: m for m in _MONTHS} | {m[:3]: m for m in _MONTHS} | {"sept": 
 DAY_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday tonight weekend".split()
 )
-# Days that name a moment relative to when they are said, alone or after one of these words.
-RELATIVE_DAYS = frozenset("today tomorrow yesterday tonight".split())
-RELATIVE_TO_NOW = frozenset("last next past coming".split())
+# Past days named relative to when they are said, alone or after one of these words.
+PAST_DAYS = frozenset(["yesterday"])
+BEFORE_NOW = frozenset("last past".split())
 
 # Same meaning, one key. Applied before stemming. Small on purpose: each entry is a
 # restatement we saw extraction produce in two ways.

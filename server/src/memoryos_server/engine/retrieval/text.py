@@ -114,11 +114,27 @@ def _iso_date_terms(token: str) -> list[str]:
     return [f"{year:04d}-{month:02d}-{day:02d}", str(year), MONTHS[month - 1], str(day)]
 
 
-# Words recur across texts: each distinct token is split and stemmed once (a few MB at most).
-@functools.lru_cache(maxsize=65_536)
 def _word_terms(token: str) -> tuple[str, ...]:
     if _CJK.search(token):
         return tuple(_split_cjk(token))
+    if len(token) <= CACHED_TOKEN_CHARS:
+        return _short_word_terms(token)
+    return _split_word(token)
+
+
+# Words recur across texts: each distinct short token is split and stemmed once. Not a long one
+# (an identifier, rarely seen twice) nor a run of CJK characters (one token, split into one term
+# a character): the cache's size must not depend on what clients send (65,536 tokens of at most
+# 24 characters: a few MB).
+CACHED_TOKEN_CHARS = 24
+
+
+@functools.lru_cache(maxsize=65_536)
+def _short_word_terms(token: str) -> tuple[str, ...]:
+    return _split_word(token)
+
+
+def _split_word(token: str) -> tuple[str, ...]:
     if token.isdigit():
         return (_plain_number(token),)
     ordinal = _ORDINAL.fullmatch(token)

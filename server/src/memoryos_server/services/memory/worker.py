@@ -40,6 +40,8 @@ log = logging.getLogger("memoryos.worker")
 
 ACCESS_FLUSH_SECONDS = 2.0
 IDEMPOTENCY_PURGE_SECONDS = 600.0
+# How often an erasure's log that readers kept from emptying is tried again (Database.retry_release).
+RELEASE_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class BackgroundWorker:
 
     def _loop(self) -> None:
         last_flush = last_purge = time.monotonic()
+        last_release = last_flush - RELEASE_RETRY_SECONDS
         while not self._stop.is_set():
             busy = False
             if self.run_jobs:
@@ -250,8 +253,9 @@ class BackgroundWorker:
             if (self.service.access.pending or self.service.usage_days.pending) and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
                 self._guard(self.service.flush_access)
                 last_flush = now
-            if self.service.rt.db.release_pending:  # an erasure's log a reader kept from emptying
-                self._guard(self.service.rt.db.retry_release)
+            if self.service.rt.db.release_pending and now - last_release >= RELEASE_RETRY_SECONDS:
+                self._guard(self.service.rt.db.retry_release)  # an erasure's log a reader kept from emptying
+                last_release = now
             if now - last_purge >= IDEMPOTENCY_PURGE_SECONDS:
                 self._guard(self._purge_idempotency)
                 last_purge = now

@@ -67,6 +67,7 @@ class PostgresSearchIndex:
         # SQL cost ~25 ms at 100k memories, the cache ~2 ms. Safe to lose, current by generation.
         self._resident = SQLiteSearchIndex(dim=0)
         self._templates: dict[tuple[Any, ...], Any] = {}
+        self._half: dict[str, bool] = {}  # memory table → its graph is over halfvec
 
     def dense(
         self, session: Session, family: MemoryFamily, where: SearchFilter, queries: np.ndarray, k: int
@@ -86,7 +87,7 @@ class PostgresSearchIndex:
                 for i, query in enumerate(queries)
             )
         ).subquery("q")
-        hits = self._nearest(family, where, query_table.c.v, exact=exact).lateral("hit")
+        hits = self._nearest(family, where, query_table.c.v, exact=exact, half=self._half_graph(session, family)).lateral("hit")
 
         def statement(reset: bool) -> Any:
             columns = [hits.c.id, hits.c.distance, query_table.c.ord, *([_SORT_BACK_ON] if reset else [])]
@@ -118,8 +119,10 @@ class PostgresSearchIndex:
         hits: list[Hit] = []
         similarities: dict[str, float] = {}
 
+        half = self._half_graph(session, family)
+
         def statement(reset: bool) -> Any:
-            return self._nearest_and_also(family, where, exact=exact, also=bool(also), reset=reset)
+            return self._nearest_and_also(family, where, exact=exact, also=bool(also), reset=reset, half=half)
 
         for row in self._run(session, statement, values, k, exact=exact):
             if int(row[2]) == 0:
@@ -129,18 +132,22 @@ class PostgresSearchIndex:
         hits.sort(key=lambda hit: -hit[1])  # relaxed_order may return near-sorted rows
         return hits, similarities
 
-    def _nearest_and_also(self, family: MemoryFamily, where: SearchFilter, *, exact: bool, also: bool, reset: bool) -> Any:
+    def _nearest_and_also(
+        self, family: MemoryFamily, where: SearchFilter, *, exact: bool, also: bool, reset: bool, half: bool = True
+    ) -> Any:
         """The statement of ``dense_and_similarities`` for filters of this shape, built once and
         reused with new parameters: building and keying it afresh cost about a millisecond of
         Python a search (SQLAlchemy keeps a reused statement's cache key)."""
-        key = (family.name, exact, also, reset, *filter_shape(where))
+        key = (family.name, exact, also, reset, half, *filter_shape(where))
         statement = self._templates.get(key)
         if statement is None:
             model = family.memory
             vector_type = Embedding(self.dim)
             q_vector = cast(bindparam("vector", type_=vector_type), vector_type)
             after = [_SORT_BACK_ON] if reset else []
-            statement = self._nearest(family, where, q_vector, exact=exact).add_columns(literal(0).label("ord"), *after)
+            statement = self._nearest(family, where, q_vector, exact=exact, half=half).add_columns(
+                literal(0).label("ord"), *after
+            )
             if also:
                 distance = model.embedding.op("<=>", return_type=Float)(q_vector)
                 scored = select(model.id, distance, literal(1), *after).where(
@@ -153,16 +160,18 @@ class PostgresSearchIndex:
                 self._templates[key] = statement
         return statement
 
-    def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, *, exact: bool) -> Any:
+    def _nearest(self, family: MemoryFamily, where: SearchFilter, q_vector: Any, *, exact: bool, half: bool) -> Any:
         distance = family.memory.embedding.op("<=>", return_type=Float)(q_vector)
         if exact:
             # "+ 0" orders by an expression no index provides: the exact path cannot wander into HNSW.
             order = distance + literal(0.0)
-        else:
+        elif half:
             # The graph holds the vectors in half precision (migration 0014): ordering by that
             # distance is what it serves; the rows' scores stay the full-precision distance.
-            half = HALFVEC(self.dim)
-            order = cast(family.memory.embedding, half).op("<=>", return_type=Float)(cast(q_vector, half))
+            precision = HALFVEC(self.dim)
+            order = cast(family.memory.embedding, precision).op("<=>", return_type=Float)(cast(q_vector, precision))
+        else:
+            order = distance
         return (
             select(family.memory.id.label("id"), distance.label("distance"))
             .where(*conditions(family, where))
@@ -239,6 +248,20 @@ class PostgresSearchIndex:
 
     def _ef(self, k: int) -> int:
         return max(self.ef_search, 2 * k)
+
+    def _half_graph(self, session: Session, family: MemoryFamily) -> bool:
+        """Whether the family's HNSW graph is over ``halfvec`` (migration 0014; pgvector before
+        0.7 has no ``halfvec`` and keeps the single-precision graph): a search must order by
+        the distance its graph holds, or the planner sorts every row instead."""
+        table = family.memory.__tablename__
+        if table not in self._half:
+            definition = session.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE tablename = :table AND indexdef ILIKE '%USING hnsw%'"),
+                {"table": table},
+            ).scalar()
+            with self._lock:
+                self._half[table] = "halfvec" in str(definition or "")
+        return self._half[table]
 
     def _supports_iterative_scan(self, session: Session) -> bool:
         if self._iterative_scan is None:

@@ -29,6 +29,7 @@ from memoryos_server.storage.models import (
     UniversalMemoryVersion,
     UniversalQuestion,
 )
+from memoryos_server.storage.db import after_commit
 from memoryos_server.storage.index.base import by_key_of, one_of, one_of_param
 from memoryos_server.storage.index.state import mark_dirty
 from memoryos_server.storage.repositories.base import Repository
@@ -333,8 +334,15 @@ class MemoryRepository(Repository):
         key = (self.family.name, bind.url.render_as_string(hide_password=True))
         if bind.dialect.name != "postgresql" or key in _READS_ANALYZED:
             return
-        self.session.execute(text(f"ANALYZE {self.family.reads.__tablename__}"))
         _READS_ANALYZED.add(key)
+        table = self.family.reads.__tablename__
+
+        def analyze() -> None:  # in a transaction of its own: not while this one holds its locks
+            with bind.connect() as connection:
+                connection.execute(text(f"ANALYZE {table}"))
+                connection.commit()
+
+        after_commit(self.session, analyze)
 
     # --- version history ---------------------------------------------------------------------------
 

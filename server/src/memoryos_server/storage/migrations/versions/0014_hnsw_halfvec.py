@@ -9,7 +9,8 @@ recall@10 against exact search was 0.9957 against 0.9971 (graphs are drawn at ra
 single-precision runs gave 0.9975 and 0.9957; a run on a busy machine gave 0.9955 against
 0.9953, with inserts of 0.92 against 2.62 ms). The table keeps
 the full vectors: searches order by the half-precision distance (which the graph serves) and
-score with the full one. The graph is rebuilt (about 13 s per 100,000 memories on two cores).
+score with the full one. The graph is rebuilt (about 13 s per 100,000 memories on two cores;
+adds wait meanwhile). With pgvector before 0.7, which has no halfvec, nothing changes.
 
 Revision ID: 0014_hnsw_halfvec
 Revises: 0013_memory_reads
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_hnsw_halfvec'
@@ -32,11 +34,18 @@ SHAPE = "WITH (m = 8, ef_construction = 100)"
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql" and _pgvector() < (0, 7):
+        return  # no halfvec before pgvector 0.7: the single-precision graph stays (searches see which)
     _rebuild("(embedding::halfvec(384)) halfvec_cosine_ops")
 
 
 def downgrade() -> None:
     _rebuild("embedding vector_cosine_ops")
+
+
+def _pgvector() -> tuple[int, ...]:
+    version = op.get_bind().execute(sa.text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    return tuple(int(part) for part in str(version or "0").split(".")[:2] if part.isdigit())
 
 
 def _rebuild(key: str) -> None:
