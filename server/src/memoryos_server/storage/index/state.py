@@ -42,18 +42,9 @@ EMPTY = OwnerIndexStats(0, 0, 0, 0)
 def read(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
     """The owner's state, read once per transaction while it writes no index rows: a search
     asks twice (its dense and keyword halves), and the first answer is the snapshot both use."""
-    memo = _memo(session)
-    key = (family.name, owner_id)
-    if key in memo and not is_dirty(session):
-        return memo[key]
-    stats = family.stats
-    row = session.execute(
-        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms).where(stats.owner_id == owner_id)
-    ).first()
-    found = EMPTY if row is None else OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-    if not is_dirty(session):
-        memo[key] = found
-    return found
+    if is_read(session, family, owner_id):
+        return _memo(session)[(family.name, owner_id)]
+    return read_with(session, family, owner_id, ())[0]
 
 
 def read_with(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -23,6 +24,12 @@ class Repository:
 
     def count(self, statement: Select[Any]) -> int:
         return int(self.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+
+    def upsert(self, model: Any) -> Any:
+        """An INSERT with this database's ``on_conflict_do_update`` (SQLite and PostgreSQL both
+        have it, each under its own dialect)."""
+        dialect = self.session.get_bind().dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
     def add(self, obj: T) -> T:
         self.session.add(obj)

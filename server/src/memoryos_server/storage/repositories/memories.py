@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import defer
 
 from memoryos_server.storage.models import (
@@ -298,10 +296,9 @@ class MemoryRepository(Repository):
                 .with_for_update(key_share=True, skip_locked=True)
             ).scalars()
         )
-        upsert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else postgresql_insert
         for start in range(0, len(free), _READS_PER_STATEMENT):
             chunk = free[start : start + _READS_PER_STATEMENT]
-            statement = upsert(reads).values(
+            statement = self.upsert(reads).values(
                 [{"memory_id": mid, "access_count": counts[mid][0], "last_accessed": counts[mid][1]} for mid in chunk]
             )
             fresh = statement.excluded

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from memoryos_server.storage.models import RateLimitCounter
 from memoryos_server.storage.repositories.base import Repository
@@ -12,9 +11,7 @@ from memoryos_server.storage.repositories.base import Repository
 class RateLimitRepository(Repository):
     def increment(self, bucket: str, window_start: int) -> int:
         """Add one to a window's counter atomically and return the new count."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(RateLimitCounter).values(bucket=bucket, window_start=window_start, count=1)
+        statement = self.upsert(RateLimitCounter).values(bucket=bucket, window_start=window_start, count=1)
         statement = statement.on_conflict_do_update(
             index_elements=[RateLimitCounter.bucket, RateLimitCounter.window_start],
             set_={"count": RateLimitCounter.count + 1},
