@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -92,6 +93,19 @@ def test_infer_false_stores_each_message_verbatim(services: Services, owner: Mem
     assert typed.results[0].category == "procedure"
     with pytest.raises(BadRequest):
         add(services, owner, "x", infer=False, category="hobby")
+
+
+def test_memory_ids_are_uuids_that_grow_with_time(services: Services, owner: MemoryOwner) -> None:
+    """Version 7: a later memory's id sorts after an earlier one's, so the indexes keyed by
+    memory id grow at their end (the write path's locality depends on it)."""
+    first = add(services, owner, "Keeps bees on the roof", infer=False).results[0].id
+    time.sleep(0.002)
+    later = [r.id for r in add(services, owner, "Brews cider in October", "Owns a cargo bike", infer=False).results]
+    for memory_id in (first, *later):
+        parsed = uuid.UUID(memory_id)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and str(parsed) == memory_id
+    assert all(first < memory_id for memory_id in later)
+    assert len({first, *later}) == 3
 
 
 def test_a_restatement_is_a_noop_and_more_detail_is_an_update(services: Services, owner: MemoryOwner) -> None:

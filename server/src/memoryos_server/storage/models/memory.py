@@ -159,7 +159,14 @@ class UniversalMemoryVersion(_VersionColumns, Base):
 
 
 class _TermColumns:
-    """One keyword posting: (owner, keyed term hash) → memory, with its term frequency."""
+    """One keyword posting: (owner, keyed term hash) → memory, with its term frequency.
+
+    The layout differs by backend (migration 0015): PostgreSQL's keyword search reads postings
+    by term, through ``(owner_id, term, …)``; SQLite's reads them by owner and by memory only
+    (into worker memory, ``sqlite_postings``), so there the table has no row table of its own and
+    its index keeps each memory's postings together."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
     term: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
@@ -168,35 +175,24 @@ class _TermColumns:
 
 class TenantMemoryTerm(_TermColumns, Base):
     __tablename__ = "memory_terms"
-
     memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
 
 
 class UniversalMemoryTerm(_TermColumns, Base):
     __tablename__ = "universal_memory_terms"
-
     memory_id: Mapped[str] = mapped_column(
         ForeignKey("universal_memories.id", ondelete="CASCADE"), primary_key=True
     )
 
 
-# Covering (memory_id and tf included): a keyword query reads its postings from the index alone.
-Index(
-    "ix_memory_terms_owner_term",
-    TenantMemoryTerm.owner_id,
-    TenantMemoryTerm.term,
-    TenantMemoryTerm.memory_id,
-    TenantMemoryTerm.tf,
-)
-Index("ix_memory_terms_memory", TenantMemoryTerm.memory_id)
-Index(
-    "ix_universal_memory_terms_owner_term",
-    UniversalMemoryTerm.owner_id,
-    UniversalMemoryTerm.term,
-    UniversalMemoryTerm.memory_id,
-    UniversalMemoryTerm.tf,
-)
-Index("ix_universal_memory_terms_memory", UniversalMemoryTerm.memory_id)
+def _term_indexes(term: type[_TermColumns], table: str) -> None:
+    # Covering (memory_id and tf included): a keyword query reads its postings from the index alone.
+    Index(f"ix_{table}_owner_term", term.owner_id, term.term, term.memory_id, term.tf).ddl_if(dialect="postgresql")
+    Index(f"ix_{table}_owner_memory", term.owner_id, term.memory_id, term.term, term.tf).ddl_if(dialect="sqlite")
+
+
+_term_indexes(TenantMemoryTerm, "memory_terms")
+_term_indexes(UniversalMemoryTerm, "universal_memory_terms")
 
 
 class _IndexStatsColumns:

@@ -1,0 +1,66 @@
+"""memory_terms, universal_memory_terms: one B-tree fewer on PostgreSQL, two on SQLite
+
+The postings tables had a primary key on ``(memory_id, term)``, an index on ``memory_id`` alone
+(which that key already serves: dropped on both backends) and an index on ``(owner_id, term,
+memory_id, tf)``, which PostgreSQL's keyword search reads by term. SQLite never reads postings by
+term (its search keeps each owner's postings in worker memory and reads them by owner, then by
+memory), and on SQLite that index put every posting of an add in a different page: an add of
+64 memories at 100,000 dirtied about a thousand pages for postings alone, and writing them was
+most of its commit. On SQLite the table is now stored by its key (``WITHOUT ROWID``: no separate
+row table) and indexed by ``(owner_id, memory_id, term, tf)``, so a memory's postings sit
+together in both trees.
+
+Revision ID: 0015_postings_layout
+Revises: 0014_hnsw_halfvec
+Create Date: 2026-12-07 13:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0015_postings_layout'
+down_revision: str | None = '0014_hnsw_halfvec'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TABLES = {"memory_terms": "memories", "universal_memory_terms": "universal_memories"}
+
+
+def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for table, memories in TABLES.items():
+        if sqlite:
+            _rebuild(table, memories, rowid=False)
+            op.execute(f"CREATE INDEX ix_{table}_owner_memory ON {table} (owner_id, memory_id, term, tf)")
+        else:
+            op.execute(f"DROP INDEX ix_{table}_memory")
+
+
+def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for table, memories in TABLES.items():
+        if sqlite:
+            _rebuild(table, memories, rowid=True)
+            op.execute(f"CREATE INDEX ix_{table}_owner_term ON {table} (owner_id, term, memory_id, tf)")
+        op.execute(f"CREATE INDEX ix_{table}_memory ON {table} (memory_id)")
+
+
+def _rebuild(table: str, memories: str, *, rowid: bool) -> None:
+    """SQLite: the table copied into a new one with or without its row table (the indexes
+    go with the old table; the caller creates the new ones)."""
+    op.execute(
+        f"CREATE TABLE {table}_new ("
+        "memory_id VARCHAR(36) NOT NULL, term BIGINT NOT NULL, tf INTEGER NOT NULL, owner_id BIGINT NOT NULL, "
+        f"CONSTRAINT pk_{table} PRIMARY KEY (memory_id, term), "
+        f"CONSTRAINT fk_{table}_memory_id_{memories} FOREIGN KEY(memory_id) REFERENCES {memories} (id) ON DELETE CASCADE"
+        f"){'' if rowid else ' WITHOUT ROWID'}"
+    )
+    op.execute(
+        f"INSERT INTO {table}_new (memory_id, term, tf, owner_id) "
+        f"SELECT memory_id, term, tf, owner_id FROM {table} ORDER BY memory_id, term"
+    )
+    op.execute(f"DROP TABLE {table}")
+    op.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
