@@ -243,6 +243,19 @@ def test_repeated_statements_give_one_memory() -> None:
     assert len(extract("I live in Lyon.", "i live in lyon")) == 1
 
 
+def test_filed_drafts_are_the_memories_extract_returns() -> None:
+    """``filed`` (what bench/category_lexical.py reads) is the extractor's own filing, before
+    the memories are built: the same drafts, in the same order, under the same categories."""
+    messages = [user("I live in Lyon. My brother Omar works in Dubai."), user("i always run the linter before i push")]
+    extractor = RuleBasedExtractor()
+    drafts, verdicts = extractor.filed(messages, now=NOW)
+    memories = extractor.extract(messages, now=NOW)
+    assert [(d.content, v.category) for d, v in zip(drafts, verdicts, strict=True)] == [
+        (m.content, m.category) for m in memories
+    ]
+    assert [v.category for v in verdicts] == ["fact", "relationship", "procedure"]
+
+
 # --- dates -------------------------------------------------------------------------------
 
 

@@ -155,6 +155,11 @@ class RuleBasedExtractor:
         return memories
 
     def extract(self, messages: Sequence[ChatMessage], *, now: datetime) -> list[ExtractedMemory]:
+        drafts, verdicts = self.filed(messages, now=now)
+        return [_memory(draft, verdict) for draft, verdict in zip(drafts, verdicts, strict=True)]
+
+    def filed(self, messages: Sequence[ChatMessage], *, now: datetime) -> tuple[list[_Draft], list[Filed]]:
+        """The memories' drafts and how each is filed, before they become ``ExtractedMemory``."""
         drafts: list[_Draft] = []
         seen: set[str] = set()
         for index, message in enumerate(messages):
@@ -177,8 +182,7 @@ class RuleBasedExtractor:
             if self.classifier is not None
             else [Filed(category, strength, False) for category, strength in ruled]
         )
-        verdicts = _carried_over(drafts, verdicts)
-        return [_memory(draft, verdict) for draft, verdict in zip(drafts, verdicts, strict=True)]
+        return drafts, _carried_over(drafts, verdicts)
 
     def _from_text(self, text: str, reference: datetime, index: int) -> Iterator[_Draft]:
         for raw in split_sentences(text):
