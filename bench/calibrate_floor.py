@@ -1,6 +1,6 @@
 """Fit the answerability gate (engine.retrieval.answerable) on the calibration split.
 
-    .venv/bin/python bench/calibrate_floor.py [--cache PATH] [--features best_cosine,best_keyword,…]
+    .venv/bin/python bench/calibrate_floor.py [--cache PATH] [--features best_cosine,best_keyword,…] [--cv]
     .venv/bin/python bench/calibrate_floor.py --locomo [PATH]   # the floor's effect on LoCoMo's dev half
 
 For each ingest variant (extractor, verbatim), every persona of the split is stored as
@@ -14,6 +14,17 @@ emptied per variant, and the highest cutoff that loses at most one point of reca
 Only the calibration split is ever searched, fitted on or printed: the held split is scored by
 bench/retrieval_quality.py alone. ``--cache`` keeps the searches' evidence between runs
 (delete it after changing what a search reads).
+
+``--features`` picks the model's inputs among the ``QueryEvidence`` fields and these candidate
+figures, which the benchmark computes beside each search (the server does not): ``lead_10th``
+(the best cosine minus the tenth best of the dense read), ``lead_mean`` (minus the dense read's
+mean), ``terms_absent`` (query terms no memory of the person holds), ``top3_coverage`` (the
+idf-weighted share of the query's terms that the first three results hold) and ``query_terms``
+(how many terms the query has; it mostly tells how the no-answer questions were written:
+shorter). ``--cv`` also scores the fit by leaving one persona out at a time: each persona's
+searches are judged by a model fitted on the others, the cutoff is chosen on those held-out
+probabilities as above, and the table and the emptied share per kind follow. Read the
+in-sample table as what the fit can do at best, the cross-validated one as what to expect.
 
 ``--locomo`` stores LoCoMo's development conversations as bench/locomo.py does (verbatim,
 through the API) and searches each question once (hybrid, top 10, no floor), then reports for
@@ -38,7 +49,44 @@ from perf import forget_query_vectors
 from stack import open_stack
 
 from memoryos_server.engine.retrieval.answerable import FEATURES, QueryEvidence
+from memoryos_server.engine.retrieval.text import keyword_terms
+from memoryos_server.storage.index.scoring import idf
 from memoryos_server.storage.types import utcnow
+
+CANDIDATES = ("lead_10th", "lead_mean", "terms_absent", "top3_coverage", "query_terms")
+
+
+class _RecordingIndex:
+    """The search index, keeping the cosines of the last dense read (for the candidate figures)."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self.cosines: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.index, name)
+
+    def dense_and_similarities(self, *args: Any, **kwargs: Any) -> Any:
+        hits, also = self.index.dense_and_similarities(*args, **kwargs)
+        self.cosines = sorted((score for _id, score in hits), reverse=True)
+        return hits, also
+
+
+def candidates(query: str, found: list[str], cosines: list[float], terms_of: dict[str, set[str]]) -> dict[str, float]:
+    """The candidate figures of one search (module docstring): ``found`` the result ids best
+    first, ``cosines`` the dense read's, ``terms_of`` each memory's keyword terms."""
+    terms = list(dict.fromkeys(keyword_terms(query)))
+    held = {t: sum(1 for held_terms in terms_of.values() if t in held_terms) for t in terms}
+    weight = {t: idf(held[t], len(terms_of)) for t in terms}
+    top = set().union(*(terms_of.get(m, set()) for m in found[:3]))
+    best = cosines[0] if cosines else 0.0
+    return {
+        "lead_10th": best - (cosines[min(9, len(cosines) - 1)] if cosines else 0.0),
+        "lead_mean": best - (sum(cosines) / len(cosines) if cosines else 0.0),
+        "terms_absent": float(sum(1 for t in terms if not held[t])),
+        "top3_coverage": sum(weight[t] for t in terms if t in top) / (sum(weight.values()) or 1.0),
+        "query_terms": float(len(terms)),
+    }
 
 
 def split_of(persona_id: str) -> str:
@@ -62,23 +110,22 @@ def collect(split: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
         stack = open_stack("sqlite", label="floor")
+        retriever = stack.services.memory.retriever
+        reads = retriever.index = _RecordingIndex(retriever.index)
         try:
             for persona in personas:
-                turns_of, _text, _s = ingest(stack, persona, infer=variant == "extractor")
+                turns_of, text, _s = ingest(stack, persona, infer=variant == "extractor")
                 owner = owner_of(stack, persona.persona_id)
-                for question in persona.questions:
-                    relevant = {mid for mid, turns in turns_of.items() if turns & set(question["answer_turn_ids"])}
-                    found, evidence = evidence_of(stack, owner, question["question"])
+                terms_of = {mid: set(keyword_terms(content)) for mid, content in text.items()}
+                asked = [(q["question"], "labelled", set(q["answer_turn_ids"])) for q in persona.questions]
+                asked += [(q["question"], q["kind"], set()) for q in no_answer if q["persona_id"] == persona.persona_id]
+                for query, kind, answers in asked:
+                    relevant = {mid for mid, turns in turns_of.items() if turns & answers}
+                    found, evidence = evidence_of(stack, owner, query)
                     first = next((i + 1 for i, mid in enumerate(found) if mid in relevant), None)
-                    rows.append({"variant": variant, "persona": persona.persona_id, "kind": "labelled",
-                                 "question": question["question"], "first": first,
-                                 "evidence": evidence.as_dict()})
-                for item in no_answer:
-                    if item["persona_id"] != persona.persona_id:
-                        continue
-                    _found, evidence = evidence_of(stack, owner, item["question"])
-                    rows.append({"variant": variant, "persona": persona.persona_id, "kind": item["kind"],
-                                 "question": item["question"], "first": None, "evidence": evidence.as_dict()})
+                    rows.append({"variant": variant, "persona": persona.persona_id, "kind": kind,
+                                 "question": query, "first": first,
+                                 "evidence": evidence.as_dict() | candidates(query, found, reads.cosines, terms_of)})
                 print(f"{variant} {persona.persona_id}", file=sys.stderr)
         finally:
             stack.close()
@@ -101,6 +148,42 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1
             break
     raw = beta[1:] / std
     return float(beta[0] - (raw * mean).sum()), raw
+
+
+def fit(x: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> tuple[float, np.ndarray]:
+    """The logistic model of positive against negative searches, each class weighed equally."""
+    keep = positive | negative
+    weight = np.where(positive, 1.0 / positive.sum(), 1.0 / negative.sum())[keep]
+    return fit_logistic(x[keep], positive[keep].astype(float), weight)
+
+
+def cutoffs(rows: list[dict[str, Any]], p: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> float:
+    """Print, per cutoff, the recall@10 lost and the no-answer searches emptied per variant, then
+    the highest cutoff losing at most one point on both and what it empties per kind."""
+    labelled = np.asarray([r["kind"] == "labelled" for r in rows])
+    kinds = np.asarray([r["kind"] for r in rows])
+    variants = [np.asarray([r["variant"] == variant for r in rows]) for variant in VARIANTS]
+    print("| cutoff | " + " | ".join(f"recall@10 lost, {v} | empty, {v}" for v in VARIANTS) + " |")
+    print("|---:|" + "---:|---:|" * len(VARIANTS))
+    best_cutoff = 0.0
+    for cutoff in np.round(np.arange(0.01, 0.81, 0.01), 2):
+        cells, within = [], True
+        for v in variants:
+            lost = (v & positive & (p < cutoff)).sum() / (v & labelled).sum()
+            empty = (v & negative & (p < cutoff)).sum() / (v & negative).sum()
+            within &= lost <= 0.01
+            cells += [f"{100 * lost:.1f} pt", f"{100 * empty:.1f}%"]
+        print(f"| {cutoff:.2f} | " + " | ".join(cells) + " |")
+        if within:
+            best_cutoff = float(cutoff)
+    print(f"highest cutoff losing at most one point of recall@10 on both variants: {best_cutoff:.2f}")
+    for variant, v in zip(VARIANTS, variants, strict=True):
+        shares = []
+        for kind in sorted(set(kinds[negative])):
+            asked = v & (kinds == kind)
+            shares.append(f"{kind} {(asked & (p < best_cutoff)).sum()}/{asked.sum()}")
+        print(f"  at {best_cutoff:.2f}, {variant}: " + ", ".join(shares) + " emptied")
+    return best_cutoff
 
 
 def locomo_effect(path: Path | None) -> None:
@@ -148,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/floor-features-calibration.json"))
     parser.add_argument("--features", default=",".join(FEATURES))
+    parser.add_argument("--cv", action="store_true", help="also score the fit leaving one persona out at a time")
     parser.add_argument("--locomo", nargs="?", const="", default=None, metavar="PATH",
                         help="report the floor's effect on LoCoMo's dev half instead (PATH as bench/locomo.py's --data)")
     args = parser.parse_args(argv)
@@ -160,30 +244,27 @@ def main(argv: list[str] | None = None) -> int:
         rows = collect("calibration")
         args.cache.write_text(json.dumps(rows))
     used = args.features.split(",")
+    if unknown := set(used) - set(FEATURES) - set(QueryEvidence().as_dict()) - set(CANDIDATES):
+        parser.error(f"unknown features {sorted(unknown)}")
+    if missing := [name for name in used if name not in rows[0]["evidence"]]:
+        parser.error(f"the cache at {args.cache} has no {missing}: delete it to search again")
     x = np.asarray([[r["evidence"][name] for name in used] for r in rows])
     positive = np.asarray([r["kind"] == "labelled" and r["first"] is not None for r in rows])
     negative = np.asarray([r["kind"] != "labelled" for r in rows])
-    keep = positive | negative
-    weight = np.where(positive, 1.0 / positive.sum(), 1.0 / negative.sum())[keep]
-    intercept, coef = fit_logistic(x[keep], positive[keep].astype(float), weight)
+    intercept, coef = fit(x, positive, negative)
     print(f"features: {used}")
     print(f"intercept={intercept:.3f}, weights=({', '.join(f'{c:.3f}' for c in coef)})")
-    p = 1 / (1 + np.exp(-(intercept + x @ coef)))
-    labelled = np.asarray([r["kind"] == "labelled" for r in rows])
-    variants = [np.asarray([r["variant"] == variant for r in rows]) for variant in VARIANTS]
-    print("| cutoff | " + " | ".join(f"recall@10 lost, {v} | empty, {v}" for v in VARIANTS) + " |")
-    best_cutoff = 0.0
-    for cutoff in np.round(np.arange(0.01, 0.81, 0.01), 2):
-        cells, within = [], True
-        for v in variants:
-            lost = (v & positive & (p < cutoff)).sum() / (v & labelled).sum()
-            empty = (v & negative & (p < cutoff)).sum() / (v & negative).sum()
-            within &= lost <= 0.01
-            cells += [f"{100 * lost:.1f} pt", f"{100 * empty:.1f}%"]
-        print(f"| {cutoff:.2f} | " + " | ".join(cells) + " |")
-        if within:
-            best_cutoff = float(cutoff)
-    print(f"highest cutoff losing at most one point of recall@10 on both variants: {best_cutoff:.2f}")
+    print("In-sample (the fit scores the searches it was fitted on):")
+    cutoffs(rows, 1 / (1 + np.exp(-(intercept + x @ coef))), positive, negative)
+    if args.cv:
+        persona = np.asarray([r["persona"] for r in rows])
+        held_out = np.zeros(len(rows))
+        for left_out in sorted(set(persona)):
+            test = persona == left_out
+            b0, b = fit(x[~test], positive[~test], negative[~test])
+            held_out[test] = 1 / (1 + np.exp(-(b0 + x[test] @ b)))
+        print(f"Cross-validated (leave one of {len(set(persona))} personas out):")
+        cutoffs(rows, held_out, positive, negative)
     return 0
 
 
