@@ -8,7 +8,8 @@ memory), and on SQLite that index put every posting of an add in a different pag
 64 memories at 100,000 dirtied about a thousand pages for postings alone, and writing them was
 most of its commit. On SQLite the table is now stored by its key (``WITHOUT ROWID``: no separate
 row table) and indexed by ``(owner_id, memory_id, term, tf)``, so a memory's postings sit
-together in both trees.
+together in both trees. At 100,000 memories (780,848 postings) the SQLite postings went from 184
+to 83 MB, and the copy took about 3 s.
 
 Revision ID: 0015_postings_layout
 Revises: 0014_hnsw_halfvec
