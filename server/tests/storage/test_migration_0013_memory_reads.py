@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, downgrade, upgrade
 from memoryos_server.storage.types import utcnow
+from tests.storage.owners import insert_owners
 
 _MEMORY = (
     "INSERT INTO {table} (id, {owner_columns}, category, content_ct, importance, original_importance, confidence, "
@@ -34,15 +35,7 @@ def test_read_counts_move_to_their_own_tables_and_back(empty_database: Database)
     now = utcnow()
     read_at = now - timedelta(hours=2)
     with empty_database.engine.begin() as connection:
-        connection.execute(text("INSERT INTO tenants (id, public_id, name, created_at, updated_at) VALUES (1, 'ten_1', 'Acme', :now, :now)"), {"now": now})
-        connection.execute(
-            text("INSERT INTO users (id, public_id, tenant_id, kind, role, created_at, updated_at) VALUES (1, 'usr_1', 1, 'end_user', 'user', :now, :now)"),
-            {"now": now},
-        )
-        connection.execute(
-            text("INSERT INTO universal_users (id, public_id, email, created_at, updated_at) VALUES (1, 'uup_1', 'p@example.com', :now, :now)"),
-            {"now": now},
-        )
+        insert_owners(connection, now)
         tenant = _MEMORY.format(table="memories", owner_columns="tenant_id, owner_id, scope", owner_values="1, 1, 'tenant'")
         for memory_id, reads, when in (("m-read", 3, read_at), ("m-never", 0, None)):
             connection.execute(text(tenant), {"id": memory_id, "ct": b"x", "reads": reads, "read_at": when, "now": now})

@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, downgrade, upgrade
 from memoryos_server.storage.types import utcnow
+from tests.storage.owners import insert_owners
 
 _MEMORY = (
     "INSERT INTO {table} (id, {owner_columns}, category, content_ct, importance, original_importance, confidence, "
@@ -37,15 +38,7 @@ def _indexes(database: Database, table: str) -> set[str]:
 def _seed(database: Database) -> None:
     now = utcnow()
     with database.engine.begin() as connection:
-        connection.execute(text("INSERT INTO tenants (id, public_id, name, created_at, updated_at) VALUES (1, 'ten_1', 'Acme', :now, :now)"), {"now": now})
-        connection.execute(
-            text("INSERT INTO users (id, public_id, tenant_id, kind, role, created_at, updated_at) VALUES (1, 'usr_1', 1, 'end_user', 'user', :now, :now)"),
-            {"now": now},
-        )
-        connection.execute(
-            text("INSERT INTO universal_users (id, public_id, email, created_at, updated_at) VALUES (1, 'uup_1', 'p@example.com', :now, :now)"),
-            {"now": now},
-        )
+        insert_owners(connection, now)
         tenant = _MEMORY.format(table="memories", owner_columns="tenant_id, owner_id, scope", owner_values="1, 1, 'tenant'")
         for memory_id in ("m-1", "m-2"):
             connection.execute(text(tenant), {"id": memory_id, "ct": b"x", "now": now})
