@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import PendingRollbackError
 
+from memoryos_server.errors import DatabaseUnavailable
+from memoryos_server.storage import db as db_module
 from memoryos_server.storage.db import Database
 
 # Far below the 30 s a kept lock would cost the next writer, far above a write's few ms.
@@ -96,3 +98,21 @@ def test_a_waiting_writer_goes_in_once_the_holder_commits(database: Database) ->
     first.join(PATIENCE_S)
     second.join(PATIENCE_S)
     assert waited and _bodies(database) == ["first", "second"]
+
+
+def test_a_second_writer_in_the_same_thread_fails_at_once_and_the_first_goes_on(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write session opened inside another in the same thread can never have the lock (a
+    mistake in the code that does it): it fails as SQLite itself would ("database is locked",
+    a 503 to a client) after the writers' wait alone, not twice the busy timeout; the outer
+    session still commits and gives the lock back."""
+    monkeypatch.setattr(db_module, "WRITERS_WAIT_S", 0.2)
+    with database.session() as outer:
+        outer.execute(text("INSERT INTO notes (body) VALUES ('outer')"))
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable), database.session() as inner:
+            inner.execute(text("INSERT INTO notes (body) VALUES ('inner')"))
+        assert time.monotonic() - started < PATIENCE_S
+    _write_elsewhere(database, "after")
+    assert _bodies(database) == ["outer", "after"]

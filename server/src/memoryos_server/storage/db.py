@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -114,7 +115,8 @@ def _configure_sqlite(engine: Engine) -> None:
     # of their own instead, taken just before BEGIN IMMEDIATE and given back when the
     # connection returns to the pool, after its commit or rollback: the next in line starts as
     # soon as it is free. Writers in other processes still meet SQLite's wait. A writer that
-    # cannot have it within the busy timeout goes on to SQLite's wait, as before.
+    # cannot have it within the busy timeout fails as SQLite would have ("database is locked",
+    # answered 503), without then waiting as long again for SQLite's own lock.
     writers = threading.Lock()
 
     @event.listens_for(engine, "begin")
@@ -123,7 +125,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # with SQLITE_BUSY without waiting, which would turn contention into errors.
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode == "IMMEDIATE" and not connection.info.get(_HOLDS_WRITERS_LOCK):
-            connection.info[_HOLDS_WRITERS_LOCK] = writers.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
+            if not writers.acquire(timeout=WRITERS_WAIT_S):
+                raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+            connection.info[_HOLDS_WRITERS_LOCK] = True
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     @event.listens_for(engine, "checkin")
@@ -138,6 +142,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 _HOLDS_WRITERS_LOCK = "memoryos.holds_writers_lock"
+# How long a writer waits for the writers' lock of its process: SQLite's own busy timeout.
+WRITERS_WAIT_S = BUSY_TIMEOUT_MS / 1000
 
 
 # SQLite's operational errors that say the file cannot serve now; its others (no such table,

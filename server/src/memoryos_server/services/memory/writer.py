@@ -28,17 +28,14 @@ def new_memory_id() -> str:
     then 74 random bits. The memory tables and every table keyed by a memory's id (versions,
     postings) index that id, so ids that grow with time put a new memory's entries at the end
     of each index rather than on a random page of it: an add of 64 writes a few pages per
-    index, not 64. The time in the id says no more than the memory's ``created_at``.
-    The standard library has ``uuid.uuid7`` from Python 3.14; until then, its layout here."""
-    if _uuid7 is not None:
-        return str(_uuid7())
+    index, not 64. The time in the id says no more than the memory's ``created_at``; the 74
+    random bits keep ids unguessable. (Python 3.14's ``uuid.uuid7`` spends 42 of them on a
+    counter, so it is not used.)"""
     millis = time.time_ns() // 1_000_000
     rand = int.from_bytes(secrets.token_bytes(10))  # 80 bits, of which 74 are kept
     value = (millis << 80) | (0x7 << 76) | ((rand >> 68) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))
 
-
-_uuid7 = getattr(uuid, "uuid7", None)
 
 
 class MemoryWriter:

@@ -161,10 +161,10 @@ class UniversalMemoryVersion(_VersionColumns, Base):
 class _TermColumns:
     """One keyword posting: (owner, keyed term hash) → memory, with its term frequency.
 
-    The layout differs by backend (migration 0015): PostgreSQL's keyword search reads postings
-    by term, through ``(owner_id, term, …)``; SQLite's reads them by owner and by memory only
-    (into worker memory, ``sqlite_postings``), so there the table has no row table of its own and
-    its index keeps each memory's postings together."""
+    Keyword search holds each owner's postings in worker memory (``sqlite_postings``, on both
+    backends) and reads them by owner, then by memory: so they are indexed by owner then memory
+    and a memory's postings sit together, and on SQLite the table is stored by its key, with no
+    row table of its own (migration 0015)."""
 
     __table_args__ = {"sqlite_with_rowid": False}
 
@@ -185,14 +185,21 @@ class UniversalMemoryTerm(_TermColumns, Base):
     )
 
 
-def _term_indexes(term: type[_TermColumns], table: str) -> None:
-    # Covering (memory_id and tf included): a keyword query reads its postings from the index alone.
-    Index(f"ix_{table}_owner_term", term.owner_id, term.term, term.memory_id, term.tf).ddl_if(dialect="postgresql")
-    Index(f"ix_{table}_owner_memory", term.owner_id, term.memory_id, term.term, term.tf).ddl_if(dialect="sqlite")
-
-
-_term_indexes(TenantMemoryTerm, "memory_terms")
-_term_indexes(UniversalMemoryTerm, "universal_memory_terms")
+# Covering (term and tf included): an owner's postings load from the index alone.
+Index(
+    "ix_memory_terms_owner_memory",
+    TenantMemoryTerm.owner_id,
+    TenantMemoryTerm.memory_id,
+    TenantMemoryTerm.term,
+    TenantMemoryTerm.tf,
+)
+Index(
+    "ix_universal_memory_terms_owner_memory",
+    UniversalMemoryTerm.owner_id,
+    UniversalMemoryTerm.memory_id,
+    UniversalMemoryTerm.term,
+    UniversalMemoryTerm.tf,
+)
 
 
 class _IndexStatsColumns:

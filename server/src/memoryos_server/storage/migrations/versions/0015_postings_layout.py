@@ -1,15 +1,16 @@
-"""memory_terms, universal_memory_terms: one B-tree fewer on PostgreSQL, two on SQLite
+"""memory_terms, universal_memory_terms: postings indexed by owner then memory, stored by key on SQLite
 
 The postings tables had a primary key on ``(memory_id, term)``, an index on ``memory_id`` alone
-(which that key already serves: dropped on both backends) and an index on ``(owner_id, term,
-memory_id, tf)``, which PostgreSQL's keyword search reads by term. SQLite never reads postings by
-term (its search keeps each owner's postings in worker memory and reads them by owner, then by
-memory), and on SQLite that index put every posting of an add in a different page: an add of
-64 memories at 100,000 dirtied about a thousand pages for postings alone, and writing them was
-most of its commit. On SQLite the table is now stored by its key (``WITHOUT ROWID``: no separate
-row table) and indexed by ``(owner_id, memory_id, term, tf)``, so a memory's postings sit
-together in both trees. At 100,000 memories (780,848 postings) the SQLite postings went from 184
-to 83 MB, and the copy took about 3 s.
+(which that key already serves) and an index on ``(owner_id, term, memory_id, tf)``. Nothing reads
+postings by term any more: both backends' keyword search keeps each owner's postings in worker
+memory, read by owner (all of them) and then by memory (those that changed). Ordered by term,
+that index put every posting of an add on a different page: an add of 64 memories at 100,000
+dirtied about a thousand pages for postings alone, most of a SQLite add's commit. Now one index,
+``(owner_id, memory_id, term, tf)`` (covering the load by owner), keeps a memory's postings
+together, and on SQLite the table is stored by its key (``WITHOUT ROWID``: no separate row
+table). At 100,000 memories (780,848 postings) the SQLite postings went from 184 to 83 MB and
+the copy took about 3 s. The SQLite file does not shrink by itself: the old table's pages are
+zeroed (``secure_delete``) and reused; ``VACUUM`` returns them to the file system.
 
 Revision ID: 0015_postings_layout
 Revises: 0014_hnsw_halfvec
@@ -34,10 +35,11 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table, memories in TABLES.items():
         if sqlite:
-            _rebuild(table, memories, rowid=False)
-            op.execute(f"CREATE INDEX ix_{table}_owner_memory ON {table} (owner_id, memory_id, term, tf)")
+            _rebuild(table, memories, rowid=False)  # the old indexes go with the old table
         else:
             op.execute(f"DROP INDEX ix_{table}_memory")
+            op.execute(f"DROP INDEX ix_{table}_owner_term")
+        op.execute(f"CREATE INDEX ix_{table}_owner_memory ON {table} (owner_id, memory_id, term, tf)")
 
 
 def downgrade() -> None:
@@ -45,13 +47,15 @@ def downgrade() -> None:
     for table, memories in TABLES.items():
         if sqlite:
             _rebuild(table, memories, rowid=True)
-            op.execute(f"CREATE INDEX ix_{table}_owner_term ON {table} (owner_id, term, memory_id, tf)")
+        else:
+            op.execute(f"DROP INDEX ix_{table}_owner_memory")
+        op.execute(f"CREATE INDEX ix_{table}_owner_term ON {table} (owner_id, term, memory_id, tf)")
         op.execute(f"CREATE INDEX ix_{table}_memory ON {table} (memory_id)")
 
 
 def _rebuild(table: str, memories: str, *, rowid: bool) -> None:
-    """SQLite: the table copied into a new one with or without its row table (the indexes
-    go with the old table; the caller creates the new ones)."""
+    """SQLite: the table copied into a new one with or without its row table (its indexes
+    are dropped with the old table; the caller creates the new ones)."""
     op.execute(
         f"CREATE TABLE {table}_new ("
         "memory_id VARCHAR(36) NOT NULL, term BIGINT NOT NULL, tf INTEGER NOT NULL, owner_id BIGINT NOT NULL, "
