@@ -173,10 +173,16 @@ def embed_all(stack: Stack, texts: Sequence[str], *, superset: Sequence[str] | N
     return vectors, f"{len(texts):,} texts embedded in this run in {seconds:.0f} s ({len(texts) / seconds:,.0f} texts/s)"
 
 
-def _cache_paths(stack: Stack, texts: Sequence[str]) -> tuple[Path, Path]:
+def bare_embedder(stack: Stack) -> Any:
+    """The stack's embedder without the caching wrappers in front of it (``inner``)."""
     embedder: Any = stack.runtime.embedder
-    while hasattr(embedder, "inner"):  # a caching wrapper: the vectors are the inner model's
+    while hasattr(embedder, "inner"):
         embedder = embedder.inner
+    return embedder
+
+
+def _cache_paths(stack: Stack, texts: Sequence[str]) -> tuple[Path, Path]:
+    embedder = bare_embedder(stack)  # a caching wrapper: the vectors are the inner model's
     model = getattr(embedder, "model_path", Path(embedder.name)).name
     batch = getattr(embedder, "batch_size", "?")
     digest = hashlib.sha256("\n".join([model, str(batch), *texts]).encode()).hexdigest()[:24]
@@ -313,9 +319,7 @@ def measure_adds(call: Callable[[str, list[str], bool], int], batches: Sequence[
 
 def embedder_probe(stack: Stack, work: Workload) -> Callable[[], float]:
     """Seconds the embedder alone (no cache in front) takes for the next 64 probe texts."""
-    embedder: Any = stack.runtime.embedder
-    while hasattr(embedder, "inner"):
-        embedder = embedder.inner
+    embedder = bare_embedder(stack)
 
     def probe() -> float:
         texts = work.take("probe", MAX_MESSAGES_PER_ADD)
@@ -328,9 +332,7 @@ def embedder_probe(stack: Stack, work: Workload) -> Callable[[], float]:
 
 def embedder_rate(stack: Stack, texts: Sequence[str], guard: LoadGuard) -> float:
     """Texts per second of the embedder alone (no cache in front), batches of 64 as the adds send."""
-    embedder: Any = stack.runtime.embedder
-    while hasattr(embedder, "inner"):
-        embedder = embedder.inner
+    embedder = bare_embedder(stack)
     guard.settle("embedder throughput")
     started = time.perf_counter()
     for start in range(0, len(texts), MAX_MESSAGES_PER_ADD):

@@ -130,15 +130,13 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.info[_HOLDS_WRITERS_LOCK] = True
         connection.exec_driver_sql(f"BEGIN {mode}")
 
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    def give_back(_dbapi_connection: Any, record: Any, *_error: Any) -> None:
         if record is not None and record.info.pop(_HOLDS_WRITERS_LOCK, False):
             writers.release()
 
-    @event.listens_for(engine, "invalidate")
-    def _on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
-        if record is not None and record.info.pop(_HOLDS_WRITERS_LOCK, False):
-            writers.release()
+    # Back in the pool, or lost (its record's info is cleared after "invalidate"): either way, once.
+    event.listen(engine, "checkin", give_back)
+    event.listen(engine, "invalidate", give_back)
 
 
 _HOLDS_WRITERS_LOCK = "memoryos.holds_writers_lock"

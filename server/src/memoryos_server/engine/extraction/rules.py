@@ -25,7 +25,7 @@ from .dates import resolve
 from .examples import EXAMPLES
 from .rewrite import to_third_person
 from .scoring import confidence, importance
-from .screen import IMPERATIVES, PAST_FORMS, WISH_FRAGMENT, Screened, Verdict, screen
+from .screen import PAST_FORMS, Screened, Verdict, screen, wish_fragment
 from .segment import Sentence, clean, split_sentences
 from .semantic import Filed, PrototypeClassifier
 
@@ -107,7 +107,7 @@ def _lower_first(text: str) -> str:
 
 def standing_as_statement(text: str) -> str:
     """ "Always use metric units" -> "I want you to always use metric units", ready for rewriting."""
-    if WISH_FRAGMENT.match(text.lower()) and text.split()[0].lower() not in IMPERATIVES:
+    if wish_fragment(text.lower(), text.split()[0].lower()):
         return f"I want {_lower_first(text)}"  # "Celsius only", "British spelling please"
     if _YOU_START.match(text):
         return f"I prefer that {_lower_first(text)}"

@@ -266,13 +266,18 @@ _QUOTED = re.compile(r"^[\"\u201c]")
 _MOMENT = re.compile(r"\bjust\s+\w+ed\s+at\s+(?:me|us)\b")
 
 
+def wish_fragment(lower: str, first_word: str) -> bool:
+    """The shape of a wish said as a noun phrase ("celsius only", "british spelling please"):
+    "please" or "only" after words that do not open with an imperative."""
+    return first_word not in IMPERATIVES and WISH_FRAGMENT.match(lower) is not None
+
+
 def _wished_for(lower: str, tokens: list[str]) -> bool:
     """A short noun phrase asked for with "please" or "only" ("celsius only"): a standing wish,
     unless it points at the reply in hand or measures against it."""
     return (
         len(tokens) <= MAX_WISH_WORDS
-        and tokens[0] not in IMPERATIVES
-        and WISH_FRAGMENT.match(lower) is not None
+        and wish_fragment(lower, tokens[0])
         and not _ONE_OFF.search(lower)
         and not _THIS_REPLY.search(lower)
         and not _COMPARATIVE.match(lower)

@@ -175,11 +175,13 @@ class _TermColumns:
 
 class TenantMemoryTerm(_TermColumns, Base):
     __tablename__ = "memory_terms"
+
     memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
 
 
 class UniversalMemoryTerm(_TermColumns, Base):
     __tablename__ = "universal_memory_terms"
+
     memory_id: Mapped[str] = mapped_column(
         ForeignKey("universal_memories.id", ondelete="CASCADE"), primary_key=True
     )
