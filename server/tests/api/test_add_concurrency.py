@@ -1,16 +1,17 @@
-"""Adds of different end-users do not wait for each other's embeddings.
+"""Writes of different end-users do not wait for each other's embeddings.
 
 On SQLite one writer holds the database at a time, so an add works out its extraction and
-embeddings before its transaction (``MemoryService.prepare_add``); on PostgreSQL writers of
-different owners never wait for each other. Either way, one add busy embedding must not hold up
-another end-user's add. Runs on SQLite and PostgreSQL.
+embeddings before its transaction (``MemoryService.prepare_add``), and an edit or a correction
+its new text's embedding (``MemoryService.prepare_text``); on PostgreSQL writers of different
+owners never wait for each other. Either way, one write busy embedding must not hold up another
+end-user's add. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from memoryos_server.engine.types import ChatMessage, Embedder
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.memory import make_end_user, scope_of
+from tests.fixtures.passport import connected, new_agent, new_passport  # noqa: F401
 
 
 class _HeldEmbedder:
@@ -74,6 +76,65 @@ def test_an_add_still_embedding_does_not_hold_up_another_end_users_add(client: T
     assert slow["answer"].status_code == 200, slow["answer"].text
     assert _contents(client, tenant, "alice") == [f"The north {marker} code is 4471"]
     assert len(_contents(client, tenant, "bob")) == 1
+
+
+def _while_embedding(client: TestClient, marker: str, write: Callable[[], httpx.Response], meanwhile: Callable[[], None]) -> httpx.Response:
+    """Runs ``write`` in a thread, held inside the embedder on the batch holding ``marker``;
+    ``meanwhile`` runs while it is held. Returns the write's answer once released."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    working = runtime.embedder
+    held = _HeldEmbedder(working, marker)
+    answer: dict[str, httpx.Response] = {}
+    runtime.use_embedder(held)
+    try:
+        thread = threading.Thread(target=lambda: answer.setdefault("answer", write()))
+        thread.start()
+        assert held.entered.wait(30), "the write never reached its embeddings"
+        meanwhile()
+        assert thread.is_alive() and "answer" not in answer  # still held: nothing waited for it
+    finally:
+        held.release.set()
+        thread.join(30)
+        runtime.use_embedder(working)
+    return answer["answer"]
+
+
+def test_an_edit_still_embedding_does_not_hold_up_another_end_users_add(client: TestClient, tenant: TenantHandle) -> None:
+    [memory] = _add(client, tenant, "carol", "My gate code is 1100", infer=False).json()["results"]
+    marker = f"gate-{secrets.token_hex(4)}"
+
+    def edit() -> httpx.Response:
+        return client.patch(f"/v1/memories/{memory['id']}", json={"content": f"My {marker} code is 2200"}, headers=tenant.key_headers("carol"))
+
+    def another_add() -> None:
+        quick = _add(client, tenant, "dave", "I prefer window seats on trains")
+        assert quick.status_code == 200, quick.text
+
+    edited = _while_embedding(client, marker, edit, another_add)
+    assert edited.status_code == 200, edited.text
+    assert _contents(client, tenant, "carol") == [f"My {marker} code is 2200"]
+    assert len(_contents(client, tenant, "dave")) == 1
+
+
+def test_a_correction_still_embedding_does_not_hold_up_another_end_users_add(client: TestClient, tenant: TenantHandle, connected) -> None:  # type: ignore[no-untyped-def]
+    agent, person, uui = connected(["fact"], "read_write")
+    written = client.post(
+        "/v1/universal/memories/add", json={"messages": [{"role": "user", "content": "I work as a nurse in Leeds."}]}, headers=agent.headers(uui)
+    )
+    memory_id = written.json()["results"][0]["id"]
+    marker = f"ward-{secrets.token_hex(4)}"
+
+    def correct() -> httpx.Response:
+        body = {"corrected_content": f"I work as a nurse on the {marker} ward in York."}
+        return client.post(f"/v1/uui/me/memories/{memory_id}/correct", json=body, headers=person.headers())
+
+    def another_add() -> None:
+        quick = _add(client, tenant, "erin", "I prefer aisle seats on long flights")
+        assert quick.status_code == 200, quick.text
+
+    corrected = _while_embedding(client, marker, correct, another_add)
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["data"]["content"] == f"I work as a nurse on the {marker} ward in York."
 
 
 def test_a_prepared_add_serves_only_the_add_it_was_made_for(client: TestClient) -> None:

@@ -104,6 +104,14 @@ class MemoryService:
         self.rt.embedder.embed(candidate_texts(extracted))
         return PreparedAdd(tuple(messages), infer, category, now, tuple(extracted))
 
+    def prepare_text(self, text: str | None) -> None:
+        """Before an edit's or a correction's transaction: the new text's embedding into the
+        embedder's cache, so the write that follows finds it there. Embedding inside the
+        transaction made every other writer wait for it (on SQLite, the whole database's writers;
+        on PostgreSQL, whoever wants the memory's row)."""
+        if text is not None and text.strip():
+            self.rt.embedder.embed([text.strip()])
+
     def add(
         self,
         session: Session,

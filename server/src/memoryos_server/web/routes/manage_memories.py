@@ -65,6 +65,7 @@ def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, service
 def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     text = field(form, "corrected_content", max_length=16_000)
     back = back_to(field(form, "back"), "/manage/memories")
+    services.memory.prepare_text(text)  # before the write transaction, which waits for nothing
     try:
         with session.begin_nested():  # a refused correction leaves nothing behind
             services.memory.correct(session, services.passport_scopes.passport_user(caller.user), str(memory_id), corrected_content=text)
