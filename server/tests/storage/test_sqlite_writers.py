@@ -116,3 +116,39 @@ def test_a_second_writer_in_the_same_thread_fails_at_once_and_the_first_goes_on(
         assert time.monotonic() - started < PATIENCE_S
     _write_elsewhere(database, "after")
     assert _bodies(database) == ["outer", "after"]
+
+
+def test_writers_queued_for_the_lock_leave_readers_a_connection(database: Database) -> None:
+    """Every waiting writer holds a connection: with more of them queued than the pool used to
+    hold (15), a reader must still get one at once, and every writer gets through in the end."""
+    holding, release = threading.Event(), threading.Event()
+    queued = 20
+
+    def hold() -> None:
+        with database.session() as session:
+            session.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+            holding.set()
+            release.wait(PATIENCE_S * 2)
+
+    def write(n: int) -> None:
+        with database.session() as session:
+            session.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"queued {n}"})
+
+    first = threading.Thread(target=hold, daemon=True)
+    first.start()
+    assert holding.wait(PATIENCE_S)
+    writers = [threading.Thread(target=write, args=(n,), daemon=True) for n in range(queued)]
+    for thread in writers:
+        thread.start()
+    time.sleep(0.5)  # all of them waiting for the lock, each on a connection of its own
+    started = time.monotonic()
+    read: list[int] = []
+    reader = threading.Thread(target=lambda: read.append(len(_bodies(database))), daemon=True)
+    reader.start()
+    reader.join(PATIENCE_S)
+    assert read == [0], "a reader waited for a connection behind the queued writers"
+    assert time.monotonic() - started < PATIENCE_S
+    release.set()
+    for thread in [first, *writers]:
+        thread.join(PATIENCE_S)
+    assert len(_bodies(database)) == queued + 1

@@ -35,9 +35,12 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
     # (ciphertext, token hashes, email addresses) into the logs of the 500 it becomes.
     if url.startswith("sqlite"):
         database = make_url(url).database
+        pool: dict[str, int] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_MAX_OVERFLOW}
+        connect_args = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **pool)
         _configure_sqlite(engine)
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, hide_parameters=True)
@@ -71,6 +74,14 @@ def _configure_postgres(engine: Engine) -> None:
         record.info[_LAST_USED] = time.monotonic()
 
 
+# SQLite's pool: a writer waiting its turn for the write lock holds a connection, so with
+# SQLAlchemy's default pool (5 and 10 more) fifteen queued writers left readers waiting for a
+# connection. Enough for every request thread of the server (AnyIO's 40) and the background
+# workers, each holding one at once: a request never waits for a connection, only a writer for
+# the writers before it. A SQLite connection costs a file handle and its page cache (at most
+# 2 MiB, filled as used); the ones beyond the first ten close when given back.
+SQLITE_POOL_SIZE = 10
+SQLITE_MAX_OVERFLOW = 54
 # A pooled PostgreSQL connection unused for this long is pinged before it serves a request.
 IDLE_PING_SECONDS = 5.0
 _LAST_USED = "memoryos.last_used"
