@@ -64,7 +64,8 @@ from stack import MAX_MESSAGES_PER_ADD, ROOT, Stack, open_stack, postgres_proble
 
 from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.writer import MemoryWriter
-from memoryos_server.storage.repositories.memories import MemoryRepository
+from memoryos_server.storage.index import graph
+from memoryos_server.storage.repositories.memories import TENANT, MemoryRepository
 from memoryos_server.storage.types import utcnow
 
 VECTOR_CACHE = ROOT / ".cache" / "bench-perf"
@@ -239,6 +240,10 @@ class HnswParked:
         if self.stack.backend != "postgresql":
             return
         started = time.perf_counter()
+        with self.stack.runtime.db.session() as session:
+            # Owners past the size searched exactly, marked as the server's worker leaves them
+            # (storage/index/graph.py): their rows are the ones the partial graph holds.
+            graph.graph_large_owners(session, TENANT)
         with self.stack.runtime.db.engine.begin() as connection:
             # Room for the whole graph in memory, as an operator would give a bulk build.
             connection.execute(text(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'"))

@@ -136,7 +136,10 @@ def _vectors(n: int, seed: int) -> np.ndarray:
 
 
 def _store_vectors(services: Services, owner: MemoryOwner, vectors: np.ndarray, categories: list[str]) -> list[str]:
+    """The rows, written as an add writes them; on PostgreSQL also put into the HNSW graph, as
+    the worker does once an owner outgrows exact search (the tests lower that size)."""
     from memoryos_server.services.memory.writer import MemoryWriter
+    from memoryos_server.storage.index import graph
 
     ids = []
     with services.runtime.db.session() as session:
@@ -153,6 +156,8 @@ def _store_vectors(services: Services, owner: MemoryOwner, vectors: np.ndarray, 
             )
             ids.append(row.id)
         writer.finish()
+    if not services.runtime.db.is_sqlite:
+        graph.build_owner(services.runtime.db, owner.family, owner.id)
     return ids
 
 

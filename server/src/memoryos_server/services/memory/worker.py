@@ -33,7 +33,9 @@ from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.service import MemoryService
 from memoryos_server.services.memory.types import AddEvent
 from memoryos_server.storage.models import EMBEDDING_DIM, GlobalAgent, Job, UniversalUser, User
+from memoryos_server.storage.index import graph
 from memoryos_server.storage.repositories.jobs import IdempotencyRepository, JobRepository
+from memoryos_server.storage.repositories.memories import TENANT, UNIVERSAL
 from memoryos_server.storage.types import utcnow
 
 log = logging.getLogger("memoryos.worker")
@@ -253,6 +255,8 @@ class BackgroundWorker:
             if (self.service.access.pending or self.service.usage_days.pending) and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
                 self._guard(self.service.flush_access)
                 last_flush = now
+            if graph.WANTED.pending:
+                self._guard(self._build_graphs)  # owners grown past the size searched exactly
             if self.service.rt.db.release_pending and now - last_release >= RELEASE_RETRY_SECONDS:
                 self._guard(self.service.rt.db.retry_release)  # an erasure's log a reader kept from emptying
                 last_release = now
@@ -261,6 +265,9 @@ class BackgroundWorker:
                 last_purge = now
             if not busy:
                 self._stop.wait(self.poll_seconds)
+
+    def _build_graphs(self) -> None:
+        graph.WANTED.build_pending(self.service.rt.db, (TENANT, UNIVERSAL))
 
     def _purge_idempotency(self) -> None:
         with self.service.rt.db.session() as session:

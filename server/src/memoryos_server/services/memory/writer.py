@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
-from memoryos_server.storage.index import postings, state
+from memoryos_server.storage.db import after_commit
+from memoryos_server.storage.index import graph, postings, state
 from memoryos_server.storage.repositories.memories import MemoryRepository
 
 
@@ -45,7 +46,8 @@ class MemoryWriter:
         self.family = owner.family
         self.codec = codec
         self.now = now
-        state.lock(session, self.family, owner.id)
+        self._state = state.lock(session, self.family, owner.id)
+        self._doc_count = self._state.doc_count
         self._generation: int | None = None
         self._doc_delta = 0
         self._term_delta = 0
@@ -112,6 +114,7 @@ class MemoryWriter:
             content_hash=self.codec.content_hash(content),
             term_count=length,
             embedding=np.asarray(vector, dtype=np.float32),
+            graphed=self._state.graphed,  # into PostgreSQL's graph at once if the owner's is built
             index_seq=self.seq,
             created_at=self.now,
             updated_at=self.now,
@@ -275,6 +278,10 @@ class MemoryWriter:
         if self._new_postings:
             postings.insert_postings(self.session, self.family, self.owner.id, self._new_postings)
             self._new_postings = []
+        self._doc_count += self._doc_delta
+        if graph.needs_graph(self._state, self._doc_count) and self.session.get_bind().dialect.name != "sqlite":
+            owner_id, family = self.owner.id, self.family
+            after_commit(self.session, lambda: graph.WANTED.want(family, owner_id))
         if self._doc_delta or self._term_delta or self._purged:
             state.adjust(
                 self.session,

@@ -5,7 +5,9 @@ one SQL statement, so a filtered query still returns ``k`` rows:
 
 - An owner with up to ``exact_rows`` memories is scored exactly through the owner's btree
   index: ordering by ``distance + 0`` keeps the planner off the HNSW index, which would
-  otherwise walk the whole table's graph looking for this owner's rows.
+  otherwise walk the whole table's graph looking for this owner's rows. Such an owner's rows
+  are not in the graph at all (``graph.py``), nor are a larger owner's until its graph is
+  built: it too is scored exactly meanwhile.
 - So is a larger owner whose filters (a rare category, a short time window) admit that few
   rows: counted first, up to ``exact_rows + 1``.
 - Otherwise the HNSW index with pgvector's iterative scan
@@ -29,7 +31,7 @@ from sqlalchemy import Float, Integer, and_, bindparam, case, cast, func, litera
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from memoryos_server.storage.index import state
+from memoryos_server.storage.index import graph, state
 from memoryos_server.storage.index.base import Hit, KeywordRead, any_of
 from memoryos_server.storage.index.filters import DEFAULT_BM25, BM25Weights, SearchFilter
 from memoryos_server.storage.index.sqlite import SQLiteSearchIndex
@@ -40,8 +42,9 @@ if TYPE_CHECKING:
 
 # Up to this many rows an owner is scored exactly (about 3 µs a row here): beyond, the HNSW
 # index. A small owner in a large table must not go through HNSW: its rows are too rare for
-# the graph walk to meet k of them within its scan budget.
-EXACT_ROWS = 5_000
+# the graph walk to meet k of them within its scan budget. Owners past it have their rows in
+# the graph (graph.py).
+EXACT_ROWS = graph.GRAPH_FROM
 # The graph's shape is migration 0012's: at 100k memories, recall@10 against exact search is
 # about 0.996–0.998 at this width of the walk (bench/hnsw.py).
 EF_SEARCH = 100
@@ -172,9 +175,11 @@ class PostgresSearchIndex:
             order = cast(family.memory.embedding, precision).op("<=>", return_type=Float)(cast(q_vector, precision))
         else:
             order = distance
+        # The graph is a partial index (WHERE graphed): a statement names its predicate to use it.
+        graphed = [] if exact else [family.memory.graphed]
         return (
             select(family.memory.id.label("id"), distance.label("distance"))
-            .where(*conditions(family, where))
+            .where(*conditions(family, where), *graphed)
             .order_by(order)
             .limit(bindparam("k", type_=Integer))
         )
@@ -202,11 +207,11 @@ class PostgresSearchIndex:
         if state.is_dirty(session) or state.is_read(session, family, where.owner_id):
             return  # the dense read sets what it needs itself
         walk = self._walk(session, k)
-        large = family.stats.doc_count > literal(self.exact_rows)
+        large = and_(family.stats.doc_count > literal(self.exact_rows), family.stats.graphed)
         extra = [func.set_config(name, value, True) for name, value in walk.items()]
         extra.append(func.set_config("enable_sort", case((large, "off"), else_="on"), True))
         found, values = state.read_with(session, family, where.owner_id, extra)
-        if values is not None and found.doc_count > self.exact_rows:
+        if values is not None and found.doc_count > self.exact_rows and found.graphed:
             session.info[_WALK_SET] = (session.get_transaction(), self._ef(k))
 
     def _walk_set(self, session: Session) -> int | None:
@@ -217,12 +222,14 @@ class PostgresSearchIndex:
     def _few_rows(self, session: Session, family: MemoryFamily, where: SearchFilter) -> bool:
         """Whether the rows this search admits are few enough to score exactly.
 
-        An owner of up to ``exact_rows`` memories always is. A larger one is too when its
+        An owner of up to ``exact_rows`` memories always is, and so is one whose rows are not
+        all in the graph yet (``graph.py``). A larger one is too when its
         filters (categories, a time window, ``as_of``) leave that few: the HNSW walk, filters and
         all, would have to pass over the many rows the filter rejects to find k it admits (a
         rare category among 100k rows took seconds). Counting stops at ``exact_rows + 1``.
         """
-        if state.read(session, family, where.owner_id).doc_count <= self.exact_rows:
+        found = state.read(session, family, where.owner_id)
+        if found.doc_count <= self.exact_rows or not found.graphed:
             return True
         if not (where.categories or where.created_since is not None or where.as_of is not None):
             return False

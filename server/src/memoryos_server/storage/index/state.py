@@ -30,13 +30,14 @@ class OwnerIndexStats:
     purges: int
     doc_count: int
     total_terms: int
+    graphed: bool = False  # the owner's rows are in PostgreSQL's HNSW graph (index/graph.py)
 
     @property
     def avg_doc_length(self) -> float:
         return self.total_terms / self.doc_count if self.doc_count > 0 else 0.0
 
 
-EMPTY = OwnerIndexStats(0, 0, 0, 0)
+EMPTY = OwnerIndexStats(0, 0, 0, 0, False)
 
 
 def read(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexStats:
@@ -54,12 +55,21 @@ def read_with(
     search that follows); their values, or None when the owner has no state row yet."""
     stats = family.stats
     row = session.execute(
-        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms, *extra).where(stats.owner_id == owner_id)
+        select(*_columns(family), *extra).where(stats.owner_id == owner_id)
     ).first()
-    found = EMPTY if row is None else OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    found = EMPTY if row is None else _stats_of(row)
     if not is_dirty(session):
         _memo(session)[(family.name, owner_id)] = found
-    return found, None if row is None else tuple(row[4:])
+    return found, None if row is None else tuple(row[len(_columns(family)):])
+
+
+def _columns(family: MemoryFamily) -> tuple[Any, ...]:
+    stats = family.stats
+    return (stats.generation, stats.purges, stats.doc_count, stats.total_terms, stats.graphed)
+
+
+def _stats_of(row: Any) -> OwnerIndexStats:
+    return OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]), bool(row[4]))
 
 
 def is_read(session: Session, family: MemoryFamily, owner_id: int) -> bool:
@@ -88,21 +98,17 @@ def lock(session: Session, family: MemoryFamily, owner_id: int) -> OwnerIndexSta
     """Create the owner's state row if needed and lock it until the transaction ends."""
     _forget(session, family, owner_id)
     stats = family.stats
-    statement = (
-        select(stats.generation, stats.purges, stats.doc_count, stats.total_terms)
-        .where(stats.owner_id == owner_id)
-        .with_for_update()
-    )
+    statement = select(*_columns(family)).where(stats.owner_id == owner_id).with_for_update()
     row = session.execute(statement).first()
     if row is None:
         try:
             with session.begin_nested():
-                session.add(stats(owner_id=owner_id, generation=0, purges=0, doc_count=0, total_terms=0))
+                session.add(stats(owner_id=owner_id, generation=0, purges=0, doc_count=0, total_terms=0, graphed=False))
         except IntegrityError:
             pass  # another writer created it first; the locking read below waits for it
         row = session.execute(statement).first()
         assert row is not None
-    return OwnerIndexStats(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    return _stats_of(row)
 
 
 def advance(session: Session, family: MemoryFamily, owner_id: int) -> int:

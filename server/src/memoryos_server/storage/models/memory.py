@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, false, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from memoryos_server.storage.models.base import Base, Timestamped
@@ -49,6 +49,9 @@ class _MemoryColumns(Timestamped):
     # The owner's index generation at this row's last indexed change (see _IndexStatsColumns):
     # an in-process index catches up by reading only the rows whose index_seq it has not seen.
     index_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # In PostgreSQL's HNSW graph (a partial index, WHERE graphed): the rows of owners large
+    # enough to be searched through it (storage/index/graph.py). Unused on SQLite.
+    graphed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TenantMemory(_MemoryColumns, Base):
@@ -217,6 +220,9 @@ class _IndexStatsColumns:
     purges: Mapped[int] = mapped_column(Integer, default=0)
     doc_count: Mapped[int] = mapped_column(Integer, default=0)  # memories with keyword postings
     total_terms: Mapped[int] = mapped_column(BigInteger, default=0)  # their summed term counts
+    # Every row of the owner is in PostgreSQL's HNSW graph, and new ones go in as written
+    # (storage/index/graph.py); until then its searches score exactly.
+    graphed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TenantMemoryIndexStats(_IndexStatsColumns, Base):
