@@ -216,9 +216,10 @@ def test_the_classifier_embeds_exactly_the_text_the_add_embeds_next() -> None:
     inner = CountingEmbedder(HashingEmbedder())
     cached = CachedEmbedder(inner)
     extractor = RuleBasedExtractor(embedder=cached)
-    memories = extractor.extract([user("I only buy secondhand books"), user("Spinach is not for me")], now=NOW)
-    before = len(inner.calls)
-    vectors = cached.embed([m.content.strip() for m in memories])
+    with cached.scope():  # one add
+        memories = extractor.extract([user("I only buy secondhand books"), user("Spinach is not for me")], now=NOW)
+        before = len(inner.calls)
+        vectors = cached.embed([m.content.strip() for m in memories])
     assert len(inner.calls) == before and vectors.shape == (2, 384)
 
 
@@ -291,8 +292,9 @@ def test_cache_returns_the_inner_vectors_and_embeds_each_text_once() -> None:
     inner = CountingEmbedder(HashingEmbedder())
     cached = CachedEmbedder(inner, maxsize=10)
     assert isinstance(cached, Embedder) and (cached.name, cached.dim) == ("hashing-384", 384)
-    first_pass = cached.embed(["alpha beta", "gamma"])
-    again = cached.embed(["gamma", "delta", "alpha beta", "delta"])
+    with cached.scope():
+        first_pass = cached.embed(["alpha beta", "gamma"])
+        again = cached.embed(["gamma", "delta", "alpha beta", "delta"])
     assert inner.calls == [["alpha beta", "gamma"], ["delta"]]  # the repeat within a call too
     np.testing.assert_array_equal(again, HashingEmbedder().embed(["gamma", "delta", "alpha beta", "delta"]))
     np.testing.assert_array_equal(first_pass[0], again[2])
@@ -302,26 +304,66 @@ def test_cache_returns_the_inner_vectors_and_embeds_each_text_once() -> None:
 def test_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
     inner = CountingEmbedder(HashingEmbedder())
     cached = CachedEmbedder(inner, maxsize=2)
-    cached.embed(["a one"])
-    cached.embed(["b two"])
-    cached.embed(["a one"])  # now the most recent
-    cached.embed(["c three"])  # evicts "b two"
-    inner.calls.clear()
-    cached.embed(["a one", "c three", "b two"])
+    with cached.scope():
+        cached.embed(["a one"])
+        cached.embed(["b two"])
+        cached.embed(["a one"])  # now the most recent
+        cached.embed(["c three"])  # evicts "b two"
+        inner.calls.clear()
+        cached.embed(["a one", "c three", "b two"])
     assert inner.calls == [["b two"]]
 
 
 def test_callers_cannot_corrupt_the_cache() -> None:
     cached = CachedEmbedder(HashingEmbedder())
-    vectors = cached.embed(["some text"])
-    vectors[:] = 0.0
-    assert np.linalg.norm(cached.embed(["some text"])[0]) == pytest.approx(1.0, abs=1e-5)
+    with cached.scope():
+        vectors = cached.embed(["some text"])
+        vectors[:] = 0.0
+        assert np.linalg.norm(cached.embed(["some text"])[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_nothing_is_remembered_from_one_operation_to_the_next() -> None:
+    """A vector kept after its operation would come back sooner to the next caller who embeds
+    the same text, someone else's: a timing oracle on what others have stored."""
+    inner = CountingEmbedder(HashingEmbedder())
+    cached = CachedEmbedder(inner)
+    with cached.scope():  # one tenant's add
+        cached.embed(["Patient 7 was diagnosed with asthma"])
+    cached.embed(["Patient 7 was diagnosed with asthma"])  # outside any operation: no memory
+    with cached.scope():  # another caller's operation
+        cached.embed(["Patient 7 was diagnosed with asthma"])
+    assert len(inner.calls) == 3
+    results: list[int] = []
+
+    def other_thread() -> None:  # an operation running at the same time in another thread
+        before = len(inner.calls)
+        cached.embed(["Held in the first scope only"])
+        results.append(len(inner.calls) - before)
+
+    with cached.scope():
+        cached.embed(["Held in the first scope only"])
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert results == [1]
+
+
+def test_a_scope_is_seeded_with_the_vectors_its_operation_prepared() -> None:
+    inner = CountingEmbedder(HashingEmbedder())
+    cached = CachedEmbedder(inner)
+    prepared = HashingEmbedder().embed(["Keeps bees"])[0]
+    with cached.scope({"Keeps bees": prepared}):
+        with cached.scope():  # a nested scope joins the open one
+            np.testing.assert_array_equal(cached.embed(["Keeps bees"])[0], prepared)
+    assert inner.calls == []
 
 
 def test_cache_keeps_no_plaintext_and_refuses_a_bare_string() -> None:
     cached = CachedEmbedder(HashingEmbedder())
-    cached.embed(["Allergic to penicillin"])
-    assert all(isinstance(key, bytes) and b"penicillin" not in key for key in cached._vectors)
+    with cached.scope():
+        cached.embed(["Allergic to penicillin"])
+        kept = _remembered(cached)
+    assert len(kept) == 1 and all(isinstance(key, bytes) and b"penicillin" not in key for key in kept)
     with pytest.raises(TypeError):
         cached.embed("a string")
     assert cached.embed([]).shape == (0, 384)
@@ -335,8 +377,17 @@ def test_cache_passes_a_malformed_answer_through_uncached() -> None:
             return np.zeros((0, 4), dtype=np.float32)
 
     cached = CachedEmbedder(Short())
-    assert cached.embed(["x"]).shape == (0, 4)
-    assert not cached._vectors
+    with cached.scope():
+        assert cached.embed(["x"]).shape == (0, 4)
+        assert not _remembered(cached)
+
+
+def _remembered(cached: CachedEmbedder) -> list[bytes]:
+    """The keys the open scope holds for ``cached``."""
+    from memoryos_server.engine.extraction import cached_embedder
+
+    scopes = cached_embedder._SCOPES.get()
+    return list((scopes or {}).get(id(cached), {}))
 
 
 # --- wiring in the runtime -----------------------------------------------------------------------

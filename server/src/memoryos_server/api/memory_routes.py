@@ -46,7 +46,7 @@ from memoryos_server.engine.types import Category
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.idempotency import add_request
 from memoryos_server.services.memory.scope import MemoryScope
-from memoryos_server.services.memory.types import PreparedAdd
+from memoryos_server.services.memory.types import PreparedAdd, PreparedText
 
 JSON = "application/json"
 
@@ -340,14 +340,14 @@ def _get_routes(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> No
 def _edit_route(router: APIRouter, mount: MemoryMount) -> None:
     Scope = scope_dependency(mount, Need.EDIT, body=MemoryPatch, query=True)
 
-    def prepare(body: MemoryPatch, caller: mount.caller, services: ServicesDep) -> None:  # type: ignore[valid-type]
+    def prepare(body: MemoryPatch, caller: mount.caller, services: ServicesDep) -> PreparedText | None:  # type: ignore[valid-type]
         """Resolved before the scope, which opens the write transaction (``prepare_text``)."""
-        services.memory.prepare_text(body.content)
+        return services.memory.prepare_text(body.content)
 
-    Prepared = Annotated[None, Depends(prepare)]
+    Prepared = Annotated[PreparedText | None, Depends(prepare)]
 
-    def update_memory(_prepared: Prepared, memory_id: MemoryId, body: MemoryPatch, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        return ok(MemoryOut.of(services.memory.update(session, scope, str(memory_id), **body.changes())))
+    def update_memory(prepared: Prepared, memory_id: MemoryId, body: MemoryPatch, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
+        return ok(MemoryOut.of(services.memory.update(session, scope, str(memory_id), prepared=prepared, **body.changes())))
 
     router.add_api_route(
         "/{memory_id:uuid}",
@@ -378,14 +378,14 @@ def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseM
     Scope = scope_dependency(mount, Need.EDIT, body=body_model)
     Body = body_model
 
-    def prepare(body: Body, caller: mount.caller, services: ServicesDep) -> None:  # type: ignore[valid-type]
+    def prepare(body: Body, caller: mount.caller, services: ServicesDep) -> PreparedText | None:  # type: ignore[valid-type]
         """Resolved before the scope, which opens the write transaction (``prepare_text``)."""
-        services.memory.prepare_text(body.corrected_content)
+        return services.memory.prepare_text(body.corrected_content)
 
-    Prepared = Annotated[None, Depends(prepare)]
+    Prepared = Annotated[PreparedText | None, Depends(prepare)]
 
-    def correct(_prepared: Prepared, memory_id: MemoryId, body: Body, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
-        view = services.memory.correct(session, scope, str(memory_id), corrected_content=body.corrected_content)
+    def correct(prepared: Prepared, memory_id: MemoryId, body: Body, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
+        view = services.memory.correct(session, scope, str(memory_id), corrected_content=body.corrected_content, prepared=prepared)
         return ok(MemoryOut.of(view))
 
     router.add_api_route(

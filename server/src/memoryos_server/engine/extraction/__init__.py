@@ -2,8 +2,9 @@
 
 - ``RuleBasedExtractor`` — the default: deterministic rules, no network, no model download;
   given an ``Embedder``, a ``PrototypeClassifier`` files the memories its rules were unsure of.
-- ``CachedEmbedder`` — an embedder with a small LRU of recent vectors, so the text the
-  classifier embedded is not embedded again when the add stores it.
+- ``CachedEmbedder`` — an embedder that remembers vectors within one operation's ``scope()``
+  (``embedding_scope``), so the text the classifier embedded is not embedded again when the
+  add stores it; nothing is remembered from one operation to the next.
 - ``LLMExtractor`` — any OpenAI-compatible chat completions endpoint; raises
   ``ServiceUnavailable`` when it cannot deliver.
 - ``FallbackExtractor`` — the LLM first, the rules when the LLM is unavailable, reporting which ran.
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 from ..types import Embedder, Extractor
-from .cached_embedder import CachedEmbedder
+from .cached_embedder import CachedEmbedder, embedding_scope
 from .fallback import ExtractionOutcome, FallbackExtractor
 from .llm import DEFAULT_TIMEOUT_SECONDS, LLMExtractor
 from .rules import RuleBasedExtractor
@@ -27,6 +28,7 @@ __all__ = [
     "PrototypeClassifier",
     "RuleBasedExtractor",
     "build_extractor",
+    "embedding_scope",
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from memoryos_server.engine.extraction import embedding_scope
 from memoryos_server.engine.extraction.claims import as_statements
 from memoryos_server.engine.retrieval.answerable import SearchFloor
 from memoryos_server.engine.types import CATEGORIES, ChatMessage, Extractor
@@ -45,6 +46,7 @@ from memoryos_server.services.memory.types import (
     MemoryView,
     Page,
     PreparedAdd,
+    PreparedText,
     RetrieveOutcome,
     VersionSource,
     VersionView,
@@ -89,8 +91,8 @@ class MemoryService:
     def prepare_add(
         self, messages: Sequence[ChatMessage], *, infer: bool = True, category: str | None = None
     ) -> PreparedAdd | None:
-        """On SQLite, before an add's transaction: its extraction, and its embeddings into the
-        embedder's cache. SQLite has one writer at a time, and an add takes the write lock with
+        """On SQLite, before an add's transaction: its extraction and its embeddings. SQLite has
+        one writer at a time, and an add takes the write lock with
         its first statement: extracting and embedding inside it made concurrent adds queue
         behind each other's embeddings (``bench/load.py``). ``None`` where there is nothing to
         gain: on PostgreSQL (writers of different owners do not wait for each other) and for a
@@ -100,17 +102,21 @@ class MemoryService:
         if category is not None and category not in CATEGORIES:
             return None  # refused by ``add``
         now = utcnow()
-        extracted = self.rt.extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
-        self.rt.embedder.embed(candidate_texts(extracted))
-        return PreparedAdd(tuple(messages), infer, category, now, tuple(extracted))
+        embedder = self.rt.embedder
+        with embedding_scope(embedder):  # the classifier's vectors serve the embedding below
+            extracted = self.rt.extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
+            texts = candidate_texts(extracted)
+            vectors = embedder.embed(texts)
+        return PreparedAdd(tuple(messages), infer, category, now, tuple(extracted), dict(zip(texts, vectors, strict=True)))
 
-    def prepare_text(self, text: str | None) -> None:
-        """Before an edit's or a correction's transaction: the new text's embedding into the
-        embedder's cache, so the write that follows finds it there. Embedding inside the
-        transaction made every other writer wait for it (on SQLite, the whole database's writers;
-        on PostgreSQL, whoever wants the memory's row)."""
-        if text is not None and text.strip():
-            self.rt.embedder.embed([text.strip()])
+    def prepare_text(self, text: str | None) -> PreparedText | None:
+        """Before an edit's or a correction's transaction: the new text's embedding, for the
+        write that follows. Embedding inside the transaction made every other writer wait for
+        it (on SQLite, the whole database's writers; on PostgreSQL, whoever wants the memory's
+        row)."""
+        if text is None or not text.strip():
+            return None
+        return PreparedText(text.strip(), self.rt.embedder.embed([text.strip()])[0])
 
     def add(
         self,
@@ -182,21 +188,24 @@ class MemoryService:
             session.flush()
             return AddOutcome(job.id, "queued", False, [])
         extractor: Extractor = self.rt.extractor
-        if prepared is not None:
-            extracted: Sequence[Any] = prepared.extracted
-        else:
-            extracted = extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
-        extractor_name = extractor.name if infer else "verbatim"
-        outcome = self.store_extracted(
-            session,
-            owner=owner,
-            extracted=extracted,
-            context=context,
-            allowed_categories=allowed,
-            extractor=extractor_name,
-            now=now,
-            verbatim=not infer,
-        )
+        # One scope for the add: the classifier's vectors (or those prepared before the
+        # transaction) serve the add's own embedding; none outlive it.
+        with embedding_scope(self.rt.embedder, prepared.vectors if prepared is not None else None):
+            if prepared is not None:
+                extracted: Sequence[Any] = prepared.extracted
+            else:
+                extracted = extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
+            extractor_name = extractor.name if infer else "verbatim"
+            outcome = self.store_extracted(
+                session,
+                owner=owner,
+                extracted=extracted,
+                context=context,
+                allowed_categories=allowed,
+                extractor=extractor_name,
+                now=now,
+                verbatim=not infer,
+            )
         scope.audit.wrote(session, scope, outcome)
         return outcome
 
@@ -410,10 +419,12 @@ class MemoryService:
         metadata: dict[str, Any] | None = None,
         flagged: bool | None = None,
         event: str = "EDIT",
+        prepared: PreparedText | None = None,
     ) -> MemoryView:
         """An explicit edit (``event``: EDIT, or CORRECT from a passport user): no de-duplication.
 
-        ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version)."""
+        ``flagged`` sets or removes the owner's flag as ``flag`` does (a FLAG or UNFLAG version).
+        ``prepared``: the new text's vector from ``prepare_text`` (used for that text only)."""
         owner = self.writable(scope)
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
@@ -423,7 +434,7 @@ class MemoryService:
         current = codec.open(row.id, row.content_ct)
         if content is not None and content.strip() and content.strip() != current:
             text = content.strip()
-            vector = self.rt.embedder.embed([text])[0]
+            vector = prepared.vector if prepared is not None and prepared.text == text else self.rt.embedder.embed([text])[0]
             writer.rewrite(
                 row, content=text, vector=vector, event=event, actor=scope.actor, category=category, importance=importance
             )
@@ -453,12 +464,14 @@ class MemoryService:
             scope.audit.changed(session, scope, "memory.corrected", view)
         return view
 
-    def correct(self, session: Session, scope: MemoryScope, memory_id: str, *, corrected_content: str) -> MemoryView:
+    def correct(
+        self, session: Session, scope: MemoryScope, memory_id: str, *, corrected_content: str, prepared: PreparedText | None = None
+    ) -> MemoryView:
         """The owner's own correction: the old text stays in the history."""
         text = corrected_content.strip()
         if not text:
             raise BadRequest("empty_correction", "corrected_content must not be empty")
-        return self.update(session, scope, memory_id, content=text, event="CORRECT")
+        return self.update(session, scope, memory_id, content=text, event="CORRECT", prepared=prepared)
 
     def flag(self, session: Session, scope: MemoryScope, memory_id: str, *, flagged: bool) -> MemoryView:
         owner = self.writable(scope)

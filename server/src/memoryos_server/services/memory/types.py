@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -67,18 +68,28 @@ class AddOutcome:
 
 @dataclass(frozen=True)
 class PreparedAdd:
-    """An add's extraction, worked out before its transaction (``MemoryService.prepare_add``),
-    its embeddings waiting in the embedder's cache. Used only by the add it was made for."""
+    """An add's extraction and its embeddings, worked out before its transaction
+    (``MemoryService.prepare_add``). Used only by the add it was made for."""
 
     messages: tuple[Any, ...]
     infer: bool
     category: str | None
     now: datetime
     extracted: tuple[Any, ...]
+    vectors: Mapping[str, Any] = field(default_factory=dict)  # text → its vector
 
     @property
     def request(self) -> tuple[tuple[Any, ...], bool, str | None]:
         return self.messages, self.infer, self.category
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """An edit's or a correction's new text and its vector, embedded before the transaction
+    (``MemoryService.prepare_text``)."""
+
+    text: str
+    vector: Any
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from memoryos_server.engine.extraction import embedding_scope
 from memoryos_server.engine.types import Extractor
 from memoryos_server.errors import MemoryOSError
 from memoryos_server.services.memory import jobs
@@ -142,11 +143,11 @@ class JobRunner:
         jobs.block(job, self.service.codec(owner), reason=admission.blocked_reason, now=utcnow())
         self.universal_gate.record(session, job, owner, admission, events=[], skipped=0)
 
-    def _run(
-        self, job_id: str, attempts: int, owner: MemoryOwner, payload: dict[str, Any], admission: WriteAdmission
-    ) -> None:
-        now = utcnow()
-        messages = jobs.payload_messages(payload)
+    def _extract(
+        self, messages: Any, payload: dict[str, Any], admission: WriteAdmission, now: Any
+    ) -> tuple[str, bool, str | None, Any, int]:
+        """The job's memories, by the extractor that found them (the LLM, or the rules when it
+        fails: ``fell_back`` and why) or verbatim; those the admission keeps, and how many not."""
         fell_back, reason = False, None
         if payload.get("infer", True):
             extractor = self.extractor
@@ -164,7 +165,16 @@ class JobRunner:
         else:
             extracted, name = verbatim(messages, payload.get("category") or "fact"), "verbatim"
         kept, skipped = select_candidates(extracted, admission.allowed_categories)
-        candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
+        return name, fell_back, reason, kept, skipped
+
+    def _run(
+        self, job_id: str, attempts: int, owner: MemoryOwner, payload: dict[str, Any], admission: WriteAdmission
+    ) -> None:
+        now = utcnow()
+        messages = jobs.payload_messages(payload)
+        with embedding_scope(self.rt.embedder):  # the classifier's vectors serve the job's embedding
+            name, fell_back, reason, kept, skipped = self._extract(messages, payload, admission, now)
+            candidates = embed_candidates(self.rt.embedder, kept, EMBEDDING_DIM)
         with self.rt.db.session() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.status != "running" or job.attempts != attempts:

@@ -65,10 +65,11 @@ def memory_history(memory_id: MemoryId, request: Request, site: SiteDep, service
 def correct_memory(memory_id: MemoryId, request: Request, form: CheckedForm, site: SiteDep, services: ServicesDep, caller: SignedIn, session: WriteSession) -> Response:
     text = field(form, "corrected_content", max_length=16_000)
     back = back_to(field(form, "back"), "/manage/memories")
-    services.memory.prepare_text(text)  # before the write transaction, which waits for nothing
+    prepared = services.memory.prepare_text(text)  # before the write transaction, which waits for nothing
     try:
         with session.begin_nested():  # a refused correction leaves nothing behind
-            services.memory.correct(session, services.passport_scopes.passport_user(caller.user), str(memory_id), corrected_content=text)
+            scope = services.passport_scopes.passport_user(caller.user)
+            services.memory.correct(session, scope, str(memory_id), corrected_content=text, prepared=prepared)
     except BadRequest:
         return site.redirect(request, back, Flash("error", "A correction needs some text. Nothing was changed."))
     return site.redirect(request, back, Flash("ok", "Corrected. Agents see the new text from now on; the old one stays in the history."))
