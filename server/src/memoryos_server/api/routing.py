@@ -72,6 +72,9 @@ async def refuse_loose_json(request: Request) -> None:
         raise ValidationFailed(message, details=[{"loc": ["body"], "msg": message, "type": "finite_number"}]) from None
     except ValueError:
         return  # malformed: FastAPI answers 400 malformed_json
+    except RecursionError:
+        # Arrays or objects nested thousands deep: Python's parser gives up (FastAPI's would too).
+        raise BadRequest("malformed_json", "the body nests too deeply to be read") from None
 
 
 class AuthenticatedRoute(APIRoute):

@@ -97,7 +97,7 @@ class Reply:
         """The body as a JSON object; anything else is an ``invalid_response``."""
         try:
             value = json.loads(self.body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to read
             raise OutboundCallFailed("invalid_response", "the answer is not JSON") from exc
         if not isinstance(value, dict):
             raise OutboundCallFailed("invalid_response", "the answer is not a JSON object")

@@ -90,7 +90,7 @@ async def register_client(request: Request, services: ServicesDep, ip: ClientIp)
     """RFC 7591 dynamic client registration."""
     try:
         metadata = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         return _error(OAuthError("invalid_client_metadata", "the body is not JSON"))
     registered = await _call(lambda: services.mcp_clients.register(metadata, ip=ip))
     if isinstance(registered, JSONResponse):

@@ -241,7 +241,7 @@ class OAuthConnectorService:
         payload = id_token.split(".")[1]
         try:
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, RecursionError, binascii.Error) as exc:
             raise self._failed(connector, "token", "id_token_mismatch") from exc
         if not isinstance(claims, dict):
             raise self._failed(connector, "token", "id_token_mismatch")
