@@ -158,3 +158,19 @@ def test_the_person_sees_the_client_in_grants_and_activity_and_it_is_no_tenant_a
     person_id = tool(client, token, "my_access")["person_id"]
     other = _connect(app, client, settings, passport, ["goal"])
     assert tool(client, other.tokens["access_token"], "my_access")["person_id"] != person_id
+
+
+def test_text_no_database_can_store_is_refused_as_at_every_other_door(
+    app: FastAPI, client: TestClient, settings: Settings, person_with_memories: tuple[PassportHandle, AgentHandle, str]
+) -> None:
+    """NUL (and unpaired surrogates) are refused by the API's schemas and the pages' forms; the
+    MCP tools take the same text and must refuse it the same way, writing nothing."""
+    passport, _, _ = person_with_memories
+    granted = _connect(app, client, settings, passport, ["fact"], "read_write")
+    token = granted.tokens["access_token"]
+    before = tool(client, token, "list_memories")["memories"]
+    refused = tool(client, token, "add_memory", {"messages": [{"role": "user", "content": "I am allergic to shell\u0000fish."}]})
+    assert "error" in refused and "NUL" in refused["error"], refused
+    asked = tool(client, token, "get_context", {"query": "shell\u0000fish", "limit": 5})
+    assert "error" in asked and "NUL" in asked["error"], asked
+    assert tool(client, token, "list_memories")["memories"] == before

@@ -39,6 +39,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from memoryos_server.api.schemas.common import StorableStr
 from memoryos_server.engine.types import Category, ChatMessage
 from memoryos_server.errors import BadRequest, MemoryOSError, ServiceUnavailable, ValidationFailed, WriteNotPermitted
 from memoryos_server.mcp.server import Message
@@ -92,7 +93,7 @@ def build_remote_server(services: Services) -> MCPServer:
         annotations=READ_ONLY,
     )
     async def get_context(
-        query: Annotated[str, Field(min_length=1, max_length=2000)],
+        query: Annotated[StorableStr, Field(min_length=1, max_length=2000)],
         limit: Annotated[int, Field(ge=1, le=50)] = 5,
         categories: list[Category] | None = None,
     ) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def build_remote_server(services: Services) -> MCPServer:
     )
     async def list_memories(
         category: Category | None = None,
-        cursor: Annotated[str | None, Field(max_length=200)] = None,
+        cursor: Annotated[StorableStr | None, Field(max_length=200)] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
         page = await as_client(lambda raw: access.list_memories(raw, category=category, cursor=cursor, limit=limit))

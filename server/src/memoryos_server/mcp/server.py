@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from memoryos import APIConnectionError, MemoryOSError
 from memoryos.universal import AsyncUniversalMemory
+from memoryos_server.api.schemas.common import StorableStr
 from memoryos_server.engine.types import Category
 
 T = TypeVar("T")
@@ -49,7 +50,8 @@ class AgentConfig:
 
 class Message(BaseModel):
     role: Literal["user", "assistant", "system"] = "user"
-    content: str = Field(min_length=1, max_length=16_000)
+    # No NUL or unpaired surrogate, as at every other door (memoryos_server/storable.py).
+    content: StorableStr = Field(min_length=1, max_length=16_000)
 
 
 def build_server(config: AgentConfig) -> MCPServer:
