@@ -725,13 +725,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends.remove("postgresql")
     pool_size = max(sizes)
     texts = synthetic.memory_texts(pool_size)
-    # Verbatim adds (in process and over HTTP, each size and the many-users point) and the
-    # embedder's own rate, once per backend, take texts never seen before.
-    reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1) * 2 + EMBEDDER_RATE_TEXTS * len(backends)
+    # Verbatim adds (in process and over HTTP, at each data point: each size for one end-user
+    # and, with --users, for many) and the embedder's own rate, once per backend, take texts
+    # never seen before.
+    points_per_backend = len(sizes) * (2 if args.users > 0 else 1)
+    reserve = 2 * args.add_batches * MAX_MESSAGES_PER_ADD * points_per_backend + EMBEDDER_RATE_TEXTS * len(backends)
     taken = set(texts)
     fresh = [t for t in synthetic.memory_texts(pool_size + reserve, seed=99) if t not in taken][:reserve]
     # The embedder's own batches between the adds: one per add, never an add's text.
-    probes = 4 * args.add_batches * MAX_MESSAGES_PER_ADD * (len(sizes) + 1)
+    probes = 4 * args.add_batches * MAX_MESSAGES_PER_ADD * points_per_backend
     taken.update(fresh)
     probe = [t for t in synthetic.memory_texts(pool_size + reserve + probes, seed=101) if t not in taken][:probes]
     questions = synthetic.queries(2 * args.queries)
