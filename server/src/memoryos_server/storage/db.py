@@ -76,10 +76,12 @@ def _configure_postgres(engine: Engine) -> None:
 
 # SQLite's pool: a writer waiting its turn for the write lock holds a connection, so with
 # SQLAlchemy's default pool (5 and 10 more) fifteen queued writers left readers waiting for a
-# connection. Enough for every request thread of the server (AnyIO's 40) and the background
-# workers, each holding one at once: a request never waits for a connection, only a writer for
-# the writers before it. A SQLite connection costs a file handle and its page cache (at most
-# 2 MiB, filled as used); the ones beyond the first ten close when given back.
+# connection. A request holds one from its session's start to its commit, and the server runs
+# at most 40 request handlers at once (AnyIO's thread limit, which a waiting writer also
+# occupies); this is enough for all of them and the background worker: a request never waits
+# for a connection, only a writer for the writers before it. A SQLite connection costs a file
+# handle and its page cache (at most 2 MiB, filled as used); the ones beyond the first ten close
+# when given back. (``pool_size`` sizes PostgreSQL's pool only.)
 SQLITE_POOL_SIZE = 10
 SQLITE_MAX_OVERFLOW = 54
 # A pooled PostgreSQL connection unused for this long is pinged before it serves a request.

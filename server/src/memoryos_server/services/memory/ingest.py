@@ -172,15 +172,21 @@ def candidate_texts(memories: Sequence[ExtractedMemory]) -> list[str]:
     return [m.content.strip()[:MAX_MEMORY_CHARS] for m in memories]
 
 
-def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], dim: int) -> list[Candidate]:
-    if not memories:
-        return []
-    texts = candidate_texts(memories)
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+def embed_texts(embedder: Embedder, texts: Sequence[str], dim: int) -> np.ndarray:
+    """One vector per text, or ``ServiceUnavailable`` when the embedder answers otherwise."""
+    vectors = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape != (len(texts), dim):
         raise ServiceUnavailable(
             f"the embedder returned vectors of shape {vectors.shape}; storage holds {dim} dimensions"
         )
+    return vectors
+
+
+def embed_candidates(embedder: Embedder, memories: Sequence[ExtractedMemory], dim: int) -> list[Candidate]:
+    if not memories:
+        return []
+    texts = candidate_texts(memories)
+    vectors = embed_texts(embedder, texts, dim)
     return [
         Candidate(
             content=text,

@@ -30,6 +30,7 @@ from memoryos_server.services.memory.ingest import (
     Ingestor,
     candidate_texts,
     embed_candidates,
+    embed_texts,
     select_candidates,
     verbatim,
 )
@@ -106,7 +107,7 @@ class MemoryService:
         with embedding_scope(embedder):  # the classifier's vectors serve the embedding below
             extracted = self.rt.extractor.extract(messages, now=now) if infer else verbatim(messages, category or "fact")
             texts = candidate_texts(extracted)
-            vectors = embedder.embed(texts)
+            vectors = embed_texts(embedder, texts, EMBEDDING_DIM) if texts else []
         return PreparedAdd(tuple(messages), infer, category, now, tuple(extracted), dict(zip(texts, vectors, strict=True)))
 
     def prepare_text(self, text: str | None) -> PreparedText | None:
@@ -116,7 +117,7 @@ class MemoryService:
         row)."""
         if text is None or not text.strip():
             return None
-        return PreparedText(text.strip(), self.rt.embedder.embed([text.strip()])[0])
+        return PreparedText(text.strip(), embed_texts(self.rt.embedder, [text.strip()], EMBEDDING_DIM)[0])
 
     def add(
         self,
@@ -434,7 +435,7 @@ class MemoryService:
         current = codec.open(row.id, row.content_ct)
         if content is not None and content.strip() and content.strip() != current:
             text = content.strip()
-            vector = prepared.vector if prepared is not None and prepared.text == text else self.rt.embedder.embed([text])[0]
+            vector = prepared.vector if prepared is not None and prepared.text == text else embed_texts(self.rt.embedder, [text], EMBEDDING_DIM)[0]
             writer.rewrite(
                 row, content=text, vector=vector, event=event, actor=scope.actor, category=category, importance=importance
             )

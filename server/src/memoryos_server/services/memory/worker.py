@@ -265,8 +265,9 @@ class BackgroundWorker:
             if (self.service.access.pending or self.service.usage_days.pending) and (now - last_flush >= ACCESS_FLUSH_SECONDS or self.service.access.full):
                 self._guard(self.service.flush_access)
                 last_flush = now
-            if graph.WANTED.pending:
-                self._guard(self._build_graphs)  # owners grown past the size searched exactly
+            if graph.WANTED.pending(self.service.rt.db):
+                # A step of building the graph of owners grown past the size searched exactly.
+                busy = bool(self._guard(self._build_graphs)) or busy
             if self.service.rt.db.release_pending and now - last_release >= RELEASE_RETRY_SECONDS:
                 self._guard(self.service.rt.db.retry_release)  # an erasure's log a reader kept from emptying
                 last_release = now
@@ -276,8 +277,8 @@ class BackgroundWorker:
             if not busy:
                 self._stop.wait(self.poll_seconds)
 
-    def _build_graphs(self) -> None:
-        graph.WANTED.build_pending(self.service.rt.db, (TENANT, UNIVERSAL))
+    def _build_graphs(self) -> bool:
+        return graph.WANTED.step(self.service.rt.db, (TENANT, UNIVERSAL))
 
     def _purge_idempotency(self) -> None:
         with self.service.rt.db.session() as session:

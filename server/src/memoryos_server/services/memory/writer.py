@@ -279,9 +279,10 @@ class MemoryWriter:
             postings.insert_postings(self.session, self.family, self.owner.id, self._new_postings)
             self._new_postings = []
         self._doc_count += self._doc_delta
-        if graph.needs_graph(self._state, self._doc_count) and self.session.get_bind().dialect.name != "sqlite":
-            owner_id, family = self.owner.id, self.family
-            after_commit(self.session, lambda: graph.WANTED.want(family, owner_id))
+        bind = self.session.get_bind()
+        if graph.needs_graph(self._state, self._doc_count) and bind.dialect.name != "sqlite":
+            database, owner_id, family = graph.database_key(bind), self.owner.id, self.family
+            after_commit(self.session, lambda: graph.WANTED.want(database, family, owner_id))
         if self._doc_delta or self._term_delta or self._purged:
             state.adjust(
                 self.session,

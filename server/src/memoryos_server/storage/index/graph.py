@@ -10,8 +10,9 @@ row goes in when its ``graphed`` is set:
   writer then writes new rows with ``graphed`` set, and they go in as they are written;
 - a write that takes an owner past ``GRAPH_FROM`` asks, once it has committed, for the owner's
   rows to go in (``WANTED``); the background worker does it a few hundred rows a transaction
-  (``build_owner``), then sets the owner's ``graphed`` in a last transaction that holds the
-  owner's lock, so no row written meanwhile is left out;
+  (``build_step``, in turn with other owners and the worker's other work), then sets the
+  owner's ``graphed`` in a last transaction that holds the owner's lock, so no row written
+  meanwhile is left out (two server processes building one owner share the chunks);
 - until then the owner's searches score exactly: right answers, a few milliseconds more. A
   request lost with its process is asked again by the owner's next write, and the worker looks
   for owners left waiting when it starts (``WANTED.sweep``).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -50,88 +52,116 @@ def needs_graph(found: state.OwnerIndexStats, doc_count: int) -> bool:
 
 
 class GraphRequests:
-    """The owners of this process waiting for their rows to go into the graph."""
+    """The owners of this process waiting for their rows to go into the graph, per database.
+
+    The background worker builds them a step at a time (``step``: one chunk of one owner), in
+    turn, between its other work: a build of thousands of rows never holds up queued jobs or a
+    stop for more than a chunk."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._owners: set[tuple[str, int]] = set()
-        self.swept = False
+        self._owners: dict[str, OrderedDict[tuple[str, int], None]] = {}  # database URL → owners, in turn
+        self._swept: set[str] = set()
 
-    def want(self, family: MemoryFamily, owner_id: int) -> None:
+    def want(self, database: str, family: MemoryFamily, owner_id: int) -> None:
+        """``database``: ``database_key`` of the database the owner's rows are in."""
         with self._lock:
-            self._owners.add((family.name, owner_id))
+            self._owners.setdefault(database, OrderedDict())[(family.name, owner_id)] = None
 
-    @property
-    def pending(self) -> bool:
-        return bool(self._owners) or not self.swept
+    def pending(self, db: Database) -> bool:
+        key = database_key(db.engine)
+        return bool(self._owners.get(key)) or key not in self._swept
 
     def sweep(self, db: Database, families: tuple[MemoryFamily, ...]) -> None:
         """Ask for every owner past ``GRAPH_FROM`` whose graph is not built (once per process)."""
-        for family in families:
-            with db.session(write=False) as session:
-                stats = family.stats
-                owners = session.execute(
-                    select(stats.owner_id).where(stats.graphed.is_(False), stats.doc_count > GRAPH_FROM)
-                ).scalars()
-                for owner_id in owners:
-                    self.want(family, int(owner_id))
-        self.swept = True
+        key = database_key(db.engine)
+        if not db.is_sqlite:
+            for family in families:
+                with db.session(write=False) as session:
+                    stats = family.stats
+                    owners = session.execute(
+                        select(stats.owner_id).where(stats.graphed.is_(False), stats.doc_count > GRAPH_FROM)
+                    ).scalars()
+                    for owner_id in owners:
+                        self.want(key, family, int(owner_id))
+        self._swept.add(key)
 
-    def build_pending(self, db: Database, families: tuple[MemoryFamily, ...]) -> int:
-        """Build every waiting owner's graph; the rows put in. On PostgreSQL only."""
+    def step(self, db: Database, families: tuple[MemoryFamily, ...]) -> bool:
+        """One step of the build in turn: the sweep, or one chunk of one owner. Whether there
+        was anything to do. On SQLite there never is (no graph)."""
+        key = database_key(db.engine)
         if db.is_sqlite:
-            self.swept = True
             with self._lock:
-                self._owners.clear()
-            return 0
-        if not self.swept:
+                self._owners.pop(key, None)
+            self._swept.add(key)
+            return False
+        if key not in self._swept:
             self.sweep(db, families)
-        by_name = {family.name: family for family in families}
-        built = 0
-        while True:
+            return True
+        with self._lock:
+            waiting = self._owners.get(key)
+            if not waiting:
+                return False
+            name, owner_id = next(iter(waiting))
+            waiting.move_to_end((name, owner_id))  # the next step serves the next owner
+        family = {f.name: f for f in families}[name]
+        try:
+            done = build_step(db, family, owner_id)
+        except Exception:  # noqa: BLE001 — dropped, not retried forever: its next write asks again
+            log.warning("building an owner's memory graph failed; it is searched exactly until its next write", exc_info=True)
+            done = True
+        if done:
             with self._lock:
-                if not self._owners:
-                    return built
-                name, owner_id = next(iter(self._owners))
-            built += build_owner(db, by_name[name], owner_id)
-            with self._lock:
-                self._owners.discard((name, owner_id))
+                self._owners.get(key, OrderedDict()).pop((name, owner_id), None)
+        return True
 
 
 # The process's requests: written by a committed write, read by the background worker.
 WANTED = GraphRequests()
 
 
-def build_owner(db: Database, family: MemoryFamily, owner_id: int, *, chunk: int = CHUNK_ROWS) -> int:
-    """Put the owner's rows into the graph, ``chunk`` a transaction, then mark the owner's state
-    ``graphed`` with the last ones under its lock. The rows put in (none if already built)."""
+def database_key(engine: Any) -> str:
+    """Which database an engine (or a session's bind) writes to, as the requests are kept."""
+    return str(engine.url.render_as_string(hide_password=False))
+
+
+def build_step(db: Database, family: MemoryFamily, owner_id: int, *, chunk: int = CHUNK_ROWS) -> bool:
+    """Put up to ``chunk`` more of the owner's rows into the graph in one transaction; when none
+    are left, mark the owner's state ``graphed`` under its lock, with any row written since.
+    True once the owner is done (built, or gone)."""
     model = family.memory
-    built = 0
-    while True:
-        with db.session() as session:
-            if state.read(session, family, owner_id).graphed:
-                return built
-            count = _graph_rows(session, model, owner_id, limit=chunk)
-        built += count
-        if count < chunk:
-            break
     with db.session() as session:
+        if state.read(session, family, owner_id).graphed:
+            return True
+        # Rows another builder holds (a second server process) are left to it.
+        if _graph_rows(session, model, owner_id, limit=chunk) > 0:
+            return False
+    with db.session() as session:
+        stats = family.stats
         # The owner's writers wait from here to the commit: a row they wrote since the last
-        # chunk goes in now, and every row they write after goes in as it is written.
-        if state.lock(session, family, owner_id).graphed:
-            return built
-        built += _graph_rows(session, model, owner_id, limit=None)
+        # chunk goes in now, and every row they write after goes in as it is written. No
+        # state row: the owner was erased meanwhile, and there is nothing to build.
+        locked = session.execute(select(stats.graphed).where(stats.owner_id == owner_id).with_for_update()).first()
+        if locked is None or locked[0]:
+            return True
+        built = _graph_rows(session, model, owner_id, limit=None)
         session.execute(
-            update(family.stats).where(family.stats.owner_id == owner_id).values(graphed=True).execution_options(synchronize_session=False)
+            update(stats).where(stats.owner_id == owner_id).values(graphed=True).execution_options(synchronize_session=False)
         )
-    log.info("memory graph built for an owner", extra={"family": family.name, "rows": built})
-    return built
+    log.info("memory graph built for an owner", extra={"family": family.name, "last_rows": built})
+    return True
+
+
+def build_owner(db: Database, family: MemoryFamily, owner_id: int, *, chunk: int = CHUNK_ROWS) -> None:
+    """The whole build of one owner's graph at once (tests, tools): ``build_step`` until done."""
+    while not build_step(db, family, owner_id, chunk=chunk):
+        pass
 
 
 def _graph_rows(session: Any, model: Any, owner_id: int, *, limit: int | None) -> int:
     waiting = select(model.id).where(model.owner_id == owner_id, model.graphed.is_(False))
     if limit is not None:
-        waiting = waiting.limit(limit)
+        waiting = waiting.limit(limit).with_for_update(skip_locked=True)
     # ``graphed`` is checked again on the row itself: a row another process put in meanwhile is
     # not written twice (PostgreSQL re-reads a row it waited for).
     result = session.execute(

@@ -5,8 +5,12 @@ rows was put into the graph as it was written: most of a PostgreSQL add's time b
 embeddings. Now a row is in the graph when its ``graphed`` is set (``WHERE graphed``), which the
 server does for owners past 5,000 memories (``storage/index/graph.py``). Here the owners already
 past it (``memory_index_stats.doc_count``) are marked built and their rows marked in, and the
-graph is rebuilt with the same shape and precision, over their rows alone (about 13 s per
-100,000 of them on two cores; writes wait meanwhile). On SQLite only the columns are added.
+graph is rebuilt with the same shape and precision, over their rows alone. It runs in one
+transaction that holds the memory tables from the first statement to the end, reads included:
+marking a large owner's rows rewrites each of them (a new row version in every index), and the
+graph build takes about 13 s per 100,000 of them on two cores. Every server must run this
+release once it is applied: an older one would write a large owner's new rows outside the graph,
+where its searches do not look. On SQLite only the columns are added.
 
 Revision ID: 0016_partial_graph
 Revises: 0015_postings_layout
