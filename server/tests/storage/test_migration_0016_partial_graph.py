@@ -11,25 +11,15 @@ from sqlalchemy import text
 from memoryos_server.storage.db import Database
 from memoryos_server.storage.migrate import current_revision, downgrade, upgrade
 from memoryos_server.storage.types import utcnow
-from tests.storage.owners import insert_owners
+from tests.storage.owners import insert_memories
 
-_MEMORY = (
-    "INSERT INTO {table} (id, {owner_columns}, category, content_ct, importance, original_importance, confidence, "
-    "status, disputed, flagged, unconfirmed, version, content_hash, term_count, index_seq, created_at, updated_at) "
-    "VALUES (:id, {owner_values}, 'fact', :ct, 5, 5, 0.9, 'active', false, false, false, 1, 'h', 2, 0, :now, :now)"
-)
 _STATS = "INSERT INTO {table} (owner_id, generation, purges, doc_count, total_terms) VALUES (1, 1, 0, :count, :count)"
 
 
 def _seed(database: Database) -> None:
     now = utcnow()
     with database.engine.begin() as connection:
-        insert_owners(connection, now)
-        tenant = _MEMORY.format(table="memories", owner_columns="tenant_id, owner_id, scope", owner_values="1, 1, 'tenant'")
-        for memory_id in ("m-1", "m-2"):
-            connection.execute(text(tenant), {"id": memory_id, "ct": b"x", "now": now})
-        universal = _MEMORY.format(table="universal_memories", owner_columns="owner_id", owner_values="1")
-        connection.execute(text(universal), {"id": "u-1", "ct": b"x", "now": now})
+        insert_memories(connection, now)
         # The end-user counts as large (its state says 6,000 memories), the passport user as small.
         connection.execute(text(_STATS.format(table="memory_index_stats")), {"count": 6_000})
         connection.execute(text(_STATS.format(table="universal_memory_index_stats")), {"count": 1})
