@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-
 import base64
 import json
+import secrets
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -71,6 +71,19 @@ def test_api_key_works_in_both_headers_and_is_shown_once(client: TestClient, ten
     listed = client.get("/v1/tenant/api-keys", headers=tenant.jwt_headers()).text
     assert tenant.api_key not in listed
     assert tenant.api_key[:12] in listed  # the prefix, to tell keys apart
+
+
+def test_two_credentials_that_disagree_are_refused(client: TestClient, tenant: TenantHandle, new_tenant: Any) -> None:
+    other = new_tenant("Other Co")
+    same = {"Authorization": f"ApiKey {tenant.api_key}", "X-API-Key": tenant.api_key}
+    assert client.get("/v1/users", headers=same).status_code == 200
+    for headers in (
+        {"Authorization": f"ApiKey {tenant.api_key}", "X-API-Key": other.api_key},
+        {"Authorization": f"ApiKey {other.api_key}", "X-API-Key": tenant.api_key},
+        {**tenant.jwt_headers(), "X-API-Key": other.api_key},
+    ):
+        response = client.get("/v1/users", headers=headers)
+        assert response.status_code == 401 and response.json()["code"] == "AUTH_001", headers
 
 
 def test_a_revoked_api_key_fails_at_once(client: TestClient, tenant: TenantHandle) -> None:

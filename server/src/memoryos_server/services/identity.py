@@ -344,6 +344,10 @@ class IdentityService:
     def authenticate(self, session: Session, *, authorization: str | None, x_api_key: str | None) -> Principal:
         scheme, _, credential = (authorization or "").partition(" ")
         scheme, credential = scheme.lower(), credential.strip()
+        if authorization and x_api_key and x_api_key.strip() != credential:
+            # Two credentials that disagree (another tenant's key, a key beside a token): which
+            # one the caller meant is not for the server to guess.
+            raise AuthenticationFailed("two different credentials: send one, in Authorization or in X-API-Key")
         if scheme == "apikey" and credential:
             return self._from_api_key(session, credential)
         if scheme == "bearer" and credential:
