@@ -521,3 +521,16 @@ def test_an_idempotency_key_holds_across_the_tenants_api_keys(client: TestClient
     )
     assert first.status_code == retry.status_code == 200
     assert retry.content == first.content and _total(client, tenant, "erin") == 1
+
+
+def test_an_edit_or_a_correction_with_no_visible_text_is_refused(client: TestClient, tenant: TenantHandle) -> None:
+    """Spaces, zero-width spaces and joiners alone would leave a memory that shows nothing."""
+    headers = tenant.key_headers("blank")
+    added = client.post("/v1/memories/add", json={"messages": [{"role": "user", "content": "My locker is 12"}], "infer": False}, headers=headers)
+    memory_id = added.json()["results"][0]["id"]
+    for content in ("\u200b\u200b", "\u200d \ufeff"):  # (spaces alone: the schema answers 422)
+        response = client.patch(f"/v1/memories/{memory_id}", json={"content": content}, headers=headers)
+        assert response.status_code == 400 and response.json()["error"] == "empty_content", (content, response.text)
+    assert client.get(f"/v1/memories/{memory_id}", headers=headers).json()["data"]["content"] == "My locker is 12"
+    kept = client.patch(f"/v1/memories/{memory_id}", json={"content": "My locker is 14 \u200b"}, headers=headers)
+    assert kept.status_code == 200 and kept.json()["data"]["content"] == "My locker is 14 \u200b"

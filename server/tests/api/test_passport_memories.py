@@ -164,3 +164,12 @@ def test_deleting_the_passport_removes_its_memories(client: TestClient, runtime:
         ):
             count = session.execute(select(func.count()).select_from(model).where(column == owner_id)).scalar_one()
             assert count == 0, model.__tablename__
+
+
+def test_a_correction_with_no_visible_text_is_refused(client: TestClient, connected) -> None:  # type: ignore[no-untyped-def]
+    agent, person, uui = connected(["fact"], "read_write")
+    memory_id = _write(client, agent, uui, "I work as a data engineer at a hospital.")[0]["id"]
+    refused = client.post(f"/v1/uui/me/memories/{memory_id}/correct", json={"corrected_content": "\u200b\u200b"}, headers=person.headers())
+    assert refused.status_code == 400 and refused.json()["error"] == "empty_correction", refused.text
+    history = client.get(f"/v1/uui/me/memories/{memory_id}/history", headers=person.headers()).json()["data"]
+    assert len(history) == 1  # nothing was written

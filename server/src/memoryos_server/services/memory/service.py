@@ -55,6 +55,7 @@ from memoryos_server.services.memory.types import (
 from memoryos_server.services.memory.views import memory_view, version_view
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.services.runtime import Runtime
+from memoryos_server.storable import has_visible_text
 from memoryos_server.storage.index import build_search_index
 from memoryos_server.storage.index.filters import ALL_CATEGORIES_MASK, category_mask
 from memoryos_server.storage.models import EMBEDDING_DIM
@@ -429,11 +430,13 @@ class MemoryService:
         owner = self.writable(scope)
         if category is not None and category not in CATEGORIES:
             raise BadRequest("unknown_category", f"category must be one of {', '.join(CATEGORIES)}")
+        if content is not None and not has_visible_text(content):
+            raise BadRequest("empty_content", "content must hold some visible text")
         row = self._row(session, scope, memory_id, for_update=True)
         codec = self.codec(owner)
         writer = MemoryWriter(session, owner, codec, now=utcnow())
         current = codec.open(row.id, row.content_ct)
-        if content is not None and content.strip() and content.strip() != current:
+        if content is not None and content.strip() != current:
             text = content.strip()
             vector = prepared.vector if prepared is not None and prepared.text == text else embed_texts(self.rt.embedder, [text], EMBEDDING_DIM)[0]
             writer.rewrite(
@@ -470,8 +473,8 @@ class MemoryService:
     ) -> MemoryView:
         """The owner's own correction: the old text stays in the history."""
         text = corrected_content.strip()
-        if not text:
-            raise BadRequest("empty_correction", "corrected_content must not be empty")
+        if not has_visible_text(text):
+            raise BadRequest("empty_correction", "corrected_content must hold some visible text")
         return self.update(session, scope, memory_id, content=text, event="CORRECT", prepared=prepared)
 
     def flag(self, session: Session, scope: MemoryScope, memory_id: str, *, flagged: bool) -> MemoryView:
