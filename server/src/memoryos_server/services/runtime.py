@@ -60,7 +60,8 @@ class Runtime:
     def extractor(self) -> Extractor:
         """The inline (default) extractor: rule-based, no network. With a semantic embedder
         (not the hashing one, which only sees shared words) its category classifier files what
-        the rules are unsure of, sharing the embedder's cache with the add that follows."""
+        the rules are unsure of; within one add's embedding scope, the add then takes those
+        vectors instead of embedding the texts again (``CachedEmbedder``)."""
         if self._extractor is None:
             embedder = self.classifier_embedder  # outside the lock, which the property takes itself
             with self._lock:
@@ -104,8 +105,9 @@ class Runtime:
 
 
 def _cached(embedder: Embedder) -> Embedder:
-    """A semantic embedder behind a small vector cache (the extractor's classifier and the add
-    then embed each text once); the hashing one, cheap and only lexical, as it is."""
+    """A semantic embedder behind a vector cache that lasts one operation (the extractor's
+    classifier and the add then embed each text once; nothing outlives the operation, see
+    ``CachedEmbedder``); the hashing one, cheap and only lexical, as it is."""
     from memoryos_server.engine.extraction import CachedEmbedder
 
     return embedder if _lexical(embedder) or isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
