@@ -337,14 +337,19 @@ def _get_routes(router: APIRouter, mount: MemoryMount, spec: BrowseRoutes) -> No
     )
 
 
+def _prepared_text(mount: MemoryMount, body_model: type[BaseModel], text_of: Callable[[Any], str | None]) -> Any:
+    """An ``Annotated`` dependency: the new text of an edit or a correction (``text_of(body)``)
+    embedded before the scope, which opens the write transaction (``prepare_text``)."""
+
+    def prepare(body: body_model, caller: mount.caller, services: ServicesDep) -> PreparedText | None:  # type: ignore[valid-type]
+        return services.memory.prepare_text(text_of(body))
+
+    return Annotated[PreparedText | None, Depends(prepare)]
+
+
 def _edit_route(router: APIRouter, mount: MemoryMount) -> None:
     Scope = scope_dependency(mount, Need.EDIT, body=MemoryPatch, query=True)
-
-    def prepare(body: MemoryPatch, caller: mount.caller, services: ServicesDep) -> PreparedText | None:  # type: ignore[valid-type]
-        """Resolved before the scope, which opens the write transaction (``prepare_text``)."""
-        return services.memory.prepare_text(body.content)
-
-    Prepared = Annotated[PreparedText | None, Depends(prepare)]
+    Prepared = _prepared_text(mount, MemoryPatch, lambda body: body.content)
 
     def update_memory(prepared: Prepared, memory_id: MemoryId, body: MemoryPatch, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
         return ok(MemoryOut.of(services.memory.update(session, scope, str(memory_id), prepared=prepared, **body.changes())))
@@ -377,12 +382,7 @@ def _flag_routes(router: APIRouter, mount: MemoryMount) -> None:
 def _correct_route(router: APIRouter, mount: MemoryMount, body_model: type[BaseModel]) -> None:
     Scope = scope_dependency(mount, Need.EDIT, body=body_model)
     Body = body_model
-
-    def prepare(body: Body, caller: mount.caller, services: ServicesDep) -> PreparedText | None:  # type: ignore[valid-type]
-        """Resolved before the scope, which opens the write transaction (``prepare_text``)."""
-        return services.memory.prepare_text(body.corrected_content)
-
-    Prepared = Annotated[PreparedText | None, Depends(prepare)]
+    Prepared = _prepared_text(mount, body_model, lambda body: body.corrected_content)
 
     def correct(prepared: Prepared, memory_id: MemoryId, body: Body, scope: Scope, session: WriteSession, services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
         view = services.memory.correct(session, scope, str(memory_id), corrected_content=body.corrected_content, prepared=prepared)
