@@ -346,7 +346,9 @@ def embedder_rate(stack: Stack, texts: Sequence[str], guard: LoadGuard) -> float
 
 
 def forget_query_vectors(stack: Stack) -> None:
-    """Empty the embedder's vector cache, if it keeps one (any wrapper with ``clear``)."""
+    """Empty the remembered query vectors (``QueryVectors``) and the embedder's vector cache,
+    if it keeps one (any wrapper with ``clear``)."""
+    stack.services.memory.query_vectors.forget()
     embedder: Any = stack.runtime.embedder
     while embedder is not None:
         clear = getattr(embedder, "clear", None)

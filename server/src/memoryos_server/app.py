@@ -75,8 +75,13 @@ def freeze_start_up_objects(services: Services) -> Callable[[], None]:
     return lambda: None
 
 
+def close_query_vectors(services: Services) -> Callable[[], None]:
+    """The threads that embed search queries early (``QueryVectors``) stop with the app."""
+    return services.memory.query_vectors.close
+
+
 LIFECYCLE_HOOKS: list[LifecycleHook] = [
-    start_memory_worker, start_last_seen_flusher, warm_up_models, freeze_start_up_objects
+    start_memory_worker, start_last_seen_flusher, warm_up_models, freeze_start_up_objects, close_query_vectors
 ]
 
 

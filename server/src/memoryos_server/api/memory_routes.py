@@ -45,6 +45,7 @@ from memoryos_server.api.schemas.memory import (
 from memoryos_server.engine.types import Category
 from memoryos_server.services.container import Services
 from memoryos_server.services.memory.idempotency import add_request
+from memoryos_server.services.memory.query_vectors import PendingVector
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import PreparedAdd, PreparedText
 
@@ -82,6 +83,8 @@ class MemoryMount:
     - ``resolve``: caller → scope (``services/tenant_scopes.py``, ``services/passport/scopes.py``).
     - ``names_end_user``: the routes take ``X-End-User-ID`` and ``external_user_id``.
     - ``audited_reads``: every read is recorded (a passport agent's): reads need a write session.
+    - ``asker``: caller → whose remembered query vectors its searches use (``QueryVectors``);
+      None: remembered for no one.
     """
 
     prefix: str
@@ -90,6 +93,7 @@ class MemoryMount:
     resolve: Resolve
     names_end_user: bool = False
     audited_reads: bool = False
+    asker: Callable[[Any], str | None] = lambda _caller: None
 
 
 def session_dependency(mount: MemoryMount, need: Need) -> Any:
@@ -275,10 +279,18 @@ def _retrieve_route(router: APIRouter, mount: MemoryMount, spec: RetrieveRoute) 
     Scope = scope_dependency(mount, Need.READ, body=spec.body)
     Body = spec.body
 
-    def retrieve(body: Body, scope: Scope, session: session_dependency(mount, Need.READ), services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
+    def start_query_vector(caller: mount.caller, body: Body, services: ServicesDep) -> PendingVector:  # type: ignore[valid-type]
+        """Solved first: the query's embedding runs while the end-user is resolved and the
+        session opened (``QueryVectors``). The caller is authenticated and the body valid."""
+        return services.memory.query_vectors.start(mount.asker(caller), body.query)
+
+    QueryVector = Annotated[PendingVector, Depends(start_query_vector)]
+
+    def retrieve(query_vector: QueryVector, body: Body, scope: Scope, session: session_dependency(mount, Need.READ), services: ServicesDep) -> dict[str, Any]:  # type: ignore[valid-type]
         outcome = services.memory.retrieve(
             session,
             scope,
+            query_vector=query_vector,
             query=body.query,
             limit=body.limit,
             categories=body.categories,

@@ -24,6 +24,7 @@ from memoryos_server.api.schemas.passport import (
     UniversalRetrieveIn,
 )
 from memoryos_server.services.container import Services
+from memoryos_server.services.memory.query_vectors import agent_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.passport.agent_access import AgentCaller
 
@@ -81,7 +82,12 @@ def agent_scope(session: Session, services: Services, caller: AgentCaller, need:
 
 
 AGENTS = MemoryMount(
-    prefix="/v1/universal/memories", tags=list(TAGS), caller=AgentForUser, resolve=agent_scope, audited_reads=True
+    prefix="/v1/universal/memories",
+    tags=list(TAGS),
+    caller=AgentForUser,
+    resolve=agent_scope,
+    audited_reads=True,
+    asker=lambda caller: agent_asker(caller.agent.id),
 )
 
 

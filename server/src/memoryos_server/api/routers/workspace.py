@@ -25,6 +25,7 @@ from memoryos_server.api.memory_routes import (
 )
 from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, TenantReviewOut, WorkspaceAddIn
 from memoryos_server.services.container import Services
+from memoryos_server.services.memory.query_vectors import tenant_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
@@ -42,7 +43,13 @@ def review_scope(session: Session, services: Services, principal: Principal, nee
     return services.scopes.reviews(session, principal, permission)
 
 
-WORKSPACE = MemoryMount(prefix="/v1/workspace/memories", tags=["workspace"], caller=TenantPrincipal, resolve=workspace_scope)
+WORKSPACE = MemoryMount(
+    prefix="/v1/workspace/memories",
+    tags=["workspace"],
+    caller=TenantPrincipal,
+    resolve=workspace_scope,
+    asker=lambda principal: tenant_asker(principal.tenant_id),
+)
 REVIEWS = replace(WORKSPACE, prefix="/v1/tenant/reviews", tags=["reviews"], resolve=review_scope)
 
 router = memory_router(

@@ -33,7 +33,7 @@ the default, both.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,9 +103,11 @@ class Retriever:
         now: datetime,
         signals: Collection[str] = SIGNALS,
         floor: SearchFloor = NO_FLOOR,
+        vector: Callable[[], np.ndarray] | None = None,
     ) -> Ranked:
         """The best ``limit`` memories, or none when ``floor`` does not admit the search
-        (the default floor admits every search that finds something)."""
+        (the default floor admits every search that finds something). ``vector``: gives the
+        query's embedding, already started (``QueryVectors``); else the embedder is asked here."""
         unknown = set(signals) - set(SIGNALS)
         if unknown or not signals:
             raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
@@ -133,8 +135,8 @@ class Retriever:
                 keyword.setdefault(memory_id, score)
             present = read.present
         if "dense" in signals:
-            vector = np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
-            hits, also = self.index.dense_and_similarities(session, owner.family, where, vector, pool, list(keyword))
+            query_vector = vector() if vector is not None else np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+            hits, also = self.index.dense_and_similarities(session, owner.family, where, query_vector, pool, list(keyword))
             cosine = dict(hits)
             for memory_id, similarity in also.items():
                 cosine.setdefault(memory_id, similarity)

@@ -37,6 +37,7 @@ from memoryos_server.services.memory.ingest import (
 from memoryos_server.services.identity import external_user_id_of
 from memoryos_server.services.ids import decode_time_cursor, encode_time_cursor, is_plain_id, row_number_cursor
 from memoryos_server.services.memory.owner import MemoryOwner, job_family
+from memoryos_server.services.memory.query_vectors import PendingVector, QueryVectors
 from memoryos_server.services.memory.retrieve import Retriever, new_retrieval_id, render
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import (
@@ -76,6 +77,7 @@ class MemoryService:
         self.index = build_search_index(runtime.db.dialect, dim=EMBEDDING_DIM)
         self.ingestor = Ingestor(self.index)
         self.retriever = Retriever(self.index, lambda: runtime.embedder)
+        self.query_vectors = QueryVectors(lambda: runtime.embedder, EMBEDDING_DIM)
         self.access = AccessLog()
         self.usage_days = UsageDays()
         self.idempotency = Idempotency(runtime)
@@ -292,6 +294,7 @@ class MemoryService:
         format: str = "bullets",
         context_max_tokens: int = 500,
         min_relevance: float | None = None,
+        query_vector: PendingVector | None = None,
     ) -> RetrieveOutcome:
         """Hybrid search with the rendered ``system_prompt_addition``.
 
@@ -300,7 +303,8 @@ class MemoryService:
         nothing, with the reason in ``permission_error``; either way the audit sink sees the read.
         ``min_relevance``: when even the best match is less relevant, nothing is returned (0:
         the best ones however weak). None: ``Runtime.search_floor``, by default the embedder's
-        answerability model.
+        answerability model. ``query_vector``: the query's embedding, started by the caller
+        (``QueryVectors.start``); else computed here, when the search needs it.
         """
         allowed = scope.narrow(categories)
         available = list(scope.categories) if scope.categories is not None and scope.refusal is None else []
@@ -330,6 +334,7 @@ class MemoryService:
             as_of=as_of,
             now=now,
             floor=self.rt.search_floor if min_relevance is None else SearchFloor(min_relevance=min_relevance),
+            vector=query_vector.result if query_vector is not None else None,
         )
         memories = ranked.memories
         text, tokens = render(ranked.context, format=format, max_tokens=context_max_tokens, consent_note=scope.for_agent)

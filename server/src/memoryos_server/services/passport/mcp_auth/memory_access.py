@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.errors import MemoryOSError
 from memoryos_server.services.memory import MemoryService
+from memoryos_server.services.memory.query_vectors import agent_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import AddOutcome, Page, RetrieveOutcome
 from memoryos_server.services.passport.mcp_auth.authorization import McpAuthorizationServer, McpCaller
@@ -56,8 +57,13 @@ class McpMemoryAccess:
     def get_context(self, raw_token: str, *, query: str, limit: int, categories: Sequence[str] | None) -> RetrieveOutcome:
         return self._as_client(
             raw_token,
-            lambda session, _caller, scope: self.memory.retrieve(
-                session, scope, query=query, limit=limit, categories=list(categories) if categories else None
+            lambda session, caller, scope: self.memory.retrieve(
+                session,
+                scope,
+                query=query,
+                limit=limit,
+                categories=list(categories) if categories else None,
+                query_vector=self.memory.query_vectors.start(agent_asker(caller.agent.id), query),
             ),
         )
 

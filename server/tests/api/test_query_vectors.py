@@ -1,0 +1,165 @@
+"""A search's query vector: computed once per asker for a question asked again, never shared
+with anyone else, and never computed for a request that is not allowed to search.
+
+``services/memory/query_vectors.py``: the retrieve routes start the query's embedding as soon
+as the caller is authenticated and the body valid; the vector is remembered for that caller (a
+tenant's backend, one passport agent) and no one else, so no caller can learn from the speed of
+an answer what another asked or stored. The embedder here counts the texts that reach it.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from memoryos_server.engine.embeddings import HashingEmbedder
+from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.services.memory.query_vectors import QueryVectors
+from tests.fixtures.factories import TenantHandle
+from tests.fixtures.passport import connected, new_agent, new_passport  # noqa: F401
+
+QUESTION = "what does this person prefer for breakfast"
+SECRET = "Patient 7 was diagnosed with asthma in March"
+
+
+class _Counting:
+    """A semantic-looking embedder that counts the texts reaching it; ``failing`` texts fail."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEmbedder()
+        self.name, self.dim = "counting-hashing", self.inner.dim
+        self.seen: list[str] = []
+        self.failing: set[str] = set()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        if self.failing & set(texts):
+            raise ServiceUnavailable("the embedding model is not answering")
+        return self.inner.embed(texts)
+
+
+@pytest.fixture
+def counting(client: TestClient) -> Iterator[_Counting]:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    working = runtime.embedder
+    counter = _Counting()
+    runtime.use_embedder(counter)
+    try:
+        yield counter
+    finally:
+        runtime.use_embedder(working)
+
+
+def _retrieve(client: TestClient, headers: dict[str, str], query: str = QUESTION, **extra: Any) -> Any:
+    return client.post("/v1/memories/retrieve", json={"query": query, "limit": 5, **extra}, headers=headers)
+
+
+def _add(client: TestClient, tenant: TenantHandle, end_user: str, text: str) -> None:
+    body = {"messages": [{"role": "user", "content": text}], "infer": False}
+    assert client.post("/v1/memories/add", json=body, headers=tenant.key_headers(end_user)).status_code == 200
+
+
+def test_a_question_asked_again_is_embedded_once_for_its_tenant_and_afresh_for_another(
+    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
+) -> None:
+    acme, other = new_tenant("Acme"), new_tenant("Other")
+    _add(client, acme, "ann", "I like porridge for breakfast")
+    _add(client, acme, "bob", "I like eggs for breakfast")
+    first = _retrieve(client, acme.key_headers("ann"))
+    second = _retrieve(client, acme.key_headers("bob"))  # the same question for another end-user
+    assert first.status_code == second.status_code == 200
+    assert [m["content"] for m in first.json()["data"]] == ["I like porridge for breakfast"]
+    assert [m["content"] for m in second.json()["data"]] == ["I like eggs for breakfast"]
+    assert counting.seen.count(QUESTION) == 1  # the backend's repeat used its own vector
+
+    assert _retrieve(client, other.key_headers("ann")).status_code == 200
+    assert counting.seen.count(QUESTION) == 2  # another tenant's question reaches the model
+
+
+def test_another_key_of_the_same_tenant_shares_its_questions(
+    client: TestClient, tenant: TenantHandle, counting: _Counting
+) -> None:
+    """A tenant's backend is one asker whichever key it uses, as for its idempotency keys."""
+    made = client.post("/v1/tenant/api-keys", json={"name": "second backend"}, headers=tenant.jwt_headers())
+    assert made.status_code in (200, 201), made.text
+    second_key = made.json()["data"]["raw_api_key"]
+    assert _retrieve(client, tenant.key_headers("ann")).status_code == 200
+    headers = {"Authorization": f"ApiKey {second_key}", "X-End-User-ID": "ann"}
+    assert _retrieve(client, headers).status_code == 200
+    assert counting.seen.count(QUESTION) == 1
+
+
+def test_a_text_another_tenant_stored_or_asked_is_no_faster_to_ask(
+    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
+) -> None:
+    victim, prober = new_tenant("Clinic"), new_tenant("Prober")
+    _add(client, victim, "patient-7", SECRET)
+    assert _retrieve(client, victim.key_headers("patient-7"), SECRET).status_code == 200
+    before = counting.seen.count(SECRET)
+    # Stored texts are never remembered as queries, and the victim's own question is its own.
+    assert _retrieve(client, prober.key_headers("me"), SECRET).status_code == 200
+    assert counting.seen.count(SECRET) == before + 1
+
+
+def test_agents_each_have_their_own_questions(client: TestClient, connected, new_agent, new_passport, tenant: TenantHandle, counting: _Counting) -> None:  # type: ignore[no-untyped-def]
+    person = new_passport()
+    a, _, uui_a = connected(["preference"], "read_write", passport=person)
+    b, _, uui_b = connected(["preference"], "read_write", passport=person, agent=new_agent())
+    query = {"query": QUESTION, "limit": 5}
+    for headers in (a.headers(uui_a), a.headers(uui_a), b.headers(uui_b)):
+        assert client.post("/v1/universal/memories/retrieve", json=query, headers=headers).status_code == 200
+    # The tenant that registered agent A asks too: neither agent's vector serves it.
+    assert _retrieve(client, a.tenant.key_headers("someone")).status_code == 200
+    assert counting.seen.count(QUESTION) == 3  # A once (then its own), B once, the tenant once
+
+
+def test_a_request_refused_before_the_search_embeds_nothing(client: TestClient, connected, tenant: TenantHandle, counting: _Counting) -> None:  # type: ignore[no-untyped-def]
+    agent, _, uui = connected(["preference"])
+    refused = [
+        _retrieve(client, {"Authorization": "ApiKey mos_not_a_real_key", "X-End-User-ID": "ann"}),
+        _retrieve(client, {"X-End-User-ID": "ann"}),
+        client.post("/v1/memories/retrieve", json={"limit": 5}, headers=tenant.key_headers("ann")),
+        _retrieve(client, tenant.key_headers("ann"), limit=-1),
+        _retrieve(client, tenant.key_headers("ann"), QUESTION + "\x00"),
+        client.post("/v1/universal/memories/retrieve", json={"query": QUESTION}, headers={"X-MemoryOS-UUI": uui}),
+        client.post("/v1/universal/memories/retrieve", json={"query": QUESTION}, headers=agent.headers("uui_" + "q" * 43)),
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 422, 422, 422, 403, 403], [r.text for r in refused]
+    assert all(r.json()["error"] for r in refused)
+    assert counting.seen == []
+
+
+def test_an_embedder_that_fails_is_a_503_and_the_question_is_asked_again_next_time(
+    client: TestClient, tenant: TenantHandle, counting: _Counting
+) -> None:
+    _add(client, tenant, "ann", "I like porridge for breakfast")
+    counting.failing.add(QUESTION)
+    failed = _retrieve(client, tenant.key_headers("ann"))
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"] == "service_unavailable"
+    assert "Traceback" not in failed.text
+    counting.failing.clear()
+    answered = _retrieve(client, tenant.key_headers("ann"))
+    assert answered.status_code == 200
+    assert [m["content"] for m in answered.json()["data"]] == ["I like porridge for breakfast"]
+    assert counting.seen.count(QUESTION) == 2  # the failure was not remembered
+
+
+def test_the_store_is_bounded_and_drops_the_least_recently_asked() -> None:
+    counter = _Counting()
+    vectors = QueryVectors(lambda: counter, counter.dim, remembered=2)
+    try:
+        for query in ("one", "two", "one", "three", "one", "two"):
+            vector = vectors.start("tenant:1", query).result()
+            assert vector.shape == (counter.dim,)
+        # "two" was dropped when "three" came ("one" had just been asked again).
+        assert counter.seen == ["one", "two", "three", "two"]
+        assert vectors.now("tenant:2", "one") is not None
+        assert counter.seen[-1] == "one"  # another asker's
+        assert vectors.now(None, "three") is not None and counter.seen[-1] == "three"  # remembered for no one
+    finally:
+        vectors.close()
