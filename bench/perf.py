@@ -395,7 +395,9 @@ def _profile_block(table: str, hot: str, statements: str | None) -> str:
     if statements:
         lines += ["The SQL statements that took longest (another pass; the time psycopg waits for each, server "
                   "work and transfer included):", "", statements, ""]
-    return "\n".join([*lines, "cProfile, the functions with the most time of their own (another pass):", "", "```", hot, "```"])
+    return "\n".join([*lines, "cProfile, the functions with the most time of their own (another pass; the calling "
+                       "thread's only: a search's query embedding, on its own thread, shows as the wait for it):",
+                       "", "```", hot, "```"])
 
 
 @dataclass

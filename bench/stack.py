@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.api.schemas.memory import add_body
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.services.container import Services, build_services
-from memoryos_server.services.memory.query_vectors import tenant_asker
+from memoryos_server.services.memory.query_vectors import principal_asker
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
 from memoryos_server.services.runtime import Runtime, build_runtime
@@ -90,7 +90,7 @@ class Stack:
     def retrieve(self, end_user: str, query: str, *, limit: int = 10) -> Any:
         """One ``POST /v1/memories/retrieve`` worth of work, in process: the query's embedding
         started first, as the route starts it, then one read session."""
-        vector = self.services.memory.query_vectors.start(tenant_asker(self.principal.tenant_id), query)
+        vector = self.services.memory.query_vectors.start(principal_asker(self.principal), query)
         with self.runtime.db.session(write=False) as session:
             scope = self.services.scopes.end_user(session, self.principal, end_user, permission=Permission.MEMORY_READ)
             return self.services.memory.retrieve(session, scope, query=query, limit=limit, query_vector=vector)

@@ -9,17 +9,23 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from memoryos_server.engine.embeddings import HashingEmbedder
 from memoryos_server.errors import ServiceUnavailable
+from memoryos_server.services.memory import query_vectors
 from memoryos_server.services.memory.query_vectors import QueryVectors
+from memoryos_server.settings import Settings
 from tests.fixtures.factories import TenantHandle
+from tests.fixtures.mcp_oauth import authorize, tool
+from tests.fixtures.pages import signed_in_browser
 from tests.fixtures.passport import connected, new_agent, new_passport  # noqa: F401
 
 QUESTION = "what does this person prefer for breakfast"
@@ -93,6 +99,17 @@ def test_another_key_of_the_same_tenant_shares_its_questions(
     assert counting.seen.count(QUESTION) == 1
 
 
+def test_a_dashboard_member_and_the_backend_never_share_a_question(
+    client: TestClient, tenant: TenantHandle, counting: _Counting
+) -> None:
+    """A member's memories are theirs alone (the dashboard's JWT searches them), and so are
+    their questions: neither the backend nor another member can time them."""
+    colleague = tenant.add_member("member")
+    for headers in (tenant.jwt_headers(), tenant.jwt_headers(), colleague.headers(), tenant.key_headers("ann")):
+        assert _retrieve(client, headers).status_code == 200
+    assert counting.seen.count(QUESTION) == 3  # the owner once (then its own), the colleague, the backend
+
+
 def test_a_text_another_tenant_stored_or_asked_is_no_faster_to_ask(
     client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
 ) -> None:
@@ -115,6 +132,21 @@ def test_agents_each_have_their_own_questions(client: TestClient, connected, new
     # The tenant that registered agent A asks too: neither agent's vector serves it.
     assert _retrieve(client, a.tenant.key_headers("someone")).status_code == 200
     assert counting.seen.count(QUESTION) == 3  # A once (then its own), B once, the tenant once
+
+
+def test_one_mcp_client_used_by_two_people_keeps_each_persons_questions_apart(
+    app: FastAPI, client: TestClient, settings: Settings, new_passport, counting: _Counting  # type: ignore[no-untyped-def]
+) -> None:
+    """Many people may use one MCP client (one metadata document): one person's question must
+    not make another's answer faster."""
+    tokens = []
+    for _ in range(2):
+        person = new_passport()
+        browser = signed_in_browser(app, settings.resolved_outbox_dir, person.email)
+        tokens.append(authorize(client, browser, categories=["preference"]).tokens["access_token"])
+    for token in (tokens[0], tokens[0], tokens[1]):
+        tool(client, token, "get_context", {"query": QUESTION, "limit": 5})
+    assert counting.seen.count(QUESTION) == 2  # the first person once (then their own), the second
 
 
 def test_a_request_refused_before_the_search_embeds_nothing(client: TestClient, connected, tenant: TenantHandle, counting: _Counting) -> None:  # type: ignore[no-untyped-def]
@@ -163,3 +195,35 @@ def test_the_store_is_bounded_and_drops_the_least_recently_asked() -> None:
         assert vectors.now(None, "three") is not None and counter.seen[-1] == "three"  # remembered for no one
     finally:
         vectors.close()
+
+
+class _Held(_Counting):
+    """Embeds only once ``go`` is set: a slow model, or a slow remote embedder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.go.wait(10)
+        return super().embed(texts)
+
+
+def test_with_every_thread_busy_a_vector_is_computed_by_its_own_request_and_a_cancelled_one_never() -> None:
+    held = _Held()
+    vectors = QueryVectors(lambda: held, held.dim)
+    try:
+        busy = [vectors.start(None, f"busy {i}") for i in range(query_vectors.WORKERS)]
+        queued = vectors.start(None, "no thread left")  # nothing queues behind the pool
+        unwanted = vectors.start(None, "the request ended first")
+        unwanted.cancel()
+        held.go.set()
+        assert queued.result().shape == (held.dim,)
+        assert all(b.result().shape == (held.dim,) for b in busy)
+        assert "no thread left" in held.seen and "the request ended first" not in held.seen
+        # The pool's threads are free again: the next vector is computed there.
+        assert vectors.start(None, "afterwards").result().shape == (held.dim,)
+    finally:
+        vectors.close()
+    # Closed with the app: later vectors are computed by the requests themselves.
+    assert vectors.start(None, "after closing").result().shape == (held.dim,)

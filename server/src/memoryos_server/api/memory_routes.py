@@ -18,7 +18,7 @@ built from the mount's types at run time, and FastAPI reads them as real annotat
 
 import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -83,7 +83,7 @@ class MemoryMount:
     - ``resolve``: caller → scope (``services/tenant_scopes.py``, ``services/passport/scopes.py``).
     - ``names_end_user``: the routes take ``X-End-User-ID`` and ``external_user_id``.
     - ``audited_reads``: every read is recorded (a passport agent's): reads need a write session.
-    - ``asker``: caller → whose remembered query vectors its searches use (``QueryVectors``);
+    - ``asker``: caller → whose remembered query vectors its searches use (``query_vectors``);
       None: remembered for no one.
     """
 
@@ -279,10 +279,15 @@ def _retrieve_route(router: APIRouter, mount: MemoryMount, spec: RetrieveRoute) 
     Scope = scope_dependency(mount, Need.READ, body=spec.body)
     Body = spec.body
 
-    def start_query_vector(caller: mount.caller, body: Body, services: ServicesDep) -> PendingVector:  # type: ignore[valid-type]
+    def start_query_vector(caller: mount.caller, body: Body, services: ServicesDep) -> Iterator[PendingVector]:  # type: ignore[valid-type]
         """Solved first: the query's embedding runs while the end-user is resolved and the
-        session opened (``QueryVectors``). The caller is authenticated and the body valid."""
-        return services.memory.query_vectors.start(mount.asker(caller), body.query)
+        session opened (``QueryVectors``). The caller is authenticated and the body valid; a
+        request that ends before its search needed the vector cancels it if not yet started."""
+        vector = services.memory.query_vectors.start(mount.asker(caller), body.query)
+        try:
+            yield vector
+        finally:
+            vector.cancel()
 
     QueryVector = Annotated[PendingVector, Depends(start_query_vector)]
 

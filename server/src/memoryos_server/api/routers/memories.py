@@ -22,7 +22,7 @@ from memoryos_server.api.memory_routes import (
 )
 from memoryos_server.api.schemas.memory import AddIn, ClarificationAnswerIn, JobOut, RetrieveIn, RetrieveOut
 from memoryos_server.services.container import Services
-from memoryos_server.services.memory.query_vectors import tenant_asker
+from memoryos_server.services.memory.query_vectors import principal_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
@@ -47,7 +47,7 @@ END_USERS = MemoryMount(
     caller=TenantPrincipal,
     resolve=end_user_scope,
     names_end_user=True,
-    asker=lambda principal: tenant_asker(principal.tenant_id),
+    asker=principal_asker,
 )
 
 

@@ -25,7 +25,7 @@ from memoryos_server.api.memory_routes import (
 )
 from memoryos_server.api.schemas.memory import RetrieveIn, RetrieveOut, ReviewAnswerIn, TenantReviewOut, WorkspaceAddIn
 from memoryos_server.services.container import Services
-from memoryos_server.services.memory.query_vectors import tenant_asker
+from memoryos_server.services.memory.query_vectors import principal_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.permissions import Permission
 from memoryos_server.services.principal import Principal
@@ -48,7 +48,7 @@ WORKSPACE = MemoryMount(
     tags=["workspace"],
     caller=TenantPrincipal,
     resolve=workspace_scope,
-    asker=lambda principal: tenant_asker(principal.tenant_id),
+    asker=principal_asker,
 )
 REVIEWS = replace(WORKSPACE, prefix="/v1/tenant/reviews", tags=["reviews"], resolve=review_scope)
 

@@ -1,22 +1,32 @@
 """A search's query vector: started as soon as the request is authenticated, and remembered for
-the caller who asked.
+the one who asked.
 
 **Started early.** The retrieve routes start embedding the query (``QueryVectors.start``) once
 the caller is authenticated and the body read, in a small pool of threads, before the request
 resolves its end-user, opens its session and reads the owner's index state; the search waits
 for the vector only when its dense read needs it (``PendingVector.result``). The model runs
 outside the GIL, so its few milliseconds overlap those round trips instead of following them
-(measured: docs/benchmarks.md, "Query embedding started early").
+(measured in docs/benchmarks.md, the notes under the performance section). When every thread of
+the pool is busy (a slow remote embedder, a burst), the vector is computed in the request's own
+thread when the search needs it, as before: nothing queues behind the pool. A request that ends
+before its search (refused, an end-user never seen) cancels its vector if it has not started
+(``PendingVector.cancel``, at the end of every retrieve request).
 
-**Remembered per caller.** An agent or a company's backend often asks the same question for
-many end-users ("what does the user prefer?"). The vector of a query is kept for the caller
-who asked it — one tenant's backend, whichever key it uses, or one passport agent — and for
-no one else: a caller learns from the time an answer takes only whether *it* asked that
-question recently, never what another tenant or agent asked or stored (the shared vector cache
-this replaces leaked exactly that; docs/security.md). The store holds query texts' vectors only,
-never those of stored memories, keyed by a digest of the text (the text itself is not kept),
-and is bounded (``REMEMBERED`` vectors in all, least recently used dropped first: another
-caller's volume can push a caller's vectors out, which tells it how busy the server is and
+**Remembered per asker.** A company's backend often asks the same question for many end-users
+("what does the user prefer?"). The vector of a query is kept for the asker who asked it and
+reused for no one else:
+
+- a tenant's backend (its API keys and OAuth clients, whichever asks: one asker, as for its
+  idempotency keys), and a dashboard member on their own (``principal_asker``);
+- a passport agent over REST (one key, one operator): ``agent_asker``; a client over MCP: that
+  client for that one person (``mcp_asker``), since many people may use one MCP client.
+
+So an asker learns from the time an answer takes only whether *it* asked that question recently,
+never what another tenant, member, agent or person asked or stored (the shared vector cache
+this replaces leaked exactly that; docs/security.md). The store holds query texts' vectors
+only, never those of stored memories, keyed by a digest of the text (the text itself is not
+kept), and is bounded (``REMEMBERED`` vectors in all, least recently used dropped first: another
+asker's volume can push an asker's vectors out, which tells it how busy the server is and
 nothing more).
 """
 
@@ -32,40 +42,71 @@ import numpy as np
 
 from memoryos_server.engine.types import Embedder
 from memoryos_server.services.memory.ingest import embed_texts
+from memoryos_server.services.principal import Principal
 
-# Threads embedding queries at once: the model's own intra-op threads use the cores; more
-# threads than requests in flight would only queue inside the runtime.
+# Threads embedding queries ahead of their searches: the model's own intra-op threads use the
+# cores, and a remote embedder past this many requests in flight is asked from the requests'
+# own threads instead (each request waits for its own vector either way).
 WORKERS = 4
-# Query vectors kept across all callers (384 floats each: about 6 MB).
+# Query vectors kept across all askers (384 floats each: about 6 MB).
 REMEMBERED = 4096
 
+Key = tuple[str, str, bytes]  # (embedder, asker, digest of the query)
 
-def tenant_asker(tenant_id: int | None) -> str | None:
-    """Whose remembered queries a tenant's backend uses: the tenant's, whichever key asks (as
-    its idempotency keys are); none for a caller without an organisation."""
-    return None if tenant_id is None else f"tenant:{tenant_id}"
+
+def principal_asker(principal: Principal) -> str | None:
+    """A tenant's backend, whichever of its keys or OAuth clients asks; a dashboard member on
+    their own (their memories are theirs alone, and so are their questions); no one for a
+    caller without an organisation."""
+    if principal.tenant_id is None:
+        return None
+    if principal.kind == "user":
+        return None if principal.user_id is None else f"member:{principal.tenant_id}:{principal.user_id}"
+    return f"tenant:{principal.tenant_id}"
 
 
 def agent_asker(agent_id: object) -> str:
-    """A passport agent's own (REST or MCP), whichever person it asks for."""
+    """A passport agent over REST: one key, one operator, whichever person it asks for."""
     return f"agent:{agent_id}"
 
 
-class PendingVector:
-    """A query vector being computed (or already known)."""
+def mcp_asker(agent_id: object, person_id: object) -> str:
+    """A client over MCP, for one person: one client (a metadata document's URL) may be used by
+    many unrelated people, each choosing their own questions."""
+    return f"mcp:{agent_id}:{person_id}"
 
-    def __init__(self, future: Future[np.ndarray]) -> None:
+
+class PendingVector:
+    """A query vector: being computed on the pool, known already, or to be computed by
+    whoever first asks for it (``compute``)."""
+
+    def __init__(self, future: Future[np.ndarray] | None = None, compute: Callable[[], np.ndarray] | None = None) -> None:
         self._future = future
+        self._compute = compute
+        self._vector: np.ndarray | None = None
 
     @classmethod
     def known(cls, vector: np.ndarray) -> PendingVector:
-        future: Future[np.ndarray] = Future()
-        future.set_result(vector)
-        return cls(future)
+        pending = cls()
+        pending._vector = vector
+        return pending
 
     def result(self) -> np.ndarray:
         """The vector; the embedder's own error (a remote model that failed) is raised here."""
-        return self._future.result()
+        if self._vector is None:
+            if self._future is not None:
+                self._vector = self._future.result()
+            elif self._compute is not None:
+                self._vector = self._compute()
+            else:
+                raise RuntimeError("a pending vector with nothing to compute")
+        return self._vector
+
+    def cancel(self) -> None:
+        """Not wanted after all: a computation not yet started never runs."""
+        if self._future is not None:
+            self._future.cancel()
+        self._compute = None
 
 
 class QueryVectors:
@@ -75,29 +116,36 @@ class QueryVectors:
         self.remembered = remembered
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._vectors: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
+        self._closed = False
+        self._in_flight = 0
+        self._vectors: OrderedDict[Key, np.ndarray] = OrderedDict()
 
-    def start(self, caller: str | None, query: str) -> PendingVector:
-        """The vector of ``query``, started now; remembered for ``caller`` (None: not at all)."""
-        key = self._key(caller, query)
-        if key is not None:
-            with self._lock:
-                vector = self._vectors.get(key)
-                if vector is not None:
-                    self._vectors.move_to_end(key)
-                    return PendingVector.known(vector)
-        return PendingVector(self._executor().submit(self._embed, key, query))
+    def start(self, asker: str | None, query: str) -> PendingVector:
+        """The vector of ``query``, started now (or computed when first wanted, if every thread
+        is busy); remembered for ``asker`` (None: for no one)."""
+        embedder = self._embedder_of()
+        key = self._key(embedder, asker, query)
+        with self._lock:
+            vector = self._remembered(key)
+            if vector is not None:
+                return PendingVector.known(vector)
+            if self._closed or self._in_flight >= WORKERS:
+                return PendingVector(compute=lambda: self._embed(embedder, key, query))
+            self._in_flight += 1
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="query-vector")
+            pool = self._pool
+        future = pool.submit(self._embed, embedder, key, query)
+        future.add_done_callback(self._finished)
+        return PendingVector(future)
 
-    def now(self, caller: str | None, query: str) -> np.ndarray:
-        """The vector of ``query``, computed in this thread unless ``caller`` has it already."""
-        key = self._key(caller, query)
-        if key is not None:
-            with self._lock:
-                vector = self._vectors.get(key)
-                if vector is not None:
-                    self._vectors.move_to_end(key)
-                    return vector
-        return self._embed(key, query)
+    def now(self, asker: str | None, query: str) -> np.ndarray:
+        """The vector of ``query``, computed in this thread unless ``asker`` has it already."""
+        embedder = self._embedder_of()
+        key = self._key(embedder, asker, query)
+        with self._lock:
+            vector = self._remembered(key)
+        return vector if vector is not None else self._embed(embedder, key, query)
 
     def forget(self) -> None:
         """Drop every remembered vector (benchmarks that time cold queries)."""
@@ -105,20 +153,33 @@ class QueryVectors:
             self._vectors.clear()
 
     def close(self) -> None:
+        """Stop the pool (with the app); later vectors are computed in their requests' threads."""
         with self._lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _key(self, caller: str | None, query: str) -> tuple[str, str, bytes] | None:
-        if caller is None:
+    def _finished(self, _future: Future[np.ndarray]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _remembered(self, key: Key | None) -> np.ndarray | None:
+        """Under the lock."""
+        vector = self._vectors.get(key) if key is not None else None
+        if vector is not None:
+            self._vectors.move_to_end(key)  # type: ignore[arg-type]
+        return vector
+
+    @staticmethod
+    def _key(embedder: Embedder, asker: str | None, query: str) -> Key | None:
+        if asker is None:
             return None
         digest = hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        return (self._embedder_of().name, caller, digest)
+        return (embedder.name, asker, digest)
 
-    def _embed(self, key: tuple[str, str, bytes] | None, query: str) -> np.ndarray:
-        vector = embed_texts(self._embedder_of(), [query], self.dim)[0]
-        vector.setflags(write=False)  # shared by every search of this caller that asks it again
+    def _embed(self, embedder: Embedder, key: Key | None, query: str) -> np.ndarray:
+        vector = embed_texts(embedder, [query], self.dim)[0]
+        vector.setflags(write=False)  # shared by every search of this asker that asks it again
         if key is not None:
             with self._lock:
                 self._vectors[key] = vector
@@ -126,9 +187,3 @@ class QueryVectors:
                 while len(self._vectors) > self.remembered:
                     self._vectors.popitem(last=False)
         return vector
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="query-vector")
-            return self._pool

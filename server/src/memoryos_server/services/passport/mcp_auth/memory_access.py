@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from memoryos_server.engine.types import ChatMessage
 from memoryos_server.errors import MemoryOSError
 from memoryos_server.services.memory import MemoryService
-from memoryos_server.services.memory.query_vectors import agent_asker
+from memoryos_server.services.memory.query_vectors import PendingVector, mcp_asker
 from memoryos_server.services.memory.scope import MemoryScope
 from memoryos_server.services.memory.types import AddOutcome, Page, RetrieveOutcome
 from memoryos_server.services.passport.mcp_auth.authorization import McpAuthorizationServer, McpCaller
@@ -63,7 +63,7 @@ class McpMemoryAccess:
                 query=query,
                 limit=limit,
                 categories=list(categories) if categories else None,
-                query_vector=self.memory.query_vectors.start(agent_asker(caller.agent.id), query),
+                query_vector=PendingVector.known(self.memory.query_vectors.now(mcp_asker(caller.agent.id, caller.user.id), query)),
             ),
         )
 
