@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 # Sections in the order the page shows them.
-SECTIONS = ("perf", "load", "hnsw", "retrieval_quality", "locomo", "categories", "extraction", "embeddings", "mem0_peer")
+SECTIONS = ("perf", "query_overlap", "load", "hnsw", "retrieval_quality", "locomo", "categories", "extraction", "embeddings", "mem0_peer")
 QUIET_LOAD = 0.7
 CODE_LABEL_ENV = "MEMORYOS_BENCH_CODE_LABEL"
 

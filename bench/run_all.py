@@ -4,7 +4,7 @@
 
 Each benchmark runs as its own process, one after another. perf.py, retrieval_quality.py,
 locomo.py (when the LoCoMo file is there; it says where to get it), load.py and mem0_peer.py write their
-own sections; the output of extraction.py and embeddings.py (which
+own sections; the output of extraction.py, embeddings.py, query_overlap.py and hnsw.py (which
 print markdown) is wrapped here in a section with its command, date and machine. A benchmark
 that fails leaves its previous section as it was; the run then exits non-zero.
 
@@ -37,6 +37,7 @@ CHECKOUT = ROOT / ".cache" / "bench-code"
 
 FULL: dict[str, list[str]] = {
     "perf": [],
+    "query_overlap": [],
     "load": [],
     "hnsw": [],
     "retrieval_quality": [],
@@ -49,6 +50,7 @@ FULL: dict[str, list[str]] = {
 QUICK: dict[str, list[str]] = {
     "perf": ["--sizes", "1000,5000", "--users", "50", "--queries", "60", "--add-batches", "3",
              "--max-wait", "0", "--no-doc"],
+    "query_overlap": ["--sizes", "1000", "--queries", "60", "--max-wait", "0"],
     "load": ["--seconds", "10", "--clients", "4", "--users", "20", "--seed-memories", "8", "--max-wait", "0", "--no-doc"],
     "hnsw": ["--rows", "5000", "--graphs", "8:64", "--queries", "100", "--max-wait", "0"],
     "retrieval_quality": ["--max-wait", "0", "--no-doc"],
@@ -60,6 +62,7 @@ QUICK: dict[str, list[str]] = {
 }
 # Scripts that print markdown and leave the page to us.
 WRAPPED = {
+    "query_overlap": "Query embedding started early, and questions asked again (in-process search latency)",
     "hnsw": "HNSW graph parameters (insert cost, recall, query time; PostgreSQL)",
     "extraction": "Extraction (the default rule-based extractor on the labelled sentences)",
     "embeddings": "Embeddings (load, single-query latency, batch throughput)",
