@@ -6,8 +6,9 @@ the caller is authenticated and the body read, in a small pool of threads, befor
 resolves its end-user, opens its session and reads the owner's index state; the search waits
 for the vector only when its dense read needs it (``PendingVector.result``). The model runs
 outside the GIL, so its few milliseconds overlap those round trips instead of following them
-(measured in docs/benchmarks.md, the notes under the performance section). When every thread of
-the pool is busy (a slow remote embedder, a burst), the vector is computed in the request's own
+(docs/benchmarks.md, "Query embedding started early": 13–15% off a PostgreSQL search's median
+and p95, less on SQLite, whose reads share the cores with the model). When every thread of the
+pool is busy (a slow remote embedder, a burst), the vector is computed in the request's own
 thread when the search needs it, as before: nothing queues behind the pool. A request that ends
 before its search (refused, an end-user never seen) cancels its vector if it has not started
 (``PendingVector.cancel``, at the end of every retrieve request).
