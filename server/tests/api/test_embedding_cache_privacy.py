@@ -11,44 +11,15 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 
-from memoryos_server.engine.embeddings import HashingEmbedder
-from memoryos_server.engine.extraction import CachedEmbedder
+from tests.fixtures.counting import CountingEmbedder, counting  # noqa: F401
 from tests.fixtures.factories import TenantHandle
 
 SECRET = "Patient 7 was diagnosed with asthma in March"
-
-
-class _Counting:
-    """A semantic-looking embedder (so the runtime puts its cache in front) that counts texts."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEmbedder()
-        self.name, self.dim = "counting-hashing", self.inner.dim
-        self.seen: list[str] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.seen.extend(texts)
-        return self.inner.embed(texts)
-
-
-@pytest.fixture
-def counting(client: TestClient) -> Iterator[_Counting]:
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    working = runtime.embedder
-    counter = _Counting()
-    runtime.use_embedder(counter)
-    assert isinstance(runtime.embedder, CachedEmbedder)  # the cache under test is in front
-    try:
-        yield counter
-    finally:
-        runtime.use_embedder(working)
 
 
 def _add(client: TestClient, tenant: TenantHandle, end_user: str, text: str) -> Any:
@@ -59,7 +30,7 @@ def _add(client: TestClient, tenant: TenantHandle, end_user: str, text: str) -> 
 
 
 def test_another_tenants_probe_reaches_the_model_after_a_secret_was_stored(
-    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
+    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: CountingEmbedder
 ) -> None:
     victim, attacker = new_tenant("Clinic"), new_tenant("Prober")
     _add(client, victim, "patient-7", SECRET)
@@ -75,7 +46,7 @@ def test_another_tenants_probe_reaches_the_model_after_a_secret_was_stored(
     assert counting.seen.count(SECRET) == 4
 
 
-def test_one_add_still_embeds_each_text_once(client: TestClient, tenant: TenantHandle, counting: _Counting) -> None:
+def test_one_add_still_embeds_each_text_once(client: TestClient, tenant: TenantHandle, counting: CountingEmbedder) -> None:
     """The cache's purpose within an add: the classifier's vectors (or those prepared before
     the transaction) serve the add's own embedding."""
     text = "I am allergic to penicillin and I work as a nurse"

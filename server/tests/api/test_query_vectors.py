@@ -10,19 +10,17 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from memoryos_server.engine.embeddings import HashingEmbedder
-from memoryos_server.errors import ServiceUnavailable
 from memoryos_server.services.memory import query_vectors
 from memoryos_server.services.memory.query_vectors import QueryVectors
 from memoryos_server.settings import Settings
+from tests.fixtures.counting import CountingEmbedder, counting  # noqa: F401
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.mcp_oauth import authorize, tool
 from tests.fixtures.pages import signed_in_browser
@@ -30,34 +28,6 @@ from tests.fixtures.passport import connected, new_agent, new_passport  # noqa: 
 
 QUESTION = "what does this person prefer for breakfast"
 SECRET = "Patient 7 was diagnosed with asthma in March"
-
-
-class _Counting:
-    """A semantic-looking embedder that counts the texts reaching it; ``failing`` texts fail."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEmbedder()
-        self.name, self.dim = "counting-hashing", self.inner.dim
-        self.seen: list[str] = []
-        self.failing: set[str] = set()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.seen.extend(texts)
-        if self.failing & set(texts):
-            raise ServiceUnavailable("the embedding model is not answering")
-        return self.inner.embed(texts)
-
-
-@pytest.fixture
-def counting(client: TestClient) -> Iterator[_Counting]:
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    working = runtime.embedder
-    counter = _Counting()
-    runtime.use_embedder(counter)
-    try:
-        yield counter
-    finally:
-        runtime.use_embedder(working)
 
 
 def _retrieve(client: TestClient, headers: dict[str, str], query: str = QUESTION, **extra: Any) -> Any:
@@ -70,7 +40,7 @@ def _add(client: TestClient, tenant: TenantHandle, end_user: str, text: str) -> 
 
 
 def test_a_question_asked_again_is_embedded_once_for_its_tenant_and_afresh_for_another(
-    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
+    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: CountingEmbedder
 ) -> None:
     acme, other = new_tenant("Acme"), new_tenant("Other")
     _add(client, acme, "ann", "I like porridge for breakfast")
@@ -87,7 +57,7 @@ def test_a_question_asked_again_is_embedded_once_for_its_tenant_and_afresh_for_a
 
 
 def test_another_key_of_the_same_tenant_shares_its_questions(
-    client: TestClient, tenant: TenantHandle, counting: _Counting
+    client: TestClient, tenant: TenantHandle, counting: CountingEmbedder
 ) -> None:
     """A tenant's backend is one asker whichever key it uses, as for its idempotency keys."""
     made = client.post("/v1/tenant/api-keys", json={"name": "second backend"}, headers=tenant.jwt_headers())
@@ -100,7 +70,7 @@ def test_another_key_of_the_same_tenant_shares_its_questions(
 
 
 def test_a_dashboard_member_and_the_backend_never_share_a_question(
-    client: TestClient, tenant: TenantHandle, counting: _Counting
+    client: TestClient, tenant: TenantHandle, counting: CountingEmbedder
 ) -> None:
     """A member's memories are theirs alone (the dashboard's JWT searches them), and so are
     their questions: neither the backend nor another member can time them."""
@@ -111,7 +81,7 @@ def test_a_dashboard_member_and_the_backend_never_share_a_question(
 
 
 def test_a_text_another_tenant_stored_or_asked_is_no_faster_to_ask(
-    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: _Counting
+    client: TestClient, new_tenant: Callable[..., TenantHandle], counting: CountingEmbedder
 ) -> None:
     victim, prober = new_tenant("Clinic"), new_tenant("Prober")
     _add(client, victim, "patient-7", SECRET)
@@ -122,7 +92,7 @@ def test_a_text_another_tenant_stored_or_asked_is_no_faster_to_ask(
     assert counting.seen.count(SECRET) == before + 1
 
 
-def test_agents_each_have_their_own_questions(client: TestClient, connected, new_agent, new_passport, tenant: TenantHandle, counting: _Counting) -> None:  # type: ignore[no-untyped-def]
+def test_agents_each_have_their_own_questions(client: TestClient, connected, new_agent, new_passport, tenant: TenantHandle, counting: CountingEmbedder) -> None:  # type: ignore[no-untyped-def]
     person = new_passport()
     a, _, uui_a = connected(["preference"], "read_write", passport=person)
     b, _, uui_b = connected(["preference"], "read_write", passport=person, agent=new_agent())
@@ -135,7 +105,7 @@ def test_agents_each_have_their_own_questions(client: TestClient, connected, new
 
 
 def test_one_mcp_client_used_by_two_people_keeps_each_persons_questions_apart(
-    app: FastAPI, client: TestClient, settings: Settings, new_passport, counting: _Counting  # type: ignore[no-untyped-def]
+    app: FastAPI, client: TestClient, settings: Settings, new_passport, counting: CountingEmbedder  # type: ignore[no-untyped-def]
 ) -> None:
     """Many people may use one MCP client (one metadata document): one person's question must
     not make another's answer faster."""
@@ -149,7 +119,7 @@ def test_one_mcp_client_used_by_two_people_keeps_each_persons_questions_apart(
     assert counting.seen.count(QUESTION) == 2  # the first person once (then their own), the second
 
 
-def test_a_request_refused_before_the_search_embeds_nothing(client: TestClient, connected, tenant: TenantHandle, counting: _Counting) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_refused_before_the_search_embeds_nothing(client: TestClient, connected, tenant: TenantHandle, counting: CountingEmbedder) -> None:  # type: ignore[no-untyped-def]
     agent, _, uui = connected(["preference"])
     refused = [
         _retrieve(client, {"Authorization": "ApiKey mos_not_a_real_key", "X-End-User-ID": "ann"}),
@@ -166,7 +136,7 @@ def test_a_request_refused_before_the_search_embeds_nothing(client: TestClient, 
 
 
 def test_an_embedder_that_fails_is_a_503_and_the_question_is_asked_again_next_time(
-    client: TestClient, tenant: TenantHandle, counting: _Counting
+    client: TestClient, tenant: TenantHandle, counting: CountingEmbedder
 ) -> None:
     _add(client, tenant, "ann", "I like porridge for breakfast")
     counting.failing.add(QUESTION)
@@ -182,7 +152,7 @@ def test_an_embedder_that_fails_is_a_503_and_the_question_is_asked_again_next_ti
 
 
 def test_the_store_is_bounded_and_drops_the_least_recently_asked() -> None:
-    counter = _Counting()
+    counter = CountingEmbedder()
     vectors = QueryVectors(lambda: counter, counter.dim, remembered=2)
     try:
         for query in ("one", "two", "one", "three", "one", "two"):
@@ -197,7 +167,7 @@ def test_the_store_is_bounded_and_drops_the_least_recently_asked() -> None:
         vectors.close()
 
 
-class _Held(_Counting):
+class _Held(CountingEmbedder):
     """Embeds only once ``go`` is set: a slow model, or a slow remote embedder."""
 
     def __init__(self) -> None:
