@@ -55,17 +55,15 @@ class McpMemoryAccess:
         self.memory = memory
 
     def get_context(self, raw_token: str, *, query: str, limit: int, categories: Sequence[str] | None) -> RetrieveOutcome:
-        return self._as_client(
-            raw_token,
-            lambda session, caller, scope: self.memory.retrieve(
-                session,
-                scope,
-                query=query,
-                limit=limit,
-                categories=list(categories) if categories else None,
-                query_vector=PendingVector.known(self.memory.query_vectors.now(mcp_asker(caller.agent.id, caller.user.id), query)),
-            ),
-        )
+        def work(session: Session, caller: McpCaller, scope: MemoryScope) -> RetrieveOutcome:
+            # Embedded only if the search gets that far; remembered for this client and person.
+            asker = mcp_asker(caller.agent.id, caller.user.id)
+            vector = PendingVector(compute=lambda: self.memory.query_vectors.now(asker, query))
+            return self.memory.retrieve(
+                session, scope, query=query, limit=limit, categories=list(categories) if categories else None, query_vector=vector
+            )
+
+        return self._as_client(raw_token, work)
 
     def add_memory(self, raw_token: str, *, messages: Sequence[ChatMessage]) -> AddOutcome:
         return self._as_client(
