@@ -21,6 +21,7 @@ from memoryos_server.services.memory import query_vectors
 from memoryos_server.services.memory.query_vectors import QueryVectors
 from memoryos_server.settings import Settings
 from tests.fixtures.counting import CountingEmbedder, counting  # noqa: F401
+from tests.fixtures.dashboard import dashboard_browser, post_form
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.mcp_oauth import authorize, tool
 from tests.fixtures.pages import signed_in_browser
@@ -149,6 +150,40 @@ def test_an_embedder_that_fails_is_a_503_and_the_question_is_asked_again_next_ti
     assert answered.status_code == 200
     assert [m["content"] for m in answered.json()["data"]] == ["I like porridge for breakfast"]
     assert counting.seen.count(QUESTION) == 2  # the failure was not remembered
+
+
+class _Short(CountingEmbedder):
+    """Answers ``QUESTION`` with a vector one dimension short, as a misconfigured remote model
+    would."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = super().embed(texts)
+        return vectors[:, :-1] if QUESTION in texts else vectors
+
+
+def test_a_query_vector_of_the_wrong_shape_is_a_503_for_the_api_and_the_dashboard_alike(
+    app: FastAPI, client: TestClient, tenant: TenantHandle
+) -> None:
+    """Every search embeds its query one way (``QueryVectors``), with one shape check: the API's
+    routes (started early) and the dashboard's playground (computed when the search needs it)."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    working = runtime.embedder
+    _add(client, tenant, "ann", "I like porridge for breakfast")
+    member = dashboard_browser(app, tenant.owner_email)
+    added = post_form(member, "/dashboard/playground", "/dashboard/playground/add", {"message": "I like toast for breakfast"})
+    assert added.status_code == 303  # type: ignore[attr-defined]
+    runtime.use_embedder(_Short())
+    try:
+        answered = _retrieve(client, tenant.key_headers("ann"))
+        page = member.get("/dashboard/playground", params={"query": QUESTION})
+        fine = member.get("/dashboard/playground", params={"query": "what about lunch"})
+    finally:
+        runtime.use_embedder(working)
+    assert answered.status_code == 503, answered.text
+    assert answered.json()["error"] == "service_unavailable" and "storage holds" in answered.json()["message"]
+    assert page.status_code == 503, page.text[:500]
+    assert "Traceback" not in answered.text + page.text
+    assert fine.status_code == 200  # a well-shaped answer searches as before
 
 
 def test_the_store_is_bounded_and_drops_the_least_recently_asked() -> None:

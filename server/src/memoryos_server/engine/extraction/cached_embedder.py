@@ -27,13 +27,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..types import Embedder
 
 DEFAULT_CACHE_SIZE = 2048
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # The vectors of the operation running in this thread (or task), per embedder.
 _SCOPES: contextvars.ContextVar[dict[int, OrderedDict[bytes, np.ndarray]] | None] = contextvars.ContextVar(
@@ -113,15 +116,21 @@ class CachedEmbedder:
                 return computed  # malformed: the caller's own shape check says so, and nothing is kept
             fresh = {key: _frozen(computed[row]) for row, key in enumerate(first_of)}
             if remembered is not None:
-                for key, vector in fresh.items():
-                    remembered[key] = vector
-                    remembered.move_to_end(key)
-                while len(remembered) > self.maxsize:
-                    remembered.popitem(last=False)
+                remember(remembered, fresh, self.maxsize)
             for position, key in enumerate(keys):
                 if position not in found:
                     found[position] = fresh[key]
         return np.stack([found[position] for position in range(len(items))])
+
+
+def remember(store: OrderedDict[K, V], entries: Mapping[K, V], bound: int) -> None:
+    """Put ``entries`` in a least-recently-used ``store`` as its newest, then forget its oldest
+    past ``bound`` (the caller holds whatever lock guards the store)."""
+    for key, value in entries.items():
+        store[key] = value
+        store.move_to_end(key)
+    while len(store) > bound:
+        store.popitem(last=False)
 
 
 def embedding_scope(embedder: Embedder, seed: Mapping[str, np.ndarray] | None = None) -> Any:

@@ -41,6 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from memoryos_server.engine.extraction.cached_embedder import remember
 from memoryos_server.engine.types import Embedder
 from memoryos_server.services.memory.ingest import embed_texts
 from memoryos_server.services.principal import Principal
@@ -183,8 +184,5 @@ class QueryVectors:
         vector.setflags(write=False)  # shared by every search of this asker that asks it again
         if key is not None:
             with self._lock:
-                self._vectors[key] = vector
-                self._vectors.move_to_end(key)
-                while len(self._vectors) > self.remembered:
-                    self._vectors.popitem(last=False)
+                remember(self._vectors, {key: vector}, self.remembered)
         return vector

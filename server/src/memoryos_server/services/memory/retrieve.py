@@ -54,9 +54,9 @@ from memoryos_server.engine.retrieval.text import (
     relevance,
     render_context,
 )
-from memoryos_server.engine.types import Embedder
 from memoryos_server.services.memory.codec import MemoryCodec
 from memoryos_server.services.memory.owner import MemoryOwner
+from memoryos_server.services.memory.query_vectors import QueryVectors
 from memoryos_server.services.memory.types import RetrievedMemory
 from memoryos_server.storage.index import SearchFilter, SearchIndex
 from memoryos_server.storage.repositories.memories import MemoryRepository
@@ -80,14 +80,9 @@ class Ranked:
 
 
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder_of: Any) -> None:
+    def __init__(self, index: SearchIndex, query_vectors: QueryVectors) -> None:
         self.index = index
-        self._embedder_of = embedder_of  # called lazily: the model loads on first use
-
-    @property
-    def embedder(self) -> Embedder:
-        embedder: Embedder = self._embedder_of()
-        return embedder
+        self.query_vectors = query_vectors
 
     def search(
         self,
@@ -107,7 +102,8 @@ class Retriever:
     ) -> Ranked:
         """The best ``limit`` memories, or none when ``floor`` does not admit the search
         (the default floor admits every search that finds something). ``vector``: gives the
-        query's embedding, already started (``QueryVectors``); else the embedder is asked here."""
+        query's embedding, already started (``QueryVectors.start``); else it is computed here, for no
+        asker (``QueryVectors.now``: the same shape check either way)."""
         unknown = set(signals) - set(SIGNALS)
         if unknown or not signals:
             raise ValueError(f"signals must be a non-empty subset of {SIGNALS}, got {tuple(signals)}")
@@ -135,7 +131,7 @@ class Retriever:
                 keyword.setdefault(memory_id, score)
             present = read.present
         if "dense" in signals:
-            query_vector = vector() if vector is not None else np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+            query_vector = vector() if vector is not None else self.query_vectors.now(None, query)
             hits, also = self.index.dense_and_similarities(session, owner.family, where, query_vector, pool, list(keyword))
             cosine = dict(hits)
             for memory_id, similarity in also.items():

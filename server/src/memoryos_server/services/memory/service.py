@@ -76,8 +76,8 @@ class MemoryService:
         self.rt = runtime
         self.index = build_search_index(runtime.db.dialect, dim=EMBEDDING_DIM)
         self.ingestor = Ingestor(self.index)
-        self.retriever = Retriever(self.index, lambda: runtime.embedder)
         self.query_vectors = QueryVectors(lambda: runtime.embedder, EMBEDDING_DIM)
+        self.retriever = Retriever(self.index, self.query_vectors)
         self.access = AccessLog()
         self.usage_days = UsageDays()
         self.idempotency = Idempotency(runtime)
