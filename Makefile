@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# pytest-xdist workers for `make test` (0: one process). On two cores, two workers ran the suite
+# in 8 min 52 s against 13 min 58 s in one process (2026-12-07): much of it waits on
+# PostgreSQL, Chromium and loopback servers.
+PYTEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
 .PHONY: serve test install system lint bench reliability screenshots clean
@@ -11,7 +15,7 @@ serve: $(STAMP)
 
 test: $(STAMP) system
 	$(BIN)/lint-imports server/importlinter.ini
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -77,6 +77,9 @@ def browser() -> Iterator[Browser]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Under pytest-xdist the skips happen in the workers: the controller looks for itself.
+    if not _skipped_reason and not REQUIRE_BROWSER and _browser_missing() is not None:
+        _skipped_reason.append(_browser_missing() or "")
     if _skipped_reason:
         line = "!" * 78
         terminalreporter.write_line(
