@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session
 
 from memoryos_server.services.memory.owner import ConflictKind, MemoryOwner
+from memoryos_server.storage.index.filters import categories_of
 
 if TYPE_CHECKING:
     from memoryos_server.services.memory.types import AddOutcome, AnswerOutcome, MemoryView, Page, RetrieveOutcome
@@ -122,3 +123,13 @@ class MemoryScope:
 
     def admits(self, category: str) -> bool:
         return self.categories is None or category in self.categories
+
+    def shows(self, row: Any) -> bool:
+        """Whether this reader may see one memory row now, as its searches would: not deleted,
+        filed under one of its categories with its doubt within them too, and for an agent not
+        flagged by the person; nothing at all for a refused reader (revoked, expired)."""
+        if self.refusal is not None or row.status == "deleted" or (self.for_agent and row.flagged):
+            return False
+        if self.categories is None:
+            return True
+        return self.admits(row.category) and all(self.admits(c) for c in categories_of(row.doubt_mask or 0))

@@ -277,7 +277,26 @@ class MemoryService:
             codec = self.codec(owner)
         if found is None:
             raise JobNotFound("no such job")
-        return jobs.view(found, codec)
+        view = jobs.view(found, codec)
+        if owner is not None and owner.family is not TENANT:
+            view = self._shown_job(session, scope, owner, view)
+        return view
+
+    @staticmethod
+    def _shown_job(session: Session, scope: MemoryScope, owner: MemoryOwner, view: JobView) -> JobView:
+        """A passport job's results as its reader may see them *now*: a job outlives the grant
+        that wrote it, and its results name memories (a NOOP's, an UPDATE's text is the stored
+        memory's, not the agent's). A revoked or expired grant sees the job's state and counts
+        and no memory; otherwise only memories its searches would return (not deleted, not
+        flagged, within its categories and their doubt)."""
+        ids = [*(event.id for event in view.results or []), *view.created_memory_ids]
+        rows = MemoryRepository(session, owner.family).by_ids(owner.id, list(dict.fromkeys(ids)), with_vectors=False)
+        shown = {memory_id for memory_id, row in rows.items() if scope.shows(row)}
+        return dataclasses.replace(
+            view,
+            created_memory_ids=[memory_id for memory_id in view.created_memory_ids if memory_id in shown],
+            results=None if view.results is None else [event for event in view.results if event.id in shown],
+        )
 
     # --- retrieve -------------------------------------------------------------------------------------
 
