@@ -50,6 +50,7 @@ from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.types import AddEvent, Resolution
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.storage.index import SearchIndex, category_mask
+from memoryos_server.storage.index.filters import ALL_CATEGORIES_MASK
 from memoryos_server.storage.repositories.memories import MemoryRepository
 
 NEIGHBOURS = 5  # fetched from the index per candidate
@@ -230,6 +231,9 @@ class Ingestor:
         repo = MemoryRepository(session, owner.family)
         hashes = [codec.content_hash(c.content) for c in candidates]
         exact = repo.active_by_hashes(owner.id, hashes)
+        # An agent's add recognises only memories it could read back: filed under one of its
+        # categories with every plausible category within them too (as ``_neighbours``).
+        outside = ALL_CATEGORIES_MASK & ~category_mask(writable) if writable else 0
         neighbours: list[list[str]] = (
             [[] for _ in candidates] if verbatim else self._neighbours(session, owner, candidates, writable)
         )
@@ -247,7 +251,9 @@ class Ingestor:
         written: dict[tuple[str, str], Any] = {}
         for index, candidate in enumerate(candidates):
             key = (hashes[index], candidate.category)
-            same = _restated(candidate, hashes[index], [exact.get(key), written.get(key)], [] if verbatim else pending)
+            same = _restated(
+                candidate, hashes[index], [exact.get(key), written.get(key)], [] if verbatim else pending, outside
+            )
             if same is not None:
                 result.events.append(AddEvent(same.id, "NOOP", _reported(same, text_of, candidate), same.category))
                 continue
@@ -464,16 +470,19 @@ class Ingestor:
         )
 
 
-def _restated(candidate: Candidate, content_hash: str, existing: list[Any], pending: list[Any]) -> Any:
+def _restated(candidate: Candidate, content_hash: str, existing: list[Any], pending: list[Any], outside: int = 0) -> Any:
     """The active memory of the candidate's category holding its exact text, if any: one found
     before this add, else one this add wrote. Checked again on the row, since an earlier
-    candidate of the same add may have rewritten it."""
+    candidate of the same add may have rewritten it. ``outside``: categories the row's doubt
+    must not touch (an agent's add: those outside its grant), else it is not this writer's to
+    recognise, and the candidate is written as its own memory."""
     for row in [*existing, *pending]:
         if (
             row is not None
             and row.status == "active"
             and row.category == candidate.category
             and row.content_hash == content_hash
+            and not (row.doubt_mask or 0) & outside
         ):
             return row
     return None
