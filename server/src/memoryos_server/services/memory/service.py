@@ -593,7 +593,7 @@ class MemoryService:
     def _row(self, session: Session, scope: MemoryScope, memory_id: str, *, for_update: bool = False) -> Any:
         owner = self._owner(scope)
         row = MemoryRepository(session, owner.family).get(owner.id, memory_id, for_update=for_update)
-        if row is None or not scope.admits(row.category):
+        if row is None or not scope.shows(row):  # its doubt too, as every read path
             raise MemoryNotFound("no such memory")
         return row
 
