@@ -9,6 +9,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from memoryos_server.services.memory import query_vectors
 from memoryos_server.services.memory.query_vectors import QueryVectors
+from memoryos_server.services.principal import Principal
 from memoryos_server.settings import Settings
 from tests.fixtures.counting import CountingEmbedder, counting  # noqa: F401
 from tests.fixtures.dashboard import dashboard_browser, post_form
@@ -232,3 +234,15 @@ def test_with_every_thread_busy_a_vector_is_computed_by_its_own_request_and_a_ca
         vectors.close()
     # Closed with the app: later vectors are computed by the requests themselves.
     assert vectors.start(None, "after closing").result().shape == (held.dim,)
+
+
+def test_askers_are_named_by_ids_never_reused() -> None:
+    """A tenant deleted and another created may get the same integer id (SQLite reuses the
+    highest); the newcomer must not time its predecessor's questions."""
+    before = Principal(kind="api_key", tenant_id=7, tenant_public_id="ten_old", role="service", credential_id="key_a")
+    after = dataclasses.replace(before, tenant_public_id="ten_new", credential_id="key_b")
+    assert query_vectors.principal_asker(before) != query_vectors.principal_asker(after)
+    member = Principal(kind="user", tenant_id=7, tenant_public_id="ten_old", role="owner", credential_id="usr_x", user_id=3)
+    successor = dataclasses.replace(member, credential_id="usr_y")  # the same integer user id, another person
+    assert query_vectors.principal_asker(member) != query_vectors.principal_asker(successor)
+    assert query_vectors.principal_asker(member) != query_vectors.principal_asker(before)

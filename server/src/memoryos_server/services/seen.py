@@ -34,6 +34,9 @@ class SeenLog:
     def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self.clock = clock
         self._lock = threading.Lock()
+        # One flush at a time: a flush returns only once every note taken before it is written,
+        # including those another thread (the flusher) took first.
+        self._flushing = threading.Lock()
         self._pending: dict[int, datetime] = {}
 
     def note(self, user: User) -> None:
@@ -61,12 +64,13 @@ class SeenLog:
 
     def flush(self, db: Database) -> int:
         """Write what was noted; how many rows could be taken."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        if not batch:
-            return 0
-        with db.session() as session:
-            return UserRepository(session).record_seen(batch)
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            if not batch:
+                return 0
+            with db.session() as session:
+                return UserRepository(session).record_seen(batch)
 
 
 def start_flusher(services: Any) -> Callable[[], None]:

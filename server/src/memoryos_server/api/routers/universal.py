@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from memoryos_server.api.deps import AgentForUser, AgentKey, ReadSession, ServicesDep, WriteSession
 from memoryos_server.api.envelope import Envelope, ok
-from memoryos_server.api.memory_routes import AddRoute, JobRoute, MemoryMount, Need, RetrieveRoute, memory_router
+from memoryos_server.api.memory_routes import WRITES, AddRoute, JobRoute, MemoryMount, Need, RetrieveRoute, memory_router
 from memoryos_server.api.routing import AuthenticatedRoute
 from memoryos_server.api.schemas.passport import (
     AgentGrantOut,
@@ -78,7 +78,7 @@ def own_grant(caller: AgentForUser, session: ReadSession, services: ServicesDep)
 
 
 def agent_scope(session: Session, services: Services, caller: AgentCaller, need: Need, named: str | None) -> MemoryScope:
-    return services.passport_scopes.agent(session, caller)
+    return services.passport_scopes.agent(session, caller, writes=need in WRITES)
 
 
 AGENTS = MemoryMount(

@@ -59,12 +59,13 @@ Key = tuple[str, str, bytes]  # (embedder, asker, digest of the query)
 def principal_asker(principal: Principal) -> str | None:
     """A tenant's backend, whichever of its keys or OAuth clients asks; a dashboard member on
     their own (their memories are theirs alone, and so are their questions); no one for a
-    caller without an organisation."""
-    if principal.tenant_id is None:
+    caller without an organisation. Named by public ids, which are random and never reused (a
+    database's integer id may come back after a deletion, with the vectors of its last holder)."""
+    if principal.tenant_public_id is None:
         return None
     if principal.kind == "user":
-        return None if principal.user_id is None else f"member:{principal.tenant_id}:{principal.user_id}"
-    return f"tenant:{principal.tenant_id}"
+        return f"member:{principal.tenant_public_id}:{principal.credential_id}"
+    return f"tenant:{principal.tenant_public_id}"
 
 
 def agent_asker(agent_id: object) -> str:
@@ -74,7 +75,7 @@ def agent_asker(agent_id: object) -> str:
 
 def mcp_asker(agent_id: object, person_id: object) -> str:
     """A client over MCP, for one person: one client (a metadata document's URL) may be used by
-    many unrelated people, each choosing their own questions."""
+    many unrelated people, each choosing their own questions. ``person_id``: their public id."""
     return f"mcp:{agent_id}:{person_id}"
 
 

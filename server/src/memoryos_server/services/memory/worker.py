@@ -59,7 +59,9 @@ class WriteAdmission:
 class QueuedWriteGate(Protocol):
     """Re-checks a universal job's permission when the worker runs it, and audits the outcome."""
 
-    def admit(self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None) -> WriteAdmission: ...
+    def admit(
+        self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None, *, hold: bool = False
+    ) -> WriteAdmission: ...
 
     def record(
         self, session: Session, job: Job, owner: MemoryOwner, admission: WriteAdmission, *, events: list[AddEvent], skipped: int
@@ -132,11 +134,14 @@ class JobRunner:
                     jobs.fail(failed, error=reason, max_attempts=self.rt.settings.job_max_attempts, now=utcnow())
         return True
 
-    def _admit(self, session: Session, job: Job, owner: MemoryOwner, payload: dict[str, Any]) -> WriteAdmission:
+    def _admit(
+        self, session: Session, job: Job, owner: MemoryOwner, payload: dict[str, Any], *, hold: bool = False
+    ) -> WriteAdmission:
+        """``hold``: in the transaction that writes, the grant stays as read until it commits."""
         requested = payload.get("allowed_categories")
         if job.family != "universal":
             return WriteAdmission(requested)
-        return self.universal_gate.admit(session, job, owner, requested)
+        return self.universal_gate.admit(session, job, owner, requested, hold=hold)
 
     def _block(self, session: Session, job: Job, owner: MemoryOwner, admission: WriteAdmission) -> None:
         assert admission.blocked_reason is not None
@@ -180,7 +185,7 @@ class JobRunner:
             if job is None or job.status != "running" or job.attempts != attempts:
                 return  # the lease ran out and another worker took it over
             # The LLM call took time: the permission is decided again where the write happens.
-            admission = self._admit(session, job, owner, payload)
+            admission = self._admit(session, job, owner, payload, hold=True)
             if admission.blocked_reason is not None:
                 self._block(session, job, owner, admission)
                 return

@@ -135,8 +135,13 @@ class AgentAccessService:
 
     # --- the grant -----------------------------------------------------------------------------------
 
-    def grant_state(self, session: Session, agent: GlobalAgent, user: UniversalUser, *, now: datetime | None = None) -> GrantState:
-        grant = GrantRepository(session).for_pair(user.id, agent.id)
+    def grant_state(
+        self, session: Session, agent: GlobalAgent, user: UniversalUser, *, now: datetime | None = None, hold: bool = False
+    ) -> GrantState:
+        """``hold``: for a write, the grant cannot be revoked or changed until the write's
+        transaction ends, so a revocation answered to the person is never followed by the
+        agent's write (it waits for the write in flight instead)."""
+        grant = GrantRepository(session).for_pair(user.id, agent.id, hold=hold)
         if grant is None:
             return GrantState(None, "none")
         return GrantState(grant, grant_status(grant, now))

@@ -170,16 +170,19 @@ class PassportScopes:
         self.access = access
         self.audit = audit
 
-    def agent(self, session: Session, caller: AgentCaller) -> MemoryScope:
-        """An agent on the passport user its UUI names, within its grant as it stands now."""
+    def agent(self, session: Session, caller: AgentCaller, *, writes: bool = False) -> MemoryScope:
+        """An agent on the passport user its UUI names, within its grant as it stands now
+        (``writes``: held so until the transaction ends, ``grant_state``)."""
         agent, user = caller.agent, caller.user
         assert user is not None  # the route authenticated the UUI too
-        return self._agent_scope(agent, user, self.access.grant_state(session, agent, user))
+        return self._agent_scope(agent, user, self.access.grant_state(session, agent, user, hold=writes))
 
-    def mcp_client(self, session: Session, agent: GlobalAgent, user: UniversalUser, *, limit: ScopeRequest | None) -> MemoryScope:
+    def mcp_client(
+        self, session: Session, agent: GlobalAgent, user: UniversalUser, *, limit: ScopeRequest | None, writes: bool = False
+    ) -> MemoryScope:
         """An MCP client on the person who approved it: an agent within its grant as it stands
         now, narrowed further when the client asked for less on a refresh (``limit``)."""
-        scope = self._agent_scope(agent, user, self.access.grant_state(session, agent, user))
+        scope = self._agent_scope(agent, user, self.access.grant_state(session, agent, user, hold=writes))
         if limit is None:
             return scope
         return replace(
@@ -216,7 +219,9 @@ class PassportScopes:
 
     # --- queued adds, when the worker runs them (memory.worker.QueuedWriteGate) ------------------------
 
-    def admit(self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None) -> WriteAdmission:
+    def admit(
+        self, session: Session, job: Job, owner: MemoryOwner, requested: list[str] | None, *, hold: bool = False
+    ) -> WriteAdmission:
         """May this agent's queued add still write, and in which categories (the grant's now,
         never more than when it was queued)?"""
         agent = AgentRepository(session).live(job.agent_id) if job.agent_id else None
@@ -224,7 +229,7 @@ class PassportScopes:
             return WriteAdmission([], "grant_revoked")  # deleting an agent ends its grants
         if not agent.is_active or agent.verification_status == "rejected":
             return WriteAdmission([], "agent_inactive")
-        scope = self._agent_scope(agent, owner.row, self.access.grant_state(session, agent, owner.row))
+        scope = self._agent_scope(agent, owner.row, self.access.grant_state(session, agent, owner.row, hold=hold))
         if scope.refusal is not None:
             return WriteAdmission([], scope.refusal)
         if not scope.can_write:

@@ -134,10 +134,11 @@ class GrantRepository(Repository):
     def of_user(self, user_id: int, grant_id: str) -> Grant | None:
         return self.one_or_none(select(Grant).where(Grant.id == grant_id, Grant.universal_user_id == user_id))
 
-    def for_pair(self, user_id: int, agent_id: str) -> Grant | None:
-        return self.one_or_none(
-            select(Grant).where(Grant.universal_user_id == user_id, Grant.agent_id == agent_id)
-        )
+    def for_pair(self, user_id: int, agent_id: str, *, hold: bool = False) -> Grant | None:
+        """``hold``: keep the row from changing until this transaction ends (a shared lock on
+        PostgreSQL; SQLite's writers take turns anyway)."""
+        statement = select(Grant).where(Grant.universal_user_id == user_id, Grant.agent_id == agent_id)
+        return self.one_or_none(statement.with_for_update(read=True) if hold else statement)
 
     def insert_or_get(self, grant: Grant) -> tuple[Grant, bool]:
         """Insert the pair's grant, or return the row a concurrent request inserted first."""

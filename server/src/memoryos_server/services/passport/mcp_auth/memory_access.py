@@ -57,7 +57,7 @@ class McpMemoryAccess:
     def get_context(self, raw_token: str, *, query: str, limit: int, categories: Sequence[str] | None) -> RetrieveOutcome:
         def work(session: Session, caller: McpCaller, scope: MemoryScope) -> RetrieveOutcome:
             # Embedded only if the search gets that far; remembered for this client and person.
-            asker = mcp_asker(caller.agent.id, caller.user.id)
+            asker = mcp_asker(caller.agent.id, caller.user.public_id)
             vector = PendingVector(compute=lambda: self.memory.query_vectors.now(asker, query))
             return self.memory.retrieve(
                 session, scope, query=query, limit=limit, categories=list(categories) if categories else None, query_vector=vector
@@ -71,6 +71,7 @@ class McpMemoryAccess:
             lambda session, caller, scope: self.memory.add(
                 session, scope, messages=list(messages), metadata={"source": "mcp", "client": caller.agent.name}
             ),
+            holds=True,
         )
 
     def list_memories(self, raw_token: str, *, category: str | None, cursor: str | None, limit: int) -> Page:
@@ -98,10 +99,13 @@ class McpMemoryAccess:
 
         return self._as_client(raw_token, work, write=False)
 
-    def _as_client(self, raw_token: str, work: Callable[[Session, McpCaller, MemoryScope], T], *, write: bool = True) -> T:
+    def _as_client(
+        self, raw_token: str, work: Callable[[Session, McpCaller, MemoryScope], T], *, write: bool = True, holds: bool = False
+    ) -> T:
+        """``holds``: a write, for which the grant is held as read until the transaction ends."""
         with self.rt.db.session(write=write) as session:
             caller = self.server.authenticate(session, raw_token)
             if caller is None:
                 raise AccessEnded("this app's access to the Memory Passport has ended (revoked, expired or deleted)")
-            scope = self.scopes.mcp_client(session, caller.agent, caller.user, limit=caller.limit)
+            scope = self.scopes.mcp_client(session, caller.agent, caller.user, limit=caller.limit, writes=holds)
             return work(session, caller, scope)
