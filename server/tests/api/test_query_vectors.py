@@ -22,7 +22,7 @@ from memoryos_server.services.memory import query_vectors
 from memoryos_server.services.memory.query_vectors import QueryVectors
 from memoryos_server.services.principal import Principal
 from memoryos_server.settings import Settings
-from tests.fixtures.counting import CountingEmbedder, counting  # noqa: F401
+from tests.fixtures.counting import CountingEmbedder, counting, embedder_in_use  # noqa: F401
 from tests.fixtures.dashboard import dashboard_browser, post_form
 from tests.fixtures.factories import TenantHandle
 from tests.fixtures.mcp_oauth import authorize, tool
@@ -168,19 +168,14 @@ def test_a_query_vector_of_the_wrong_shape_is_a_503_for_the_api_and_the_dashboar
 ) -> None:
     """Every search embeds its query one way (``QueryVectors``), with one shape check: the API's
     routes (started early) and the dashboard's playground (computed when the search needs it)."""
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    working = runtime.embedder
     _add(client, tenant, "ann", "I like porridge for breakfast")
     member = dashboard_browser(app, tenant.owner_email)
     added = post_form(member, "/dashboard/playground", "/dashboard/playground/add", {"message": "I like toast for breakfast"})
     assert added.status_code == 303  # type: ignore[attr-defined]
-    runtime.use_embedder(_Short())
-    try:
+    with embedder_in_use(client, _Short()):
         answered = _retrieve(client, tenant.key_headers("ann"))
         page = member.get("/dashboard/playground", params={"query": QUESTION})
         fine = member.get("/dashboard/playground", params={"query": "what about lunch"})
-    finally:
-        runtime.use_embedder(working)
     assert answered.status_code == 503, answered.text
     assert answered.json()["error"] == "service_unavailable" and "storage holds" in answered.json()["message"]
     assert page.status_code == 503, page.text[:500]

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from memoryos_server.engine.embeddings import HashingEmbedder
+from tests.fixtures.counting import embedder_in_use
 from tests.fixtures.passport import AgentHandle, PassportHandle, exchange, new_agent, new_passport  # noqa: F401
 
 HELD = "I prefer aisle seats on long flights."
@@ -42,15 +43,12 @@ class _Held:
 
 @pytest.fixture
 def held(client: TestClient) -> Iterator[_Held]:
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    working = runtime.embedder
     embedder = _Held()
-    runtime.use_embedder(embedder)
-    try:
-        yield embedder
-    finally:
-        embedder.release.set()
-        runtime.use_embedder(working)
+    with embedder_in_use(client, embedder):
+        try:
+            yield embedder
+        finally:
+            embedder.release.set()
 
 
 def _memories(client: TestClient, passport: PassportHandle) -> list[str]:
