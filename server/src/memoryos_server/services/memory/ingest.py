@@ -50,7 +50,7 @@ from memoryos_server.services.memory.owner import MemoryOwner
 from memoryos_server.services.memory.types import AddEvent, Resolution
 from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.storage.index import SearchIndex, category_mask
-from memoryos_server.storage.index.filters import ALL_CATEGORIES_MASK
+from memoryos_server.storage.index.filters import mask_outside
 from memoryos_server.storage.repositories.memories import MemoryRepository
 
 NEIGHBOURS = 5  # fetched from the index per candidate
@@ -233,7 +233,7 @@ class Ingestor:
         exact = repo.active_by_hashes(owner.id, hashes)
         # An agent's add recognises only memories it could read back: filed under one of its
         # categories with every plausible category within them too (as ``_neighbours``).
-        outside = ALL_CATEGORIES_MASK & ~category_mask(writable) if writable else 0
+        outside = mask_outside(writable or None)
         neighbours: list[list[str]] = (
             [[] for _ in candidates] if verbatim else self._neighbours(session, owner, candidates, writable)
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session
 
 from memoryos_server.services.memory.owner import ConflictKind, MemoryOwner
-from memoryos_server.storage.index.filters import categories_of
+from memoryos_server.storage.index.filters import mask_outside
 
 if TYPE_CHECKING:
     from memoryos_server.services.memory.types import AddOutcome, AnswerOutcome, MemoryView, Page, RetrieveOutcome
@@ -130,6 +130,4 @@ class MemoryScope:
         flagged by the person; nothing at all for a refused reader (revoked, expired)."""
         if self.refusal is not None or row.status == "deleted" or (self.for_agent and row.flagged):
             return False
-        if self.categories is None:
-            return True
-        return self.admits(row.category) and all(self.admits(c) for c in categories_of(row.doubt_mask or 0))
+        return self.admits(row.category) and not (row.doubt_mask or 0) & mask_outside(self.categories)

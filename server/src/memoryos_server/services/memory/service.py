@@ -58,7 +58,7 @@ from memoryos_server.services.memory.writer import MemoryWriter
 from memoryos_server.services.runtime import Runtime
 from memoryos_server.storable import has_visible_text
 from memoryos_server.storage.index import build_search_index
-from memoryos_server.storage.index.filters import ALL_CATEGORIES_MASK, category_mask
+from memoryos_server.storage.index.filters import mask_outside
 from memoryos_server.storage.models import EMBEDDING_DIM
 from memoryos_server.storage.repositories.agents import AgentRepository
 from memoryos_server.storage.repositories.jobs import JobRepository
@@ -406,7 +406,7 @@ class MemoryService:
             return Page([], None, limit, 0)
         # An agent lists what it could find: active memories only, nothing the person flagged,
         # and nothing that may belong to a category outside its grant (the rule for doubt).
-        for_agent = category_mask_outside(scope.categories) if scope.for_agent else None
+        for_agent = mask_outside(scope.categories) if scope.for_agent else None
         if scope.for_agent:
             statuses = ("active",)
         repo = MemoryRepository(session, owner.family)
@@ -749,10 +749,3 @@ def _encode_cursor(row: Any) -> str:
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     return decode_time_cursor(cursor)
-
-
-def category_mask_outside(categories: Sequence[str] | None) -> int:
-    """The categories a listed memory's doubt must not touch: those outside the reader's (0: none)."""
-    if categories is None:
-        return 0
-    return ALL_CATEGORIES_MASK & ~category_mask(categories)

@@ -23,6 +23,14 @@ def category_mask(categories: Iterable[str]) -> int:
     return mask
 
 
+def mask_outside(categories: Sequence[str] | None) -> int:
+    """The categories outside ``categories``, as a mask: those a memory's doubt must not touch
+    for a reader (or writer) limited to them (None: no limit, 0)."""
+    if categories is None:
+        return 0
+    return ALL_CATEGORIES_MASK & ~category_mask(categories)
+
+
 def categories_of(mask: int) -> list[str]:
     """The categories of a mask, in ``CATEGORY_CODES`` order."""
     return [name for name, code in CATEGORY_CODES.items() if mask >> code & 1]
@@ -64,9 +72,7 @@ class SearchFilter:
     def outside_mask(self) -> int:
         """The categories a row's doubt must not touch (0: no condition)."""
         within = self.categories if self.doubt_within is None else self.doubt_within
-        if not within:
-            return 0
-        return ALL_CATEGORIES_MASK & ~category_mask(within)
+        return mask_outside(within or None)
 
     @classmethod
     def for_owner(
