@@ -22,9 +22,14 @@ TEA = "I prefer green tea to coffee in the morning."
 LISBON = "I live in Lisbon."
 
 
-def _connect(client: TestClient, agent: AgentHandle, passport: PassportHandle, categories: list[str]) -> tuple[str, str]:
-    granted = passport.grant(agent, categories, "read_write")
-    return exchange(client, agent, granted["code"])["uui_token"], granted["id"]
+def _added(client: TestClient, agent: AgentHandle, passport: PassportHandle, text: str) -> tuple[str, str, dict[str, Any]]:
+    """The agent, granted preference and fact to write, adds ``text``: its UUI, the grant's id
+    and the add's answer."""
+    granted = passport.grant(agent, ["preference", "fact"], "read_write")
+    uui = exchange(client, agent, granted["code"])["uui_token"]
+    added = client.post("/v1/universal/memories/add", json={"messages": [{"role": "user", "content": text}]}, headers=agent.headers(uui))
+    assert added.status_code == 200, added.text
+    return uui, granted["id"], added.json()
 
 
 def _job(client: TestClient, agent: AgentHandle, uui: str, job_id: str) -> dict[str, Any]:
@@ -68,15 +73,11 @@ def test_a_job_stops_naming_a_memory_the_agent_may_no_longer_read(
     client: TestClient, new_agent: Callable[..., AgentHandle], new_passport: Callable[..., PassportHandle], change: Callable[..., None]
 ) -> None:
     agent, passport = new_agent(), new_passport()
-    uui, grant_id = _connect(client, agent, passport, ["preference", "fact"])
-    added = client.post(
-        "/v1/universal/memories/add", json={"messages": [{"role": "user", "content": f"{TEA} {LISBON}"}]}, headers=agent.headers(uui)
-    )
-    assert added.status_code == 200, added.text
-    by_category = {r["category"]: r for r in added.json()["results"]}
-    assert set(by_category) == {"preference", "fact"}, added.json()
+    uui, grant_id, added = _added(client, agent, passport, f"{TEA} {LISBON}")
+    by_category = {r["category"]: r for r in added["results"]}
+    assert set(by_category) == {"preference", "fact"}, added
     tea, lisbon = by_category["preference"]["id"], by_category["fact"]["id"]
-    job_id = added.json()["job_id"]
+    job_id = added["job_id"]
     assert _named(_job(client, agent, uui, job_id)) == {tea, lisbon}
 
     change(client, passport, tea, grant_id, client.app.state.runtime)  # type: ignore[attr-defined]
@@ -95,10 +96,9 @@ def test_a_job_names_no_memory_once_the_grant_is_gone(
     client: TestClient, new_agent: Callable[..., AgentHandle], new_passport: Callable[..., PassportHandle], change: Callable[..., None]
 ) -> None:
     agent, passport = new_agent(), new_passport()
-    uui, grant_id = _connect(client, agent, passport, ["preference", "fact"])
-    added = client.post("/v1/universal/memories/add", json={"messages": [{"role": "user", "content": TEA}]}, headers=agent.headers(uui))
-    assert added.status_code == 200 and added.json()["results"], added.text
-    job_id = added.json()["job_id"]
+    uui, grant_id, added = _added(client, agent, passport, TEA)
+    assert added["results"], added
+    job_id = added["job_id"]
 
     change(client, passport, "", grant_id, client.app.state.runtime)  # type: ignore[attr-defined]
 
